@@ -1,0 +1,56 @@
+#include "core/model/attention.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace dpo {
+
+AttentionImpl::AttentionImpl(const LlamaConfig& c)
+    : num_heads_(c.num_attention_heads), num_kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
+  auto linear = [](int64_t in, int64_t out, bool bias) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  };
+  q_proj = register_module("q_proj", linear(c.hidden_size, num_heads_ * head_dim_, c.attention_bias));
+  k_proj = register_module("k_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_, c.attention_bias));
+  v_proj = register_module("v_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_, c.attention_bias));
+  o_proj = register_module("o_proj", linear(num_heads_ * head_dim_, c.hidden_size, false));
+}
+
+namespace {
+// (B, Hkv, T, D) -> (B, Hkv·n_rep, T, D), each kv head repeated for its query group.
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
+  if (n_rep == 1) return x;
+  const auto B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
+  return x.unsqueeze(2).expand({B, H, n_rep, T, D}).reshape({B, H * n_rep, T, D});
+}
+}  // namespace
+
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask) {
+  const auto T = attention_mask.size(1);
+  auto causal = torch::ones({T, T}, attention_mask.options().dtype(torch::kBool)).tril();  // (T, T)
+  auto keys = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(2);                  // (B, 1, 1, T)
+  return causal.unsqueeze(0).unsqueeze(0) & keys;                                           // (B, 1, T, T)
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
+                                     const torch::Tensor& mask) {
+  const auto B = x.size(0), T = x.size(1);
+  auto q = q_proj(x).view({B, T, num_heads_, head_dim_}).transpose(1, 2);     // (B, H, T, D)
+  auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, D)
+  auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, D)
+  q = apply_rotary(q, rotary);
+  k = apply_rotary(k, rotary);
+  k = repeat_kv(k, num_heads_ / num_kv_heads_);  // (B, H, T, D)
+  v = repeat_kv(v, num_heads_ / num_kv_heads_);
+
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_));  // (B, H, T, T)
+  // A large negative instead of -inf keeps fully padded query rows finite (they are masked later).
+  scores = scores.masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest() / 2);
+  auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
+  auto out = torch::matmul(probs, v);                                 // (B, H, T, D)
+  out = out.transpose(1, 2).contiguous().view({B, T, num_heads_ * head_dim_});  // (B, T, H·D)
+  return o_proj(out);
+}
+
+}  // namespace dpo

@@ -1,0 +1,72 @@
+#include "core/model/llama.h"
+
+#include <torch/torch.h>
+
+namespace dpo {
+
+DecoderLayerImpl::DecoderLayerImpl(const LlamaConfig& c) {
+  self_attn = register_module("self_attn", Attention(c));
+  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
+                                        const torch::Tensor& mask) {
+  auto h = x + self_attn(input_layernorm(x), rotary, mask);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c) : config_(c) {
+  c.validate();
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask) {
+  return (attention_mask.to(torch::kLong).cumsum(-1) - 1).clamp_min(0);
+}
+
+torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  auto x = embed_tokens(input_ids);  // (B, T, C)
+  auto rotary = rotary_tables(position_ids_from_mask(attention_mask), config_.head_dim,
+                              config_.rope_theta, x.scalar_type());
+  auto mask = causal_padding_mask(attention_mask);  // (B, 1, T, T)
+  for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, rotary, mask);
+  return norm(x);
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c) : config_(c) {
+  model = register_module("model", LlamaModel(c));
+  if (!c.tie_word_embeddings) {
+    lm_head = register_module(
+        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+  }
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids,
+                                            const torch::Tensor& attention_mask) {
+  auto hidden = model(input_ids, attention_mask);  // (B, T, C)
+  if (lm_head) return lm_head(hidden);             // (B, T, V)
+  return torch::matmul(hidden, model->embed_tokens->weight.t());
+}
+
+void initialise_weights(LlamaForCausalLM& model) {
+  torch::NoGradGuard no_grad;
+  const double std = model->config().initializer_range;
+  for (auto& p : model->named_parameters()) {
+    const auto& name = p.key();
+    if (name.ends_with("norm.weight")) {
+      p.value().fill_(1.0);
+    } else if (name.ends_with(".bias")) {
+      p.value().zero_();
+    } else {
+      p.value().normal_(0.0, std);
+    }
+  }
+}
+
+}  // namespace dpo

@@ -1,0 +1,67 @@
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/model/attention.h"
+#include "core/model/config.h"
+#include "core/model/mlp.h"
+#include "core/model/rmsnorm.h"
+
+namespace dpo {
+
+// Pre-norm decoder block: x + attn(norm(x)), then x + mlp(norm(x)).
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const LlamaConfig& config);
+  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask);
+
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  MLP mlp{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// The transformer body; parameter names match Hugging Face's "model." prefix.
+class LlamaModelImpl : public torch::nn::Module {
+ public:
+  explicit LlamaModelImpl(const LlamaConfig& config);
+  // input_ids, attention_mask: (B, T). Returns hidden states (B, T, C).
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+
+ private:
+  LlamaConfig config_;
+};
+TORCH_MODULE(LlamaModel);
+
+// LlamaForCausalLM: state-dict names ("model.layers.0.self_attn.q_proj.weight", "lm_head.weight")
+// are those of Hugging Face checkpoints. With tie_word_embeddings there is no lm_head parameter.
+class LlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  explicit LlamaForCausalLMImpl(const LlamaConfig& config);
+  // input_ids, attention_mask: (B, T) int64 / {0,1}. Returns logits (B, T, V).
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+
+  const LlamaConfig& config() const { return config_; }
+
+  LlamaModel model{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+
+ private:
+  LlamaConfig config_;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+// Position ids that start at 0 on the first real token (left padding safe): (B, T).
+torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask);
+
+// Normal(0, initializer_range) for linear and embedding weights, as Hugging Face initialises.
+void initialise_weights(LlamaForCausalLM& model);
+
+}  // namespace dpo

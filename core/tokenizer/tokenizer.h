@@ -1,0 +1,24 @@
+#pragma once
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dpo {
+
+// What the data pipeline needs from any tokenizer (sentencepiece now; byte-level BPE later).
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Encodes text without special tokens.
+  virtual std::vector<int> encode(std::string_view text) const = 0;
+  virtual std::string decode(std::span<const int> ids) const = 0;
+  virtual std::string piece(int id) const = 0;
+  virtual int vocab_size() const = 0;
+  virtual std::optional<int> bos_id() const = 0;
+  virtual std::optional<int> eos_id() const = 0;
+  virtual std::optional<int> pad_id() const = 0;
+};
+
+}  // namespace dpo

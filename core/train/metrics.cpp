@@ -1,0 +1,43 @@
+#include "core/train/metrics.h"
+
+#include <nlohmann/json.hpp>
+
+namespace dpo {
+
+void to_json(nlohmann::json& j, const StepMetrics& m) {
+  j = nlohmann::json{{"step", m.step},
+                      {"epoch", m.epoch},
+                      {"loss", m.loss},
+                      {"rewards/chosen", m.rewards_chosen},
+                      {"rewards/rejected", m.rewards_rejected},
+                      {"rewards/margins", m.rewards_margins},
+                      {"rewards/accuracies", m.rewards_accuracies},
+                      {"logps/chosen", m.logps_chosen},
+                      {"logps/rejected", m.logps_rejected},
+                      {"length/chosen", m.length_chosen},
+                      {"length/rejected", m.length_rejected},
+                      {"learning_rate", m.learning_rate},
+                      {"grad_norm", m.grad_norm},
+                      {"tokens", m.tokens},
+                      {"elapsed_seconds", m.elapsed_seconds}};
+}
+
+void from_json(const nlohmann::json& j, StepMetrics& m) {
+  j.at("step").get_to(m.step);
+  m.epoch = j.value("epoch", int64_t{0});
+  j.at("loss").get_to(m.loss);
+  j.at("rewards/chosen").get_to(m.rewards_chosen);
+  j.at("rewards/rejected").get_to(m.rewards_rejected);
+  j.at("rewards/margins").get_to(m.rewards_margins);
+  j.at("rewards/accuracies").get_to(m.rewards_accuracies);
+  j.at("logps/chosen").get_to(m.logps_chosen);
+  j.at("logps/rejected").get_to(m.logps_rejected);
+  j.at("length/chosen").get_to(m.length_chosen);
+  j.at("length/rejected").get_to(m.length_rejected);
+  m.learning_rate = j.value("learning_rate", 0.0);
+  m.grad_norm = j.value("grad_norm", 0.0);
+  m.tokens = j.value("tokens", int64_t{0});
+  m.elapsed_seconds = j.value("elapsed_seconds", 0.0);
+}
+
+}  // namespace dpo

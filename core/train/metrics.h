@@ -1,0 +1,31 @@
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+
+namespace dpo {
+
+// What one optimiser step reports; names follow TRL's DPOTrainer logs (rewards/margins, ...).
+struct StepMetrics {
+  int64_t step = 0;               // 1-based optimiser step
+  int64_t epoch = 0;              // 0-based pass over the training pairs
+  double loss = 0;
+  double rewards_chosen = 0;      // mean β·log(π/π_ref)(y_w)
+  double rewards_rejected = 0;    // mean β·log(π/π_ref)(y_l)
+  double rewards_margins = 0;     // mean of chosen − rejected rewards: the implicit reward gap
+  double rewards_accuracies = 0;  // share of pairs with chosen reward > rejected reward
+  double logps_chosen = 0;        // mean log π(y_w | x)
+  double logps_rejected = 0;      // mean log π(y_l | x)
+  double length_chosen = 0;       // mean response tokens of y_w
+  double length_rejected = 0;     // mean response tokens of y_l
+  double learning_rate = 0;
+  double grad_norm = 0;           // before clipping
+  int64_t tokens = 0;             // tokens processed so far (both halves, no padding)
+  double elapsed_seconds = 0;     // since training started
+};
+
+// Keys as in TRL logs: "rewards/chosen", "logps/rejected", "length/chosen", ...
+void to_json(nlohmann::json& j, const StepMetrics& m);
+void from_json(const nlohmann::json& j, StepMetrics& m);
+
+}  // namespace dpo

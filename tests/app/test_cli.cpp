@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  std::string command = std::string(DPO_CLI) + " " + args + " 2>&1";
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("dpo_cli_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+}  // namespace
+
+TEST(Cli, VersionNamesTheBlas) {
+  auto r = run("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("libtorch 1."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("BLAS: OpenBLAS"), std::string::npos) << r.output;
+  EXPECT_NE(run("--threads 1 --version").output.find("threads: 1"), std::string::npos);
+}
+
+TEST(Cli, TrainWritesOneMetricsLinePerStep) {
+  auto dir = fresh_dir("train");
+  auto r = run("--threads 2 train --steps 3 --beta 0.2 --out " + dir.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("step    3"), std::string::npos) << r.output;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u);
+  for (const char* key : {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+                          "logps/chosen", "logps/rejected", "length/chosen", "length/rejected"})
+    EXPECT_TRUE(rows[0].contains(key)) << key;
+  EXPECT_EQ(rows[2]["step"], 3);
+  EXPECT_NEAR(rows[0]["loss"].get<double>(), 0.6931471805599453, 1e-4);  // π = π_ref at step 1
+  // Running again into the same folder must not overwrite the user's metrics.
+  auto again = run("train --steps 1 --out " + dir.string());
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, BadDataIsOneLineWithFileAndLine) {
+  auto dir = fresh_dir("bad");
+  fs::create_directories(dir);
+  auto data = dir / "bad.jsonl";
+  std::ofstream(data) << "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"prompt\":\"a\",\"chosen\":\"b\"}\n";
+  auto r = run("train --steps 1 --data " + data.string() + " --out " + (dir / "run").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output, "error: " + data.string() + ":2: missing field \"rejected\"\n");
+  EXPECT_FALSE(fs::exists(dir / "run"));
+  fs::remove_all(dir);
+}
