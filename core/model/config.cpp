@@ -41,8 +41,8 @@ int64_t LlamaConfig::parameter_count() const {
 }
 
 void to_json(nlohmann::json& j, const LlamaConfig& c) {
-  j = nlohmann::json{{"architectures", {"LlamaForCausalLM"}},
-                     {"model_type", "llama"},
+  j = nlohmann::json{{"architectures", {c.architecture}},
+                     {"model_type", c.model_type},
                      {"vocab_size", c.vocab_size},
                      {"hidden_size", c.hidden_size},
                      {"intermediate_size", c.intermediate_size},
@@ -58,29 +58,110 @@ void to_json(nlohmann::json& j, const LlamaConfig& c) {
                      {"initializer_range", c.initializer_range},
                      {"hidden_act", "silu"},
                      {"bos_token_id", c.bos_token_id},
-                     {"eos_token_id", c.eos_token_id},
                      {"pad_token_id", c.pad_token_id},
-                     {"torch_dtype", "float32"}};
+                     {"torch_dtype", c.torch_dtype}};
+  if (c.extra_eos_token_ids.empty()) {
+    j["eos_token_id"] = c.eos_token_id;
+  } else {
+    auto ids = nlohmann::json::array({c.eos_token_id});
+    for (auto id : c.extra_eos_token_ids) ids.push_back(id);
+    j["eos_token_id"] = ids;
+  }
+  if (c.rope_scaling_type == "none") {
+    j["rope_scaling"] = nullptr;
+  } else if (c.rope_scaling_type == "linear") {
+    j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_scaling_factor}};
+  } else {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", c.rope_scaling_factor},
+                         {"low_freq_factor", c.rope_low_freq_factor},
+                         {"high_freq_factor", c.rope_high_freq_factor},
+                         {"original_max_position_embeddings", c.rope_original_max_position_embeddings}};
+  }
 }
 
-void from_json(const nlohmann::json& j, LlamaConfig& c) {
-  c = LlamaConfig{};
-  j.at("vocab_size").get_to(c.vocab_size);
-  j.at("hidden_size").get_to(c.hidden_size);
-  j.at("intermediate_size").get_to(c.intermediate_size);
-  j.at("num_hidden_layers").get_to(c.num_hidden_layers);
-  j.at("num_attention_heads").get_to(c.num_attention_heads);
-  c.num_key_value_heads = j.value("num_key_value_heads", c.num_attention_heads);
-  c.head_dim = j.value("head_dim", c.hidden_size / c.num_attention_heads);
-  c.rms_norm_eps = j.value("rms_norm_eps", c.rms_norm_eps);
-  c.rope_theta = j.value("rope_theta", c.rope_theta);
-  c.max_position_embeddings = j.value("max_position_embeddings", c.max_position_embeddings);
-  c.tie_word_embeddings = j.value("tie_word_embeddings", c.tie_word_embeddings);
-  c.attention_bias = j.value("attention_bias", c.attention_bias);
-  c.initializer_range = j.value("initializer_range", c.initializer_range);
-  if (j.contains("bos_token_id") && j["bos_token_id"].is_number()) j["bos_token_id"].get_to(c.bos_token_id);
-  if (j.contains("eos_token_id") && j["eos_token_id"].is_number()) j["eos_token_id"].get_to(c.eos_token_id);
-  if (j.contains("pad_token_id") && j["pad_token_id"].is_number()) j["pad_token_id"].get_to(c.pad_token_id);
+namespace {
+
+template <typename T>
+T field(const nlohmann::json& j, const char* key, const std::string& label) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) throw ConfigError(label + ": missing \"" + key + "\"");
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw ConfigError(label + ": \"" + key + "\" has the wrong type (" + it->type_name() + ")");
+  }
+}
+
+template <typename T>
+T field_or(const nlohmann::json& j, const char* key, T fallback, const std::string& label) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  return field<T>(j, key, label);
+}
+
+// Token ids may be a number, a list (Llama 3 eos) or null.
+std::vector<int64_t> token_ids(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  if (it->is_number_integer()) return {it->get<int64_t>()};
+  if (it->is_array()) return it->get<std::vector<int64_t>>();
+  return {};
+}
+
+}  // namespace
+
+LlamaConfig parse_hf_config(const nlohmann::json& j, const std::string& label) {
+  LlamaConfig c;
+  if (!j.is_object()) throw ConfigError(label + ": expected a JSON object");
+  const auto archs = field_or<std::vector<std::string>>(j, "architectures", {"LlamaForCausalLM"}, label);
+  c.architecture = archs.empty() ? "LlamaForCausalLM" : archs.front();
+  if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM" &&
+      c.architecture != "Qwen2ForCausalLM")
+    throw ConfigError(label + ": unsupported architecture \"" + c.architecture +
+                      "\" (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
+  c.model_type = field_or<std::string>(j, "model_type", "llama", label);
+  c.vocab_size = field<int64_t>(j, "vocab_size", label);
+  c.hidden_size = field<int64_t>(j, "hidden_size", label);
+  c.intermediate_size = field<int64_t>(j, "intermediate_size", label);
+  c.num_hidden_layers = field<int64_t>(j, "num_hidden_layers", label);
+  c.num_attention_heads = field<int64_t>(j, "num_attention_heads", label);
+  c.num_key_value_heads = field_or<int64_t>(j, "num_key_value_heads", c.num_attention_heads, label);
+  c.head_dim = field_or<int64_t>(j, "head_dim", c.hidden_size / c.num_attention_heads, label);
+  c.rms_norm_eps = field_or<double>(j, "rms_norm_eps", 1e-6, label);
+  c.rope_theta = field_or<double>(j, "rope_theta", 10000.0, label);
+  c.max_position_embeddings = field_or<int64_t>(j, "max_position_embeddings", 2048, label);
+  c.tie_word_embeddings = field_or<bool>(j, "tie_word_embeddings", false, label);
+  // Qwen2 has q/k/v biases and no attention_bias key; Llama may set attention_bias.
+  c.attention_bias = field_or<bool>(j, "attention_bias", c.architecture == "Qwen2ForCausalLM", label);
+  c.initializer_range = field_or<double>(j, "initializer_range", 0.02, label);
+  c.torch_dtype = field_or<std::string>(j, "torch_dtype", "float32", label);
+  const auto act = field_or<std::string>(j, "hidden_act", "silu", label);
+  if (act != "silu") throw ConfigError(label + ": unsupported hidden_act \"" + act + "\" (only silu)");
+  auto bos = token_ids(j, "bos_token_id"), eos = token_ids(j, "eos_token_id"), pad = token_ids(j, "pad_token_id");
+  c.bos_token_id = bos.empty() ? -1 : bos.front();
+  c.eos_token_id = eos.empty() ? -1 : eos.front();
+  if (eos.size() > 1) c.extra_eos_token_ids.assign(eos.begin() + 1, eos.end());
+  c.pad_token_id = pad.empty() ? -1 : pad.front();
+
+  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) {
+    const std::string type = rs->contains("rope_type") ? rs->at("rope_type").get<std::string>()
+                                                       : rs->value("type", std::string("none"));
+    c.rope_scaling_factor = field_or<double>(*rs, "factor", 1.0, label + " rope_scaling");
+    if (type == "linear") {
+      c.rope_scaling_type = "linear";
+    } else if (type == "llama3") {
+      c.rope_scaling_type = "llama3";
+      c.rope_low_freq_factor = field<double>(*rs, "low_freq_factor", label + " rope_scaling");
+      c.rope_high_freq_factor = field<double>(*rs, "high_freq_factor", label + " rope_scaling");
+      c.rope_original_max_position_embeddings =
+          field<int64_t>(*rs, "original_max_position_embeddings", label + " rope_scaling");
+    } else if (type != "default") {
+      throw ConfigError(label + ": unsupported rope_scaling type \"" + type + "\" (supported: linear, llama3)");
+    }
+  }
+  c.validate();
+  return c;
 }
 
 }  // namespace dpo

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dpo {
 
@@ -18,12 +19,22 @@ struct LlamaConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   int64_t max_position_embeddings = 512;
+  // rope_scaling: "none", "linear" (positions / factor) or "llama3" (frequency-band interpolation).
+  std::string rope_scaling_type = "none";
+  double rope_scaling_factor = 1.0;
+  double rope_low_freq_factor = 1.0;
+  double rope_high_freq_factor = 4.0;
+  int64_t rope_original_max_position_embeddings = 8192;
   bool tie_word_embeddings = true;
   bool attention_bias = false;  // Qwen2 has q/k/v biases
   double initializer_range = 0.02;
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;
   int64_t pad_token_id = 0;
+  std::vector<int64_t> extra_eos_token_ids;  // Llama 3 lists several end tokens
+  std::string architecture = "LlamaForCausalLM";
+  std::string model_type = "llama";
+  std::string torch_dtype = "float32";
 
   // A few-hundred-thousand-parameter model for the demo and tests.
   static LlamaConfig tiny(int64_t vocab_size);
@@ -34,6 +45,8 @@ struct LlamaConfig {
 };
 
 void to_json(nlohmann::json& j, const LlamaConfig& c);
-void from_json(const nlohmann::json& j, LlamaConfig& c);
+// Reads a Hugging Face config.json. Throws ConfigError naming an unsupported `architectures` or
+// `rope_scaling` value instead of building a silently different model.
+LlamaConfig parse_hf_config(const nlohmann::json& j, const std::string& label);
 
 }  // namespace dpo

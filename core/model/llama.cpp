@@ -24,6 +24,7 @@ LlamaModelImpl::LlamaModelImpl(const LlamaConfig& c) : config_(c) {
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  inv_freq = register_buffer("rotary_inv_freq", rope_inverse_frequencies(c));
 }
 
 torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask) {
@@ -32,8 +33,7 @@ torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask) {
 
 torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
   auto x = embed_tokens(input_ids);  // (B, T, C)
-  auto rotary = rotary_tables(position_ids_from_mask(attention_mask), config_.head_dim,
-                              config_.rope_theta, x.scalar_type());
+  auto rotary = rotary_tables(position_ids_from_mask(attention_mask), inv_freq, x.scalar_type());
   auto mask = causal_padding_mask(attention_mask);  // (B, 1, T, T)
   for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, rotary, mask);
   return norm(x);

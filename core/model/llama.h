@@ -34,6 +34,7 @@ class LlamaModelImpl : public torch::nn::Module {
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
+  torch::Tensor inv_freq;  // (head_dim/2) rotary frequencies: a buffer, not in checkpoints
 
  private:
   LlamaConfig config_;

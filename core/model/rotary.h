@@ -1,6 +1,8 @@
 #pragma once
 #include <torch/types.h>
 
+#include "core/model/config.h"
+
 namespace dpo {
 
 // Rotary position embedding in Hugging Face's rotate_half layout: the first and second halves of
@@ -10,8 +12,11 @@ struct RotaryTables {
   torch::Tensor sin;  // (B, 1, T, D)
 };
 
-// position_ids: (B, T) int64. Returns tables broadcastable over heads.
-RotaryTables rotary_tables(const torch::Tensor& position_ids, int64_t head_dim, double theta,
+// Inverse frequencies (D/2) for the config's head_dim, rope_theta and rope_scaling.
+torch::Tensor rope_inverse_frequencies(const LlamaConfig& config);
+
+// position_ids: (B, T) int64; inv_freq: (D/2). Returns tables broadcastable over heads.
+RotaryTables rotary_tables(const torch::Tensor& position_ids, const torch::Tensor& inv_freq,
                            torch::ScalarType dtype);
 
 // x: (B, H, T, D). Returns x·cos + rotate_half(x)·sin.

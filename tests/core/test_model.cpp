@@ -72,13 +72,25 @@ TEST(Llama, PositionIdsStartAtFirstRealToken) {
 TEST(Rotary, MatchesRotateHalfByHand) {
   // head_dim 4, theta 10000: inv_freq = [1, 1e-2]; position 1 rotates pair (x0, x2) by 1 rad and
   // (x1, x3) by 0.01 rad: out0 = x0·cos1 − x2·sin1, out2 = x2·cos1 + x0·sin1.
-  auto tables = dpo::rotary_tables(torch::tensor({{1}}, torch::kLong), 4, 10000.0, torch::kFloat64);
+  auto config = dpo::LlamaConfig::tiny(10);
+  config.head_dim = 4;
+  auto inv_freq = dpo::rope_inverse_frequencies(config);
+  EXPECT_TRUE(torch::allclose(inv_freq, torch::tensor({1.0f, 0.01f})));
+  auto tables = dpo::rotary_tables(torch::tensor({{1}}, torch::kLong), inv_freq, torch::kFloat64);
   auto x = torch::tensor({1.0, 2.0, 3.0, 4.0}, torch::kFloat64).view({1, 1, 1, 4});
   auto y = dpo::apply_rotary(x, tables).flatten();
   EXPECT_NEAR(y[0].item<double>(), std::cos(1.0) - 3 * std::sin(1.0), 1e-6);
   EXPECT_NEAR(y[2].item<double>(), 3 * std::cos(1.0) + std::sin(1.0), 1e-6);
   EXPECT_NEAR(y[1].item<double>(), 2 * std::cos(0.01) - 4 * std::sin(0.01), 1e-6);
   EXPECT_NEAR(y[3].item<double>(), 4 * std::cos(0.01) + 2 * std::sin(0.01), 1e-6);
+}
+
+TEST(Rotary, LinearScalingDividesFrequencies) {
+  auto config = dpo::LlamaConfig::tiny(10);
+  config.head_dim = 4;
+  config.rope_scaling_type = "linear";
+  config.rope_scaling_factor = 4.0;
+  EXPECT_TRUE(torch::allclose(dpo::rope_inverse_frequencies(config), torch::tensor({0.25f, 0.0025f})));
 }
 
 TEST(LlamaConfig, RejectsInconsistentHeads) {

@@ -1,0 +1,159 @@
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QPixmap>
+#include <QTimer>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "app/studio/main_window.h"
+#include "core/runtime/runtime.h"
+#include "widgets/metric_plot.h"
+
+namespace {
+
+using dpo::studio::MainWindow;
+
+// The platform must be chosen before QApplication exists, i.e. before the parser runs, so the
+// modes that never show a window (and --help on a machine without a display) are spotted in argv.
+bool wantsHeadless(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    for (const char* flag : {"--smoke", "--help", "-h", "--help-all", "--version", "-v"})
+      if (std::strcmp(argv[i], flag) == 0) return true;
+    if (std::strncmp(argv[i], "--screenshot", 12) == 0) return true;
+  }
+  return false;
+}
+
+int fail(const QString& message) {
+  std::fprintf(stderr, "dpo-studio: %s\n", qPrintable(message));
+  return 2;
+}
+
+std::optional<double> parsePositive(const QString& text) {
+  bool ok = false;
+  const double v = text.toDouble(&ok);
+  if (!ok || !(v > 0)) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (wantsHeadless(argc, argv) && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+
+  QApplication app(argc, argv);
+  QApplication::setApplicationName("dpo-studio");
+  QApplication::setApplicationDisplayName("DPO Studio");
+  QString version = QString::fromStdString(dpo::version_string());  // "dpo-studio 0.1.0, libtorch …"
+  if (version.startsWith("dpo-studio ")) version.remove(0, 11);
+  QApplication::setApplicationVersion(version);
+  QApplication::setStyle("Fusion");
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription("DPO Studio: train a policy with Direct Preference Optimization and watch it learn.");
+  parser.addHelpOption();
+  parser.addVersionOption();
+  const QCommandLineOption smoke_opt("smoke", "Run a few demo steps headless, check that every plot received points, and exit (0 = ok).");
+  const QCommandLineOption screenshot_opt("screenshot", "Run a few demo steps, save the main window to <file> and exit.", "file");
+  const QCommandLineOption steps_opt("steps", "Optimiser steps (default: 200; 10 with --smoke; 40 with --screenshot).", "n");
+  const QCommandLineOption threads_opt("threads", "Intra-op threads for torch (default: hardware concurrency).", "n");
+  const QCommandLineOption data_opt("data", "Preference JSONL {prompt, chosen, rejected} (default: embedded demo).", "file");
+  const QCommandLineOption beta_opt("beta", "DPO temperature β (typical 0.01 - 0.5).", "b");
+  const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
+  parser.addOptions({smoke_opt, screenshot_opt, steps_opt, threads_opt, data_opt, beta_opt, start_opt});
+  parser.process(app);
+
+  const bool smoke = parser.isSet(smoke_opt);
+  const QString screenshot = parser.value(screenshot_opt);
+  const bool headless = smoke || !screenshot.isEmpty();
+
+  std::optional<int> threads;
+  if (parser.isSet(threads_opt)) {
+    bool ok = false;
+    const int n = parser.value(threads_opt).toInt(&ok);
+    if (!ok || n < 1) return fail("--threads needs a positive integer");
+    threads = n;
+  }
+  const int threads_in_effect = dpo::configure_threads(threads);
+
+  dpo::studio::MainWindow window;
+  auto config = window.runConfig();
+  config.threads = threads_in_effect;
+  if (smoke) config.steps = 10;
+  else if (!screenshot.isEmpty()) config.steps = 40;
+  if (parser.isSet(steps_opt)) {
+    bool ok = false;
+    const qlonglong n = parser.value(steps_opt).toLongLong(&ok);
+    if (!ok || n < 1) return fail("--steps needs a positive integer");
+    config.steps = n;
+  }
+  if (parser.isSet(data_opt)) config.data_path = parser.value(data_opt);
+  if (parser.isSet(beta_opt)) {
+    const auto beta = parsePositive(parser.value(beta_opt));
+    if (!beta) return fail("--beta needs a positive number");
+    config.beta = *beta;
+  }
+  window.setRunConfig(config);
+  const QString blas = QString::fromStdString(dpo::blas_description());
+  window.setComputeInfo(QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
+
+  if (!headless) {
+    window.show();
+    if (parser.isSet(start_opt)) QTimer::singleShot(0, &window, &MainWindow::startTraining);
+    return app.exec();
+  }
+
+  window.setInteractiveErrors(false);
+  if (!screenshot.isEmpty()) window.resize(1600, 1000);
+  window.show();
+  QElapsedTimer clock;
+  QObject::connect(&window, &MainWindow::runFinished, &app, [&](qint64 steps_done, bool, bool failed) {
+    window.flushPlots();
+    QApplication::processEvents();
+    bool ok = !failed && steps_done == config.steps;
+    if (failed) std::fprintf(stderr, "dpo-studio: %s\n", qPrintable(window.lastError()));
+    if (smoke) {
+      QStringList counts;
+      for (auto* plot : window.plots()) {
+        int fewest = INT_MAX;
+        for (int s = 0; s < plot->seriesCount(); ++s) fewest = std::min(fewest, plot->pointCount(s));
+        ok = ok && fewest > 0 && fewest == steps_done;
+        counts << QStringLiteral("%1 %2").arg(plot->objectName()).arg(fewest);
+      }
+      const auto& rec = window.records();
+      const double seconds = clock.elapsed() / 1000.0;
+      if (!rec.empty()) {
+        std::printf("dpo-studio smoke: %s, %lld/%lld steps in %.1f s; loss %.4f -> %.4f, margin %+.4f, accuracy %.2f; "
+                    "points: %s\n",
+                    ok ? "ok" : "FAILED", static_cast<long long>(steps_done), static_cast<long long>(config.steps),
+                    seconds, rec.front().loss, rec.back().loss, rec.back().rewards_margins,
+                    rec.back().rewards_accuracies, qPrintable(counts.join(", ")));
+      } else {
+        std::printf("dpo-studio smoke: FAILED, no steps ran\n");
+      }
+    } else {
+      const QPixmap shot = window.grab();
+      if (!shot.save(screenshot)) {
+        std::fprintf(stderr, "dpo-studio: cannot write %s\n", qPrintable(screenshot));
+        ok = false;
+      } else {
+        std::printf("dpo-studio: %lld steps, window saved to %s (%dx%d)\n", static_cast<long long>(steps_done),
+                    qPrintable(screenshot), shot.width(), shot.height());
+      }
+    }
+    std::fflush(stdout);
+    QApplication::exit(ok ? 0 : 1);
+  });
+  QTimer::singleShot(0, &window, [&] {
+    clock.start();
+    window.startTraining();
+  });
+  return app.exec();
+}

@@ -1,0 +1,551 @@
+#include "app/studio/main_window.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDebug>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardItemModel>
+#include <QStatusBar>
+#include <QStyle>
+#include <QThread>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+#include "widgets/metric_plot.h"
+
+namespace dpo::studio {
+
+namespace {
+// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
+const QColor kChosen(0x00, 0x72, 0xB2);    // blue
+const QColor kRejected(0xD5, 0x5E, 0x00);  // vermillion
+const QColor kMargin(0x00, 0x9E, 0x73);    // bluish green
+const QColor kAccent(0x88, 0x88, 0x88);    // grey, secondary series
+const QColor kLoss(0xCC, 0x79, 0xA7);      // reddish purple
+
+// Losses of the roadmap, listed disabled so users see what is coming.
+const char* const kComingLosses[] = {"IPO", "hinge (SLiC)", "robust DPO", "SimPO", "ORPO", "KTO"};
+
+QLabel* valueLabel(QWidget* parent) {
+  auto* l = new QLabel(parent);
+  l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  l->setWordWrap(true);
+  return l;
+}
+
+QString formatCount(qint64 n) {
+  if (n >= 1'000'000) return QString::number(n / 1e6, 'f', 2) + " M";
+  if (n >= 10'000) return QString::number(n / 1e3, 'f', 1) + " k";
+  return QString::number(n);
+}
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  qRegisterMetaType<MetricRecord>();
+  setWindowTitle(tr("DPO Studio"));
+
+  auto* splitter = new QSplitter(Qt::Horizontal, this);
+  auto* scroll = new QScrollArea(splitter);
+  scroll->setWidget(buildSettingsPanel());
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  const int panel_width = std::max(scroll->widget()->minimumWidth(), scroll->widget()->minimumSizeHint().width()) +
+                          scroll->style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 4;
+  scroll->setMinimumWidth(panel_width);
+  splitter->addWidget(scroll);
+  splitter->addWidget(buildPlots());
+  splitter->setStretchFactor(0, 0);
+  splitter->setStretchFactor(1, 1);
+  splitter->setCollapsible(0, false);
+  splitter->setCollapsible(1, false);
+  splitter->setSizes({panel_width, 1500 - panel_width});
+  setCentralWidget(splitter);
+
+  buildStatusBar();
+  buildMenus();
+  setRunConfig(defaultRunConfig());
+  setState(RunState::Idle);
+  resize(1500, 940);
+}
+
+MainWindow::~MainWindow() {
+  if (worker_) worker_->requestStop();
+  joinWorker();
+}
+
+QWidget* MainWindow::buildSettingsPanel() {
+  auto* panel = new QWidget;
+  auto* layout = new QVBoxLayout(panel);
+  layout->setContentsMargins(8, 8, 8, 8);
+  layout->setSpacing(10);
+
+  auto* settings = new QWidget(panel);
+  auto* settings_layout = new QVBoxLayout(settings);
+  settings_layout->setContentsMargins(0, 0, 0, 0);
+  settings_layout->setSpacing(10);
+  settings_box_ = settings;
+
+  // Data
+  auto* data_box = new QGroupBox(tr("Data"), settings);
+  auto* data_row = new QHBoxLayout(data_box);
+  data_edit_ = new QLineEdit(data_box);
+  data_edit_->setPlaceholderText(tr("embedded demo (240 pairs)"));
+  data_edit_->setClearButtonEnabled(true);
+  data_edit_->setToolTip(tr("Preference JSONL, one {\"prompt\", \"chosen\", \"rejected\"} object per line.\n"
+                            "Leave empty to train on the embedded demo."));
+  auto* open_button = new QPushButton(tr("Open…"), data_box);
+  connect(open_button, &QPushButton::clicked, this, &MainWindow::chooseDataFile);
+  data_row->addWidget(data_edit_, 1);
+  data_row->addWidget(open_button);
+
+  // Objective
+  auto* objective_box = new QGroupBox(tr("Objective"), settings);
+  auto* objective_form = new QFormLayout(objective_box);
+  loss_combo_ = new QComboBox(objective_box);
+  for (const auto& loss : availableLosses()) {
+    loss_combo_->addItem(loss.label, loss.name);
+    loss_combo_->setItemData(loss_combo_->count() - 1, loss.formula, Qt::ToolTipRole);
+  }
+  loss_combo_->insertSeparator(loss_combo_->count());
+  auto* model = qobject_cast<QStandardItemModel*>(loss_combo_->model());
+  for (const char* name : kComingLosses) {
+    loss_combo_->addItem(tr("%1 (coming)").arg(QString::fromUtf8(name)));
+    if (model) model->item(loss_combo_->count() - 1)->setEnabled(false);
+  }
+  connect(loss_combo_, &QComboBox::currentIndexChanged, this, &MainWindow::updateLossFormula);
+  objective_form->addRow(tr("Loss"), loss_combo_);
+  loss_formula_ = new QLabel(objective_box);
+  loss_formula_->setWordWrap(true);
+  loss_formula_->setStyleSheet("color: #5f6b7a;");
+  loss_formula_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  objective_form->addRow(loss_formula_);
+
+  beta_spin_ = new QDoubleSpinBox(objective_box);
+  beta_spin_->setRange(0.001, 10.0);
+  beta_spin_->setDecimals(3);
+  // Steps scale with the value's magnitude (0.01 → 0.011, 1 → 1.1): a log-like feel.
+  beta_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+  beta_spin_->setToolTip(tr("β, the DPO temperature: how strongly the policy is tied to the reference.\n"
+                            "Larger β keeps it closer to the reference; smaller β lets it move further.\n"
+                            "Typical range 0.01 – 0.5 (seed 002 §6); 0.1 is the usual start."));
+  objective_form->addRow(tr("β (beta)"), beta_spin_);
+
+  // Optimisation
+  auto* optim_box = new QGroupBox(tr("Optimisation"), settings);
+  auto* optim_form = new QFormLayout(optim_box);
+  lr_spin_ = new QDoubleSpinBox(optim_box);
+  lr_spin_->setRange(1e-6, 1.0);
+  lr_spin_->setDecimals(6);
+  lr_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+  lr_spin_->setToolTip(tr("AdamW learning rate of the policy."));
+  optim_form->addRow(tr("Learning rate"), lr_spin_);
+  steps_spin_ = new QSpinBox(optim_box);
+  steps_spin_->setRange(1, 1'000'000);
+  steps_spin_->setToolTip(tr("Optimiser steps of the run."));
+  optim_form->addRow(tr("Steps"), steps_spin_);
+  batch_spin_ = new QSpinBox(optim_box);
+  batch_spin_->setRange(1, 4096);
+  batch_spin_->setToolTip(tr("Preference pairs per optimiser step."));
+  optim_form->addRow(tr("Batch size (pairs)"), batch_spin_);
+
+  settings_layout->addWidget(data_box);
+  settings_layout->addWidget(objective_box);
+  settings_layout->addWidget(optim_box);
+  layout->addWidget(settings);
+
+  // Controls
+  auto* buttons = new QHBoxLayout;
+  start_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("Start"), panel);
+  start_button_->setDefault(true);
+  pause_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPause), tr("Pause"), panel);
+  stop_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), panel);
+  start_button_->setToolTip(tr("Start a new run (clears the plots)"));
+  stop_button_->setToolTip(tr("Stop after the step in progress"));
+  for (auto* b : {start_button_, pause_button_, stop_button_}) {
+    b->setMinimumHeight(30);
+    buttons->addWidget(b);
+  }
+  connect(start_button_, &QPushButton::clicked, this, &MainWindow::startTraining);
+  connect(pause_button_, &QPushButton::clicked, this, &MainWindow::togglePause);
+  connect(stop_button_, &QPushButton::clicked, this, &MainWindow::stopTraining);
+  layout->addLayout(buttons);
+
+  // Run facts
+  auto* run_box = new QGroupBox(tr("Run"), panel);
+  auto* run_form = new QFormLayout(run_box);
+  run_data_ = valueLabel(run_box);
+  run_model_ = valueLabel(run_box);
+  run_data_->setText(tr("—"));
+  run_model_->setText(tr("—"));
+  run_form->addRow(tr("Data"), run_data_);
+  run_form->addRow(tr("Policy"), run_model_);
+  run_compute_ = valueLabel(run_box);
+  run_compute_->setText(tr("—"));
+  run_form->addRow(tr("Compute"), run_compute_);
+  layout->addWidget(run_box);
+
+  // Latest numbers, including those no plot shows (grad norm, learning rate, epoch).
+  auto* latest_box = new QGroupBox(tr("Latest step"), panel);
+  auto* latest_form = new QFormLayout(latest_box);
+  const std::pair<const char*, const char*> rows[] = {
+      {"epoch", "Pass over data"},
+      {"loss", "Loss"},
+      {"margin", "Reward margin"},
+      {"chosen", "Reward chosen"},
+      {"rejected", "Reward rejected"},
+      {"accuracy", "Accuracy"},
+      {"grad_norm", "Grad norm (pre-clip)"},
+      {"lr", "Learning rate"},
+      {"tokens", "Tokens processed"},
+  };
+  for (const auto& [key, label] : rows) {
+    auto* value = valueLabel(latest_box);
+    value->setText(tr("—"));
+    latest_form->addRow(tr(label), value);
+    latest_[QString::fromUtf8(key)] = value;
+  }
+  layout->addWidget(latest_box);
+
+  auto* hint = new QLabel(tr("Plots: drag to pan, wheel to zoom, double-click to fit; right-click to save a PNG."),
+                          panel);
+  hint->setWordWrap(true);
+  hint->setStyleSheet("color: #7a8594;");
+  layout->addWidget(hint);
+  layout->addStretch(1);
+  panel->setMinimumWidth(340);
+  return panel;
+}
+
+QWidget* MainWindow::buildPlots() {
+  using widgets::MetricPlot;
+  auto* area = new QWidget;
+  auto* grid = new QGridLayout(area);
+  grid->setContentsMargins(4, 8, 8, 4);
+  grid->setSpacing(8);
+
+  margin_plot_ = new MetricPlot(area);
+  margin_plot_->setObjectName("rewardMarginPlot");
+  margin_plot_->setTitle(tr("Implicit reward margin (rewards/margins)"));
+  margin_plot_->setCaption(tr("Good: rises above 0 and keeps rising; accuracy (right axis) climbs toward 1."));
+  margin_plot_->setAxisLabels(tr("step"), tr("β · (chosen − rejected log-ratio)  [nats]"),
+                              tr("accuracy  [share of pairs]"));
+  margin_plot_->addSeries(tr("reward margin"), kMargin);
+  margin_plot_->addSeries(tr("accuracy (right)"), kAccent, MetricPlot::Axis::Right, true);
+  margin_plot_->setRightAxisRange(0.0, 1.05);
+  margin_plot_->setReferenceLine(0.0, tr("zero margin"));
+
+  logratio_plot_ = new MetricPlot(area);
+  logratio_plot_->setObjectName("logRatioPlot");
+  logratio_plot_->setTitle(tr("Chosen vs rejected log-ratio"));
+  logratio_plot_->setCaption(tr("Good: both start at 0; chosen stays ≥ rejected; both falling together hints β too low."));
+  logratio_plot_->setToolTip(tr("Sequence log-probabilities, summed over the response tokens; the plotted values are "
+                                "rewards/chosen and rewards/rejected divided by β."));
+  logratio_plot_->setAxisLabels(tr("step"), tr("log π(y|x) − log π_ref(y|x)  [nats]"));
+  logratio_plot_->addSeries(tr("chosen y_w"), kChosen);
+  logratio_plot_->addSeries(tr("rejected y_l"), kRejected);
+  logratio_plot_->setReferenceLine(0.0, tr("reference policy"));
+
+  loss_plot_ = new MetricPlot(area);
+  loss_plot_->setObjectName("lossPlot");
+  loss_plot_->setTitle(tr("Loss"));
+  loss_plot_->setCaption(tr("Good: starts at ln 2 ≈ 0.693 (policy = reference) and falls."));
+  loss_plot_->setAxisLabels(tr("step"), tr("loss  [nats]"));
+  loss_plot_->addSeries(tr("loss"), kLoss);
+  loss_plot_->setReferenceLine(0.69314718, tr("ln 2"));
+
+  length_plot_ = new MetricPlot(area);
+  length_plot_->setObjectName("lengthPlot");
+  length_plot_->setTitle(tr("Response length per batch"));
+  length_plot_->setCaption(tr("Watch for length bias: if chosen is routinely longer than rejected, the policy can "
+                              "learn “longer is better”."));
+  length_plot_->setAxisLabels(tr("step"), tr("mean response length  [tokens]"),
+                              tr("tokens processed  [tokens, cumulative]"));
+  length_plot_->addSeries(tr("chosen y_w"), kChosen);
+  length_plot_->addSeries(tr("rejected y_l"), kRejected);
+  length_plot_->addSeries(tr("tokens processed (right)"), kAccent, MetricPlot::Axis::Right, true);
+
+  margin_plot_->setSmoothing(0.6);
+  logratio_plot_->setSmoothing(0.6);
+  loss_plot_->setSmoothing(0.6);
+  length_plot_->setSmoothing(0.6);
+  length_plot_->setSeriesSmoothed(2, false);
+
+  grid->addWidget(margin_plot_, 0, 0);
+  grid->addWidget(logratio_plot_, 0, 1);
+  grid->addWidget(loss_plot_, 1, 0);
+  grid->addWidget(length_plot_, 1, 1);
+  grid->setColumnStretch(0, 1);
+  grid->setColumnStretch(1, 1);
+  grid->setRowStretch(0, 1);
+  grid->setRowStretch(1, 1);
+  return area;
+}
+
+void MainWindow::buildStatusBar() {
+  auto* bar = statusBar();
+  status_state_ = new QLabel(bar);
+  status_step_ = new QLabel(bar);
+  status_loss_ = new QLabel(bar);
+  status_accuracy_ = new QLabel(bar);
+  status_speed_ = new QLabel(bar);
+  QFont bold = status_state_->font();
+  bold.setBold(true);
+  status_state_->setFont(bold);
+  bar->addWidget(status_state_);
+  for (auto* l : {status_step_, status_loss_, status_accuracy_, status_speed_}) {
+    l->setMinimumWidth(120);
+    bar->addPermanentWidget(l);
+  }
+}
+
+void MainWindow::buildMenus() {
+  auto* file = menuBar()->addMenu(tr("&File"));
+  QAction* open = file->addAction(tr("&Open pairs file…"));
+  open->setShortcut(QKeySequence::Open);
+  connect(open, &QAction::triggered, this, &MainWindow::chooseDataFile);
+  file->addAction(tr("Save &plots as PNG…"), this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the plot images"));
+    if (dir.isEmpty()) return;
+    for (auto* plot : plots()) plot->savePng(dir + "/" + plot->objectName() + ".png");
+  });
+  file->addSeparator();
+  QAction* quit = file->addAction(tr("&Quit"));
+  quit->setShortcut(QKeySequence::Quit);
+  connect(quit, &QAction::triggered, this, &QWidget::close);
+  auto* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(tr("&Start"), this, &MainWindow::startTraining);
+  run->addAction(tr("&Pause / Resume"), this, &MainWindow::togglePause);
+  run->addAction(tr("S&top"), this, &MainWindow::stopTraining);
+}
+
+QList<widgets::MetricPlot*> MainWindow::plots() const {
+  return {margin_plot_, logratio_plot_, loss_plot_, length_plot_};
+}
+
+void MainWindow::flushPlots() {
+  for (auto* plot : plots()) plot->flush();
+}
+
+void MainWindow::setComputeInfo(const QString& summary, const QString& details) {
+  run_compute_->setText(summary);
+  run_compute_->setToolTip(details);
+}
+
+void MainWindow::setRunConfig(const StudioRunConfig& config) {
+  data_edit_->setText(config.data_path);
+  const int loss_index = loss_combo_->findData(config.loss_name);
+  loss_combo_->setCurrentIndex(loss_index >= 0 ? loss_index : 0);
+  beta_spin_->setValue(config.beta);
+  lr_spin_->setValue(config.learning_rate);
+  steps_spin_->setValue(static_cast<int>(config.steps));
+  batch_spin_->setValue(static_cast<int>(config.batch_size));
+  threads_ = config.threads;
+  updateLossFormula();
+}
+
+StudioRunConfig MainWindow::runConfig() const {
+  StudioRunConfig c;
+  c.data_path = data_edit_->text().trimmed();
+  c.loss_name = loss_combo_->currentData().toString();
+  c.beta = beta_spin_->value();
+  c.learning_rate = lr_spin_->value();
+  c.steps = steps_spin_->value();
+  c.batch_size = batch_spin_->value();
+  c.threads = threads_;
+  return c;
+}
+
+void MainWindow::updateLossFormula() {
+  const QString formula = loss_combo_->currentData(Qt::ToolTipRole).toString();
+  loss_formula_->setText(formula);
+  loss_formula_->setVisible(!formula.isEmpty());
+}
+
+void MainWindow::chooseDataFile() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open preference pairs"), data_edit_->text(),
+                                                    tr("JSON Lines (*.jsonl *.json);;All files (*)"));
+  if (!path.isEmpty()) data_edit_->setText(path);
+}
+
+void MainWindow::setState(RunState state) {
+  state_ = state;
+  const bool idle = state == RunState::Idle;
+  settings_box_->setEnabled(idle);
+  start_button_->setEnabled(idle);
+  stop_button_->setEnabled(state == RunState::Preparing || state == RunState::Running ||
+                           state == RunState::Pausing || state == RunState::Paused);
+  pause_button_->setEnabled(state == RunState::Running || state == RunState::Paused);
+  const bool show_resume = state == RunState::Paused;
+  pause_button_->setText(show_resume ? tr("Resume") : state == RunState::Pausing ? tr("Pausing…") : tr("Pause"));
+  pause_button_->setIcon(style()->standardIcon(show_resume ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
+
+  switch (state) {
+    case RunState::Idle:
+      status_state_->setText(run_failed_ ? tr("Failed") : records_.empty() ? tr("Ready") : tr("Finished"));
+      break;
+    case RunState::Preparing: status_state_->setText(tr("Preparing data and model…")); break;
+    case RunState::Running: status_state_->setText(tr("Training")); break;
+    case RunState::Pausing: status_state_->setText(tr("Pausing after this step…")); break;
+    case RunState::Paused: status_state_->setText(tr("Paused")); break;
+    case RunState::Stopping: status_state_->setText(tr("Stopping after this step…")); break;
+  }
+}
+
+void MainWindow::startTraining() {
+  if (state_ != RunState::Idle || thread_) return;
+  active_config_ = runConfig();
+  records_.clear();
+  steps_done_ = 0;
+  run_failed_ = false;
+  last_error_.clear();
+  for (auto* plot : plots()) plot->clear();
+  status_step_->setText(tr("step 0 / %1").arg(active_config_.steps));
+  status_loss_->clear();
+  status_accuracy_->clear();
+  status_speed_->clear();
+  run_data_->setText(active_config_.data_path.isEmpty() ? tr("embedded demo") : active_config_.data_path);
+  run_model_->setText(tr("—"));
+  for (auto* value : std::as_const(latest_)) value->setText(tr("—"));
+
+  thread_ = new QThread(this);
+  thread_->setObjectName("training");
+  worker_ = new TrainingWorker(active_config_);
+  worker_->moveToThread(thread_);
+  connect(thread_, &QThread::started, worker_, &TrainingWorker::run);
+  connect(worker_, &TrainingWorker::prepared, this, &MainWindow::onPrepared);
+  connect(worker_, &TrainingWorker::stepFinished, this, &MainWindow::onStep);
+  connect(worker_, &TrainingWorker::paused, this, &MainWindow::onPaused);
+  connect(worker_, &TrainingWorker::failed, this, &MainWindow::onFailed);
+  connect(worker_, &TrainingWorker::finished, this, &MainWindow::onFinished);
+  setState(RunState::Preparing);
+  thread_->start();
+}
+
+void MainWindow::togglePause() {
+  if (!worker_) return;
+  if (state_ == RunState::Running) {
+    worker_->requestPause();
+    setState(RunState::Pausing);
+  } else if (state_ == RunState::Paused) {
+    worker_->requestResume();
+    setState(RunState::Running);
+  }
+}
+
+void MainWindow::stopTraining() {
+  if (!worker_ || state_ == RunState::Stopping || state_ == RunState::Idle) return;
+  worker_->requestStop();
+  setState(RunState::Stopping);
+}
+
+void MainWindow::onPrepared(const QString& data_label, qint64 pairs, qint64 parameters) {
+  run_data_->setText(tr("%1 · %2 pairs").arg(data_label).arg(pairs));
+  run_model_->setText(tr("%1 parameters (tiny Llama, random init)").arg(formatCount(parameters)));
+  // A pause requested during preparation is already queued in the worker.
+  if (state_ == RunState::Preparing) setState(RunState::Running);
+}
+
+void MainWindow::onStep(const MetricRecord& r) {
+  records_.push_back(r);
+  steps_done_ = r.step;
+  const double x = static_cast<double>(r.step);
+  margin_plot_->addPoint(0, x, r.rewards_margins);
+  margin_plot_->addPoint(1, x, r.rewards_accuracies);
+  logratio_plot_->addPoint(0, x, r.logratio_chosen());
+  logratio_plot_->addPoint(1, x, r.logratio_rejected());
+  loss_plot_->addPoint(0, x, r.loss);
+  length_plot_->addPoint(0, x, r.length_chosen);
+  length_plot_->addPoint(1, x, r.length_rejected);
+  length_plot_->addPoint(2, x, static_cast<double>(r.tokens));
+
+  status_step_->setText(tr("step %1 / %2").arg(r.step).arg(active_config_.steps));
+  status_loss_->setText(tr("loss %1").arg(r.loss, 0, 'f', 4));
+  status_accuracy_->setText(tr("accuracy %1").arg(r.rewards_accuracies, 0, 'f', 2));
+  // Rate over the last few steps, so a pause does not drag the number down for the whole run.
+  constexpr size_t kWindow = 10;
+  if (records_.size() >= 2) {
+    const auto& first = records_.size() > kWindow ? records_[records_.size() - kWindow - 1] : records_.front();
+    const double dt = r.elapsed_seconds - first.elapsed_seconds;
+    const double ds = static_cast<double>(r.step - first.step);
+    if (dt > 0) status_speed_->setText(tr("%1 steps/s").arg(ds / dt, 0, 'f', 2));
+  } else if (r.elapsed_seconds > 0) {
+    status_speed_->setText(tr("%1 steps/s").arg(r.step / r.elapsed_seconds, 0, 'f', 2));
+  }
+  latest_["epoch"]->setText(QString::number(r.epoch + 1));
+  latest_["loss"]->setText(QString::number(r.loss, 'f', 4));
+  latest_["margin"]->setText(QString::number(r.rewards_margins, 'f', 4));
+  latest_["chosen"]->setText(QString::number(r.rewards_chosen, 'f', 4));
+  latest_["rejected"]->setText(QString::number(r.rewards_rejected, 'f', 4));
+  latest_["accuracy"]->setText(QString::number(r.rewards_accuracies, 'f', 3));
+  latest_["grad_norm"]->setText(QString::number(r.grad_norm, 'g', 4));
+  latest_["lr"]->setText(QString::number(r.learning_rate, 'g', 4));
+  latest_["tokens"]->setText(formatCount(r.tokens));
+  Q_EMIT stepRecorded(r);
+}
+
+void MainWindow::onPaused(qint64 steps_done) {
+  if (state_ == RunState::Pausing) setState(RunState::Paused);
+  status_step_->setText(tr("step %1 / %2").arg(steps_done).arg(active_config_.steps));
+}
+
+void MainWindow::onFailed(const QString& message) {
+  run_failed_ = true;
+  last_error_ = message;
+  qWarning().noquote() << "dpo-studio: training failed:" << message;
+  if (interactive_errors_) {
+    auto* box = new QMessageBox(QMessageBox::Critical, tr("Training failed"), message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+  }
+  statusBar()->showMessage(message, 15000);
+}
+
+void MainWindow::onFinished(qint64 steps_done, bool stopped) {
+  joinWorker();
+  if (steps_done > steps_done_) steps_done_ = steps_done;
+  setState(RunState::Idle);
+  if (stopped) status_state_->setText(tr("Stopped"));
+  flushPlots();
+  Q_EMIT runFinished(steps_done_, stopped, run_failed_);
+}
+
+void MainWindow::joinWorker() {
+  if (!thread_) return;
+  // run() has returned or returns within one step (stop requested); the loop then exits.
+  thread_->quit();
+  thread_->wait();
+  delete worker_;
+  worker_ = nullptr;
+  delete thread_;
+  thread_ = nullptr;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (worker_) {
+    worker_->requestStop();
+    setState(RunState::Stopping);
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    joinWorker();
+    QApplication::restoreOverrideCursor();
+  }
+  event->accept();
+}
+
+}  // namespace dpo::studio

@@ -1,0 +1,132 @@
+#pragma once
+#include <QHash>
+#include <QList>
+#include <QMainWindow>
+#include <QString>
+
+#include <deque>
+
+#include "app/studio/metric_record.h"
+#include "app/studio/training_worker.h"
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QThread;
+class QWidget;
+
+namespace dpo::widgets {
+class MetricPlot;
+}
+
+namespace dpo::studio {
+
+// Settings on the left, live plots on the right, run state in the status bar. Holds no training
+// logic: it builds a StudioRunConfig, hands it to a TrainingWorker on a QThread, and draws the
+// MetricRecords that come back.
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  enum class RunState { Idle, Preparing, Running, Pausing, Paused, Stopping };
+
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  void setRunConfig(const StudioRunConfig& config);  // fills the form
+  StudioRunConfig runConfig() const;                 // reads the form
+  // false: errors are logged (qWarning) instead of shown in a dialog (smoke runs, tests).
+  void setInteractiveErrors(bool on) { interactive_errors_ = on; }
+  void setComputeInfo(const QString& summary, const QString& details);  // threads, BLAS
+
+  RunState state() const { return state_; }
+  bool isTraining() const { return thread_ != nullptr; }
+  qint64 stepsDone() const { return steps_done_; }
+  QString lastError() const { return last_error_; }
+  const std::deque<MetricRecord>& records() const { return records_; }
+
+  widgets::MetricPlot* rewardMarginPlot() const { return margin_plot_; }
+  widgets::MetricPlot* logRatioPlot() const { return logratio_plot_; }
+  widgets::MetricPlot* lengthPlot() const { return length_plot_; }
+  widgets::MetricPlot* lossPlot() const { return loss_plot_; }
+  QList<widgets::MetricPlot*> plots() const;
+  void flushPlots();
+
+  QPushButton* startButton() const { return start_button_; }
+  QPushButton* pauseButton() const { return pause_button_; }
+  QPushButton* stopButton() const { return stop_button_; }
+
+ public Q_SLOTS:
+  void startTraining();
+  void togglePause();
+  void stopTraining();
+
+ Q_SIGNALS:
+  void stepRecorded(const dpo::studio::MetricRecord& record);
+  void runFinished(qint64 steps_done, bool stopped, bool failed);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  QWidget* buildSettingsPanel();
+  QWidget* buildPlots();
+  void buildStatusBar();
+  void buildMenus();
+  void setState(RunState state);
+  void updateLossFormula();
+  void chooseDataFile();
+
+  void onPrepared(const QString& data_label, qint64 pairs, qint64 parameters);
+  void onStep(const MetricRecord& record);
+  void onPaused(qint64 steps_done);
+  void onFailed(const QString& message);
+  void onFinished(qint64 steps_done, bool stopped);
+  void joinWorker();
+
+  // settings
+  QLineEdit* data_edit_ = nullptr;
+  QComboBox* loss_combo_ = nullptr;
+  QLabel* loss_formula_ = nullptr;
+  QDoubleSpinBox* beta_spin_ = nullptr;
+  QDoubleSpinBox* lr_spin_ = nullptr;
+  QSpinBox* steps_spin_ = nullptr;
+  QSpinBox* batch_spin_ = nullptr;
+  QWidget* settings_box_ = nullptr;
+  QPushButton* start_button_ = nullptr;
+  QPushButton* pause_button_ = nullptr;
+  QPushButton* stop_button_ = nullptr;
+  QLabel* run_data_ = nullptr;
+  QLabel* run_model_ = nullptr;
+  QLabel* run_compute_ = nullptr;
+  QHash<QString, QLabel*> latest_;
+
+  // plots
+  widgets::MetricPlot* margin_plot_ = nullptr;
+  widgets::MetricPlot* logratio_plot_ = nullptr;
+  widgets::MetricPlot* length_plot_ = nullptr;
+  widgets::MetricPlot* loss_plot_ = nullptr;
+
+  // status bar
+  QLabel* status_state_ = nullptr;
+  QLabel* status_step_ = nullptr;
+  QLabel* status_loss_ = nullptr;
+  QLabel* status_accuracy_ = nullptr;
+  QLabel* status_speed_ = nullptr;
+
+  QThread* thread_ = nullptr;
+  TrainingWorker* worker_ = nullptr;
+  RunState state_ = RunState::Idle;
+  StudioRunConfig active_config_;
+  std::deque<MetricRecord> records_;
+  qint64 steps_done_ = 0;
+  bool run_failed_ = false;
+  QString last_error_;
+  bool interactive_errors_ = true;
+  int threads_ = 0;
+};
+
+}  // namespace dpo::studio
