@@ -25,7 +25,7 @@ torch::Tensor rope_inverse_frequencies(const LlamaConfig& c) {
 
 RotaryTables rotary_tables(const torch::Tensor& position_ids, const torch::Tensor& inv_freq,
                            torch::ScalarType dtype) {
-  auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq.to(position_ids.device());  // (B, T, D/2)
+  auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq.to(position_ids.device(), torch::kFloat32);  // (B, T, D/2)
   auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                 // (B, 1, T, D)
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }

@@ -9,9 +9,10 @@
 #include "core/data/tokenize.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "shared_data.h"
 
 namespace {
-const std::string kSpModel = std::string(DPO_SHARED_DATA) + "/tokenizers/sentencepiece/test_model.model";
+const std::string kSpModel = shared_data("tokenizers/sentencepiece/test_model.model");
 
 std::string error_of(const std::string& text) {
   try {
@@ -46,6 +47,7 @@ TEST(Jsonl, ErrorsNameFileLineAndField) {
 }
 
 TEST(SentencePiece, MatchesPythonSentencepieceIds) {
+  DPO_REQUIRE_SHARED_FILE(kSpModel);
   // Ids from Python sentencepiece on the same model (shared/pitfalls.md §1).
   auto tok = dpo::SentencePieceTokenizer::from_file(kSpModel);
   EXPECT_EQ(tok->encode("I saw a girl with a telescope."),
@@ -73,6 +75,7 @@ TEST(SentencePiece, BadModelFileIsAClearError) {
 }
 
 TEST(Tokenize, PromptIsPrefixWithOneBosAndEos) {
+  DPO_REQUIRE_SHARED_FILE(kSpModel);
   auto tok = dpo::SentencePieceTokenizer::from_file(kSpModel);
   dpo::PreferencePair pair{"I saw a girl", " with a telescope.", " with a hat.", 7};
   auto t = dpo::tokenize_pair(*tok, pair, {});
@@ -87,6 +90,7 @@ TEST(Tokenize, PromptIsPrefixWithOneBosAndEos) {
 }
 
 TEST(Tokenize, TruncationKeepsPromptEndAndCutsCompletions) {
+  DPO_REQUIRE_SHARED_FILE(kSpModel);
   auto tok = dpo::SentencePieceTokenizer::from_file(kSpModel);
   dpo::PreferencePair pair{"I saw a girl with a telescope. I saw a girl with a telescope.",
                            " I saw a girl with a telescope.", " no.", 1};
