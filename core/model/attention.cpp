@@ -26,25 +26,39 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
 }
 }  // namespace
 
-torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask) {
-  const auto T = attention_mask.size(1);
-  auto causal = torch::ones({T, T}, attention_mask.options().dtype(torch::kBool)).tril();  // (T, T)
-  auto keys = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(2);                  // (B, 1, 1, T)
-  return causal.unsqueeze(0).unsqueeze(0) & keys;                                           // (B, 1, T, T)
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past) {
+  const auto S = attention_mask.size(1);
+  auto options = attention_mask.options().dtype(torch::kLong);
+  auto query_pos = torch::arange(past, S, options).unsqueeze(1);       // (T, 1)
+  auto causal = torch::arange(0, S, options).unsqueeze(0) <= query_pos;  // (T, S)
+  auto keys = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(2);  // (B, 1, 1, S)
+  return causal.unsqueeze(0).unsqueeze(0) & keys;  // (B, 1, T, S)
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
-                                     const torch::Tensor& mask) {
+                                     const torch::Tensor& mask, KVCache* cache, size_t layer) {
   const auto B = x.size(0), T = x.size(1);
   auto q = q_proj(x).view({B, T, num_heads_, head_dim_}).transpose(1, 2);     // (B, H, T, D)
   auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, D)
   auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_}).transpose(1, 2);  // (B, Hkv, T, D)
   q = apply_rotary(q, rotary);
   k = apply_rotary(k, rotary);
-  k = repeat_kv(k, num_heads_ / num_kv_heads_);  // (B, H, T, D)
+  if (cache != nullptr) {
+    if (cache->keys.size() <= layer) {
+      cache->keys.resize(layer + 1);
+      cache->values.resize(layer + 1);
+    }
+    auto& ck = cache->keys[layer];
+    auto& cv = cache->values[layer];
+    ck = ck.defined() ? torch::cat({ck, k}, 2) : k;  // (B, Hkv, S, D)
+    cv = cv.defined() ? torch::cat({cv, v}, 2) : v;
+    k = ck;
+    v = cv;
+  }
+  k = repeat_kv(k, num_heads_ / num_kv_heads_);  // (B, H, S, D)
   v = repeat_kv(v, num_heads_ / num_kv_heads_);
 
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_));  // (B, H, T, T)
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_));  // (B, H, T, S)
   // A large negative instead of -inf keeps fully padded query rows finite (they are masked later).
   scores = scores.masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest() / 2);
   auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());

@@ -4,6 +4,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "core/model/config.h"
+#include "core/model/kv_cache.h"
 #include "core/model/rotary.h"
 
 namespace dpo {
@@ -14,9 +15,11 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const LlamaConfig& config);
 
-  // x: (B, T, C); rotary: tables for the batch's positions;
-  // mask: (B, 1, T, T) bool, true where a query may attend to a key.
-  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask);
+  // x: (B, T, C); rotary: tables for the T new positions; mask: (B, 1, T, S) bool, true where a
+  // query may attend to a key, S = cached + new tokens. With a cache, this layer's keys and
+  // values are appended to cache->keys[layer] / values[layer].
+  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask,
+                        KVCache* cache = nullptr, size_t layer = 0);
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
@@ -25,7 +28,8 @@ class AttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
-// Causal mask that also hides padded keys: (B, 1, T, T) bool from attention_mask (B, T).
-torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask);
+// Causal mask that also hides padded keys: (B, 1, T, S) bool from attention_mask (B, S) for the
+// last T = S - past positions.
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0);
 
 }  // namespace dpo

@@ -13,8 +13,8 @@ DecoderLayerImpl::DecoderLayerImpl(const LlamaConfig& c) {
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
-                                        const torch::Tensor& mask) {
-  auto h = x + self_attn(input_layernorm(x), rotary, mask);
+                                        const torch::Tensor& mask, KVCache* cache, size_t layer) {
+  auto h = x + self_attn(input_layernorm(x), rotary, mask, cache, layer);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -31,11 +31,16 @@ torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask) {
   return (attention_mask.to(torch::kLong).cumsum(-1) - 1).clamp_min(0);
 }
 
-torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                      KVCache* cache) {
+  const int64_t T = input_ids.size(1);
+  const int64_t past = cache != nullptr ? cache->length() : 0;
   auto x = embed_tokens(input_ids);  // (B, T, C)
-  auto rotary = rotary_tables(position_ids_from_mask(attention_mask), inv_freq, x.scalar_type());
-  auto mask = causal_padding_mask(attention_mask);  // (B, 1, T, T)
-  for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, rotary, mask);
+  auto positions = position_ids_from_mask(attention_mask).narrow(1, past, T);  // (B, T)
+  auto rotary = rotary_tables(positions, inv_freq, x.scalar_type());
+  auto mask = causal_padding_mask(attention_mask, past);  // (B, 1, T, S)
+  size_t index = 0;
+  for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, rotary, mask, cache, index++);
   return norm(x);
 }
 
@@ -48,8 +53,8 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c) : config_(c) {
 }
 
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids,
-                                            const torch::Tensor& attention_mask) {
-  auto hidden = model(input_ids, attention_mask);  // (B, T, C)
+                                            const torch::Tensor& attention_mask, KVCache* cache) {
+  auto hidden = model->forward(input_ids, attention_mask, cache);  // (B, T, C)
   if (lm_head) return lm_head(hidden);             // (B, T, V)
   return torch::matmul(hidden, model->embed_tokens->weight.t());
 }

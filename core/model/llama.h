@@ -7,6 +7,7 @@
 
 #include "core/model/attention.h"
 #include "core/model/config.h"
+#include "core/model/kv_cache.h"
 #include "core/model/mlp.h"
 #include "core/model/rmsnorm.h"
 
@@ -16,7 +17,8 @@ namespace dpo {
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const LlamaConfig& config);
-  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask);
+  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask,
+                        KVCache* cache = nullptr, size_t layer = 0);
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
@@ -28,8 +30,10 @@ TORCH_MODULE(DecoderLayer);
 class LlamaModelImpl : public torch::nn::Module {
  public:
   explicit LlamaModelImpl(const LlamaConfig& config);
-  // input_ids, attention_mask: (B, T). Returns hidden states (B, T, C).
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  // input_ids: (B, T); attention_mask: (B, S) over cached + new tokens (S = T without a cache).
+  // Returns hidden states (B, T, C).
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        KVCache* cache = nullptr);
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
@@ -46,8 +50,10 @@ TORCH_MODULE(LlamaModel);
 class LlamaForCausalLMImpl : public torch::nn::Module {
  public:
   explicit LlamaForCausalLMImpl(const LlamaConfig& config);
-  // input_ids, attention_mask: (B, T) int64 / {0,1}. Returns logits (B, T, V).
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  // input_ids: (B, T) int64; attention_mask: (B, S) {0,1} over cached + new tokens.
+  // Returns logits (B, T, V). A cache makes incremental decoding cost O(T) per step.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        KVCache* cache = nullptr);
 
   const LlamaConfig& config() const { return config_; }
 

@@ -6,7 +6,9 @@ rotary embeddings with linear / llama3 scaling, grouped-query attention with rep
 tied or untied lm_head), in float64 with plain torch and a hand-written safetensors reader; it
 shares no code with the C++ implementation.
 
-usage: llama_reference.py MODEL_DIR '[1, 5, 9]'   -> prints {"logits": [[...], ...]} (T x V)
+usage: llama_reference.py MODEL_DIR '[1, 5, 9]'             -> {"logits": [[...], ...]} (T x V)
+       llama_reference.py MODEL_DIR '[1, 5, 9]' --greedy N  -> {"tokens": [...]} (N greedy tokens,
+                                                              full recomputation each step)
 """
 import json
 import math
@@ -105,6 +107,12 @@ def main():
     with open(f"{folder}/config.json") as f:
         cfg = json.load(f)
     weights = read_safetensors(f"{folder}/model.safetensors")
+    if len(sys.argv) > 4 and sys.argv[3] == "--greedy":
+        tokens = []
+        for _ in range(int(sys.argv[4])):
+            tokens.append(int(forward(cfg, weights, ids + tokens)[-1].argmax()))
+        print(json.dumps({"tokens": tokens}))
+        return
     logits = forward(cfg, weights, ids)
     print(json.dumps({"logits": logits.tolist()}))
 
