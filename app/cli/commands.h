@@ -2,6 +2,7 @@
 #include <CLI/App.hpp>
 
 #include <string>
+#include <vector>
 
 #include "app/session/run_setup.h"
 
@@ -15,6 +16,48 @@ struct TrainArgs {
 };
 void add_train_options(CLI::App& cmd, TrainArgs& args);
 int run_train(const TrainArgs& args);
+
+struct GenerateArgs {
+  std::string model_dir;
+  std::vector<std::string> prompts;
+  int64_t max_new_tokens = 64;
+  double temperature = 0.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  double repetition_penalty = 1.0;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+  std::string device = "cpu";
+  bool json = false;
+};
+void add_generate_options(CLI::App& cmd, GenerateArgs& args);
+int run_generate(const GenerateArgs& args);
+
+struct TokenizeArgs {
+  std::string source;  // tokenizer file or model folder
+  bool no_special = false;
+  bool json = false;
+  bool decode = false;
+};
+void add_tokenize_options(CLI::App& cmd, TokenizeArgs& args);
+int run_tokenize(const TokenizeArgs& args);
+
+struct InspectArgs {
+  std::string model_dir;
+  bool json = false;
+};
+void add_inspect_options(CLI::App& cmd, InspectArgs& args);
+int run_inspect(const InspectArgs& args);
+
+struct ExportArgs {
+  std::string from;
+  std::string to;
+  std::string dtype;
+  std::string max_shard_size = "5GB";
+  bool overwrite = false;
+};
+void add_export_options(CLI::App& cmd, ExportArgs& args);
+int run_export(const ExportArgs& args);
 
 struct MakeDemoArgs {
   std::string out_dir = "resources/demo";

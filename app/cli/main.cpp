@@ -25,6 +25,22 @@ int main(int argc, char** argv) {
   auto* make_demo = cli.add_subcommand("make-demo", "regenerate resources/demo (corpus, tokenizer, pairs)");
   dpo::cli::add_make_demo_options(*make_demo, demo_args);
 
+  dpo::cli::GenerateArgs generate_args;
+  auto* generate = cli.add_subcommand("generate", "sample text from a Hugging Face model folder");
+  dpo::cli::add_generate_options(*generate, generate_args);
+
+  dpo::cli::TokenizeArgs tokenize_args;
+  auto* tokenize = cli.add_subcommand("tokenize", "text on stdin -> token ids (or --decode ids -> text)");
+  dpo::cli::add_tokenize_options(*tokenize, tokenize_args);
+
+  dpo::cli::InspectArgs inspect_args;
+  auto* inspect = cli.add_subcommand("inspect-model", "config, size, dtype and tokenizer of a model folder");
+  dpo::cli::add_inspect_options(*inspect, inspect_args);
+
+  dpo::cli::ExportArgs export_args;
+  auto* export_cmd = cli.add_subcommand("export", "write a run's trained model as a Hugging Face folder");
+  dpo::cli::add_export_options(*export_cmd, export_args);
+
   CLI11_PARSE(cli, argc, argv);
   const int used_threads = dpo::configure_threads(threads);
   try {
@@ -35,6 +51,10 @@ int main(int argc, char** argv) {
     }
     if (*train) return dpo::cli::run_train(train_args);
     if (*make_demo) return dpo::cli::run_make_demo(demo_args);
+    if (*generate) return dpo::cli::run_generate(generate_args);
+    if (*tokenize) return dpo::cli::run_tokenize(tokenize_args);
+    if (*inspect) return dpo::cli::run_inspect(inspect_args);
+    if (*export_cmd) return dpo::cli::run_export(export_args);
     std::cout << cli.help();
     return 0;
   } catch (const dpo::Error& e) {

@@ -21,8 +21,11 @@ void on_interrupt(int) { g_interrupted = true; }
 void add_train_options(CLI::App& cmd, TrainArgs& a) {
   cmd.add_option("--data", a.run.data_path, "preference JSONL {prompt, chosen, rejected} (default: embedded demo)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--tokenizer", a.run.tokenizer_path, "sentencepiece .model (default: embedded demo tokenizer)")
+  cmd.add_option("--model", a.run.model_dir, "Hugging Face model folder (default: a tiny random Llama for the demo)")
+      ->check(CLI::ExistingDirectory);
+  cmd.add_option("--tokenizer", a.run.tokenizer_path, "tokenizer.json or sentencepiece .model (default: the model's)")
       ->check(CLI::ExistingFile);
+  cmd.add_option("--device", a.run.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd.add_option("--beta", a.run.trainer.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd.add_option("--label-smoothing", a.run.trainer.loss.label_smoothing, "cDPO label smoothing epsilon")
@@ -62,7 +65,7 @@ int run_train(const TrainArgs& args) {
   std::ofstream metrics(partial, std::ios::trunc);
   if (!metrics) throw ConfigError(partial.string() + ": cannot write");
 
-  std::cout << "data: " << setup.data_label << " (" << setup.pairs.size() << " pairs), policy: "
+  std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.pairs.size() << " pairs), policy: "
             << setup.parameter_count << " parameters, loss: "
             << loss_info(args.run.trainer.loss.type).label << ", beta " << args.run.trainer.loss.beta << "\n";
   std::signal(SIGINT, on_interrupt);
@@ -80,8 +83,9 @@ int run_train(const TrainArgs& args) {
   std::signal(SIGINT, SIG_DFL);
   metrics.close();
   fs::rename(partial, metrics_path);
+  app::save_policy(setup, args.run, (out / "final").string());
   std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps; metrics: "
-            << metrics_path.string() << "\n";
+            << metrics_path.string() << "; model: " << (out / "final").string() << "\n";
   return g_interrupted ? 130 : 0;
 }
 

@@ -19,12 +19,13 @@ TokenizedPair tokenize_pair(const Tokenizer& tokenizer, const PreferencePair& pa
     out.chosen_ids.push_back(*eos);
     out.rejected_ids.push_back(*eos);
   }
-  const int64_t bos_slots = tokenizer.bos_id() ? 1 : 0;
+  const auto bos = options.add_bos ? tokenizer.bos_id() : std::nullopt;
+  const int64_t bos_slots = bos ? 1 : 0;
   const int64_t prompt_budget = std::max<int64_t>(0, options.max_prompt_length - bos_slots);
   if (static_cast<int64_t>(out.prompt_ids.size()) > prompt_budget) {
     out.prompt_ids.erase(out.prompt_ids.begin(), out.prompt_ids.end() - prompt_budget);  // keep end
   }
-  if (auto bos = tokenizer.bos_id()) out.prompt_ids.insert(out.prompt_ids.begin(), *bos);
+  if (bos) out.prompt_ids.insert(out.prompt_ids.begin(), *bos);
   const int64_t completion_budget =
       std::max<int64_t>(1, options.max_length - static_cast<int64_t>(out.prompt_ids.size()));
   for (auto* ids : {&out.chosen_ids, &out.rejected_ids}) {

@@ -10,6 +10,7 @@ namespace dpo {
 struct TokenizeOptions {
   int64_t max_length = 256;         // prompt + longer completion
   int64_t max_prompt_length = 128;  // the prompt keeps its end when cut
+  bool add_bos = true;              // prepend the tokenizer's BOS (when it has one)
 };
 
 // Prompt and completions are encoded separately so no token spans the boundary: prompt_ids is

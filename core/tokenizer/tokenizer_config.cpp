@@ -55,8 +55,9 @@ int64_t max_length_field(const json& j, const std::string& label) {
   if (it->is_number_integer()) return it->get<int64_t>();
   if (it->is_number_unsigned()) {
     auto v = it->get<uint64_t>();
-    return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
-                                                                           : static_cast<int64_t>(v);
+    return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? std::numeric_limits<int64_t>::max()
+               : static_cast<int64_t>(v);
   }
   if (it->is_number_float()) {
     double v = it->get<double>();

@@ -25,6 +25,13 @@ Result run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
+// Runs the CLI with `input` on its standard input.
+Result run_with_input(const std::string& args, const std::string& input) {
+  const auto file = fs::temp_directory_path() / ("dpo_cli_stdin_" + std::to_string(getpid()));
+  std::ofstream(file) << input;
+  return run(args + " < " + file.string());
+}
+
 fs::path fresh_dir(const std::string& name) {
   auto dir = fs::temp_directory_path() / ("dpo_cli_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(dir);
@@ -70,5 +77,41 @@ TEST(Cli, BadDataIsOneLineWithFileAndLine) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.output, "error: " + data.string() + ":2: missing field \"rejected\"\n");
   EXPECT_FALSE(fs::exists(dir / "run"));
+  fs::remove_all(dir);
+}
+
+TEST(Cli, TrainedModelInspectsGeneratesTokenizesAndExports) {
+  auto dir = fresh_dir("model");
+  ASSERT_EQ(run("--threads 2 train --steps 2 --quiet --out " + dir.string()).code, 0);
+  const auto model = (dir / "final").string();
+
+  auto inspect = run("inspect-model --json " + model);
+  ASSERT_EQ(inspect.code, 0) << inspect.output;
+  auto info = nlohmann::json::parse(inspect.output);
+  EXPECT_EQ(info["architecture"], "LlamaForCausalLM");
+  EXPECT_EQ(info["parameters"], 118080);  // LlamaConfig::tiny(400): 400·64 + 2·(layer) + 64, tied
+  EXPECT_EQ(info["tokenizer"], "sentencepiece");
+
+  auto gen = run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Question: what is 2 + 2?'");
+  ASSERT_EQ(gen.code, 0) << gen.output;
+  auto g = nlohmann::json::parse(gen.output);
+  EXPECT_EQ(g["ids"].size(), 5u);
+  EXPECT_EQ(g["prompt_ids"][0], 1);  // BOS
+  EXPECT_EQ(run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Question: what is 2 + 2?'").output,
+            gen.output);  // greedy is deterministic
+
+  auto tok = run_with_input("tokenize --json --model " + model, "Story: the boy");
+  ASSERT_EQ(tok.code, 0) << tok.output;
+  auto ids = nlohmann::json::parse(tok.output)["ids"];
+  EXPECT_EQ(ids[0], 1);
+  std::string id_text;
+  for (size_t i = 1; i < ids.size(); ++i) id_text += std::to_string(ids[i].get<int>()) + " ";
+  EXPECT_EQ(run_with_input("tokenize --decode --model " + model, id_text).output, "Story: the boy\n");
+
+  auto exported = run("export --dtype bfloat16 --from " + dir.string() + " --to " + (dir / "bf16").string());
+  ASSERT_EQ(exported.code, 0) << exported.output;
+  auto bf16 = nlohmann::json::parse(run("inspect-model --json " + (dir / "bf16").string()).output);
+  EXPECT_EQ(bf16["stored_dtypes"]["BF16"], 20);
+  EXPECT_EQ(run("export --from " + dir.string() + " --to " + (dir / "bf16").string()).code, 1);  // no overwrite
   fs::remove_all(dir);
 }
