@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
+#include "app/cli/data_command.h"
+#include "app/cli/loss_command.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 
@@ -41,6 +43,9 @@ int main(int argc, char** argv) {
   auto* export_cmd = cli.add_subcommand("export", "write a run's trained model as a Hugging Face folder");
   dpo::cli::add_export_options(*export_cmd, export_args);
 
+  dpo::cli::add_loss_command(cli);
+  dpo::cli::add_data_command(cli);
+
   CLI11_PARSE(cli, argc, argv);
   const int used_threads = dpo::configure_threads(threads);
   try {
@@ -55,6 +60,8 @@ int main(int argc, char** argv) {
     if (*tokenize) return dpo::cli::run_tokenize(tokenize_args);
     if (*inspect) return dpo::cli::run_inspect(inspect_args);
     if (*export_cmd) return dpo::cli::run_export(export_args);
+    if (dpo::cli::loss_command_chosen()) return dpo::cli::run_loss_command();
+    if (dpo::cli::data_command_chosen()) return dpo::cli::run_data_command();
     std::cout << cli.help();
     return 0;
   } catch (const dpo::Error& e) {

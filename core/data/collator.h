@@ -2,6 +2,7 @@
 #include <torch/types.h>
 
 #include <span>
+#include <vector>
 
 #include "core/data/preference_pair.h"
 
@@ -14,8 +15,12 @@ struct PreferenceBatch {
   torch::Tensor attention_mask;  // (2B, T) int64, 1 on real tokens
   torch::Tensor response_mask;   // (2B, T) float, 1 on completion tokens (not prompt, not padding)
   int64_t pairs = 0;             // B
+  std::vector<int64_t> lengths;  // (2B) real tokens per row, same row order
+  double padding_ratio = 0.0;    // padded share of the 2B * T slots
 };
 
-PreferenceBatch collate_pairs(std::span<const TokenizedPair> pairs, int64_t pad_id);
+// pad_to_multiple_of > 1 rounds T up (tensor-core friendly shapes).
+PreferenceBatch collate_pairs(std::span<const TokenizedPair> pairs, int64_t pad_id,
+                              int64_t pad_to_multiple_of = 1);
 
 }  // namespace dpo

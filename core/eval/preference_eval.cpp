@@ -24,10 +24,17 @@ PreferenceEval evaluate_preferences(LlamaForCausalLM& policy, LlamaForCausalLM& 
     auto ids = batch.input_ids.to(device), attention = batch.attention_mask.to(device),
          response = batch.response_mask.to(device);
     const auto B = batch.pairs;
-    auto pi = response_logprobs(policy(ids, attention), ids, response).sum;
-    auto ref = response_logprobs(reference(ids, attention), ids, response).sum;
-    auto out = preference_loss(loss, {pi.narrow(0, 0, B), pi.narrow(0, B, B), ref.narrow(0, 0, B),
-                                      ref.narrow(0, B, B)});
+    auto pi = response_logprobs(policy(ids, attention), ids, response);  // (2B)
+    PreferenceLogps logps{.policy_chosen = pi.sum.narrow(0, 0, B),
+                          .policy_rejected = pi.sum.narrow(0, B, B),
+                          .chosen_tokens = pi.tokens.narrow(0, 0, B),
+                          .rejected_tokens = pi.tokens.narrow(0, B, B)};
+    if (needs_reference(loss)) {
+      auto ref = response_logprobs(reference(ids, attention), ids, response).sum;  // (2B)
+      logps.reference_chosen = ref.narrow(0, 0, B);
+      logps.reference_rejected = ref.narrow(0, B, B);
+    }
+    auto out = preference_loss(loss, logps);
     auto margins = (out.chosen_rewards - out.rejected_rewards).to(torch::kCPU).to(torch::kFloat64);
     for (int64_t i = 0; i < B; ++i) result.margins.push_back(margins[i].item<double>());
     loss_sum += out.losses.sum().item<double>();

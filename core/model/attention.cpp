@@ -26,11 +26,13 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_rep) {
 }
 }  // namespace
 
-torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past) {
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past, int64_t sliding_window) {
   const auto S = attention_mask.size(1);
   auto options = attention_mask.options().dtype(torch::kLong);
   auto query_pos = torch::arange(past, S, options).unsqueeze(1);       // (T, 1)
-  auto causal = torch::arange(0, S, options).unsqueeze(0) <= query_pos;  // (T, S)
+  auto key_pos = torch::arange(0, S, options).unsqueeze(0);              // (1, S)
+  auto causal = key_pos <= query_pos;                                    // (T, S)
+  if (sliding_window > 0) causal = causal & (query_pos - key_pos < sliding_window);
   auto keys = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(2);  // (B, 1, 1, S)
   return causal.unsqueeze(0).unsqueeze(0) & keys;  // (B, 1, T, S)
 }

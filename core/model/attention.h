@@ -28,8 +28,8 @@ class AttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
-// Causal mask that also hides padded keys: (B, 1, T, S) bool from attention_mask (B, S) for the
-// last T = S - past positions.
-torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0);
+// Causal mask that also hides padded keys (and keys more than sliding_window back, when set):
+// (B, 1, T, S) bool from attention_mask (B, S) for the last T = S - past positions.
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0, int64_t sliding_window = 0);
 
 }  // namespace dpo

@@ -60,6 +60,7 @@ void to_json(nlohmann::json& j, const LlamaConfig& c) {
                      {"bos_token_id", c.bos_token_id},
                      {"pad_token_id", c.pad_token_id},
                      {"torch_dtype", c.torch_dtype}};
+  if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
   if (c.extra_eos_token_ids.empty()) {
     j["eos_token_id"] = c.eos_token_id;
   } else {
@@ -136,6 +137,9 @@ LlamaConfig parse_hf_config(const nlohmann::json& j, const std::string& label) {
   c.attention_bias = field_or<bool>(j, "attention_bias", c.architecture == "Qwen2ForCausalLM", label);
   c.initializer_range = field_or<double>(j, "initializer_range", 0.02, label);
   c.torch_dtype = field_or<std::string>(j, "torch_dtype", "float32", label);
+  // Qwen2 configs carry a sliding_window that only applies with use_sliding_window.
+  if (c.architecture != "Qwen2ForCausalLM" || field_or<bool>(j, "use_sliding_window", false, label))
+    c.sliding_window = field_or<int64_t>(j, "sliding_window", 0, label);
   const auto act = field_or<std::string>(j, "hidden_act", "silu", label);
   if (act != "silu") throw ConfigError(label + ": unsupported hidden_act \"" + act + "\" (only silu)");
   auto bos = token_ids(j, "bos_token_id"), eos = token_ids(j, "eos_token_id"), pad = token_ids(j, "pad_token_id");

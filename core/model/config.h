@@ -27,6 +27,7 @@ struct LlamaConfig {
   int64_t rope_original_max_position_embeddings = 8192;
   bool tie_word_embeddings = true;
   bool attention_bias = false;  // Qwen2 has q/k/v biases
+  int64_t sliding_window = 0;   // Mistral v0.1: keys further back than this are hidden; 0 = off
   double initializer_range = 0.02;
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;

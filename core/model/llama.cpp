@@ -38,7 +38,7 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torc
   auto x = embed_tokens(input_ids);  // (B, T, C)
   auto positions = position_ids_from_mask(attention_mask).narrow(1, past, T);  // (B, T)
   auto rotary = rotary_tables(positions, inv_freq, x.scalar_type());
-  auto mask = causal_padding_mask(attention_mask, past);  // (B, 1, T, S)
+  auto mask = causal_padding_mask(attention_mask, past, config_.sliding_window);  // (B, 1, T, S)
   size_t index = 0;
   for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, rotary, mask, cache, index++);
   return norm(x);

@@ -43,7 +43,9 @@ std::string blas_description() {
 }
 
 std::string version_string() {
-  return std::string("dpo-studio 0.1.0, libtorch ") + TORCH_VERSION;
+  std::string text = "dpo-studio 0.1.0, libtorch ";
+  text += TORCH_VERSION;
+  return text;
 }
 
 std::string executable_dir() {

@@ -1,11 +1,14 @@
 #include "core/tokenizer/bpe_tokenizer.h"
+#include "core/tokenizer/utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <utf8proc.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -14,6 +17,7 @@
 #include <sstream>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "core/runtime/error.h"
 
@@ -76,23 +80,6 @@ char32_t code_point_at(std::string_view s, size_t i, size_t len) {
   return cp;
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 void require_utf8(std::string_view s, const std::string& label) {
   for (size_t i = 0; i < s.size();) {
@@ -125,49 +112,6 @@ bool is_whitespace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
          c == 0x3000;
-}
-
-// Code points that NFC may change (NFC_Quick_Check No or Maybe, from Python's unicodedata 14.0);
-// Hangul jamo are checked separately.
-constexpr std::array<std::pair<char32_t, char32_t>, 120> kNotNfcStable = {{
-    {0x300, 0x304},     {0x306, 0x30C},     {0x30F, 0x30F},     {0x311, 0x311},     {0x313, 0x314},
-    {0x31B, 0x31B},     {0x323, 0x328},     {0x32D, 0x32E},     {0x330, 0x331},     {0x338, 0x338},
-    {0x340, 0x345},     {0x374, 0x374},     {0x37E, 0x37E},     {0x387, 0x387},     {0x5B4, 0x5B4},
-    {0x5B7, 0x5B9},     {0x5BC, 0x5BC},     {0x5BF, 0x5BF},     {0x5C1, 0x5C2},     {0x653, 0x655},
-    {0x93C, 0x93C},     {0x958, 0x95F},     {0x9BC, 0x9BC},     {0x9BE, 0x9BE},     {0x9D7, 0x9D7},
-    {0x9DC, 0x9DD},     {0x9DF, 0x9DF},     {0xA33, 0xA33},     {0xA36, 0xA36},     {0xA3C, 0xA3C},
-    {0xA59, 0xA5B},     {0xA5E, 0xA5E},     {0xB3C, 0xB3C},     {0xB3E, 0xB3E},     {0xB56, 0xB57},
-    {0xB5C, 0xB5D},     {0xBBE, 0xBBE},     {0xBD7, 0xBD7},     {0xC56, 0xC56},     {0xCC2, 0xCC2},
-    {0xCD5, 0xCD6},     {0xD3E, 0xD3E},     {0xD57, 0xD57},     {0xDCA, 0xDCA},     {0xDCF, 0xDCF},
-    {0xDDF, 0xDDF},     {0xF43, 0xF43},     {0xF4D, 0xF4D},     {0xF52, 0xF52},     {0xF57, 0xF57},
-    {0xF5C, 0xF5C},     {0xF69, 0xF69},     {0xF72, 0xF76},     {0xF78, 0xF78},     {0xF80, 0xF81},
-    {0xF93, 0xF93},     {0xF9D, 0xF9D},     {0xFA2, 0xFA2},     {0xFA7, 0xFA7},     {0xFAC, 0xFAC},
-    {0xFB5, 0xFB5},     {0xFB7, 0xFB7},     {0xFB9, 0xFB9},     {0x102E, 0x102E},   {0x1B35, 0x1B35},
-    {0x1F71, 0x1F71},   {0x1F73, 0x1F73},   {0x1F75, 0x1F75},   {0x1F77, 0x1F77},   {0x1F79, 0x1F79},
-    {0x1F7B, 0x1F7B},   {0x1F7D, 0x1F7D},   {0x1FBB, 0x1FBB},   {0x1FBE, 0x1FBE},   {0x1FC9, 0x1FC9},
-    {0x1FCB, 0x1FCB},   {0x1FD3, 0x1FD3},   {0x1FDB, 0x1FDB},   {0x1FE3, 0x1FE3},   {0x1FEB, 0x1FEB},
-    {0x1FEE, 0x1FEF},   {0x1FF9, 0x1FF9},   {0x1FFB, 0x1FFB},   {0x1FFD, 0x1FFD},   {0x2000, 0x2001},
-    {0x2126, 0x2126},   {0x212A, 0x212B},   {0x2329, 0x232A},   {0x2ADC, 0x2ADC},   {0x3099, 0x309A},
-    {0xF900, 0xFA0D},   {0xFA10, 0xFA10},   {0xFA12, 0xFA12},   {0xFA15, 0xFA1E},   {0xFA20, 0xFA20},
-    {0xFA22, 0xFA22},   {0xFA25, 0xFA26},   {0xFA2A, 0xFA6D},   {0xFA70, 0xFAD9},   {0xFB1D, 0xFB1D},
-    {0xFB1F, 0xFB1F},   {0xFB2A, 0xFB36},   {0xFB38, 0xFB3C},   {0xFB3E, 0xFB3E},   {0xFB40, 0xFB41},
-    {0xFB43, 0xFB44},   {0xFB46, 0xFB4E},   {0x110BA, 0x110BA}, {0x11127, 0x11127}, {0x1133E, 0x1133E},
-    {0x11357, 0x11357}, {0x114B0, 0x114B0}, {0x114BA, 0x114BA}, {0x114BD, 0x114BD}, {0x115AF, 0x115AF},
-    {0x11930, 0x11930}, {0x1D15E, 0x1D165}, {0x1D16E, 0x1D172}, {0x1D1BB, 0x1D1C0}, {0x2F800, 0x2FA1D},
-}};
-
-std::optional<char32_t> first_nfc_unstable(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t len = utf8_sequence_length(static_cast<unsigned char>(s[i]));
-    const char32_t c = code_point_at(s, i, len);
-    i += len;
-    if (c < 0x300) continue;
-    if ((c >= 0x1161 && c <= 0x1175) || (c >= 0x11A8 && c <= 0x11C2)) return c;
-    auto it = std::upper_bound(kNotNfcStable.begin(), kNotNfcStable.end(), c,
-                               [](char32_t v, const auto& r) { return v < r.first; });
-    if (it != kNotNfcStable.begin() && c <= std::prev(it)->second) return c;
-  }
-  return std::nullopt;
 }
 
 // ---- PCRE2 ------------------------------------------------------------------------------------------
@@ -421,12 +365,26 @@ std::string type_of(const json& j, const std::string& what, const std::string& l
 // ---- Normalizers -------------------------------------------------------------------------------------
 
 struct NormStep {
-  enum class Kind { kPrepend, kReplace, kNfcCheck, kStrip } kind;
+  enum class Kind { kPrepend, kReplace, kUnicode, kLowercase, kStrip } kind;
   std::string content;
   std::optional<Pattern> pattern;
   bool left = false;
   bool right = false;
+  int utf8proc_options = 0;  // kUnicode: the utf8proc_map options of NFC, NFD, NFKC or NFKD
+  std::string form = {};     // kUnicode: the form's name, for messages
 };
+
+NormStep unicode_step(const std::string& form) {
+  int options = UTF8PROC_STABLE;
+  if (form == "NFC") options |= UTF8PROC_COMPOSE;
+  if (form == "NFD") options |= UTF8PROC_DECOMPOSE;
+  if (form == "NFKC") options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+  if (form == "NFKD") options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+  NormStep step{NormStep::Kind::kUnicode, "", std::nullopt};
+  step.utf8proc_options = options;
+  step.form = form;
+  return step;
+}
 
 void parse_normalizer(const json& j, const std::string& label, std::vector<NormStep>& out) {
   if (j.is_null()) return;
@@ -438,15 +396,61 @@ void parse_normalizer(const json& j, const std::string& label, std::vector<NormS
   } else if (type == "Replace") {
     out.push_back({NormStep::Kind::kReplace, j.at("content").get<std::string>(),
                    Pattern(j.at("pattern"), "Replace normalizer", label)});
-  } else if (type == "NFC") {
-    out.push_back({NormStep::Kind::kNfcCheck, "", std::nullopt});
+  } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+    out.push_back(unicode_step(type));
+  } else if (type == "Lowercase") {
+    out.push_back({NormStep::Kind::kLowercase, "", std::nullopt});
   } else if (type == "Strip") {
     out.push_back({NormStep::Kind::kStrip, "", std::nullopt, flag(j, "strip_left", false),
                    flag(j, "strip_right", false)});
   } else {
     throw TokenizerError(label + ": normalizer type \"" + type +
-                         "\" is not supported (supported: Sequence, Prepend, Replace, Strip, NFC)");
+                         "\" is not supported (supported: Sequence, Prepend, Replace, Strip, NFC, NFD, NFKC, "
+                         "NFKD, Lowercase)");
   }
+}
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// Unicode normalization form `step.form` of valid UTF-8 text (utf8proc, which follows UAX #15 as HF's
+// unicode-normalization crate does). ASCII text is in every form already.
+std::string unicode_normalize(const NormStep& step, const std::string& s, const std::string& label) {
+  if (is_ascii(s)) return s;
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                          static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                          static_cast<utf8proc_option_t>(step.utf8proc_options));
+  if (n < 0) {
+    std::free(out);
+    throw TokenizerError(label + ": the " + step.form + " normalizer failed: " + utf8proc_errmsg(n));
+  }
+  std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+  std::free(out);
+  return result;
+}
+
+// HF's Lowercase: Rust's char::to_lowercase on each code point, the simple lowercase mapping except for the
+// one unconditional special casing, U+0130 -> "i\u0307". Per code point, so no Final_Sigma: Σ -> σ always.
+std::string lowercase(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  if (is_ascii(s)) {
+    for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    return out;
+  }
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = utf8_sequence_length(static_cast<unsigned char>(s[i]));
+    const char32_t c = code_point_at(s, i, len);
+    i += len;
+    if (c == 0x130) {
+      out += "i\xCC\x87";
+    } else {
+      append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+    }
+  }
+  return out;
 }
 
 std::string strip_whitespace(std::string_view s, bool left, bool right) {
@@ -478,16 +482,11 @@ std::string normalize(const std::vector<NormStep>& steps, std::string_view text,
       case NormStep::Kind::kStrip:
         s = strip_whitespace(s, step.left, step.right);
         break;
-      case NormStep::Kind::kNfcCheck:
-        // No composition tables here: text already in NFC passes unchanged, anything else is refused.
-        if (auto c = first_nfc_unstable(s)) {
-          char hex[16];
-          std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(*c));
-          throw TokenizerError(label +
-                               ": the NFC normalizer is supported only for text already in NFC form; "
-                               "the text contains " +
-                               std::string(hex) + ", which NFC may recompose");
-        }
+      case NormStep::Kind::kUnicode:
+        s = unicode_normalize(step, s, label);
+        break;
+      case NormStep::Kind::kLowercase:
+        s = lowercase(s);
         break;
     }
   }
@@ -1145,13 +1144,7 @@ BpeTokenizer::~BpeTokenizer() = default;
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view json_text,
                                                            const std::string& label) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw TokenizerError(label + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw TokenizerError(label + ": expected a JSON object at the top level");
+  json j = parse_json_object(json_text, label);
   if (!j.contains("model"))
     throw TokenizerError(label + ": no \"model\" section (is this a tokenizer.json?)");
 
@@ -1197,13 +1190,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view json
     impl->is_special[t.id] = t.special;
     impl->added_ids[t.content] = t.id;
     if (t.normalized) {
-      std::string pattern = t.content;
-      try {
-        pattern = normalize(impl->normalizer, t.content, label);
-      } catch (const TokenizerError&) {
-        // Only the NFC check throws; such a token can only match text that would be refused anyway.
-      }
-      impl->normalized_added.add(std::move(pattern), &t);
+      impl->normalized_added.add(normalize(impl->normalizer, t.content, label), &t);
     } else {
       impl->raw_added.add(t.content, &t);
     }

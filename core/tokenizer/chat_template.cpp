@@ -3,6 +3,7 @@
 // trim_blocks, lstrip_blocks and the loopcontrols extension); values behave like their Python
 // counterparts (str(), repr(), truthiness, ==, slicing) because templates are written against those.
 #include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/utf8.h"
 
 #include <algorithm>
 #include <cctype>
@@ -812,23 +813,7 @@ class Lexer {
     tokens_.push_back({is_float ? Tok::kFloat : Tok::kInt, text, pos});
   }
 
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
+
 
   // Jinja decodes string literals with Python's unicode-escape rules.
   void lex_string(Pos pos) {

@@ -70,7 +70,7 @@ int64_t max_length_field(const json& j, const std::string& label) {
 
 }  // namespace
 
-TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::string& label) {
+json parse_json_object(std::string_view json_text, const std::string& label) {
   json j;
   try {
     j = json::parse(json_text);
@@ -78,6 +78,11 @@ TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::st
     throw TokenizerError(label + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw TokenizerError(label + ": expected a JSON object at the top level");
+  return j;
+}
+
+TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::string& label) {
+  const json j = parse_json_object(json_text, label);
   TokenizerConfig config;
   config.bos_token = token_field(j, "bos_token", label);
   config.eos_token = token_field(j, "eos_token", label);

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace dpo {
 
 // What DPO Studio reads from a transformers tokenizer_config.json.
@@ -26,5 +28,8 @@ struct TokenizerConfig {
 // next to the file is used when present.
 TokenizerConfig read_tokenizer_config(const std::string& path);
 TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::string& label);
+
+// Parses tokenizer JSON files; throws TokenizerError "label: ..." unless the top level is an object.
+nlohmann::json parse_json_object(std::string_view json_text, const std::string& label);
 
 }  // namespace dpo

@@ -2,14 +2,218 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/runtime/error.h"
 
 namespace dpo {
 
+namespace {
+namespace F = torch::nn::functional;
+using torch::Tensor;
+
+// Every input the terms read, (B) each; a, b undefined when no term needs the reference.
+struct Terms {
+  Tensor policy_chosen{}, policy_rejected{};  // log π(y_w), log π(y_l)
+  Tensor a{}, b{};                            // log-ratios of y_w, y_l
+  Tensor chosen_tokens{}, rejected_tokens{};  // |y_w|, |y_l| as floats; undefined when not needed
+  Tensor margin{};                            // score_w − score_l
+};
+
+// −(1−ε)·log σ(z) − ε·log σ(−z): binary cross-entropy with smoothed labels.
+Tensor smoothed_logistic(const Tensor& z, double eps) {
+  return -(1.0 - eps) * torch::log_sigmoid(z) - eps * torch::log_sigmoid(-z);
+}
+
+// log(1 − exp(x)) for x < 0 without cancellation (Mächler 2012): log(−expm1(x)) near 0,
+// log1p(−exp(x)) below −ln 2. Each branch gets a clamped input so the unused one never yields
+// inf·0 = NaN in the backward of where().
+Tensor log1mexp(const Tensor& x) {
+  const double ln2 = std::log(2.0);
+  auto near_zero = torch::log(-torch::expm1(x.clamp_min(-ln2)));
+  auto far = torch::log1p(-torch::exp(x.clamp_max(-ln2)));
+  return torch::where(x > -ln2, near_zero, far);
+}
+
+// NLL(y_w) as a per-token mean: −log π(y_w) / |y_w|.
+Tensor chosen_nll(const Terms& t) { return -t.policy_chosen / t.chosen_tokens; }
+
+Tensor term_losses(LossType type, const LossConfig& c, const Terms& t) {
+  const double beta = c.beta, eps = c.label_smoothing;
+  switch (type) {
+    case LossType::Sigmoid:
+      // DPO / cDPO: −(1−ε) log σ(βh) − ε log σ(−βh)
+      return smoothed_logistic(beta * (t.a - t.b), eps);
+    case LossType::Robust: {
+      // rDPO (Chowdhury et al. 2024): [−(1−ε) log σ(βh) + ε log σ(−βh)] / (1 − 2ε)
+      auto z = beta * (t.a - t.b);
+      return (-(1.0 - eps) * torch::log_sigmoid(z) + eps * torch::log_sigmoid(-z)) / (1.0 - 2.0 * eps);
+    }
+    case LossType::Ipo: {
+      // IPO (Azar et al. 2023, Eq. 17): (h̄ − 1/(2β))², h̄ from per-token average log-ratios as TRL
+      // averages every log-prob when loss_type == "ipo".
+      auto h_avg = t.a / t.chosen_tokens - t.b / t.rejected_tokens;
+      return (h_avg - 1.0 / (2.0 * beta)).square();
+    }
+    case LossType::Hinge:
+      // SLiC (Zhao et al. 2023): max(0, 1 − βh)
+      return torch::relu(1.0 - beta * (t.a - t.b));
+    case LossType::Margin: {
+      // margin-adaptive DPO: −log σ(βh − m), m = γ·(score_w − score_l)
+      auto z = beta * (t.a - t.b);
+      if (t.margin.defined()) z = z - c.margin_gamma * t.margin;
+      return -torch::log_sigmoid(z);
+    }
+    case LossType::RdpoLength:
+      // R-DPO (Park et al. 2024): −log σ(βh − α(|y_w| − |y_l|))
+      return -torch::log_sigmoid(beta * (t.a - t.b) - c.length_alpha * (t.chosen_tokens - t.rejected_tokens));
+    case LossType::Simpo: {
+      // SimPO (Meng et al. 2024): −log σ(β(avg_w − avg_l) − γ), γ the full margin. TRL's CPOTrainer
+      // writes β·(avg_w − avg_l − simpo_gamma/β), the same number; the SimPO repository's
+      // gamma_beta_ratio is γ/β. ε smooths the labels as in TRL.
+      auto avg_w = t.policy_chosen / t.chosen_tokens, avg_l = t.policy_rejected / t.rejected_tokens;
+      return smoothed_logistic(beta * (avg_w - avg_l) - c.simpo_gamma, eps);
+    }
+    case LossType::Orpo: {
+      // ORPO (Hong et al. 2024, TRL ORPOTrainer): NLL(y_w) − λ·log σ(odds_w − odds_l),
+      // odds = avg − log(1 − exp(avg)) on per-token average log-probs. avg is kept ≤ −1e-6 because a
+      // response of probability 1 has infinite log-odds.
+      auto avg_w = (t.policy_chosen / t.chosen_tokens).clamp_max(-1e-6);
+      auto avg_l = (t.policy_rejected / t.rejected_tokens).clamp_max(-1e-6);
+      auto log_odds = (avg_w - log1mexp(avg_w)) - (avg_l - log1mexp(avg_l));
+      return chosen_nll(t) - c.orpo_lambda * torch::log_sigmoid(log_odds);
+    }
+    case LossType::Cpo:
+      // CPO (Xu et al. 2024, TRL CPOTrainer, cpo_alpha = 1): −log σ(β(log π(y_w) − log π(y_l))) + NLL(y_w)
+      return smoothed_logistic(beta * (t.policy_chosen - t.policy_rejected), eps) + chosen_nll(t);
+    case LossType::Kto:
+      throw ConfigError("loss 'kto' is unpaired: it is computed by kto_loss(), not preference_loss()");
+    case LossType::BcoPair:
+      // BCO (Jung et al. 2024), TRL bco_pair: −log σ(βa − δ) − log σ(−(βb − δ)), δ the running reward mean
+      return -torch::log_sigmoid(beta * t.a - c.bco_delta) - torch::log_sigmoid(-(beta * t.b - c.bco_delta));
+    case LossType::NcaPair: {
+      // NCA (Chen et al. 2024), TRL nca_pair: −log σ(r_w) − ½ log σ(−r_w) − ½ log σ(−r_l), r = β·log-ratio
+      auto rw = beta * t.a, rl = beta * t.b;
+      return -torch::log_sigmoid(rw) - 0.5 * torch::log_sigmoid(-rw) - 0.5 * torch::log_sigmoid(-rl);
+    }
+    case LossType::ExoPair: {
+      // EXO (Ji et al. 2024, Eq. 16), TRL exo_pair (ε = 0 means 1e-3):
+      //   σ(βh)(log σ(βh) − log(1−ε)) + σ(−βh)(log σ(−βh) − log ε)
+      const double e = eps == 0.0 ? 1e-3 : eps;
+      auto z = beta * (t.a - t.b);
+      return torch::sigmoid(z) * (torch::log_sigmoid(z) - std::log(1.0 - e)) +
+             torch::sigmoid(-z) * (torch::log_sigmoid(-z) - std::log(e));
+    }
+    case LossType::SppoHard:
+      // SPPO, hard labels (Wu et al. 2024), TRL sppo_hard: (a − 1/(2β))² + (b + 1/(2β))²
+      return (t.a - 0.5 / beta).square() + (t.b + 0.5 / beta).square();
+    case LossType::ApoZero:
+      // APO-zero (D'Oosterlinck et al. 2024, Eq. 7): 1 − σ(βa) + σ(βb)
+      return 1.0 - torch::sigmoid(beta * t.a) + torch::sigmoid(beta * t.b);
+    case LossType::ApoDown:
+      // APO-down (Eq. 8): σ(βa) + 1 − σ(β(a − b))
+      return torch::sigmoid(beta * t.a) + 1.0 - torch::sigmoid(beta * (t.a - t.b));
+    case LossType::Discopop: {
+      // DiscoPOP / log-ratio modulated loss (Lu et al. 2024, Eq. 5), x = βh, μ = σ(x/τ):
+      //   −log σ(x)·(1 − μ) + exp(−x)·μ
+      // written as −log σ(x)·σ(−x/τ) + exp(−x + log σ(x/τ)) so exp(−x) never overflows to inf·0.
+      auto x = beta * (t.a - t.b);
+      const double tau = c.discopop_tau;
+      return -torch::log_sigmoid(x) * torch::sigmoid(-x / tau) + torch::exp(-x + torch::log_sigmoid(x / tau));
+    }
+  }
+  throw ConfigError("unknown loss type");
+}
+
+void check_pairs(const Tensor& t, const Tensor& like, const char* what) {
+  if (!t.defined()) throw ConfigError(std::string("loss: ") + what + " is missing");
+  if (t.dim() != 1 || t.size(0) != like.size(0))
+    throw ConfigError(std::string("loss: ") + what + " has " + std::to_string(t.numel()) + " values for " +
+                      std::to_string(like.size(0)) + " pairs");
+}
+
+void check_config(const LossConfig& c, const std::vector<LossTerm>& terms) {
+  if (!(c.beta > 0)) throw ConfigError("loss: beta must be > 0");
+  if (!(c.label_smoothing >= 0 && c.label_smoothing < 1))
+    throw ConfigError("loss: label smoothing must be in [0, 1)");
+  for (const auto& term : terms) {
+    if (term.type == LossType::Robust && !(c.label_smoothing < 0.5))
+      throw ConfigError("loss: robust needs label smoothing < 0.5 (it divides by 1 - 2 eps)");
+    if (term.type == LossType::Discopop && !(c.discopop_tau > 0))
+      throw ConfigError("loss: discopop needs tau > 0");
+    if (!loss_info(term.type).paired)
+      throw ConfigError(std::string("loss '") + std::string(loss_info(term.type).name) +
+                        "' is unpaired: it is computed by kto_loss(), not preference_loss()");
+  }
+}
+
+Tensor combined_losses(const LossConfig& c, const std::vector<LossTerm>& terms, const Terms& t) {
+  Tensor total;
+  for (const auto& term : terms) {
+    auto l = term.weight * term_losses(term.type, c, t);
+    total = total.defined() ? total + l : l;
+  }
+  if (c.rpo_alpha != 0) total = total + c.rpo_alpha * chosen_nll(t);
+  return total;
+}
+
+Terms make_terms(const LossConfig& c, const PreferenceLogps& l, const Tensor& pc, const Tensor& pr) {
+  Terms t{.policy_chosen = pc, .policy_rejected = pr};
+  if (needs_reference(c)) {
+    t.a = pc - l.reference_chosen;
+    t.b = pr - l.reference_rejected;
+  }
+  if (needs_lengths(c)) {
+    // An empty response would divide by zero; it has no tokens to average, so count it as one.
+    t.chosen_tokens = l.chosen_tokens.to(pc.device(), pc.scalar_type()).clamp_min(1.0);
+    t.rejected_tokens = l.rejected_tokens.to(pc.device(), pc.scalar_type()).clamp_min(1.0);
+  }
+  if (l.margin.defined()) t.margin = l.margin.to(pc.device(), pc.scalar_type());
+  return t;
+}
+}  // namespace
+
 const std::vector<LossInfo>& loss_table() {
+  // {type, name, label, formula, needs_reference, needs_lengths, paired, default_beta}
   static const std::vector<LossInfo> table = {
       {LossType::Sigmoid, "sigmoid", "sigmoid (DPO)",
-       "-log sigmoid(beta * [(log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))])", true},
+       "-log sigmoid(beta * [(log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))])", true, false,
+       true, 0.1},
+      {LossType::Robust, "robust", "robust (rDPO)",
+       "[-(1-eps) log sigmoid(beta*h) + eps log sigmoid(-beta*h)] / (1 - 2 eps)", true, false, true, 0.1},
+      {LossType::Ipo, "ipo", "IPO", "(h_avg - 1/(2 beta))^2, h_avg from per-token average log-ratios", true,
+       true, true, 0.1},
+      {LossType::Hinge, "hinge", "hinge (SLiC)", "max(0, 1 - beta*h)", true, false, true, 0.1},
+      {LossType::Margin, "margin", "margin-adaptive DPO", "-log sigmoid(beta*h - gamma*(score_w - score_l))",
+       true, false, true, 0.1},
+      {LossType::RdpoLength, "rdpo-length", "length-regularised DPO (R-DPO)",
+       "-log sigmoid(beta*h - alpha*(|y_w| - |y_l|))", true, true, true, 0.1},
+      {LossType::Simpo, "simpo", "SimPO (reference-free)",
+       "-log sigmoid(beta*(avg log pi(y_w) - avg log pi(y_l)) - gamma)", false, true, true, 2.0},
+      {LossType::Orpo, "orpo", "ORPO (reference-free)",
+       "NLL(y_w) - lambda*log sigmoid(odds_w - odds_l), odds = avg - log(1 - exp(avg))", false, true, true,
+       0.1},
+      {LossType::Cpo, "cpo", "CPO (reference-free)",
+       "-log sigmoid(beta*(log pi(y_w) - log pi(y_l))) + NLL(y_w)", false, true, true, 0.1},
+      {LossType::Kto, "kto", "KTO (unpaired)",
+       "desirable 1 - sigmoid(beta*(a - z0)), undesirable 1 - sigmoid(beta*(z0 - a)), z0 = KL estimate", true,
+       false, false, 0.1},
+      {LossType::BcoPair, "bco_pair", "BCO (paired)",
+       "-log sigmoid(beta*a - delta) - log sigmoid(-(beta*b - delta)), delta = running reward mean", true,
+       false, true, 0.1},
+      {LossType::NcaPair, "nca_pair", "NCA (paired)",
+       "-log sigmoid(beta*a) - 0.5 log sigmoid(-beta*a) - 0.5 log sigmoid(-beta*b)", true, false, true, 0.1},
+      {LossType::ExoPair, "exo_pair", "EXO (paired)",
+       "s(bh)(log s(bh) - log(1-eps)) + s(-bh)(log s(-bh) - log eps), s = sigmoid, eps default 1e-3", true,
+       false, true, 0.1},
+      {LossType::SppoHard, "sppo_hard", "SPPO (hard labels)", "(a - 1/(2 beta))^2 + (b + 1/(2 beta))^2", true,
+       false, true, 0.1},
+      {LossType::ApoZero, "apo_zero", "APO-zero", "1 - sigmoid(beta*a) + sigmoid(beta*b)", true, false, true,
+       0.1},
+      {LossType::ApoDown, "apo_down", "APO-down", "sigmoid(beta*a) + 1 - sigmoid(beta*(a - b))", true, false,
+       true, 0.1},
+      {LossType::Discopop, "discopop", "DiscoPOP",
+       "x = beta*h, m = sigmoid(x/tau): -log sigmoid(x)*(1 - m) + exp(-x)*m", true, false, true, 0.1},
   };
   return table;
 }
@@ -26,19 +230,83 @@ std::optional<LossType> parse_loss_type(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<LossTerm> loss_terms(const LossConfig& config) {
+  if (!config.terms.empty()) return config.terms;
+  return {{config.type, 1.0}};
+}
+
+bool needs_reference(const LossConfig& config) {
+  for (const auto& term : loss_terms(config))
+    if (loss_info(term.type).needs_reference) return true;
+  return false;
+}
+
+bool needs_lengths(const LossConfig& config) {
+  if (config.rpo_alpha != 0) return true;
+  for (const auto& term : loss_terms(config))
+    if (loss_info(term.type).needs_lengths) return true;
+  return false;
+}
+
 LossOutput preference_loss(const LossConfig& config, const PreferenceLogps& logps) {
-  auto chosen_logratios = logps.policy_chosen - logps.reference_chosen;        // (B)
-  auto rejected_logratios = logps.policy_rejected - logps.reference_rejected;  // (B)
-  auto logits = config.beta * (chosen_logratios - rejected_logratios);         // (B)
-  torch::Tensor losses;
-  switch (config.type) {
-    case LossType::Sigmoid: {
-      const double eps = config.label_smoothing;
-      losses = -(1.0 - eps) * torch::log_sigmoid(logits) - eps * torch::log_sigmoid(-logits);
-      break;
-    }
+  const auto terms = loss_terms(config);
+  check_config(config, terms);
+  const auto& pc = logps.policy_chosen;
+  if (!pc.defined() || pc.dim() != 1)
+    throw ConfigError("loss: policy chosen log-probs must be one value per pair");
+  check_pairs(logps.policy_rejected, pc, "policy rejected log-probs");
+  const bool use_reference = needs_reference(config);
+  if (use_reference) {
+    check_pairs(logps.reference_chosen, pc, "reference chosen log-probs");
+    check_pairs(logps.reference_rejected, pc, "reference rejected log-probs");
   }
-  return {losses, (config.beta * chosen_logratios).detach(), (config.beta * rejected_logratios).detach()};
+  if (needs_lengths(config)) {
+    check_pairs(logps.chosen_tokens, pc, "chosen response lengths");
+    check_pairs(logps.rejected_tokens, pc, "rejected response lengths");
+  }
+  if (logps.margin.defined()) check_pairs(logps.margin, pc, "margin");
+
+  LossOutput out;
+  out.losses = combined_losses(config, terms, make_terms(config, logps, pc, logps.policy_rejected));  // (B)
+  const auto chosen = use_reference ? pc - logps.reference_chosen : pc;
+  const auto rejected =
+      use_reference ? logps.policy_rejected - logps.reference_rejected : logps.policy_rejected;
+  out.chosen_rewards = (config.beta * chosen).detach();
+  out.rejected_rewards = (config.beta * rejected).detach();
+
+  {
+    // A second, detached evaluation so the weight never touches the caller's graph; pairs are
+    // independent, so the gradient of the sum is the per-pair gradient. Cheap: (B) scalars.
+    torch::AutoGradMode enable_grad(true);
+    auto leaf_w = pc.detach().requires_grad_(true);
+    auto leaf_l = logps.policy_rejected.detach().requires_grad_(true);
+    auto losses = combined_losses(config, terms, make_terms(config, logps, leaf_w, leaf_l));
+    auto grads = torch::autograd::grad({losses.sum()}, {leaf_w, leaf_l}, {}, false, false, true);
+    auto gw = grads[0].defined() ? grads[0] : torch::zeros_like(leaf_w);
+    auto gl = grads[1].defined() ? grads[1] : torch::zeros_like(leaf_l);
+    out.gradient_weight = ((gl - gw) / (2.0 * config.beta)).detach();
+  }
+  return out;
+}
+
+KtoOutput kto_loss(const KtoConfig& config, const Tensor& policy_logps, const Tensor& reference_logps,
+                   const Tensor& desirable, const Tensor& kl_policy_logps, const Tensor& kl_reference_logps) {
+  if (!(config.beta > 0)) throw ConfigError("kto: beta must be > 0");
+  if (!policy_logps.defined() || policy_logps.dim() != 1)
+    throw ConfigError("kto: policy log-probs must be one value per example");
+  check_pairs(reference_logps, policy_logps, "kto reference log-probs");
+  check_pairs(desirable, policy_logps, "kto desirable mask");
+  if (!kl_policy_logps.defined() || !kl_reference_logps.defined() ||
+      kl_policy_logps.sizes() != kl_reference_logps.sizes() || kl_policy_logps.numel() == 0)
+    throw ConfigError("kto: the KL estimate needs matching, non-empty policy and reference log-probs");
+  auto logratios = policy_logps - reference_logps;                                  // (N)
+  auto kl = (kl_policy_logps - kl_reference_logps).mean().clamp_min(0.0).detach();  // ()
+  auto is_desirable = desirable.to(torch::kBool).to(policy_logps.device());
+  auto desirable_losses = config.desirable_weight * (1.0 - torch::sigmoid(config.beta * (logratios - kl)));
+  auto undesirable_losses =
+      config.undesirable_weight * (1.0 - torch::sigmoid(config.beta * (kl - logratios)));
+  return {torch::where(is_desirable, desirable_losses, undesirable_losses),
+          (config.beta * logratios).detach(), kl};
 }
 
 }  // namespace dpo

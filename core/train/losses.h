@@ -8,43 +8,118 @@
 
 namespace dpo {
 
-// The loss table. Only `sigmoid` (DPO, seed 002 Eq. 7, with cDPO label smoothing) exists yet;
-// the other variants of the roadmap join this enum and loss_table().
-enum class LossType { Sigmoid };
+// The loss table: DPO (seed 002 Eq. 7) and the variants TRL's DPOTrainer / CPOTrainer / ORPOTrainer /
+// KTOTrainer implement, plus margin-adaptive and length-regularised DPO. Notation per pair:
+// a = log π(y_w) − log π_ref(y_w), b = log π(y_l) − log π_ref(y_l) (response-masked sums), h = a − b.
+enum class LossType {
+  Sigmoid,
+  Robust,
+  Ipo,
+  Hinge,
+  Margin,
+  RdpoLength,
+  Simpo,
+  Orpo,
+  Cpo,
+  Kto,
+  BcoPair,
+  NcaPair,
+  ExoPair,
+  SppoHard,
+  ApoZero,
+  ApoDown,
+  Discopop,
+};
 
 struct LossInfo {
   LossType type;
   std::string_view name;     // CLI / config spelling
   std::string_view label;    // shown in the studio
   std::string_view formula;  // in words and symbols
-  bool needs_reference;
+  bool needs_reference;      // false: π_ref is never read (reference-free losses)
+  bool needs_lengths;        // reads response token counts (per-token averages, length penalty)
+  bool paired;               // false (kto): not computable by preference_loss(), see kto_loss()
+  double default_beta;       // the paper's / TRL's recommended β
 };
 
 const std::vector<LossInfo>& loss_table();
 const LossInfo& loss_info(LossType type);
 std::optional<LossType> parse_loss_type(std::string_view name);
 
+struct LossTerm {
+  LossType type = LossType::Sigmoid;
+  double weight = 1.0;
+};
+
 struct LossConfig {
   LossType type = LossType::Sigmoid;
   double beta = 0.1;
-  double label_smoothing = 0.0;  // ε of conservative DPO
+  double label_smoothing = 0.0;  // ε: cDPO (sigmoid), rDPO (robust), exo_pair (0 means 1e-3), simpo, cpo
+  // Non-empty: the loss is Σ weight·loss_term and `type` is ignored (e.g. {sigmoid, 1}, {sppo_hard, 0.5}).
+  std::vector<LossTerm> terms{};
+  double simpo_gamma = 0.5;    // simpo target margin γ, the full margin (TRL's simpo_gamma)
+  double margin_gamma = 1.0;   // margin: m = γ·(score_w − score_l)
+  double length_alpha = 0.01;  // rdpo-length α, per token of length difference
+  double orpo_lambda = 0.1;    // orpo λ (TRL's ORPOConfig.beta)
+  double rpo_alpha = 0.0;      // > 0 adds α·NLL(y_w) (per-token mean) to the whole loss (TRL rpo_alpha)
+  double discopop_tau = 0.05;  // τ of DiscoPOP's log-ratio modulation
+  double bco_delta = 0.0;      // δ of bco_pair: running mean of the rewards, kept by the caller
 };
 
-// Response-masked sums, (B) each. Chosen = y_w, rejected = y_l.
+// The terms `config` stands for: `terms`, or {type, 1} when `terms` is empty.
+std::vector<LossTerm> loss_terms(const LossConfig& config);
+// True when any term reads π_ref; callers skip the reference forward pass otherwise.
+bool needs_reference(const LossConfig& config);
+// True when any term, or rpo_alpha, reads response token counts.
+bool needs_lengths(const LossConfig& config);
+
+// (B) each. Chosen = y_w, rejected = y_l. Fields after the first four are optional (undefined
+// tensors) unless the configured loss needs them.
 struct PreferenceLogps {
-  torch::Tensor policy_chosen;
-  torch::Tensor policy_rejected;
-  torch::Tensor reference_chosen;
-  torch::Tensor reference_rejected;
+  torch::Tensor policy_chosen{};  // Σ_t log π(y_w,t | ...), response tokens only
+  torch::Tensor policy_rejected{};
+  torch::Tensor reference_chosen{};  // may be undefined for reference-free losses
+  torch::Tensor reference_rejected{};
+  torch::Tensor
+      chosen_tokens{};  // |y_w| response token counts (ipo, simpo, orpo, cpo, rdpo-length, rpo_alpha)
+  torch::Tensor rejected_tokens{};  // |y_l|
+  torch::Tensor margin{};           // score_w − score_l for `margin`; undefined means 0
 };
 
 struct LossOutput {
-  torch::Tensor losses;            // (B), differentiable
-  torch::Tensor chosen_rewards;    // (B) β·(log π(y_w) − log π_ref(y_w)), detached
-  torch::Tensor rejected_rewards;  // (B) β·(log π(y_l) − log π_ref(y_l)), detached
+  torch::Tensor losses{};  // (B), differentiable
+  torch::Tensor
+      chosen_rewards;  // (B) β·(log π(y_w) − log π_ref(y_w)), detached; β·log π(y_w) when reference-free
+  torch::Tensor
+      rejected_rewards;  // (B) β·(log π(y_l) − log π_ref(y_l)), detached; β·log π(y_l) when reference-free
+  // (B) detached: (∂loss/∂log π(y_l) − ∂loss/∂log π(y_w)) / (2β), by autograd on the policy sums. For
+  // sigmoid (ε = 0) this is exactly seed 002 §5's mis-ranking weight σ(r_l − r_w); for any loss of h
+  // alone it is −(1/β)·∂loss/∂h. Signed: > 0 pushes y_w up against y_l, < 0 (ipo past its target
+  // margin, say) pulls the pair back.
+  torch::Tensor gradient_weight{};
 };
 
-// sigmoid: −(1−ε)·log σ(β·h) − ε·log σ(−β·h), h = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)).
+// Weighted sum of the configured terms (+ rpo_alpha·NLL(y_w)), per pair. Throws ConfigError when a
+// needed input (reference, lengths) is missing, for kto (unpaired), or for out-of-range settings.
 LossOutput preference_loss(const LossConfig& config, const PreferenceLogps& logps);
+
+// KTO (Ethayarajh et al. 2024, TRL KTOTrainer.kto_loss), unpaired:
+//   desirable:   λ_D·(1 − σ(β(a − z₀))),   undesirable: λ_U·(1 − σ(β(z₀ − a)))
+// a = log π(y|x) − log π_ref(y|x) per example and z₀ = max(0, mean(kl_policy − kl_reference)), detached,
+// estimated on mismatched prompt/completion pairs.
+struct KtoConfig {
+  double beta = 0.1;
+  double desirable_weight = 1.0;    // λ_D
+  double undesirable_weight = 1.0;  // λ_U
+};
+struct KtoOutput {
+  torch::Tensor losses{};   // (N), differentiable, in the input order
+  torch::Tensor rewards{};  // (N) β·a, detached
+  torch::Tensor kl{};       // () z₀, detached
+};
+// policy_logps, reference_logps: (N); desirable: (N) bool; kl_policy_logps, kl_reference_logps: (M).
+KtoOutput kto_loss(const KtoConfig& config, const torch::Tensor& policy_logps,
+                   const torch::Tensor& reference_logps, const torch::Tensor& desirable,
+                   const torch::Tensor& kl_policy_logps, const torch::Tensor& kl_reference_logps);
 
 }  // namespace dpo

@@ -76,14 +76,17 @@ StepMetrics Trainer::step() {
        response = batch.response_mask.to(device);
   const int64_t B = batch.pairs;
 
-  torch::Tensor reference_logps;
-  {
-    torch::NoGradGuard no_grad;
-    reference_logps = response_logprobs(s.reference(ids, attention), ids, response).sum;  // (2B)
-  }
   auto policy = response_logprobs(s.policy(ids, attention), ids, response);  // (2B)
-  PreferenceLogps logps{policy.sum.narrow(0, 0, B), policy.sum.narrow(0, B, B),
-                        reference_logps.narrow(0, 0, B), reference_logps.narrow(0, B, B)};
+  PreferenceLogps logps{.policy_chosen = policy.sum.narrow(0, 0, B),
+                        .policy_rejected = policy.sum.narrow(0, B, B),
+                        .chosen_tokens = policy.tokens.narrow(0, 0, B),
+                        .rejected_tokens = policy.tokens.narrow(0, B, B)};
+  if (needs_reference(s.config.loss)) {
+    torch::NoGradGuard no_grad;
+    auto reference_logps = response_logprobs(s.reference(ids, attention), ids, response).sum;  // (2B)
+    logps.reference_chosen = reference_logps.narrow(0, 0, B);
+    logps.reference_rejected = reference_logps.narrow(0, B, B);
+  }
   auto out = preference_loss(s.config.loss, logps);
   auto loss = out.losses.mean();
 

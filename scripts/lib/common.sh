@@ -10,8 +10,8 @@ DPO_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libtorch-dev libopenblas0-openmp
   qt6-base-dev libgl-dev libqcustomplot-dev
-  libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
-  libgtest-dev libbenchmark-dev
+  libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
+  libgtest-dev libbenchmark-dev zlib1g-dev
   xvfb xauth
 )
 

@@ -325,8 +325,9 @@ TEST(BpeTokenizerErrors, NameTheFileAndTheProblem) {
   expect_contains(load(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a"]}})"),
                   "merge 1 \"a\" is not two tokens");
   expect_contains(
-      load(R"({"normalizer": {"type": "NFKC"}, "model": {"type": "BPE", "vocab": {}, "merges": []}})"),
-      "normalizer type \"NFKC\" is not supported");
+      load(
+          R"({"normalizer": {"type": "BertNormalizer"}, "model": {"type": "BPE", "vocab": {}, "merges": []}})"),
+      "normalizer type \"BertNormalizer\" is not supported");
   expect_contains(
       load(R"({"pre_tokenizer": {"type": "Punctuation"}, "model": {"type": "BPE", "vocab": {}}})"),
       "pre_tokenizer type \"Punctuation\"");
@@ -340,16 +341,73 @@ TEST(BpeTokenizerErrors, NameTheFileAndTheProblem) {
   EXPECT_NE(message.find(missing), std::string::npos) << message;
 }
 
-TEST(BpeTokenizerErrors, NfcNormalizerAcceptsOnlyComposedText) {
-  auto tok = BpeTokenizer::from_json_text(
-      R"({"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
-          "model": {"type": "BPE", "vocab": {"c": 0, "a": 1, "f": 2, "Ã": 3, "©": 4, "e": 5, "Ì": 6, "ģ": 7},
-                    "merges": []}})",
-      "nfc/tokenizer.json");
-  EXPECT_EQ(tok->encode("café"), (Ids{0, 1, 2, 3, 4}));
-  const std::string message = error_of([&] { tok->encode("cafe\xCC\x81"); });  // e + U+0301
-  EXPECT_NE(message.find("nfc/tokenizer.json"), std::string::npos) << message;
-  EXPECT_NE(message.find("U+0301"), std::string::npos) << message;
+// ---- Unicode normalizers (utf8proc) ----
+// Expected strings checked with Python's unicodedata.normalize and str.lower.
+
+// A character-level BPE without pre-tokenizer, "café" merged into one token, with the given normalizer.
+std::unique_ptr<BpeTokenizer> unicode_tokenizer(const std::string& normalizer) {
+  return BpeTokenizer::from_json_text(R"({"normalizer": )" + normalizer + R"(,
+          "model": {"type": "BPE",
+                    "vocab": {"c": 0, "a": 1, "f": 2, "é": 3, "e": 4, "\u0301": 5, "i": 6, "fi": 7, "ﬁ": 8,
+                              "ca": 9, "caf": 10, "café": 11, "C": 12, "A": 13, "F": 14, "E": 15, "x": 16,
+                              "ο": 17, "δ": 18, "σ": 19, "ς": 20, " ": 21, "Ο": 22, "Δ": 23, "Σ": 24,
+                              "\u0307": 25, "t": 26, "İ": 27, "1": 28, "2": 29, "①": 30, "²": 31},
+                    "merges": ["c a", "ca f", "caf é", "f i"]},
+          "added_tokens": [{"id": 32, "content": "xe\u0301", "special": false, "normalized": true}]})",
+                                      "unicode/tokenizer.json");
+}
+
+TEST(BpeTokenizerNormalizers, NfcComposesBeforeBpe) {
+  // e + U+0301 COMBINING ACUTE ACCENT -> U+00E9 (NFC b'\xc3\xa9').
+  const auto none = unicode_tokenizer("null");
+  EXPECT_EQ(none->encode("cafe\xCC\x81"), (Ids{10, 4, 5}));
+  EXPECT_EQ(none->encode("caf\xC3\xA9"), (Ids{11}));
+  const auto nfc = unicode_tokenizer(R"({"type": "NFC"})");
+  EXPECT_EQ(nfc->encode("cafe\xCC\x81"), (Ids{11}));
+  EXPECT_EQ(nfc->encode("cafe\xCC\x81"), nfc->encode("caf\xC3\xA9"));
+  EXPECT_EQ(nfc->encode("e\xCC\x81"), (Ids{3}));
+  EXPECT_EQ(nfc->encode("cafe"), (Ids{10, 4}));
+  // A normalized added token is matched in normalized text: "xe\u0301" became "xé" and matches both forms.
+  EXPECT_EQ(nfc->encode("xe\xCC\x81"
+                        "a"),
+            (Ids{32, 1}));
+  EXPECT_EQ(nfc->encode("x\xC3\xA9"
+                        "a"),
+            (Ids{32, 1}));
+  // The Qwen2 form: a Sequence holding NFC.
+  const auto seq = unicode_tokenizer(R"({"type": "Sequence", "normalizers": [{"type": "NFC"}]})");
+  EXPECT_EQ(seq->encode("cafe\xCC\x81"), (Ids{11}));
+}
+
+TEST(BpeTokenizerNormalizers, NfdDecomposes) {
+  // U+00E9 -> e + U+0301 (NFD b'e\xcc\x81').
+  const auto nfd = unicode_tokenizer(R"({"type": "NFD"})");
+  EXPECT_EQ(nfd->encode("caf\xC3\xA9"), (Ids{10, 4, 5}));
+  EXPECT_EQ(nfd->encode("cafe\xCC\x81"), (Ids{10, 4, 5}));
+}
+
+TEST(BpeTokenizerNormalizers, NfkcAndNfkdApplyCompatibilityMappings) {
+  // U+FB01 LATIN SMALL LIGATURE FI -> "fi"; U+2460 CIRCLED DIGIT ONE -> "1"; U+00B2 SUPERSCRIPT TWO -> "2".
+  const auto none = unicode_tokenizer("null");
+  EXPECT_EQ(none->encode("\xEF\xAC\x81"), (Ids{8}));
+  const auto nfkc = unicode_tokenizer(R"({"type": "NFKC"})");
+  EXPECT_EQ(nfkc->encode("\xEF\xAC\x81"), (Ids{7}));
+  EXPECT_EQ(nfkc->encode("\xE2\x91\xA0x\xC2\xB2"), (Ids{28, 16, 29}));
+  EXPECT_EQ(nfkc->encode("cafe\xCC\x81"), (Ids{11}));
+  // NFKD: "ﬁé" -> b'fie\xcc\x81'.
+  const auto nfkd = unicode_tokenizer(R"({"type": "NFKD"})");
+  EXPECT_EQ(nfkd->encode("\xEF\xAC\x81\xC3\xA9"), (Ids{7, 4, 5}));
+}
+
+TEST(BpeTokenizerNormalizers, LowercasePerCodePoint) {
+  const auto lower =
+      unicode_tokenizer(R"({"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Lowercase"}]})");
+  EXPECT_EQ(lower->encode("CAFE\xCC\x81"), (Ids{11}));
+  // Per code point like HF (Rust's char::to_lowercase), so Σ -> σ even at the end of a word:
+  // "".join(c.lower() for c in "ΟΔΟΣ ΣΟ") == "οδοσ σο".
+  EXPECT_EQ(lower->encode("ΟΔΟΣ ΣΟ"), (Ids{17, 18, 17, 19, 21, 19, 17}));
+  // U+0130 "İ".lower() == "i\u0307".
+  EXPECT_EQ(lower->encode("İt"), (Ids{6, 25, 26}));
 }
 
 // ---- tokenizer_config.json ----

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/model/llama.h"
 #include "core/model/rotary.h"
 #include "core/runtime/error.h"
@@ -60,6 +62,28 @@ TEST(Llama, RightAndLeftPaddingLeaveRealTokensUnchanged) {
   auto left = model(torch::cat({pad, ids}, 1), torch::cat({pad, torch::ones({1, 6}, torch::kLong)}, 1));
   EXPECT_TRUE(torch::allclose(left.narrow(1, 3, 6), reference, 1e-4, 1e-5));
   EXPECT_TRUE(torch::isfinite(left).all().item<bool>());
+}
+
+TEST(Llama, MistralSlidingWindowHidesOldKeys) {
+  // Window 2, 2 layers: position t sees t-1 and t per layer, so token 0 reaches at most position 2.
+  auto config = dpo::LlamaConfig::tiny(50);
+  config.sliding_window = 2;
+  torch::manual_seed(4);
+  dpo::LlamaForCausalLM model(config);
+  dpo::initialise_weights(model);
+  model->eval();
+  auto ids = torch::randint(3, 50, {1, 8});
+  auto mask = torch::ones({1, 8}, torch::kLong);
+  auto changed = ids.clone();
+  changed[0][0] = (changed[0][0].item<int64_t>() + 1) % 50;
+  auto a = model(ids, mask), b = model(changed, mask);
+  EXPECT_FALSE(torch::allclose(a.narrow(1, 2, 1), b.narrow(1, 2, 1), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(a.narrow(1, 3, 5), b.narrow(1, 3, 5), 1e-5, 1e-6));
+  auto mistral = dpo::parse_hf_config({{"architectures", {"MistralForCausalLM"}}, {"vocab_size", 10},
+                                       {"hidden_size", 8}, {"intermediate_size", 8}, {"num_hidden_layers", 1},
+                                       {"num_attention_heads", 2}, {"sliding_window", 4096}},
+                                      "config.json");
+  EXPECT_EQ(mistral.sliding_window, 4096);
 }
 
 TEST(Llama, PositionIdsStartAtFirstRealToken) {
