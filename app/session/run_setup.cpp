@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/data/jsonl_reader.h"
+#include "core/data/layout.h"
 #include "core/io/atomic_file.h"
 #include "core/io/hf_folder.h"
 #include "core/model/llama.h"
@@ -53,7 +54,12 @@ RunSetup prepare_run(const RunOptions& options) {
     setup.pairs = parse_preference_jsonl(resources::demo_preferences_jsonl(), "embedded demo data");
     setup.data_label = "embedded demo";
   } else {
-    setup.pairs = read_preference_jsonl(options.data_path);
+    // Any file format and string layout the data layer knows (message lists need a chat template:
+    // `dpo data stats` handles those; training with templates arrives with the trainer issue).
+    auto dataset = load_preference_dataset(options.data_path);
+    if (dataset.pairs.empty())
+      throw DataError(options.data_path + ": no preference pairs (" + dataset.explanation + ")");
+    setup.pairs = std::move(dataset.pairs);
     setup.data_label = options.data_path;
   }
   auto tokenize = options.tokenize;
