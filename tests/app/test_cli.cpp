@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -10,20 +12,6 @@
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  std::string command = std::string(DPO_CLI) + " " + args + " 2>&1";
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 // Runs the CLI with `input` on its standard input.
 Result run_with_input(const std::string& args, const std::string& input) {

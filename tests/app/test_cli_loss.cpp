@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -10,20 +12,6 @@
 #include <string>
 
 namespace {
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run(const std::string& args, bool with_stderr = true) {
-  std::string command = std::string(DPO_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 // The golden pair of tests/core/test_losses.cpp: a = +1, b = −1, |y_w| = 2, |y_l| = 4.
 const std::string kPair =
