@@ -1,9 +1,9 @@
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "app/cli/commands.h"
 #include "core/data/demo_world.h"
+#include "core/io/atomic_file.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "resources/demo_assets.h"
@@ -14,26 +14,14 @@ void add_make_demo_options(CLI::App& cmd, MakeDemoArgs& a) {
   cmd.add_option("--out", a.out_dir, "output folder")->capture_default_str();
 }
 
-namespace {
-void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw Error(tmp.string() + ": cannot write");
-  }
-  std::filesystem::rename(tmp, path);
-}
-}  // namespace
 
 int run_make_demo(const MakeDemoArgs& args) {
   namespace fs = std::filesystem;
   const fs::path out = args.out_dir;
   fs::create_directories(out);
   const auto world = generate_demo_world(resources::kDemoSeed, resources::kDemoPairs);
-  write_atomically(out / "corpus.txt", world.corpus);
-  write_atomically(out / "preferences.jsonl", preference_jsonl(world.pairs));
+  write_file_atomically(out / "corpus.txt", world.corpus);
+  write_file_atomically(out / "preferences.jsonl", preference_jsonl(world.pairs));
   // The model proto records the trainer's input and prefix paths: train from inside the output
   // folder with relative names so the bytes do not depend on where the checkout lives.
   const auto previous = fs::current_path();

@@ -7,7 +7,7 @@
 
 #include "core/data/collator.h"
 #include "core/runtime/error.h"
-#include "core/train/logprobs.h"
+#include "core/train/pair_logps.h"
 #include "core/train/reference.h"
 
 namespace dpo {
@@ -70,23 +70,8 @@ Trainer::~Trainer() = default;
 StepMetrics Trainer::step() {
   auto& s = *state_;
   const auto batch_pairs = s.next_batch();
-  const auto device = s.policy->parameters().front().device();
   auto batch = collate_pairs(batch_pairs, s.pad_id);
-  auto ids = batch.input_ids.to(device), attention = batch.attention_mask.to(device),
-       response = batch.response_mask.to(device);
-  const int64_t B = batch.pairs;
-
-  auto policy = response_logprobs(s.policy(ids, attention), ids, response);  // (2B)
-  PreferenceLogps logps{.policy_chosen = policy.sum.narrow(0, 0, B),
-                        .policy_rejected = policy.sum.narrow(0, B, B),
-                        .chosen_tokens = policy.tokens.narrow(0, 0, B),
-                        .rejected_tokens = policy.tokens.narrow(0, B, B)};
-  if (needs_reference(s.config.loss)) {
-    torch::NoGradGuard no_grad;
-    auto reference_logps = response_logprobs(s.reference(ids, attention), ids, response).sum;  // (2B)
-    logps.reference_chosen = reference_logps.narrow(0, 0, B);
-    logps.reference_rejected = reference_logps.narrow(0, B, B);
-  }
+  auto logps = batch_preference_logps(s.policy, s.reference, batch, s.config.loss);
   auto out = preference_loss(s.config.loss, logps);
   auto loss = out.losses.mean();
 
@@ -97,7 +82,7 @@ StepMetrics Trainer::step() {
   s.optimizer.step();
 
   ++s.step;
-  s.tokens += attention.sum().item<int64_t>();
+  s.tokens += batch.attention_mask.sum().item<int64_t>();
   StepMetrics m;
   m.step = s.step;
   m.epoch = s.epoch;
@@ -108,8 +93,8 @@ StepMetrics Trainer::step() {
   m.rewards_accuracies = (out.chosen_rewards > out.rejected_rewards).to(torch::kFloat64).mean().item<double>();
   m.logps_chosen = logps.policy_chosen.detach().mean().item<double>();
   m.logps_rejected = logps.policy_rejected.detach().mean().item<double>();
-  m.length_chosen = policy.tokens.narrow(0, 0, B).mean().item<double>();
-  m.length_rejected = policy.tokens.narrow(0, B, B).mean().item<double>();
+  m.length_chosen = logps.chosen_tokens.mean().item<double>();
+  m.length_rejected = logps.rejected_tokens.mean().item<double>();
   m.learning_rate = s.config.learning_rate;
   m.grad_norm = grad_norm;
   m.tokens = s.tokens;
