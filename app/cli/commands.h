@@ -1,6 +1,7 @@
 #pragma once
 #include <CLI/App.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,13 @@ struct MakeDemoArgs {
 };
 void add_make_demo_options(CLI::App& cmd, MakeDemoArgs& args);
 int run_make_demo(const MakeDemoArgs& args);
+
+struct DiagnoseArgs {
+  std::string path;  // run directory or metrics.jsonl
+  std::optional<double> beta;
+  bool json = false;
+};
+void add_diagnose_options(CLI::App& cmd, DiagnoseArgs& args);
+int run_diagnose(const DiagnoseArgs& args);
 
 }  // namespace dpo::cli

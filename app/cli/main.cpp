@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   auto* export_cmd = cli.add_subcommand("export", "write a run's trained model as a Hugging Face folder");
   dpo::cli::add_export_options(*export_cmd, export_args);
 
+  dpo::cli::DiagnoseArgs diagnose_args;
+  auto* diagnose = cli.add_subcommand("diagnose", "the seed 002 §10 diagnostics of a run's metrics.jsonl");
+  dpo::cli::add_diagnose_options(*diagnose, diagnose_args);
+
   dpo::cli::add_loss_command(cli);
   dpo::cli::add_data_command(cli);
 
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
     if (*tokenize) return dpo::cli::run_tokenize(tokenize_args);
     if (*inspect) return dpo::cli::run_inspect(inspect_args);
     if (*export_cmd) return dpo::cli::run_export(export_args);
+    if (*diagnose) return dpo::cli::run_diagnose(diagnose_args);
     if (dpo::cli::loss_command_chosen()) return dpo::cli::run_loss_command();
     if (dpo::cli::data_command_chosen()) return dpo::cli::run_data_command();
     std::cout << cli.help();
