@@ -2,13 +2,17 @@
 
 #include <qcustomplot.h>
 
+#include <QFile>
 #include <QFileDialog>
 #include <QLabel>
 #include <QMenu>
+#include <QTextStream>
+#include <QToolTip>
 #include <QVBoxLayout>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace dpo::widgets {
 
@@ -72,11 +76,9 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
   // Once the user drags or zooms, stop autoscaling until they ask for it back.
   connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent*) { auto_range_ = false; });
   connect(plot_, &QCustomPlot::mouseWheel, this, [this](QWheelEvent*) { auto_range_ = false; });
-  connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent*) {
-    auto_range_ = true;
-    rescale();
-    plot_->replot();
-  });
+  connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent*) { resetView(); });
+  connect(plot_, &QCustomPlot::mouseMove, this, &MetricPlot::showValuesAt);
+  plot_->setMouseTracking(true);
   connect(plot_, &QCustomPlot::afterReplot, this, [this] { ++replots_; });
   plot_->setContextMenuPolicy(Qt::CustomContextMenu);
   connect(plot_, &QWidget::customContextMenuRequested, this, &MetricPlot::showContextMenu);
@@ -169,8 +171,7 @@ void MetricPlot::clear() {
     s.pending_x.clear();
     s.pending_y.clear();
     s.drawn = 0;
-    s.ema = 0;
-    s.ema_count = 0;
+    s.ema.reset();
   }
   auto_range_ = true;
   dirty_ = true;
@@ -205,12 +206,16 @@ void MetricPlot::setSeriesSmoothed(int series, bool on) {
 void MetricPlot::appendSmoothed(Series& s, const QVector<double>& xs, const QVector<double>& ys) {
   if (smoothing_ <= 0 || !s.smoothed) return;
   QVector<double> sy(ys.size());
-  for (qsizetype i = 0; i < ys.size(); ++i) {
-    s.ema = smoothing_ * s.ema + (1.0 - smoothing_) * ys[i];
-    ++s.ema_count;
-    sy[i] = s.ema / (1.0 - std::pow(smoothing_, s.ema_count));
-  }
+  for (qsizetype i = 0; i < ys.size(); ++i) sy[i] = s.ema.add(ys[i]);
   s.smooth->addData(xs, sy, true);
+}
+
+QVector<double> MetricPlot::smoothedValues(int series) const {
+  QVector<double> out;
+  if (series < 0 || series >= seriesCount()) return out;
+  const auto& data = series_[series].smooth->data();
+  for (auto it = data->constBegin(); it != data->constEnd(); ++it) out.push_back(it->value);
+  return out;
 }
 
 void MetricPlot::rebuildSmoothed() {
@@ -231,8 +236,7 @@ void MetricPlot::rebuildSmoothed() {
       s.raw->addToLegend();
     }
     s.smooth->data()->clear();
-    s.ema = 0;
-    s.ema_count = 0;
+    s.ema = DebiasedEma(smoothing_);
     if (smooth && !s.raw->data()->isEmpty()) {
       QVector<double> xs, ys;
       for (auto it = s.raw->data()->constBegin(); it != s.raw->data()->constEnd(); ++it) {
@@ -264,7 +268,14 @@ void MetricPlot::rescale() {
     axis->setRange(r.lower - 0.08 * span, r.upper + 0.08 * span);
   };
   plot_->yAxis->rescale(true);
-  pad(plot_->yAxis, reference_y_);
+  if (log_scale_) {
+    // Padding by a factor keeps the range positive; the reference line counts only if drawable.
+    QCPRange r = plot_->yAxis->range();
+    if (reference_y_ && *reference_y_ > 0) r.expand(*reference_y_);
+    if (r.lower > 0) plot_->yAxis->setRange(r.lower / 1.25, r.upper * 1.25);
+  } else {
+    pad(plot_->yAxis, reference_y_);
+  }
   if (right_range_) {
     plot_->yAxis2->setRange(right_range_->first, right_range_->second);
   } else if (plot_->yAxis2->visible()) {
@@ -300,22 +311,127 @@ bool MetricPlot::savePng(const QString& path, int width, int height) {
   return plot_->savePng(path, width, height, 2.0);
 }
 
+void MetricPlot::resetView() {
+  auto_range_ = true;
+  rescale();
+  plot_->replot();
+}
+
+void MetricPlot::setLogScale(bool on) {
+  if (on == log_scale_) return;
+  log_scale_ = on;
+  if (on) {
+    plot_->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  } else {
+    plot_->yAxis->setScaleType(QCPAxis::stLinear);
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  }
+  resetView();
+}
+
+std::optional<double> MetricPlot::nearestKey(double x) const {
+  std::optional<double> best;
+  for (const auto& s : series_) {
+    const auto& data = s.raw->data();
+    if (data->isEmpty()) continue;
+    auto it = data->findBegin(x, false);  // first key ≥ x
+    for (auto candidate : {it, it == data->constBegin() ? it : it - 1}) {
+      if (candidate == data->constEnd()) continue;
+      if (!best || std::abs(candidate->key - x) < std::abs(*best - x)) best = candidate->key;
+    }
+  }
+  return best;
+}
+
+QString MetricPlot::valuesText(double x) const {
+  const auto key = nearestKey(x);
+  if (!key) return {};
+  auto valueAt = [&](const QCPGraph* graph) -> std::optional<double> {
+    auto it = graph->data()->findBegin(*key, false);
+    if (it == graph->data()->constEnd() || it->key != *key) return std::nullopt;
+    return it->value;
+  };
+  QStringList lines{QStringLiteral("%1 %2").arg(plot_->xAxis->label().isEmpty() ? tr("x") : plot_->xAxis->label())
+                        .arg(*key, 0, 'g', 10)};
+  for (const auto& s : series_) {
+    const auto raw = valueAt(s.raw);
+    if (!raw) continue;
+    QString line = QStringLiteral("%1: %2").arg(s.raw->name()).arg(*raw, 0, 'g', 6);
+    if (s.smooth->visible())
+      if (const auto smooth = valueAt(s.smooth)) line += tr(" (smoothed %1)").arg(*smooth, 0, 'g', 6);
+    lines << line;
+  }
+  return lines.join('\n');
+}
+
+void MetricPlot::showValuesAt(QMouseEvent* event) {
+  if (!plot_->axisRect()->rect().contains(event->pos())) {
+    QToolTip::hideText();
+    return;
+  }
+  const QString text = valuesText(plot_->xAxis->pixelToCoord(event->pos().x()));
+  if (text.isEmpty()) return;
+  QToolTip::showText(plot_->mapToGlobal(event->pos() + QPoint(14, 10)), text, plot_);
+}
+
+bool MetricPlot::saveCsv(const QString& path) {
+  flush();
+  std::map<double, std::vector<std::optional<double>>> rows;
+  QStringList header{plot_->xAxis->label().isEmpty() ? QStringLiteral("x") : plot_->xAxis->label()};
+  std::vector<const QCPGraph*> columns;
+  for (const auto& s : series_) {
+    columns.push_back(s.raw);
+    header << s.raw->name();
+    if (s.smooth->visible()) {
+      columns.push_back(s.smooth);
+      header << tr("%1 (smoothed)").arg(s.raw->name());
+    }
+  }
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const auto& data = columns[c]->data();
+    for (auto it = data->constBegin(); it != data->constEnd(); ++it) {
+      auto& row = rows[it->key];
+      row.resize(columns.size());
+      row[c] = it->value;
+    }
+  }
+  QFile file(path);
+  if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
+  QTextStream out(&file);
+  auto quoted = [](QString field) {
+    if (!field.contains(',') && !field.contains('"')) return field;
+    return '"' + field.replace('"', "\"\"") + '"';
+  };
+  QStringList names;
+  for (const auto& h : header) names << quoted(h);
+  out << names.join(',') << '\n';
+  for (const auto& [key, values] : rows) {
+    QStringList fields{QString::number(key, 'g', 12)};
+    for (size_t c = 0; c < columns.size(); ++c)
+      fields << (c < values.size() && values[c] ? QString::number(*values[c], 'g', 12) : QString());
+    out << fields.join(',') << '\n';
+  }
+  return out.status() == QTextStream::Ok;
+}
+
 void MetricPlot::showContextMenu(const QPoint& pos) {
   QMenu menu(this);
-  menu.addAction(tr("Reset view"), this, [this] {
-    auto_range_ = true;
-    rescale();
-    plot_->replot();
-  });
-  QAction* smooth = menu.addAction(tr("Smoothed line"));
-  smooth->setCheckable(true);
-  smooth->setChecked(smoothing_ > 0);
-  connect(smooth, &QAction::toggled, this, [this](bool on) { setSmoothing(on ? 0.6 : 0.0); });
+  menu.addAction(tr("Reset view (double-click)"), this, &MetricPlot::resetView);
+  QAction* log = menu.addAction(tr("Log scale (y)"));
+  log->setCheckable(true);
+  log->setChecked(log_scale_);
+  connect(log, &QAction::toggled, this, &MetricPlot::setLogScale);
   menu.addSeparator();
   menu.addAction(tr("Save as PNG…"), this, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save plot"), title_->text() + ".png",
                                                       tr("PNG images (*.png)"));
     if (!path.isEmpty()) savePng(path);
+  });
+  menu.addAction(tr("Save data as CSV…"), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save plot data"), objectName() + ".csv",
+                                                      tr("CSV files (*.csv)"));
+    if (!path.isEmpty()) saveCsv(path);
   });
   menu.exec(plot_->mapToGlobal(pos));
 }

@@ -8,18 +8,22 @@
 #include <optional>
 #include <vector>
 
+#include "widgets/smoothing.h"
+
 class QCustomPlot;
 class QCPGraph;
 class QCPItemStraightLine;
 class QCPItemText;
 class QLabel;
+class QMouseEvent;
 
 namespace dpo::widgets {
 
 // A titled QCustomPlot for metric series that arrive one point at a time. addPoint() only
 // buffers; a 40 ms timer redraws at most once per tick while something is pending, so a burst
-// of samples costs one replot (PlotJuggler's habit). Each series is drawn raw and faint, with an
-// optional EMA-smoothed line on top.
+// of samples costs one replot (PlotJuggler's habit). Each series is drawn raw and faint, with a
+// debiased-EMA line on top (TensorBoard's smoothing). Hover shows exact values; drag pans, the
+// wheel zooms, double-click resets; the context menu toggles a log y axis and exports PNG/CSV.
 class MetricPlot : public QFrame {
   Q_OBJECT
 
@@ -45,6 +49,15 @@ class MetricPlot : public QFrame {
   void setSmoothing(double weight);
   void setSeriesSmoothed(int series, bool on);  // e.g. off for a cumulative count
   double smoothing() const { return smoothing_; }
+  QVector<double> smoothedValues(int series) const;  // the drawn smoothed line (empty when off)
+
+  // Logarithmic left axis; values ≤ 0 are not drawn while it is on.
+  void setLogScale(bool on);
+  bool logScale() const { return log_scale_; }
+  void resetView();  // back to autoscaling (double-click)
+
+  // The hover text for the step nearest to x: "step 12" then "name: value (smoothed s)" per series.
+  QString valuesText(double x) const;
 
   int seriesCount() const { return static_cast<int>(series_.size()); }
   int pointCount(int series) const;  // buffered + drawn
@@ -55,6 +68,8 @@ class MetricPlot : public QFrame {
   // Draws pending points now (before grabbing the widget, for instance).
   void flush();
   bool savePng(const QString& path, int width = 0, int height = 0);
+  // One row per x: x, then each series (and its smoothed value when smoothing is on).
+  bool saveCsv(const QString& path);
 
   QCustomPlot* plot() const { return plot_; }
 
@@ -65,8 +80,7 @@ class MetricPlot : public QFrame {
     QVector<double> pending_x, pending_y;
     int drawn = 0;
     bool smoothed = true;
-    double ema = 0;
-    int ema_count = 0;
+    DebiasedEma ema;
   };
 
   void onTick();
@@ -74,6 +88,8 @@ class MetricPlot : public QFrame {
   void rebuildSmoothed();
   void rescale();
   void showContextMenu(const QPoint& pos);
+  void showValuesAt(QMouseEvent* event);
+  std::optional<double> nearestKey(double x) const;
 
   QLabel* title_ = nullptr;
   QLabel* caption_ = nullptr;
@@ -86,6 +102,7 @@ class MetricPlot : public QFrame {
   QTimer timer_;
   bool dirty_ = false;
   bool auto_range_ = true;
+  bool log_scale_ = false;
   double smoothing_ = 0.0;
   int replots_ = 0;
 };

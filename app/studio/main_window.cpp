@@ -4,6 +4,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDebug>
+#include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -16,6 +17,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardItemModel>
@@ -27,6 +29,8 @@
 
 #include <algorithm>
 
+#include "app/studio/diagnostics_feed.h"
+#include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
 
 namespace dpo::studio {
@@ -77,6 +81,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   splitter->setCollapsible(1, false);
   splitter->setSizes({panel_width, 1500 - panel_width});
   setCentralWidget(splitter);
+  buildDiagnosticsDock();
+
+  // The rules are cheap, but a fast run can deliver dozens of steps a second: once a second is
+  // plenty for findings that describe trends.
+  diagnose_timer_.setInterval(1000);
+  connect(&diagnose_timer_, &QTimer::timeout, this, [this] {
+    if (diagnostics_stale_) refreshDiagnostics();
+  });
 
   buildStatusBar();
   buildMenus();
@@ -223,7 +235,8 @@ QWidget* MainWindow::buildSettingsPanel() {
   }
   layout->addWidget(latest_box);
 
-  auto* hint = new QLabel(tr("Plots: drag to pan, wheel to zoom, double-click to fit; right-click to save a PNG."),
+  auto* hint = new QLabel(tr("Plots: hover for exact values, drag to pan, wheel to zoom, double-click to fit; "
+                             "right-click for a log scale and PNG/CSV export."),
                           panel);
   hint->setWordWrap(true);
   hint->setStyleSheet("color: #7a8594;");
@@ -236,9 +249,14 @@ QWidget* MainWindow::buildSettingsPanel() {
 QWidget* MainWindow::buildPlots() {
   using widgets::MetricPlot;
   auto* area = new QWidget;
-  auto* grid = new QGridLayout(area);
-  grid->setContentsMargins(4, 8, 8, 4);
+  auto* outer = new QVBoxLayout(area);
+  outer->setContentsMargins(4, 6, 8, 4);
+  outer->setSpacing(4);
+  outer->addWidget(buildPlotToolbar());
+  auto* grid = new QGridLayout;
+  grid->setContentsMargins(0, 0, 0, 0);
   grid->setSpacing(8);
+  outer->addLayout(grid, 1);
 
   margin_plot_ = new MetricPlot(area);
   margin_plot_->setObjectName("rewardMarginPlot");
@@ -281,11 +299,8 @@ QWidget* MainWindow::buildPlots() {
   length_plot_->addSeries(tr("rejected y_l"), kRejected);
   length_plot_->addSeries(tr("tokens processed (right)"), kAccent, MetricPlot::Axis::Right, true);
 
-  margin_plot_->setSmoothing(0.6);
-  logratio_plot_->setSmoothing(0.6);
-  loss_plot_->setSmoothing(0.6);
-  length_plot_->setSmoothing(0.6);
   length_plot_->setSeriesSmoothed(2, false);
+  setSmoothing(smoothing_slider_->value());
 
   grid->addWidget(margin_plot_, 0, 0);
   grid->addWidget(logratio_plot_, 0, 1);
@@ -296,6 +311,55 @@ QWidget* MainWindow::buildPlots() {
   grid->setRowStretch(0, 1);
   grid->setRowStretch(1, 1);
   return area;
+}
+
+QWidget* MainWindow::buildPlotToolbar() {
+  auto* bar = new QWidget;
+  auto* row = new QHBoxLayout(bar);
+  row->setContentsMargins(4, 0, 0, 0);
+  auto* label = new QLabel(tr("Smoothing"), bar);
+  smoothing_slider_ = new QSlider(Qt::Horizontal, bar);
+  smoothing_slider_->setObjectName("smoothingSlider");
+  smoothing_slider_->setRange(0, 99);
+  smoothing_slider_->setValue(60);
+  smoothing_slider_->setFixedWidth(160);
+  smoothing_slider_->setToolTip(tr("Weight of the past in the exponential moving average drawn over each raw "
+                                   "series (TensorBoard's smoothing, debiased at the start). 0 = raw only."));
+  smoothing_value_ = new QLabel(bar);
+  smoothing_value_->setMinimumWidth(32);
+  connect(smoothing_slider_, &QSlider::valueChanged, this, &MainWindow::setSmoothing);
+  row->addWidget(label);
+  row->addWidget(smoothing_slider_);
+  row->addWidget(smoothing_value_);
+  row->addStretch(1);
+  auto* help = new QLabel(tr("faint: raw per step · solid: smoothed"), bar);
+  help->setStyleSheet("color: #7a8594;");
+  row->addWidget(help);
+  return bar;
+}
+
+void MainWindow::setSmoothing(int percent) {
+  smoothing_value_->setText(QString::number(percent / 100.0, 'f', 2));
+  for (auto* plot : plots()) plot->setSmoothing(percent / 100.0);
+}
+
+void MainWindow::buildDiagnosticsDock() {
+  auto* dock = new QDockWidget(tr("Diagnostics"), this);
+  dock->setObjectName("diagnosticsDock");
+  dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                    QDockWidget::DockWidgetClosable);
+  diagnostics_ = new widgets::DiagnosticsPanel(dock);
+  diagnostics_->setMinimumWidth(300);
+  dock->setWidget(diagnostics_);
+  addDockWidget(Qt::RightDockWidgetArea, dock);
+  resizeDocks({dock}, {340}, Qt::Horizontal);
+}
+
+void MainWindow::refreshDiagnostics() {
+  diagnostics_stale_ = false;
+  const double beta = records_.empty() ? active_config_.beta : records_.back().beta;
+  diagnostics_->setItems(diagnoseRecords(records_, beta > 0 ? beta : active_config_.beta),
+                         static_cast<qint64>(records_.size()));
 }
 
 void MainWindow::buildStatusBar() {
@@ -329,6 +393,8 @@ void MainWindow::buildMenus() {
   QAction* quit = file->addAction(tr("&Quit"));
   quit->setShortcut(QKeySequence::Quit);
   connect(quit, &QAction::triggered, this, &QWidget::close);
+  auto* view = menuBar()->addMenu(tr("&View"));
+  if (auto* dock = findChild<QDockWidget*>("diagnosticsDock")) view->addAction(dock->toggleViewAction());
   auto* run = menuBar()->addMenu(tr("&Run"));
   run->addAction(tr("&Start"), this, &MainWindow::startTraining);
   run->addAction(tr("&Pause / Resume"), this, &MainWindow::togglePause);
@@ -416,6 +482,9 @@ void MainWindow::startTraining() {
   run_failed_ = false;
   last_error_.clear();
   for (auto* plot : plots()) plot->clear();
+  diagnostics_->clear();
+  diagnostics_stale_ = false;
+  diagnose_timer_.start();
   status_step_->setText(tr("step 0 / %1").arg(active_config_.steps));
   status_loss_->clear();
   status_accuracy_->clear();
@@ -465,6 +534,7 @@ void MainWindow::onPrepared(const QString& data_label, qint64 pairs, qint64 para
 void MainWindow::onStep(const MetricRecord& r) {
   records_.push_back(r);
   steps_done_ = r.step;
+  diagnostics_stale_ = true;
   const double x = static_cast<double>(r.step);
   margin_plot_->addPoint(0, x, r.rewards_margins);
   margin_plot_->addPoint(1, x, r.rewards_accuracies);
@@ -523,6 +593,8 @@ void MainWindow::onFinished(qint64 steps_done, bool stopped) {
   setState(RunState::Idle);
   if (stopped) status_state_->setText(tr("Stopped"));
   flushPlots();
+  diagnose_timer_.stop();
+  refreshDiagnostics();
   Q_EMIT runFinished(steps_done_, stopped, run_failed_);
 }
 

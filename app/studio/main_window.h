@@ -3,6 +3,7 @@
 #include <QList>
 #include <QMainWindow>
 #include <QString>
+#include <QTimer>
 
 #include <deque>
 
@@ -14,19 +15,21 @@ class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
+class QSlider;
 class QSpinBox;
 class QThread;
 class QWidget;
 
 namespace dpo::widgets {
+class DiagnosticsPanel;
 class MetricPlot;
 }
 
 namespace dpo::studio {
 
-// Settings on the left, live plots on the right, run state in the status bar. Holds no training
-// logic: it builds a StudioRunConfig, hands it to a TrainingWorker on a QThread, and draws the
-// MetricRecords that come back.
+// Settings on the left, live plots in the centre, diagnostics in a dock on the right, run state in
+// the status bar. Holds no training logic: it builds a StudioRunConfig, hands it to a
+// TrainingWorker on a QThread, and draws the MetricRecords that come back.
 class MainWindow : public QMainWindow {
   Q_OBJECT
 
@@ -54,6 +57,11 @@ class MainWindow : public QMainWindow {
   widgets::MetricPlot* lossPlot() const { return loss_plot_; }
   QList<widgets::MetricPlot*> plots() const;
   void flushPlots();
+  QSlider* smoothingSlider() const { return smoothing_slider_; }  // 0–99: EMA weight × 100, all plots
+
+  widgets::DiagnosticsPanel* diagnosticsPanel() const { return diagnostics_; }
+  // Runs the §10 rules over the records now (the window does it at most once a second by itself).
+  void refreshDiagnostics();
 
   QPushButton* startButton() const { return start_button_; }
   QPushButton* pauseButton() const { return pause_button_; }
@@ -76,6 +84,9 @@ class MainWindow : public QMainWindow {
   QWidget* buildPlots();
   void buildStatusBar();
   void buildMenus();
+  QWidget* buildPlotToolbar();
+  void buildDiagnosticsDock();
+  void setSmoothing(int percent);
   void setState(RunState state);
   void updateLossFormula();
   void chooseDataFile();
@@ -109,6 +120,13 @@ class MainWindow : public QMainWindow {
   widgets::MetricPlot* logratio_plot_ = nullptr;
   widgets::MetricPlot* length_plot_ = nullptr;
   widgets::MetricPlot* loss_plot_ = nullptr;
+  QSlider* smoothing_slider_ = nullptr;
+  QLabel* smoothing_value_ = nullptr;
+
+  // diagnostics
+  widgets::DiagnosticsPanel* diagnostics_ = nullptr;
+  QTimer diagnose_timer_;
+  bool diagnostics_stale_ = false;
 
   // status bar
   QLabel* status_state_ = nullptr;

@@ -4,20 +4,32 @@
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QStandardItemModel>
+#include <QFrame>
+#include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSlider>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <deque>
+#include <limits>
 #include <optional>
 
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
 #include "core/runtime/runtime.h"
+#include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
+#include "widgets/smoothing.h"
 
 using dpo::studio::MainWindow;
+using dpo::studio::MetricRecord;
+using dpo::widgets::DiagnosticItem;
+using dpo::widgets::DiagnosticsPanel;
 using dpo::widgets::MetricPlot;
 
 namespace {
@@ -70,6 +82,152 @@ class StudioTest : public QObject {
     }
     QVERIFY(coming >= 3);
     QCOMPARE(w.plots().size(), 4);
+  }
+
+  void debiasedEmaMatchesHandComputedValues() {
+    using dpo::widgets::debiased_ema;
+    // w = 0.5 on {1, 2, 3}: s = 0.5, 1.25, 2.125; debiased by 1 − 0.5^t = 0.5, 0.75, 0.875.
+    const auto a = debiased_ema({1, 2, 3}, 0.5);
+    QCOMPARE(a.size(), size_t{3});
+    QCOMPARE(a[0], 1.0);
+    QVERIFY(std::abs(a[1] - 1.25 / 0.75) < 1e-15);
+    QVERIFY(std::abs(a[2] - 2.125 / 0.875) < 1e-15);
+    // w = 0.6 on {2, 4}: s = 0.8, 0.6·0.8 + 0.4·4 = 2.08; debiased 0.8/0.4 = 2, 2.08/0.64 = 3.25.
+    const auto b = debiased_ema({2, 4}, 0.6);
+    QVERIFY(std::abs(b[0] - 2.0) < 1e-12);
+    QVERIFY(std::abs(b[1] - 3.25) < 1e-12);
+    // w = 0 is the raw series; a NaN is a gap that leaves the average alone: after {1, NaN, 3}
+    // with w = 0.5 the state is 0.5·0.5 + 0.5·3 = 1.75 over 1 − 0.25.
+    QCOMPARE(debiased_ema({1, -2, 7}, 0.0), (std::vector<double>{1, -2, 7}));
+    const auto c = debiased_ema({1, std::numeric_limits<double>::quiet_NaN(), 3}, 0.5);
+    QVERIFY(std::isnan(c[1]));
+    QVERIFY(std::abs(c[2] - 1.75 / 0.75) < 1e-15);
+
+    MetricPlot plot;
+    const int s = plot.addSeries("loss", Qt::red);
+    plot.setSmoothing(0.5);
+    for (int i = 1; i <= 3; ++i) plot.addPoint(s, i, i);
+    plot.flush();
+    const QVector<double> drawn = plot.smoothedValues(s);
+    QCOMPARE(drawn.size(), 3);
+    for (int i = 0; i < 3; ++i) QVERIFY(std::abs(drawn[i] - a[static_cast<size_t>(i)]) < 1e-15);
+    plot.setSmoothing(0.0);  // raw only
+    QVERIFY(plot.smoothedValues(s).isEmpty());
+  }
+
+  void hoverTextAndCsvExport() {
+    MetricPlot plot;
+    plot.setAxisLabels("step", "loss");
+    const int loss = plot.addSeries("loss", Qt::red);
+    const int acc = plot.addSeries("accuracy", Qt::gray);
+    plot.setSeriesSmoothed(acc, false);
+    plot.setSmoothing(0.5);
+    const double values[] = {0.7, 0.6, 0.5};
+    for (int i = 0; i < 3; ++i) plot.addPoint(loss, i + 1, values[i]);
+    plot.addPoint(acc, 1, 0.25);
+    plot.addPoint(acc, 3, 0.75);
+    plot.flush();
+    // Smoothed at step 2: (0.5·0.35 + 0.5·0.6) / 0.75 = 0.475 / 0.75 = 0.6333…
+    QCOMPARE(plot.valuesText(2.2), QString("step 2\nloss: 0.6 (smoothed 0.633333)"));
+    QCOMPARE(plot.valuesText(2.9), QString("step 3\nloss: 0.5 (smoothed 0.557143)\naccuracy: 0.75"));
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath("loss.csv");
+    QVERIFY(plot.saveCsv(path));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly | QIODevice::Text));
+    // Step 3 smoothed: (0.5·0.475 + 0.5·0.5) / 0.875 = 0.4875 / 0.875 = 0.557142857143
+    QCOMPARE(QString::fromUtf8(file.readAll()), QString("step,loss,loss (smoothed),accuracy\n"
+                                                         "1,0.7,0.7,0.25\n"
+                                                         "2,0.6,0.633333333333,\n"
+                                                         "3,0.5,0.557142857143,0.75\n"));
+
+    QVERIFY(!plot.logScale());
+    plot.setLogScale(true);
+    QVERIFY(plot.logScale());
+    QCOMPARE(plot.drawnPointCount(loss), 3);
+    plot.setLogScale(false);
+    QVERIFY(!plot.logScale());
+  }
+
+  void smoothingSliderDrivesEveryPlot() {
+    MainWindow w;
+    QSlider* slider = w.smoothingSlider();
+    QVERIFY(slider);
+    for (auto* plot : w.plots()) QCOMPARE(plot->smoothing(), slider->value() / 100.0);
+    slider->setValue(0);
+    for (auto* plot : w.plots()) QCOMPARE(plot->smoothing(), 0.0);
+    slider->setValue(85);
+    for (auto* plot : w.plots()) QCOMPARE(plot->smoothing(), 0.85);
+  }
+
+  void diagnosticsPanelStates() {
+    DiagnosticsPanel panel;
+    QVERIFY(panel.summary().contains("once training starts"));
+    panel.setItems({}, 40);
+    QCOMPARE(panel.summary(), QString("✓ All clear so far: no §10 symptom in 40 steps."));
+    QCOMPARE(panel.findChildren<QFrame*>("diagnosticCard").size(), 0);
+
+    DiagnosticItem error{DiagnosticItem::Severity::Error, "non_finite", "Non-finite values", "at step 7: loss = nan",
+                         "diverged", "lower the learning rate", "seed 002 §10", 7};
+    DiagnosticItem warning{DiagnosticItem::Severity::Warning, "beta_too_high", "Margin stuck", "margin 0.002",
+                           "not learning", "lower β", "seed 002 §10", 40};
+    panel.setItems({error, warning}, 40);
+    QCOMPARE(panel.itemCount(), 2);
+    QCOMPARE(panel.summary(), QString("2 findings after 40 steps:"));
+    const auto cards = panel.findChildren<QFrame*>("diagnosticCard");
+    QCOMPARE(cards.size(), 2);
+    QStringList ids;
+    for (auto* card : cards) ids << card->property("findingId").toString();
+    ids.sort();
+    QCOMPARE(ids, (QStringList{"beta_too_high", "non_finite"}));
+    bool evidence_shown = false;
+    for (auto* body : panel.findChildren<QLabel*>("findingBody"))
+      evidence_shown = evidence_shown || (body->text().contains("margin 0.002") && body->text().contains("lower β"));
+    QVERIFY(evidence_shown);
+    // The same findings a second later: no rebuild (no flicker, scroll position kept).
+    const int rebuilds = panel.rebuildCount();
+    panel.setItems({error, warning}, 41);
+    QCOMPARE(panel.rebuildCount(), rebuilds);
+    QCOMPARE(panel.summary(), QString("2 findings after 41 steps:"));
+    DiagnosticItem note{DiagnosticItem::Severity::Info, "length_bias_in_data", "Chosen longer", "1.27×", "", "",
+                        "seed 002 §10", 0};
+    panel.setItems({note}, 40);
+    QCOMPARE(panel.summary(), QString("No problem in 40 steps; 1 note:"));
+    panel.clear();
+    QCOMPARE(panel.itemCount(), 0);
+  }
+
+  void recordsBecomeDiagnosticItems() {
+    // 120 steps where the policy stays at the reference (β = 2): the core's β-too-high rule.
+    std::deque<MetricRecord> records;
+    for (int i = 1; i <= 120; ++i) {
+      MetricRecord r;
+      r.step = i;
+      r.beta = 2.0;
+      r.rewards_margins = i % 2 ? 0.001 : 0.003;
+      r.loss = i % 2 ? 0.6925 : 0.6915;
+      r.rewards_accuracies = 0.5;
+      r.logps_chosen = -50;
+      r.logps_rejected = -55;
+      r.length_chosen = 30;
+      r.length_rejected = 29;
+      records.push_back(r);
+    }
+    auto items = dpo::studio::diagnoseRecords(records, 2.0);
+    QCOMPARE(items.size(), 1);
+    QCOMPARE(items[0].id, QString("beta_too_high"));
+    QCOMPARE(items[0].severity, DiagnosticItem::Severity::Warning);
+    QVERIFY2(items[0].evidence.startsWith("after 120 steps, margin 0.002 and loss 0.692 ≈ ln 2"),
+             qPrintable(items[0].evidence));
+    QCOMPARE(items[0].reference, QString("seed 002 §10"));
+    QCOMPARE(items[0].step, 120);
+
+    records[9].loss = std::numeric_limits<double>::quiet_NaN();
+    items = dpo::studio::diagnoseRecords(records, 2.0);
+    QCOMPARE(items.size(), 2);
+    QCOMPARE(items[0].severity, DiagnosticItem::Severity::Error);  // errors first
+    QCOMPARE(items[0].step, 10);
   }
 
   void coalescingTimerLimitsReplots() {
@@ -199,6 +357,10 @@ class StudioTest : public QObject {
     QCOMPARE(w.stepsDone(), 3);
     QCOMPARE(w.lossPlot()->drawnPointCount(0), 3);
     QVERIFY(!w.isTraining());
+    // The finished run has been diagnosed: the panel holds exactly what the core says about it.
+    const auto expected = dpo::studio::diagnoseRecords(w.records(), w.runConfig().beta);
+    QCOMPARE(w.diagnosticsPanel()->items(), expected);
+    QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"), qPrintable(w.diagnosticsPanel()->summary()));
   }
 
   void missingDataFileIsReported() {

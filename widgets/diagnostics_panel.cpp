@@ -1,0 +1,143 @@
+#include "widgets/diagnostics_panel.h"
+
+#include <QFrame>
+#include <QLabel>
+#include <QScrollArea>
+#include <QVBoxLayout>
+
+namespace dpo::widgets {
+
+namespace {
+
+struct Look {
+  const char* word;
+  const char* edge;
+  const char* tint;
+};
+
+Look look(DiagnosticItem::Severity s) {
+  switch (s) {
+    case DiagnosticItem::Severity::Error: return {"Error", "#c0392b", "#fdecea"};
+    case DiagnosticItem::Severity::Warning: return {"Warning", "#d68910", "#fff5e1"};
+    case DiagnosticItem::Severity::Info: return {"Note", "#0072b2", "#e9f2fa"};
+  }
+  return {"Note", "#0072b2", "#e9f2fa"};
+}
+
+// Seed 002 §10 in two sentences, shown on the reference line of every card.
+const char* const kSection10 =
+    "Seed 002 §10, Diagnostics: log the implicit-reward gap (it should rise; stuck near zero means DPO learns "
+    "nothing, usually β too high), the chosen and rejected log-ratios separately (both drifting down together "
+    "is the early symptom of β too low), and response length on held-out prompts (growing steadily means "
+    "length is doing the work the preferences should do).";
+
+QLabel* wrapped(const QString& text, QWidget* parent) {
+  auto* label = new QLabel(text, parent);
+  label->setWordWrap(true);
+  label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  return label;
+}
+
+}  // namespace
+
+DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
+  setObjectName("diagnosticsPanel");
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(6, 6, 6, 6);
+  layout->setSpacing(6);
+
+  summary_ = wrapped({}, this);
+  summary_->setObjectName("diagnosticsSummary");
+  layout->addWidget(summary_);
+
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  cards_ = new QWidget(scroll);
+  cards_layout_ = new QVBoxLayout(cards_);
+  cards_layout_->setContentsMargins(0, 0, 0, 0);
+  cards_layout_->setSpacing(8);
+  cards_layout_->addStretch(1);
+  scroll->setWidget(cards_);
+  layout->addWidget(scroll, 1);
+  clear();
+}
+
+void DiagnosticsPanel::clear() {
+  items_.clear();
+  steps_checked_ = -1;
+  setItems({}, 0);
+}
+
+QString DiagnosticsPanel::summary() const { return summary_->text(); }
+
+void DiagnosticsPanel::setItems(const QList<DiagnosticItem>& items, qint64 steps_checked) {
+  if (steps_checked == 0) {
+    summary_->setText(tr("Findings about the run appear here once training starts: β too high or too low, "
+                         "chosen answers losing probability, length exploitation, early saturation, loss "
+                         "spikes, NaNs."));
+    summary_->setStyleSheet("color: #5f6b7a;");
+  } else if (items.isEmpty()) {
+    summary_->setText(tr("✓ All clear so far: no §10 symptom in %1 steps.").arg(steps_checked));
+    summary_->setStyleSheet("color: #1e7a4f; font-weight: bold;");
+  } else {
+    int problems = 0;
+    for (const auto& item : items) problems += item.severity != DiagnosticItem::Severity::Info;
+    const QString count = items.size() == 1 ? (problems ? tr("1 finding") : tr("1 note"))
+                                            : (problems ? tr("%1 findings") : tr("%1 notes")).arg(items.size());
+    summary_->setText(problems ? tr("%1 after %2 steps:").arg(count).arg(steps_checked)
+                               : tr("No problem in %1 steps; %2:").arg(steps_checked).arg(count));
+    summary_->setStyleSheet(problems ? "font-weight: bold;" : "color: #1e7a4f; font-weight: bold;");
+  }
+  steps_checked_ = steps_checked;
+  // Recomputed about once a second: rebuild the cards only when a finding changed.
+  if (items == items_ && cards_layout_->count() == items_.size() + 1) return;
+  items_ = items;
+  ++rebuilds_;
+  while (cards_layout_->count() > 1) {
+    QLayoutItem* old = cards_layout_->takeAt(0);
+    delete old->widget();
+    delete old;
+  }
+  for (qsizetype i = 0; i < items_.size(); ++i) cards_layout_->insertWidget(static_cast<int>(i), buildCard(items_[i]));
+}
+
+QWidget* DiagnosticsPanel::buildCard(const DiagnosticItem& item) {
+  const Look l = look(item.severity);
+  auto* card = new QFrame(cards_);
+  card->setObjectName("diagnosticCard");
+  card->setProperty("findingId", item.id);
+  card->setStyleSheet(QStringLiteral("QFrame#diagnosticCard { background: %1; border-left: 4px solid %2; "
+                                     "border-radius: 3px; }")
+                          .arg(QString::fromLatin1(l.tint), QString::fromLatin1(l.edge)));
+  auto* layout = new QVBoxLayout(card);
+  layout->setContentsMargins(10, 6, 8, 6);
+  layout->setSpacing(3);
+
+  auto* title = wrapped(QStringLiteral("<span style='color:%1'>%2</span> · %3")
+                            .arg(QString::fromLatin1(l.edge), tr(l.word), item.title.toHtmlEscaped()),
+                        card);
+  title->setObjectName("findingTitle");
+  QFont bold = title->font();
+  bold.setBold(true);
+  title->setFont(bold);
+  layout->addWidget(title);
+
+  auto* body = wrapped(QStringLiteral("<b>%1</b> %2<br><b>%3</b> %4<br><b>%5</b> %6")
+                           .arg(tr("Evidence:"), item.evidence.toHtmlEscaped(), tr("Likely meaning:"),
+                                item.meaning.toHtmlEscaped(), tr("Try:"), item.suggestion.toHtmlEscaped()),
+                       card);
+  body->setObjectName("findingBody");
+  layout->addWidget(body);
+
+  auto* reference = wrapped(item.step > 0 ? tr("%1 · at step %2").arg(item.reference).arg(item.step) : item.reference,
+                            card);
+  reference->setObjectName("findingReference");
+  reference->setStyleSheet("color: #5f6b7a;");
+  reference->setToolTip(tr(kSection10));
+  layout->addWidget(reference);
+  return card;
+}
+
+}  // namespace dpo::widgets

@@ -1,0 +1,54 @@
+#pragma once
+#include <QList>
+#include <QString>
+#include <QWidget>
+
+class QLabel;
+class QVBoxLayout;
+
+namespace dpo::widgets {
+
+// One finding as plain data; the app converts the core's findings into these.
+struct DiagnosticItem {
+  enum class Severity { Info, Warning, Error };
+  Severity severity = Severity::Info;
+  QString id;          // e.g. "beta_too_high"
+  QString title;
+  QString evidence;
+  QString meaning;
+  QString suggestion;
+  QString reference;   // "seed 002 §10"
+  qint64 step = 0;
+
+  bool operator==(const DiagnosticItem&) const = default;
+};
+
+// The findings as cards coloured by severity (evidence, likely meaning, what to try), or an
+// "all clear" line when there are none.
+class DiagnosticsPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit DiagnosticsPanel(QWidget* parent = nullptr);
+
+  // steps_checked = 0: nothing has run yet.
+  void setItems(const QList<DiagnosticItem>& items, qint64 steps_checked);
+  void clear();
+
+  const QList<DiagnosticItem>& items() const { return items_; }
+  int itemCount() const { return static_cast<int>(items_.size()); }
+  QString summary() const;  // the line above the cards
+  int rebuildCount() const { return rebuilds_; }
+
+ private:
+  QWidget* buildCard(const DiagnosticItem& item);
+
+  QLabel* summary_ = nullptr;
+  QWidget* cards_ = nullptr;
+  QVBoxLayout* cards_layout_ = nullptr;
+  QList<DiagnosticItem> items_;
+  qint64 steps_checked_ = -1;
+  int rebuilds_ = 0;
+};
+
+}  // namespace dpo::widgets
