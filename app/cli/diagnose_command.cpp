@@ -27,10 +27,16 @@ void nulls_to_nan(nlohmann::json& j) {
     if (item.value().is_null()) item.value() = std::numeric_limits<double>::quiet_NaN();
 }
 
-std::vector<StepMetrics> read_metrics(const fs::path& path) {
+struct MetricsFile {
+  std::vector<StepMetrics> steps;
+  std::optional<double> beta;  // the records' own "beta", when the trainer wrote one
+};
+
+MetricsFile read_metrics(const fs::path& path) {
   std::ifstream in(path);
   if (!in) throw DataError(path.string() + ": cannot open");
-  std::vector<StepMetrics> steps;
+  MetricsFile file;
+  auto& steps = file.steps;
   std::string line;
   size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -54,9 +60,10 @@ std::vector<StepMetrics> read_metrics(const fs::path& path) {
       throw DataError(located(path.string(), line_no, "expected a metrics record with TRL's keys: " + what));
     }
     steps.push_back(m);
+    if (j.contains("beta") && j["beta"].is_number() && j["beta"].get<double>() > 0) file.beta = j["beta"].get<double>();
   }
   if (steps.empty()) throw DataError(path.string() + ": no metrics records (expected one JSON object per step)");
-  return steps;
+  return file;
 }
 
 // β of the run from config.json: top level "beta", or nested under "loss" / "trainer"."loss".
@@ -97,7 +104,7 @@ void print_text(const std::string& source, size_t steps, double beta, const std:
 
 void add_diagnose_options(CLI::App& cmd, DiagnoseArgs& args) {
   cmd.add_option("RUN", args.path, "run directory (with metrics.jsonl) or a metrics.jsonl file")->required();
-  cmd.add_option("--beta", args.beta, "β of the run (default: config.json's, else 0.1)")->check(CLI::PositiveNumber);
+  cmd.add_option("--beta", args.beta, "β of the run (default: config.json's, else the records', else 0.1)")->check(CLI::PositiveNumber);
   cmd.add_flag("--json", args.json, "print the findings as JSON");
 }
 
@@ -108,13 +115,17 @@ int run_diagnose(const DiagnoseArgs& args) {
   const fs::path config = metrics.parent_path() / "config.json";
 
   diagnose::DiagnoseInput input;
-  input.steps = read_metrics(metrics);
+  auto file = read_metrics(metrics);
+  input.steps = std::move(file.steps);
   std::string beta_source = "--beta";
   if (args.beta) {
     input.beta = *args.beta;
   } else if (const auto from_config = beta_from_config(config)) {
     input.beta = *from_config;
     beta_source = "from config.json";
+  } else if (file.beta) {
+    input.beta = *file.beta;
+    beta_source = "from metrics.jsonl";
   } else {
     input.beta = kDefaultBeta;
     beta_source = "assumed; pass --beta";

@@ -107,6 +107,16 @@ TEST_F(CliDiagnose, HealthyRunIsAllClear) {
   EXPECT_NE(r.output.find("All clear: no §10 symptom in 60 steps."), std::string::npos) << r.output;
 }
 
+TEST_F(CliDiagnose, BetaFromTheRecordsWhenNoConfig) {
+  auto first = record(1, 0.69, 0, 0, 0.5), second = record(2, 0.69, 0, 0, 0.5);
+  first["beta"] = 0.25;
+  second["beta"] = 0.25;
+  write("metrics.jsonl", first.dump() + "\n" + second.dump() + "\n");
+  const auto r = run("diagnose " + dir_.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 steps, β 0.25 (from metrics.jsonl)"), std::string::npos) << r.output;
+}
+
 TEST_F(CliDiagnose, NullIsReadAsNonFinite) {
   auto bad = record(2, 0.69, 0.0, 0.0, 0.5);
   bad["loss"] = nullptr;  // how nlohmann writes a NaN
