@@ -108,8 +108,9 @@ QWidget* DiagnosticsPanel::buildCard(const DiagnosticItem& item) {
   auto* card = new QFrame(cards_);
   card->setObjectName("diagnosticCard");
   card->setProperty("findingId", item.id);
+  // The tints are light in any palette, so the text on them is dark in any palette too.
   card->setStyleSheet(QStringLiteral("QFrame#diagnosticCard { background: %1; border-left: 4px solid %2; "
-                                     "border-radius: 3px; }")
+                                     "border-radius: 3px; } QFrame#diagnosticCard QLabel { color: #1f2328; }")
                           .arg(QString::fromLatin1(l.tint), QString::fromLatin1(l.edge)));
   auto* layout = new QVBoxLayout(card);
   layout->setContentsMargins(10, 6, 8, 6);
@@ -134,7 +135,7 @@ QWidget* DiagnosticsPanel::buildCard(const DiagnosticItem& item) {
   auto* reference = wrapped(item.step > 0 ? tr("%1 · at step %2").arg(item.reference).arg(item.step) : item.reference,
                             card);
   reference->setObjectName("findingReference");
-  reference->setStyleSheet("color: #5f6b7a;");
+  reference->setStyleSheet("QLabel { color: #5f6b7a; }");
   reference->setToolTip(tr(kSection10));
   layout->addWidget(reference);
   return card;

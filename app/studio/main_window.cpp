@@ -357,6 +357,7 @@ void MainWindow::buildDiagnosticsDock() {
 
 void MainWindow::refreshDiagnostics() {
   diagnostics_stale_ = false;
+  ++diagnoses_;
   const double beta = records_.empty() ? active_config_.beta : records_.back().beta;
   diagnostics_->setItems(diagnoseRecords(records_, beta > 0 ? beta : active_config_.beta),
                          static_cast<qint64>(records_.size()));

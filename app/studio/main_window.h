@@ -62,6 +62,7 @@ class MainWindow : public QMainWindow {
   widgets::DiagnosticsPanel* diagnosticsPanel() const { return diagnostics_; }
   // Runs the §10 rules over the records now (the window does it at most once a second by itself).
   void refreshDiagnostics();
+  int diagnosisCount() const { return diagnoses_; }
 
   QPushButton* startButton() const { return start_button_; }
   QPushButton* pauseButton() const { return pause_button_; }
@@ -127,6 +128,7 @@ class MainWindow : public QMainWindow {
   widgets::DiagnosticsPanel* diagnostics_ = nullptr;
   QTimer diagnose_timer_;
   bool diagnostics_stale_ = false;
+  int diagnoses_ = 0;
 
   // status bar
   QLabel* status_state_ = nullptr;

@@ -293,6 +293,20 @@ class StudioTest : public QObject {
     QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
     QCOMPARE(w.state(), MainWindow::RunState::Running);
 
+    // Diagnostics follow the run, at most about once a second however fast steps arrive.
+    const int diagnoses_at_start = w.diagnosisCount();
+    QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisCount() > diagnoses_at_start, kStepTimeoutMs);
+    QVERIFY2(w.diagnosticsPanel()->summary().contains("steps"), qPrintable(w.diagnosticsPanel()->summary()));
+    const int diagnoses_before = w.diagnosisCount();
+    const qint64 steps_before = w.stepsDone();
+    QElapsedTimer diagnose_clock;
+    diagnose_clock.start();
+    QTest::qWait(2500);
+    const int diagnoses = w.diagnosisCount() - diagnoses_before;
+    qInfo("%lld steps in %lld ms: %d diagnoses", static_cast<long long>(w.stepsDone() - steps_before),
+          static_cast<long long>(diagnose_clock.elapsed()), diagnoses);
+    QVERIFY(diagnoses <= diagnose_clock.elapsed() / 1000 + 1);
+
     // Pause: takes effect after the step in progress, then nothing more arrives.
     QVERIFY(w.pauseButton()->isEnabled());
     QTest::mouseClick(w.pauseButton(), Qt::LeftButton);
