@@ -25,6 +25,11 @@ Look look(DiagnosticItem::Severity s) {
 }
 
 // Seed 002 §10 in two sentences, shown on the reference line of every card.
+const char* const kChecks =
+    "Checked as the run goes: margin stuck at zero with the loss at ln 2 (β too high) · chosen and rejected "
+    "log-ratios both falling (β too low) · chosen log-probability falling · loss spikes (learning rate) · "
+    "accuracy saturating early · NaN or infinite values · length bias between chosen and rejected.";
+
 const char* const kSection10 =
     "Seed 002 §10, Diagnostics: log the implicit-reward gap (it should rise; stuck near zero means DPO learns "
     "nothing, usually β too high), the chosen and rejected log-ratios separately (both drifting down together "
@@ -49,6 +54,11 @@ DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
   summary_ = wrapped({}, this);
   summary_->setObjectName("diagnosticsSummary");
   layout->addWidget(summary_);
+  footnote_ = wrapped({}, this);
+  footnote_->setObjectName("diagnosticsFootnote");
+  footnote_->setStyleSheet("color: #5f6b7a;");
+  footnote_->hide();
+  layout->addWidget(footnote_);
 
   auto* scroll = new QScrollArea(this);
   scroll->setWidgetResizable(true);
@@ -58,6 +68,12 @@ DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
   cards_layout_ = new QVBoxLayout(cards_);
   cards_layout_->setContentsMargins(0, 0, 0, 0);
   cards_layout_->setSpacing(8);
+  // Layout: the cards, then what is checked, then a stretch.
+  auto* checks = wrapped(tr(kChecks), cards_);
+  checks->setObjectName("diagnosticsChecks");
+  checks->setStyleSheet("color: #7a8594;");
+  checks->setToolTip(tr(kSection10));
+  cards_layout_->addWidget(checks);
   cards_layout_->addStretch(1);
   scroll->setWidget(cards_);
   layout->addWidget(scroll, 1);
@@ -67,7 +83,13 @@ DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
 void DiagnosticsPanel::clear() {
   items_.clear();
   steps_checked_ = -1;
+  setFootnote({});
   setItems({}, 0);
+}
+
+void DiagnosticsPanel::setFootnote(const QString& text) {
+  footnote_->setText(text);
+  footnote_->setVisible(!text.isEmpty());
 }
 
 QString DiagnosticsPanel::summary() const { return summary_->text(); }
@@ -92,10 +114,11 @@ void DiagnosticsPanel::setItems(const QList<DiagnosticItem>& items, qint64 steps
   }
   steps_checked_ = steps_checked;
   // Recomputed about once a second: rebuild the cards only when a finding changed.
-  if (items == items_ && cards_layout_->count() == items_.size() + 1) return;
+  constexpr int kFixedRows = 2;  // the checks line and the stretch
+  if (items == items_ && cards_layout_->count() == items_.size() + kFixedRows) return;
   items_ = items;
   ++rebuilds_;
-  while (cards_layout_->count() > 1) {
+  while (cards_layout_->count() > kFixedRows) {
     QLayoutItem* old = cards_layout_->takeAt(0);
     delete old->widget();
     delete old;

@@ -33,6 +33,7 @@ class DiagnosticsPanel : public QWidget {
 
   // steps_checked = 0: nothing has run yet.
   void setItems(const QList<DiagnosticItem>& items, qint64 steps_checked);
+  void setFootnote(const QString& text);  // a grey line under the summary; empty hides it
   void clear();
 
   const QList<DiagnosticItem>& items() const { return items_; }
@@ -44,6 +45,7 @@ class DiagnosticsPanel : public QWidget {
   QWidget* buildCard(const DiagnosticItem& item);
 
   QLabel* summary_ = nullptr;
+  QLabel* footnote_ = nullptr;
   QWidget* cards_ = nullptr;
   QVBoxLayout* cards_layout_ = nullptr;
   QList<DiagnosticItem> items_;

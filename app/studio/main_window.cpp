@@ -30,6 +30,7 @@
 #include <algorithm>
 
 #include "app/studio/diagnostics_feed.h"
+#include "core/diagnose/diagnostics.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
 
@@ -361,6 +362,11 @@ void MainWindow::refreshDiagnostics() {
   const double beta = records_.empty() ? active_config_.beta : records_.back().beta;
   diagnostics_->setItems(diagnoseRecords(records_, beta > 0 ? beta : active_config_.beta),
                          static_cast<qint64>(records_.size()));
+  const auto trend_steps = static_cast<qint64>(diagnose::limits::kMinStepsForTrend);
+  const auto steps = static_cast<qint64>(records_.size());
+  diagnostics_->setFootnote(steps > 0 && steps < trend_steps
+                                ? tr("The trend checks start after %1 steps (%2 so far).").arg(trend_steps).arg(steps)
+                                : QString());
 }
 
 void MainWindow::buildStatusBar() {

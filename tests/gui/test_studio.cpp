@@ -375,6 +375,9 @@ class StudioTest : public QObject {
     const auto expected = dpo::studio::diagnoseRecords(w.records(), w.runConfig().beta);
     QCOMPARE(w.diagnosticsPanel()->items(), expected);
     QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"), qPrintable(w.diagnosticsPanel()->summary()));
+    auto* footnote = w.diagnosticsPanel()->findChild<QLabel*>("diagnosticsFootnote");
+    QVERIFY(footnote);
+    QCOMPARE(footnote->text(), QString("The trend checks start after 20 steps (3 so far)."));
   }
 
   void missingDataFileIsReported() {
