@@ -10,6 +10,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QTemporaryDir>
+#include <QToolTip>
 #include <QtTest>
 
 #include <algorithm>
@@ -141,6 +142,20 @@ class StudioTest : public QObject {
                                                          "1,0.7,0.7,0.25\n"
                                                          "2,0.6,0.633333333333,\n"
                                                          "3,0.5,0.557142857143,0.75\n"));
+
+    // A real hover over the plot area shows the same text as a tooltip.
+    plot.resize(640, 420);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    QWidget* canvas = nullptr;
+    for (auto* child : plot.findChildren<QWidget*>())
+      if (QByteArray(child->metaObject()->className()) == "QCustomPlot") canvas = child;
+    QVERIFY(canvas);
+    plot.flush();
+    QTest::mouseMove(canvas, QPoint(canvas->width() / 2, canvas->height() / 3));
+    QTRY_VERIFY(QToolTip::isVisible());
+    QVERIFY2(QToolTip::text().startsWith("step "), qPrintable(QToolTip::text()));
+    QVERIFY2(QToolTip::text().contains("loss: "), qPrintable(QToolTip::text()));
 
     QVERIFY(!plot.logScale());
     plot.setLogScale(true);
