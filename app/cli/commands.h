@@ -12,11 +12,16 @@ namespace dpo::cli {
 struct TrainArgs {
   app::RunOptions run;
   std::string out_dir = "runs/latest";
+  std::string resume_dir;        // continue RUN from its newest complete checkpoint
+  int64_t checkpoint_every = 0;  // 0: only the final model
+  int64_t keep_checkpoints = 3;
   bool overwrite = false;
   bool quiet = false;
+  bool steps_given = false;  // --steps on the command line (overrides a resumed run's)
 };
-void add_train_options(CLI::App& cmd, TrainArgs& args);
-int run_train(const TrainArgs& args);
+// `dpo train` (DPO and variants) and `dpo sft` (objective preset to SFT) share their options.
+void add_train_options(CLI::App& cmd, TrainArgs& args, bool sft = false);
+int run_train(TrainArgs args);
 
 struct GenerateArgs {
   std::string model_dir;

@@ -23,6 +23,11 @@ int main(int argc, char** argv) {
   auto* train = cli.add_subcommand("train", "run DPO on a preference dataset (default: the embedded demo)");
   dpo::cli::add_train_options(*train, train_args);
 
+  dpo::cli::TrainArgs sft_args;
+  sft_args.out_dir = "runs/sft";
+  auto* sft = cli.add_subcommand("sft", "fit a reference by maximum likelihood on the chosen completions (seed 002 §6)");
+  dpo::cli::add_train_options(*sft, sft_args, /*sft=*/true);
+
   dpo::cli::MakeDemoArgs demo_args;
   auto* make_demo = cli.add_subcommand("make-demo", "regenerate resources/demo (corpus, tokenizer, pairs)");
   dpo::cli::add_make_demo_options(*make_demo, demo_args);
@@ -59,6 +64,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*train) return dpo::cli::run_train(train_args);
+    if (*sft) return dpo::cli::run_train(sft_args);
     if (*make_demo) return dpo::cli::run_make_demo(demo_args);
     if (*generate) return dpo::cli::run_generate(generate_args);
     if (*tokenize) return dpo::cli::run_tokenize(tokenize_args);

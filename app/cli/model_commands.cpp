@@ -212,7 +212,7 @@ uint64_t parse_size(const std::string& text) {
 
 int run_export(const ExportArgs& a) {
   fs::path from = a.from;
-  if (!fs::exists(from / "config.json") && fs::exists(from / "final" / "config.json")) from /= "final";
+  if (fs::exists(from / "final" / "config.json")) from /= "final";  // a run folder
   auto loaded = load_hf_model(from);
   ExportOptions options;
   options.raw_config = loaded.raw_config;

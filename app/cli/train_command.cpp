@@ -6,86 +6,283 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app/cli/commands.h"
+#include "core/io/atomic_file.h"
 #include "core/runtime/error.h"
+#include "core/train/checkpoint.h"
 #include "core/train/losses.h"
 
 namespace dpo::cli {
 
+namespace fs = std::filesystem;
+
 namespace {
 std::atomic<bool> g_interrupted{false};
 void on_interrupt(int) { g_interrupted = true; }
+
+// The run's record files; each line is one JSON object with a "step".
+constexpr const char* kRecordFiles[] = {"metrics.jsonl", "eval.jsonl", "pairs.jsonl", "events.jsonl"};
+
+// Keeps the lines of `path` whose step is <= `step`: what a checkpoint of that step had seen.
+void truncate_records(const fs::path& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
+    } catch (const nlohmann::json::exception&) {
+      // A torn last line of a killed run.
+    }
+  }
+  write_file_atomically(path, kept);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 }  // namespace
 
-void add_train_options(CLI::App& cmd, TrainArgs& a) {
-  cmd.add_option("--data", a.run.data_path, "preference JSONL {prompt, chosen, rejected} (default: embedded demo)")
+void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
+  auto& t = a.run.trainer;
+  if (sft) {
+    t.objective = Objective::Sft;
+    t.learning_rate = 1e-3;
+  }
+  cmd.add_option("--data", a.run.data_path, "preference file: JSONL, JSON, CSV/TSV, optionally .gz (default: embedded demo)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--model", a.run.model_dir, "Hugging Face model folder (default: a tiny random Llama for the demo)")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--tokenizer", a.run.tokenizer_path, "tokenizer.json or sentencepiece .model (default: the model's)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--device", a.run.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd.add_option("--beta", a.run.trainer.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_option("--label-smoothing", a.run.trainer.loss.label_smoothing, "cDPO label smoothing epsilon")
-      ->check(CLI::Range(0.0, 0.5))->capture_default_str();
-  cmd.add_option("--steps", a.run.trainer.max_steps, "optimiser steps")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_option("--lr", a.run.trainer.learning_rate, "AdamW learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_option("--batch", a.run.trainer.batch_size, "pairs per step")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_option("--seed", a.run.trainer.seed, "data order seed")->capture_default_str();
-  cmd.add_option("--model-seed", a.run.model_seed, "initialisation seed of the demo policy")->capture_default_str();
+  cmd.add_option("--format", a.run.format, "jsonl, json, csv, tsv (default: from the file name)");
+  cmd.add_option("--layout", a.run.layout, "standard, conversational, implicit_prompt, sharegpt, alpaca (default: detected)");
+  cmd.add_option("--columns", a.run.columns, "column mapping, e.g. prompt=question,chosen=good,rejected=bad");
+  cmd.add_option("--on-bad-row", a.run.on_bad_row, "error or skip")->capture_default_str();
+  cmd.add_option("--chat-template", a.run.chat_template_path, "Jinja chat template for message lists")->check(CLI::ExistingFile);
   cmd.add_option("--max-length", a.run.tokenize.max_length, "tokens per prompt+completion")->capture_default_str();
-  cmd.add_option("--out", a.out_dir, "run directory; metrics.jsonl is written there")->capture_default_str();
-  cmd.add_flag("--overwrite", a.overwrite, "replace an existing metrics.jsonl in --out");
-  cmd.add_flag("--quiet", a.quiet, "no per-step lines");
+  cmd.add_option("--max-prompt-length", a.run.tokenize.max_prompt_length, "prompt tokens kept")->capture_default_str();
+  cmd.add_option("--max-completion-length", a.run.tokenize.max_completion_length, "completion tokens kept (0: no own limit)")
+      ->capture_default_str();
   cmd.add_option_function<std::string>(
-         "--loss",
-         [&a](const std::string& name) {
-           auto type = parse_loss_type(name);
-           if (!type) throw CLI::ValidationError("--loss", "unknown loss '" + name + "'");
-           a.run.trainer.loss.type = *type;
+      "--truncation", [&a](const std::string& v) { a.run.tokenize.prompt_truncation = parse_prompt_truncation(v); },
+      "keep_end or keep_start: which part of a long prompt is kept")->default_str("keep_end");
+  cmd.add_option("--eval-fraction", a.run.eval_fraction, "share of pairs held out for evaluation (whole prompts)")
+      ->check(CLI::Range(0.0, 0.9))->capture_default_str();
+  cmd.add_option("--split-seed", a.run.split_seed, "seed of the train/eval split")->capture_default_str();
+  cmd.add_option("--cache-dir", a.run.cache_dir, "tokenized data and reference log-prob cache (default: ~/.cache/dpo-studio)");
+  cmd.add_flag("--no-cache", a.run.no_cache, "neither read nor write the cache");
+
+  if (!sft) {
+    cmd.add_option("--reference", a.run.reference_dir, "reference model folder (default: a frozen copy of the policy)")
+        ->check(CLI::ExistingDirectory);
+    cmd.add_option("--beta", t.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd.add_option_function<std::string>(
+           "--loss",
+           [&a](const std::string& text) {
+             // "sigmoid" or "sigmoid:1,sppo_hard:0.5" (a weighted combination).
+             auto& loss = a.run.trainer.loss;
+             loss.terms.clear();
+             std::stringstream parts(text);
+             std::string part;
+             while (std::getline(parts, part, ',')) {
+               const auto colon = part.find(':');
+               const auto name = part.substr(0, colon);
+               auto type = parse_loss_type(name);
+               if (!type) throw CLI::ValidationError("--loss", "unknown loss '" + name + "' (see dpo loss --list)");
+               if (colon == std::string::npos && text.find(',') == std::string::npos) {
+                 loss.type = *type;
+               } else {
+                 loss.terms.push_back({*type, colon == std::string::npos ? 1.0 : std::stod(part.substr(colon + 1))});
+                 loss.type = loss.terms.front().type;
+               }
+             }
+           },
+           "loss variant, or weighted terms like sigmoid:1,sppo_hard:0.5")
+        ->default_str("sigmoid");
+    cmd.add_option("--label-smoothing", t.loss.label_smoothing, "cDPO / rDPO label noise epsilon")
+        ->check(CLI::Range(0.0, 0.49))->capture_default_str();
+    cmd.add_option("--rpo-alpha", t.loss.rpo_alpha, "adds alpha * NLL(chosen) to the loss")->capture_default_str();
+    cmd.add_option("--simpo-gamma", t.loss.simpo_gamma, "SimPO target margin")->capture_default_str();
+    cmd.add_option("--margin-gamma", t.loss.margin_gamma, "margin loss: m = gamma * (score_chosen - score_rejected)")
+        ->capture_default_str();
+    cmd.add_option("--length-alpha", t.loss.length_alpha, "rdpo-length: alpha per token of length difference")->capture_default_str();
+    cmd.add_option("--orpo-lambda", t.loss.orpo_lambda, "ORPO odds-ratio weight")->capture_default_str();
+    cmd.add_option("--discopop-tau", t.loss.discopop_tau, "DiscoPOP temperature")->capture_default_str();
+    cmd.add_flag("!--no-precompute-ref", t.precompute_reference,
+                 "run the reference model every step instead of one cached pass before training");
+    cmd.add_option("--sync-ref-every", t.sync_reference_every, "TR-DPO: mix the policy into the reference every N steps")
+        ->capture_default_str();
+    cmd.add_option("--sync-ref-alpha", t.sync_reference_alpha, "TR-DPO mixing weight alpha")->capture_default_str();
+  }
+  cmd.add_option_function<int64_t>(
+         "--steps", [&a](int64_t v) { a.run.trainer.max_steps = v; a.steps_given = true; }, "optimiser steps")
+      ->check(CLI::PositiveNumber)->default_str(std::to_string(t.max_steps));
+  cmd.add_option("--lr", t.learning_rate, "peak AdamW learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option_function<std::string>(
+         "--schedule",
+         [&a](const std::string& v) {
+           auto s = parse_lr_schedule(v);
+           if (!s) throw CLI::ValidationError("--schedule", "expected constant, linear or cosine");
+           a.run.trainer.schedule = *s;
          },
-         "loss variant (sigmoid)")
-      ->default_str("sigmoid");
+         "learning-rate schedule after warmup: constant, linear, cosine")->default_str("constant");
+  cmd.add_option("--warmup", t.warmup_steps, "linear warmup steps")->capture_default_str();
+  cmd.add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  cmd.add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping (0: off)")->capture_default_str();
+  cmd.add_option("--batch", t.batch_size, "pairs per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--grad-accum", t.grad_accumulation, "micro-batches per optimiser step")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--seed", t.seed, "data order seed")->capture_default_str();
+  cmd.add_option("--model-seed", a.run.model_seed, "initialisation seed of the demo policy")->capture_default_str();
+  cmd.add_option("--eval-every", t.eval_every, "evaluate on the eval split every N steps (0: only at the end)")
+      ->capture_default_str();
+  cmd.add_option("--max-nonfinite", t.max_nonfinite_steps, "consecutive non-finite steps before stopping")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--checkpoint-every", a.checkpoint_every, "write a resumable checkpoint every N steps (0: none)")
+      ->capture_default_str();
+  cmd.add_option("--keep-checkpoints", a.keep_checkpoints, "newest checkpoints kept (0: all)")->capture_default_str();
+  cmd.add_option("--resume", a.resume_dir, "continue the run in this directory from its newest checkpoint")
+      ->check(CLI::ExistingDirectory);
+  cmd.add_option("--out", a.out_dir, "run directory: config.json, metrics.jsonl, eval.jsonl, pairs.jsonl, final/")
+      ->capture_default_str();
+  cmd.add_flag("--overwrite", a.overwrite, "replace an existing run in --out");
+  cmd.add_flag("--quiet", a.quiet, "no per-step lines");
 }
 
-int run_train(const TrainArgs& args) {
-  namespace fs = std::filesystem;
-  const fs::path out = args.out_dir;
-  const fs::path metrics_path = out / "metrics.jsonl";
-  if (fs::exists(metrics_path) && !args.overwrite)
-    throw ConfigError(metrics_path.string() + ": already exists (pass --overwrite or choose another --out)");
+int run_train(TrainArgs args) {
+  fs::path out = args.out_dir;
+  std::optional<fs::path> resume_from;
+  if (!args.resume_dir.empty()) {
+    out = args.resume_dir;
+    const auto config_path = out / "config.json";
+    if (!fs::exists(config_path)) throw ConfigError(config_path.string() + ": missing; is " + out.string() + " a run directory?");
+    nlohmann::json saved;
+    try {
+      saved = nlohmann::json::parse(read_text(config_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(config_path.string() + ": " + e.what());
+    }
+    const auto steps = args.run.trainer.max_steps;
+    from_json(saved.at("run"), args.run);
+    if (args.steps_given) args.run.trainer.max_steps = steps;
+    args.checkpoint_every = saved.value("checkpoint_every", args.checkpoint_every);
+    args.keep_checkpoints = saved.value("keep_checkpoints", args.keep_checkpoints);
+    resume_from = latest_checkpoint(out);
+    if (!resume_from) throw TrainingError(out.string() + ": no complete checkpoint to resume from");
+  } else if (fs::exists(out / "metrics.jsonl") || fs::exists(out / "config.json")) {
+    if (!args.overwrite)
+      throw ConfigError(out.string() + ": already holds a run (pass --overwrite, --resume " + out.string() +
+                        ", or another --out)");
+    for (const char* f : kRecordFiles) fs::remove(out / f);
+    fs::remove_all(out / "checkpoints");
+  }
 
   auto setup = app::prepare_run(args.run);
+  auto& trainer = *setup.trainer;
+  const bool sft = args.run.trainer.objective == Objective::Sft;
   fs::create_directories(out);
-  // Written beside the final name and renamed at the end: an interrupted run never leaves a
-  // half-replaced metrics.jsonl, while the .partial file can be tailed live.
-  const fs::path partial = out / "metrics.jsonl.partial";
-  std::ofstream metrics(partial, std::ios::trunc);
-  if (!metrics) throw ConfigError(partial.string() + ": cannot write");
+  if (resume_from) {
+    restore_checkpoint(*resume_from, trainer);
+    for (const char* f : kRecordFiles) truncate_records(out / f, trainer.steps_done());
+  } else {
+    nlohmann::json config{{"run", args.run},
+                          {"checkpoint_every", args.checkpoint_every},
+                          {"keep_checkpoints", args.keep_checkpoints},
+                          {"model_label", setup.model_label},
+                          {"data_label", setup.data_label},
+                          {"train_pairs", setup.train_pairs},
+                          {"eval_pairs", setup.eval_pairs},
+                          {"parameters", setup.parameter_count}};
+    write_file_atomically(out / "config.json", config.dump(2) + "\n");
+  }
 
-  std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.pairs.size() << " pairs), policy: "
-            << setup.parameter_count << " parameters, loss: "
-            << loss_info(args.run.trainer.loss.type).label << ", beta " << args.run.trainer.loss.beta << "\n";
-  std::signal(SIGINT, on_interrupt);
-  const auto steps = train(*setup.trainer, [&](const StepMetrics& m) {
+  // Appended and flushed line by line so the studio (or tail -f) can follow a run live.
+  auto open_records = [&](const char* name) {
+    std::ofstream f(out / name, std::ios::app);
+    if (!f) throw ConfigError((out / name).string() + ": cannot write");
+    return f;
+  };
+  auto metrics = open_records("metrics.jsonl");
+  auto evals = open_records("eval.jsonl");
+  auto pairs = open_records("pairs.jsonl");
+  auto events = open_records("events.jsonl");
+
+  std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.train_pairs
+            << " train / " << setup.eval_pairs << " eval pairs" << (setup.tokenized_from_cache ? ", tokenized from cache" : "")
+            << "), policy: " << setup.parameter_count << " parameters, "
+            << (sft ? std::string("objective: SFT on chosen")
+                    : "loss: " + std::string(loss_info(args.run.trainer.loss.type).label) + ", beta " +
+                          std::to_string(args.run.trainer.loss.beta))
+            << "\n";
+  if (!setup.data_explanation.empty()) std::cout << "data: " << setup.data_explanation << "\n";
+  if (setup.tokenize_report.prompt_truncated + setup.tokenize_report.completion_truncated > 0)
+    std::cout << "truncated: " << setup.tokenize_report.prompt_truncated << " prompts, "
+              << setup.tokenize_report.completion_truncated << " completions\n";
+  if (resume_from) std::cout << "resuming from " << resume_from->string() << " (step " << trainer.steps_done() << ")\n";
+
+  const auto export_opts = app::export_options(setup, args.run);
+  auto print_eval = [&](const PreferenceEval& e) {
+    nlohmann::json j = e;
+    evals << j.dump() << "\n" << std::flush;
+    for (const auto& r : e.pairs) pairs << nlohmann::json(r).dump() << "\n";
+    pairs << std::flush;
+    if (!args.quiet && !e.pairs.empty()) {
+      if (sft)
+        std::printf("eval %4lld  nll %.4f", static_cast<long long>(e.step), e.mean_loss);
+      else
+        std::printf("eval %4lld  loss %.4f  margin %+.4f  acc %.2f", static_cast<long long>(e.step), e.mean_loss,
+                    e.mean_margin, e.accuracy);
+      if (std::isfinite(e.sampled_length)) std::printf("  sampled length %.1f", e.sampled_length);
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+  };
+  TrainerCallbacks callbacks;
+  callbacks.on_progress = [&](const std::string& stage, size_t done, size_t total) {
+    if (!args.quiet && done == total) std::cout << stage << ": " << total << " pairs\n";
+  };
+  callbacks.on_event = [&](const TrainerEvent& e) {
+    events << nlohmann::json{{"step", e.step}, {"kind", e.kind}, {"message", e.message}, {"pairs", e.pair_lines}}.dump()
+           << "\n" << std::flush;
+    std::cout << "event: " << e.message << "\n";
+  };
+  callbacks.on_step = [&](const StepMetrics& m) {
     nlohmann::json j = m;
     metrics << j.dump() << "\n" << std::flush;
     if (!args.quiet) {
-      std::printf("step %4lld  loss %.4f  margin %+.4f  acc %.2f  chosen %+.4f  rejected %+.4f  len %.1f/%.1f\n",
-                  static_cast<long long>(m.step), m.loss, m.rewards_margins, m.rewards_accuracies,
-                  m.rewards_chosen, m.rewards_rejected, m.length_chosen, m.length_rejected);
+      if (sft)
+        std::printf("step %4lld  nll %.4f  lr %.2e  grad %.3f\n", static_cast<long long>(m.step), m.loss, m.learning_rate,
+                    m.grad_norm);
+      else
+        std::printf("step %4lld  loss %.4f  margin %+.4f  acc %.2f  chosen %+.4f  rejected %+.4f  len %.1f/%.1f%s\n",
+                    static_cast<long long>(m.step), m.loss, m.rewards_margins, m.rewards_accuracies, m.rewards_chosen,
+                    m.rewards_rejected, m.length_chosen, m.length_rejected, m.skipped ? "  SKIPPED" : "");
       std::fflush(stdout);
     }
+    if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0 && m.step < trainer.config().max_steps)
+      write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints});
     return true;
-  }, &g_interrupted);
+  };
+  callbacks.on_eval = print_eval;
+
+  std::signal(SIGINT, on_interrupt);
+  const auto steps = train(trainer, callbacks, &g_interrupted);
   std::signal(SIGINT, SIG_DFL);
-  metrics.close();
-  fs::rename(partial, metrics_path);
+  // The final evaluation, unless the last step already made one.
+  if (!trainer.eval_pairs().empty() && !trainer.eval_due()) print_eval(trainer.evaluate());
+  if (g_interrupted && args.checkpoint_every > 0)
+    write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints});
   app::save_policy(setup, args.run, (out / "final").string());
-  std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps; metrics: "
-            << metrics_path.string() << "; model: " << (out / "final").string() << "\n";
+  std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps (" << trainer.steps_done()
+            << " in all); run: " << out.string() << "; model: " << (out / "final").string() << "\n";
   return g_interrupted ? 130 : 0;
 }
 

@@ -2,16 +2,23 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include "core/data/jsonl_reader.h"
 #include "core/data/layout.h"
+#include "core/data/split.h"
+#include "core/data/tokenize_cache.h"
 #include "core/io/atomic_file.h"
-#include "core/io/hf_folder.h"
 #include "core/model/llama.h"
 #include "core/runtime/error.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/load_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "core/train/config_json.h"
 #include "resources/demo_assets.h"
 
 namespace dpo::app {
@@ -25,7 +32,61 @@ TrainerConfig RunOptions::default_trainer_config() {
   c.batch_size = 8;
   c.max_steps = 200;
   c.seed = 0;
+  c.eval_every = 25;
   return c;
+}
+
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("DPO_CACHE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "dpo-studio").string();
+  if (const char* h = std::getenv("HOME"); h && *h) return (fs::path(h) / ".cache" / "dpo-studio").string();
+  return {};
+}
+
+void to_json(nlohmann::json& j, const RunOptions& o) {
+  j = nlohmann::json{{"data", o.data_path},
+                     {"tokenizer", o.tokenizer_path},
+                     {"model", o.model_dir},
+                     {"reference", o.reference_dir},
+                     {"device", o.device},
+                     {"format", o.format},
+                     {"layout", o.layout},
+                     {"columns", o.columns},
+                     {"on_bad_row", o.on_bad_row},
+                     {"chat_template", o.chat_template_path},
+                     {"eval_fraction", o.eval_fraction},
+                     {"split_seed", o.split_seed},
+                     {"max_length", o.tokenize.max_length},
+                     {"max_prompt_length", o.tokenize.max_prompt_length},
+                     {"max_completion_length", o.tokenize.max_completion_length},
+                     {"truncation_mode", o.tokenize.prompt_truncation == PromptTruncation::kKeepStart ? "keep_start" : "keep_end"},
+                     {"model_seed", o.model_seed},
+                     {"trainer", o.trainer}};
+}
+
+void from_json(const nlohmann::json& j, RunOptions& o) {
+  try {
+    o.data_path = j.value("data", "");
+    o.tokenizer_path = j.value("tokenizer", "");
+    o.model_dir = j.value("model", "");
+    o.reference_dir = j.value("reference", "");
+    o.device = j.value("device", "cpu");
+    o.format = j.value("format", "");
+    o.layout = j.value("layout", "");
+    o.columns = j.value("columns", "");
+    o.on_bad_row = j.value("on_bad_row", "error");
+    o.chat_template_path = j.value("chat_template", "");
+    o.eval_fraction = j.value("eval_fraction", 0.1);
+    o.split_seed = j.value("split_seed", uint64_t{0});
+    o.tokenize.max_length = j.value("max_length", o.tokenize.max_length);
+    o.tokenize.max_prompt_length = j.value("max_prompt_length", o.tokenize.max_prompt_length);
+    o.tokenize.max_completion_length = j.value("max_completion_length", o.tokenize.max_completion_length);
+    o.tokenize.prompt_truncation = parse_prompt_truncation(j.value("truncation_mode", "keep_end"));
+    o.model_seed = j.value("model_seed", uint64_t{0});
+    if (j.contains("trainer")) from_json(j["trainer"], o.trainer);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(std::string("run config: ") + e.what());
+  }
 }
 
 torch::Device parse_device(const std::string& name) {
@@ -39,32 +100,136 @@ torch::Device parse_device(const std::string& name) {
   }
 }
 
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The chat template message-list rows are rendered with: --chat-template, the tokenizer's, or ChatML.
+struct Renderer {
+  std::unique_ptr<ChatTemplate> chat_template;
+  ChatRenderer renderer;
+};
+
+std::unique_ptr<Renderer> make_renderer(const Tokenizer& tokenizer, const TokenizerConfig& config,
+                                        const std::string& template_path) {
+  auto r = std::make_unique<Renderer>();
+  if (!template_path.empty()) {
+    r->renderer.template_source = read_text(template_path);
+    r->renderer.description = "the chat template " + template_path;
+  } else if (config.chat_template) {
+    r->renderer.template_source = *config.chat_template;
+    r->renderer.description = "the tokenizer's chat template";
+  } else {
+    r->renderer.template_source = std::string(chatml_template_source());
+    r->renderer.description = "the built-in ChatML template (the tokenizer has none; pass --chat-template)";
+  }
+  r->chat_template = std::make_unique<ChatTemplate>(ChatTemplate::parse(r->renderer.template_source, r->renderer.description));
+  r->renderer.chat_template = r->chat_template.get();
+  const auto piece = [&](std::optional<int> id) { return id ? tokenizer.piece(*id) : std::string(); };
+  r->renderer.bos_token = config.bos_token.value_or(piece(tokenizer.bos_id()));
+  r->renderer.eos_token = config.eos_token.value_or(piece(tokenizer.eos_id()));
+  return r;
+}
+
+std::string prompt_key(const TokenizedPair& p) {
+  return {reinterpret_cast<const char*>(p.prompt_ids.data()), p.prompt_ids.size() * sizeof(int64_t)};
+}
+
+}  // namespace
+
 RunSetup prepare_run(const RunOptions& options) {
   RunSetup setup;
   const auto device = parse_device(options.device);
   bool add_bos = true;
+  TokenizerConfig tokenizer_config;
   if (!options.tokenizer_path.empty() || !options.model_dir.empty()) {
     auto loaded = load_tokenizer(options.tokenizer_path.empty() ? fs::path(options.model_dir) : fs::path(options.tokenizer_path));
     add_bos = loaded.add_bos;
+    tokenizer_config = loaded.config;
     setup.tokenizer = std::move(loaded.tokenizer);
   } else {
     setup.tokenizer = SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
   }
-  if (options.data_path.empty()) {
-    setup.pairs = parse_preference_jsonl(resources::demo_preferences_jsonl(), "embedded demo data");
-    setup.data_label = "embedded demo";
-  } else {
-    // Any file format and string layout the data layer knows (message lists need a chat template:
-    // `dpo data stats` handles those; training with templates arrives with the trainer issue).
-    auto dataset = load_preference_dataset(options.data_path);
-    if (dataset.pairs.empty())
-      throw DataError(options.data_path + ": no preference pairs (" + dataset.explanation + ")");
-    setup.pairs = std::move(dataset.pairs);
-    setup.data_label = options.data_path;
-  }
   auto tokenize = options.tokenize;
   tokenize.add_bos = add_bos;
-  auto tokenized = tokenize_pairs(*setup.tokenizer, setup.pairs, tokenize);
+  const fs::path cache_dir = options.no_cache ? fs::path() : fs::path(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir);
+
+  // Tokenized pairs (all of them) and, for the margin loss, score differences by source line.
+  std::vector<TokenizedPair> all;
+  std::map<size_t, double> margins;
+  const bool want_margins = [&] {
+    for (const auto& t : loss_terms(options.trainer.loss))
+      if (t.type == LossType::Margin) return true;
+    return false;
+  }();
+  if (options.data_path.empty()) {
+    auto pairs = parse_preference_jsonl(resources::demo_preferences_jsonl(), "embedded demo data");
+    all = tokenize_pairs(*setup.tokenizer, pairs, tokenize);
+    for (const auto& p : pairs)
+      if (p.margin()) margins[p.line] = *p.margin();
+    setup.data_label = "embedded demo";
+    setup.data_explanation = "the embedded demo preferences (standard layout: prompt, chosen, rejected)";
+  } else {
+    auto renderer = make_renderer(*setup.tokenizer, tokenizer_config, options.chat_template_path);
+    LayoutOptions layout;
+    if (!options.format.empty()) layout.format = parse_file_format(options.format);
+    if (!options.layout.empty()) layout.layout = parse_layout(options.layout);
+    if (!options.columns.empty()) layout.columns = parse_column_mapping(options.columns);
+    layout.on_bad_row = parse_bad_row_policy(options.on_bad_row);
+    layout.renderer = &renderer->renderer;
+    if (want_margins) {
+      // Scores live only in the text: the tokenized cache does not keep them.
+      auto dataset = load_preference_dataset(options.data_path, layout);
+      setup.data_explanation = dataset.explanation;
+      if (is_unpaired(dataset.layout))
+        throw ConfigError(options.data_path + ": " + dataset.explanation +
+                          "; unpaired (KTO) data cannot be trained with a pairwise loss");
+      for (const auto& p : dataset.pairs)
+        if (p.margin()) margins[p.line] = *p.margin();
+    }
+    auto tokenized = load_tokenized_dataset(options.data_path, layout, *setup.tokenizer, tokenize, cache_dir);
+    if (!tokenized.unpaired.empty())
+      throw ConfigError(options.data_path + ": unpaired (KTO) data cannot be trained with a pairwise loss");
+    all = std::move(tokenized.pairs);
+    setup.tokenize_report = tokenized.report;
+    setup.tokenized_from_cache = tokenized.from_cache;
+    setup.data_label = options.data_path;
+  }
+  if (all.empty()) throw DataError(setup.data_label + ": no preference pairs to train on");
+
+  // Whole prompt groups go to one side (split_by_prompt); prompt ids stand for the prompt text.
+  std::vector<std::string> keys;
+  keys.reserve(all.size());
+  for (const auto& p : all) keys.push_back(prompt_key(p));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  const bool split = options.eval_fraction > 0 && all.size() >= 4;
+  const auto indices = split ? split_by_prompt(views, options.eval_fraction, options.split_seed) : SplitIndices{};
+  TrainerInputs inputs;
+  if (split) {
+    for (auto i : indices.train) inputs.train_pairs.push_back(all[i]);
+    for (auto i : indices.eval) inputs.eval_pairs.push_back(all[i]);
+  } else {
+    inputs.train_pairs = std::move(all);
+  }
+  if (want_margins) {
+    auto margin_of = [&](const TokenizedPair& p) {
+      auto it = margins.find(p.line);
+      if (it == margins.end())
+        throw DataError(setup.data_label + ": line " + std::to_string(p.line) +
+                        ": the margin loss needs score_chosen and score_rejected");
+      return it->second;
+    };
+    for (const auto& p : inputs.train_pairs) inputs.train_margins.push_back(margin_of(p));
+    for (const auto& p : inputs.eval_pairs) inputs.eval_margins.push_back(margin_of(p));
+  }
+  setup.train_pairs = inputs.train_pairs.size();
+  setup.eval_pairs = inputs.eval_pairs.size();
 
   LlamaForCausalLM policy{nullptr};
   if (!options.model_dir.empty()) {
@@ -86,18 +251,32 @@ RunSetup prepare_run(const RunOptions& options) {
     policy->to(device);
     setup.model_label = "tiny random Llama (demo)";
   }
+  if (!options.reference_dir.empty()) {
+    auto ref = load_hf_model(options.reference_dir, {.dtype = torch::kFloat32, .device = device});
+    if (ref.config.vocab_size != policy->config().vocab_size)
+      throw ConfigError(options.reference_dir + ": reference vocab_size " + std::to_string(ref.config.vocab_size) +
+                        " differs from the policy's " + std::to_string(policy->config().vocab_size));
+    inputs.reference = ref.model;
+  }
   setup.parameter_count = policy->config().parameter_count();
-  const int64_t pad_id = setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0));
-  setup.trainer = std::make_unique<Trainer>(policy, std::move(tokenized), pad_id, options.trainer);
+  inputs.policy = policy;
+  inputs.pad_id = setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0));
+  if (auto eos = setup.tokenizer->eos_id()) inputs.eos_id = *eos;
+  if (!cache_dir.empty()) inputs.reference_cache_dir = cache_dir / "reference";
+  setup.trainer = std::make_unique<Trainer>(std::move(inputs), options.trainer);
   return setup;
 }
 
-void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir) {
+ExportOptions export_options(const RunSetup& setup, const RunOptions& options) {
   ExportOptions exported;
   exported.raw_config = setup.raw_config;
   exported.overwrite = true;
   if (!options.model_dir.empty()) exported.tokenizer_from = options.model_dir;
-  export_hf_model(setup.trainer->policy(), dir, exported);
+  return exported;
+}
+
+void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir) {
+  export_hf_model(setup.trainer->policy(), dir, export_options(setup, options));
   if (options.model_dir.empty() && options.tokenizer_path.empty()) {
     write_file_atomically(fs::path(dir) / "tokenizer.model", resources::demo_tokenizer_model());
     write_file_atomically(fs::path(dir) / "tokenizer_config.json",

@@ -6,6 +6,7 @@
 
 #include "core/data/preference_pair.h"
 #include "core/data/tokenize.h"
+#include "core/io/hf_folder.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/trainer.h"
 
@@ -14,12 +15,23 @@
 namespace dpo::app {
 
 // Everything a run needs from the user; empty paths mean the embedded demo. Shared by the CLI and
-// the studio's worker so both build runs the same way.
+// the studio's worker so both build runs the same way, and saved as the run's config.json.
 struct RunOptions {
   std::string data_path;
   std::string tokenizer_path;  // a file; default: the model folder's tokenizer, else the demo's
   std::string model_dir;       // Hugging Face folder; empty: a tiny random Llama for the demo
+  std::string reference_dir;   // π_ref from another folder; empty: a frozen copy of the policy
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  // Data layer (see `dpo data stats`): file format, layout and column overrides, bad-row policy.
+  std::string format;
+  std::string layout;
+  std::string columns;
+  std::string on_bad_row = "error";
+  std::string chat_template_path;  // for message lists; default: the tokenizer's, else ChatML
+  double eval_fraction = 0.1;      // held-out pairs (whole prompt groups) for eval steps
+  uint64_t split_seed = 0;
+  std::string cache_dir;  // tokenized data and reference log-probs; empty: the user cache folder
+  bool no_cache = false;
   TrainerConfig trainer = default_trainer_config();
   TokenizeOptions tokenize;
   uint64_t model_seed = 0;  // initialisation of the (random, tiny) demo policy
@@ -27,23 +39,36 @@ struct RunOptions {
   static TrainerConfig default_trainer_config();
 };
 
+// config.json of a run: every option above by name.
+void to_json(nlohmann::json& j, const RunOptions& o);
+void from_json(const nlohmann::json& j, RunOptions& o);
+
 struct RunSetup {
   std::unique_ptr<Tokenizer> tokenizer;
   std::string model_label;  // folder or "tiny random Llama (demo)"
-  std::vector<PreferencePair> pairs;
-  std::unique_ptr<Trainer> trainer;
   std::string data_label;   // file path or "embedded demo"
+  std::string data_explanation;  // what layout was detected and why
+  size_t train_pairs = 0;
+  size_t eval_pairs = 0;
+  TokenizeReport tokenize_report;
+  bool tokenized_from_cache = false;
+  std::unique_ptr<Trainer> trainer;
   int64_t parameter_count = 0;
   nlohmann::json raw_config;  // the model folder's config.json, kept on export
 };
 
-// Loads data and tokenizer, tokenizes, builds the policy and its frozen reference.
-// Throws dpo::Error with a one-line message on bad input.
+// Loads data and tokenizer, tokenizes, splits off the eval pairs, builds the policy and its
+// reference. Throws dpo::Error with a one-line message on bad input.
 RunSetup prepare_run(const RunOptions& options);
 
+// Export settings that write a policy like the one this run started from (config keys, tokenizer).
+ExportOptions export_options(const RunSetup& setup, const RunOptions& options);
 // Writes the trained policy as a Hugging Face folder (config, safetensors, tokenizer files).
 void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir);
 
 torch::Device parse_device(const std::string& name);
+
+// $DPO_CACHE_DIR, else $XDG_CACHE_HOME/dpo-studio, else ~/.cache/dpo-studio.
+std::string default_cache_dir();
 
 }  // namespace dpo::app

@@ -106,7 +106,7 @@ void TrainingWorker::run() {
     options.trainer.batch_size = config_.batch_size;
 
     auto setup = app::prepare_run(options);
-    Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.pairs.size()),
+    Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count);
     auto& trainer = *setup.trainer;
     while (!trainer.finished() && !stop_) {

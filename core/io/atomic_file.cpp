@@ -18,6 +18,8 @@ void fsync_path(const std::filesystem::path& path, int flags) {
 }
 }  // namespace
 
+void fsync_directory(const std::filesystem::path& dir) { fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY); }
+
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& fill) {
   auto tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());

@@ -11,4 +11,7 @@ namespace dpo {
 void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& fill);
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// Makes a rename inside `dir` durable.
+void fsync_directory(const std::filesystem::path& dir);
+
 }  // namespace dpo

@@ -31,6 +31,12 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+// Training cannot go on (repeated non-finite steps, a checkpoint that does not match the run).
+class TrainingError : public Error {
+ public:
+  using Error::Error;
+};
+
 // "file:line: message"
 std::string located(const std::string& file, size_t line, const std::string& message);
 

@@ -16,10 +16,15 @@ void to_json(nlohmann::json& j, const StepMetrics& m) {
                       {"logps/rejected", m.logps_rejected},
                       {"length/chosen", m.length_chosen},
                       {"length/rejected", m.length_rejected},
+                      {"logits/chosen", m.logits_chosen},
+                      {"logits/rejected", m.logits_rejected},
                       {"learning_rate", m.learning_rate},
+                      {"beta", m.beta},
                       {"grad_norm", m.grad_norm},
-                      {"tokens", m.tokens},
+                      {"num_tokens", m.tokens},
+                      {"tokens_per_second", m.tokens_per_second},
                       {"elapsed_seconds", m.elapsed_seconds}};
+  if (m.skipped) j["skipped"] = true;
 }
 
 void from_json(const nlohmann::json& j, StepMetrics& m) {
@@ -36,8 +41,13 @@ void from_json(const nlohmann::json& j, StepMetrics& m) {
   j.at("length/rejected").get_to(m.length_rejected);
   m.learning_rate = j.value("learning_rate", 0.0);
   m.grad_norm = j.value("grad_norm", 0.0);
-  m.tokens = j.value("tokens", int64_t{0});
+  m.logits_chosen = j.value("logits/chosen", 0.0);
+  m.logits_rejected = j.value("logits/rejected", 0.0);
+  m.beta = j.value("beta", 0.0);
+  m.tokens = j.contains("num_tokens") ? j["num_tokens"].get<int64_t>() : j.value("tokens", int64_t{0});
+  m.tokens_per_second = j.value("tokens_per_second", 0.0);
   m.elapsed_seconds = j.value("elapsed_seconds", 0.0);
+  m.skipped = j.value("skipped", false);
 }
 
 }  // namespace dpo

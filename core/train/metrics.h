@@ -18,10 +18,15 @@ struct StepMetrics {
   double logps_rejected = 0;      // mean log π(y_l | x)
   double length_chosen = 0;       // mean response tokens of y_w
   double length_rejected = 0;     // mean response tokens of y_l
-  double learning_rate = 0;
+  double logits_chosen = 0;       // mean policy logit over response positions of y_w
+  double logits_rejected = 0;
+  double learning_rate = 0;       // used by this step (after warmup / schedule)
+  double beta = 0;                // β of this step (may change between steps while paused)
   double grad_norm = 0;           // before clipping
   int64_t tokens = 0;             // tokens processed so far (both halves, no padding)
+  double tokens_per_second = 0;   // of this step
   double elapsed_seconds = 0;     // since training started
+  bool skipped = false;           // non-finite loss or gradient: no update was made
 };
 
 // Keys as in TRL logs: "rewards/chosen", "logps/rejected", "length/chosen", ...

@@ -2,122 +2,512 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
+#include <sstream>
 
 #include "core/data/collator.h"
+#include "core/generate/generate.h"
+#include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
+#include "core/io/state_dict.h"
 #include "core/runtime/error.h"
+#include "core/train/logprobs.h"
 #include "core/train/pair_logps.h"
 #include "core/train/reference.h"
 
 namespace dpo {
 
-struct Trainer::State {
-  State(LlamaForCausalLM p, std::vector<TokenizedPair> data, int64_t pad, TrainerConfig c)
-      : policy(std::move(p)),
-        reference(make_frozen_reference(policy)),
-        pairs(std::move(data)),
-        pad_id(pad),
-        config(c),
-        optimizer(policy->parameters(),
-                  torch::optim::AdamWOptions(c.learning_rate).weight_decay(c.weight_decay)),
-        rng(c.seed),
-        started(std::chrono::steady_clock::now()) {}
+namespace fs = std::filesystem;
 
-  LlamaForCausalLM policy;
-  LlamaForCausalLM reference;
-  std::vector<TokenizedPair> pairs;
-  int64_t pad_id;
+namespace {
+
+bool uses_term(const LossConfig& loss, LossType type) {
+  for (const auto& t : loss_terms(loss))
+    if (t.type == type) return true;
+  return false;
+}
+
+torch::Tensor gather(const std::vector<float>& values, const std::vector<size_t>& indices) {
+  std::vector<float> picked;
+  picked.reserve(indices.size());
+  for (auto i : indices) picked.push_back(values[i]);
+  return torch::tensor(picked, torch::kFloat32);
+}
+
+torch::Tensor gather(const std::vector<double>& values, const std::vector<size_t>& indices) {
+  std::vector<double> picked;
+  picked.reserve(indices.size());
+  for (auto i : indices) picked.push_back(values[i]);
+  return torch::tensor(picked, torch::kFloat64);
+}
+
+double mean_of(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).mean().item<double>(); }
+
+void validate(const TrainerInputs& in, const TrainerConfig& c) {
+  if (in.train_pairs.empty()) throw ConfigError("trainer: no training pairs");
+  if (c.batch_size < 1) throw ConfigError("trainer: batch size must be >= 1");
+  if (c.grad_accumulation < 1) throw ConfigError("trainer: gradient accumulation must be >= 1");
+  if (c.max_steps < 1) throw ConfigError("trainer: steps must be >= 1");
+  if (!(c.loss.beta > 0)) throw ConfigError("trainer: beta must be > 0");
+  if (!(c.learning_rate > 0)) throw ConfigError("trainer: learning rate must be > 0");
+  if (c.warmup_steps < 0) throw ConfigError("trainer: warmup steps must be >= 0");
+  if (c.sync_reference_every < 0 || !(c.sync_reference_alpha >= 0 && c.sync_reference_alpha <= 1))
+    throw ConfigError("trainer: reference sync needs every >= 0 and alpha in [0, 1]");
+  if (c.objective == Objective::Preference) {
+    for (const auto& t : loss_terms(c.loss))
+      if (!loss_info(t.type).paired)
+        throw ConfigError("trainer: loss '" + std::string(loss_info(t.type).name) +
+                          "' needs unpaired (prompt, completion, label) data, not preference pairs");
+  }
+  if (!in.train_margins.empty() && in.train_margins.size() != in.train_pairs.size())
+    throw ConfigError("trainer: one margin per training pair expected");
+  if (!in.eval_margins.empty() && in.eval_margins.size() != in.eval_pairs.size())
+    throw ConfigError("trainer: one margin per eval pair expected");
+  if (c.objective == Objective::Preference && uses_term(c.loss, LossType::Margin) && in.train_margins.empty())
+    throw ConfigError("trainer: the margin loss needs per-pair scores (score_chosen / score_rejected in the data)");
+}
+
+// Sums over the pairs of one step, turned into means at the end.
+struct StepSums {
+  double loss = 0, rewards_chosen = 0, rewards_rejected = 0, accurate = 0, logps_chosen = 0, logps_rejected = 0,
+         logits_chosen = 0, logits_rejected = 0, length_chosen = 0, length_rejected = 0;
+  void add(const torch::Tensor& losses, const LossOutput& lo, const BatchLogps& b) {
+    loss += losses.detach().to(torch::kFloat64).sum().item<double>();
+    rewards_chosen += lo.chosen_rewards.to(torch::kFloat64).sum().item<double>();
+    rewards_rejected += lo.rejected_rewards.to(torch::kFloat64).sum().item<double>();
+    accurate += (lo.chosen_rewards > lo.rejected_rewards).to(torch::kFloat64).sum().item<double>();
+    logps_chosen += b.logps.policy_chosen.detach().to(torch::kFloat64).sum().item<double>();
+    logps_rejected += b.logps.policy_rejected.detach().to(torch::kFloat64).sum().item<double>();
+    logits_chosen += b.logits_chosen.to(torch::kFloat64).sum().item<double>();
+    logits_rejected += b.logits_rejected.to(torch::kFloat64).sum().item<double>();
+    length_chosen += b.logps.chosen_tokens.to(torch::kFloat64).sum().item<double>();
+    length_rejected += b.logps.rejected_tokens.to(torch::kFloat64).sum().item<double>();
+  }
+};
+
+}  // namespace
+
+struct Trainer::State {
   TrainerConfig config;
-  torch::optim::AdamW optimizer;
+  LlamaForCausalLM policy{nullptr};
+  LlamaForCausalLM reference{nullptr};
+  std::vector<TokenizedPair> train_pairs, eval_pairs;
+  std::vector<double> train_margins, eval_margins;
+  int64_t pad_id = 0;
+  std::optional<int64_t> eos_id;
+  fs::path cache_dir;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+
   std::mt19937_64 rng;
   std::vector<size_t> order;
   size_t cursor = 0;
   int64_t epoch = -1;
   int64_t step = 0;
   int64_t tokens = 0;
-  std::chrono::steady_clock::time_point started;
+  int64_t consecutive_nonfinite = 0;
+  double bco_mean = 0;  // TRL's RunningMoments mean of the batch-mean rewards (bco_pair's δ)
+  int64_t bco_count = 0;
+  double elapsed_before = 0;  // seconds of earlier sessions (resume)
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-  // The next batch of pair indices; a new shuffled epoch starts when the order runs out.
-  std::vector<TokenizedPair> next_batch() {
-    std::vector<TokenizedPair> batch;
-    const auto want = static_cast<size_t>(std::min<int64_t>(config.batch_size, pairs.size()));
+  bool prepared = false;
+  std::optional<ReferenceLogps> train_reference, eval_reference;
+  TrainerCounters counters;
+
+  bool wants_reference() const {
+    return config.objective == Objective::Preference && needs_reference(config.loss);
+  }
+
+  std::vector<size_t> next_indices() {
+    std::vector<size_t> batch;
+    const auto want = static_cast<size_t>(std::min<int64_t>(config.batch_size, static_cast<int64_t>(train_pairs.size())));
     while (batch.size() < want) {
       if (cursor >= order.size()) {
-        order.resize(pairs.size());
+        order.resize(train_pairs.size());
         std::iota(order.begin(), order.end(), size_t{0});
         for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
         cursor = 0;
         ++epoch;
       }
-      batch.push_back(pairs[order[cursor++]]);
+      batch.push_back(order[cursor++]);
     }
     return batch;
   }
+
+  PreferenceBatch collate(const std::vector<size_t>& indices) const {
+    std::vector<TokenizedPair> pairs;
+    pairs.reserve(indices.size());
+    for (auto i : indices) pairs.push_back(train_pairs[i]);
+    return collate_pairs(pairs, pad_id, config.pad_to_multiple_of);
+  }
+
+  double elapsed() const {
+    return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
 };
 
-Trainer::Trainer(LlamaForCausalLM policy, std::vector<TokenizedPair> pairs, int64_t pad_id,
-                 TrainerConfig config) {
-  if (pairs.empty()) throw ConfigError("trainer: no training pairs");
-  if (config.batch_size < 1) throw ConfigError("trainer: batch_size must be >= 1");
-  if (!(config.loss.beta > 0)) throw ConfigError("trainer: beta must be > 0");
-  state_ = std::make_unique<State>(std::move(policy), std::move(pairs), pad_id, config);
-  state_->policy->train();
+Trainer::Trainer(LlamaForCausalLM policy, std::vector<TokenizedPair> pairs, int64_t pad_id, TrainerConfig config)
+    : Trainer(TrainerInputs{.policy = std::move(policy), .train_pairs = std::move(pairs), .pad_id = pad_id}, config) {}
+
+Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
+  validate(in, config);
+  state_ = std::make_unique<State>();
+  auto& s = *state_;
+  s.config = config;
+  s.policy = in.policy;
+  s.train_pairs = std::move(in.train_pairs);
+  s.eval_pairs = std::move(in.eval_pairs);
+  s.train_margins = std::move(in.train_margins);
+  s.eval_margins = std::move(in.eval_margins);
+  s.pad_id = in.pad_id;
+  s.eos_id = in.eos_id;
+  s.cache_dir = in.reference_cache_dir;
+  s.rng.seed(config.seed);
+  if (s.wants_reference()) {
+    if (in.reference) {
+      s.reference = in.reference;
+      for (auto& p : s.reference->parameters()) p.set_requires_grad(false);
+      s.reference->eval();
+    } else {
+      s.reference = make_frozen_reference(s.policy);
+    }
+  }
+  s.optimizer = std::make_unique<torch::optim::AdamW>(
+      s.policy->parameters(), torch::optim::AdamWOptions(config.learning_rate)
+                                  .betas({config.adam_beta1, config.adam_beta2})
+                                  .eps(config.adam_epsilon)
+                                  .weight_decay(config.weight_decay));
+  s.policy->train();
 }
 
 Trainer::~Trainer() = default;
 
-StepMetrics Trainer::step() {
+void Trainer::prepare(const TrainerCallbacks& callbacks) {
   auto& s = *state_;
-  const auto batch_pairs = s.next_batch();
-  auto batch = collate_pairs(batch_pairs, s.pad_id);
-  auto logps = batch_preference_logps(s.policy, s.reference, batch, s.config.loss);
-  auto out = preference_loss(s.config.loss, logps);
-  auto loss = out.losses.mean();
+  if (s.prepared) return;
+  s.prepared = true;
+  if (!s.wants_reference() || !s.config.precompute_reference || s.config.sync_reference_every > 0) return;
+  const uint64_t model_hash = parameters_fingerprint(s.reference);
+  auto load_or_compute = [&](const std::vector<TokenizedPair>& pairs, const char* stage) {
+    std::optional<ReferenceLogps> out;
+    if (pairs.empty()) return out;
+    fs::path path;
+    if (!s.cache_dir.empty()) {
+      path = reference_cache_path(s.cache_dir, model_hash, pairs_fingerprint(pairs));
+      out = read_reference_cache(path, pairs.size());
+      if (out) {
+        s.counters.reference_from_cache = true;
+        return out;
+      }
+    }
+    auto progress = [&](size_t done, size_t total) {
+      if (callbacks.on_progress) callbacks.on_progress(stage, done, total);
+    };
+    out = compute_reference_logps(s.reference, pairs, s.pad_id, s.config.eval_batch_size, progress);
+    s.counters.reference_precomputed += static_cast<int64_t>(pairs.size());
+    if (!path.empty()) write_reference_cache(path, *out);
+    return out;
+  };
+  s.train_reference = load_or_compute(s.train_pairs, "reference log-probs (train)");
+  s.eval_reference = load_or_compute(s.eval_pairs, "reference log-probs (eval)");
+}
 
-  s.optimizer.zero_grad();
-  loss.backward();
-  const double grad_norm =
-      torch::nn::utils::clip_grad_norm_(s.policy->parameters(), s.config.max_grad_norm);
-  s.optimizer.step();
+StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
+  auto& s = *state_;
+  prepare(callbacks);
+  const auto step_started = std::chrono::steady_clock::now();
+  const auto& c = s.config;
+  const double lr = scheduled_learning_rate(c.learning_rate, s.step, c.warmup_steps, c.max_steps, c.schedule);
+  for (auto& group : s.optimizer->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  s.optimizer->zero_grad();
 
-  ++s.step;
-  s.tokens += batch.attention_mask.sum().item<int64_t>();
+  // Every micro-batch first: the step's loss is a mean over all its pairs (or, for SFT, all its
+  // tokens), so each micro-batch's share is known before the first backward.
+  std::vector<std::vector<size_t>> micro_indices;
+  std::vector<PreferenceBatch> micro;
+  for (int64_t k = 0; k < c.grad_accumulation; ++k) {
+    micro_indices.push_back(s.next_indices());
+    micro.push_back(s.collate(micro_indices.back()));
+  }
+  double total_pairs = 0, total_sft_tokens = 0;
+  int64_t step_tokens = 0;
+  for (const auto& b : micro) {
+    total_pairs += static_cast<double>(b.pairs);
+    step_tokens += b.attention_mask.sum().item<int64_t>();
+    if (c.objective == Objective::Sft)
+      total_sft_tokens += b.response_mask.narrow(0, 0, b.pairs).narrow(1, 1, b.response_mask.size(1) - 1).sum().item<double>();
+  }
+
+  StepSums sums;
+  const auto device = s.policy->parameters().front().device();
+  for (size_t k = 0; k < micro.size(); ++k) {
+    const auto& b = micro[k];
+    if (c.objective == Objective::Sft) {
+      // Only the chosen half: rows [0, B). (B, T)
+      auto ids = b.input_ids.narrow(0, 0, b.pairs).to(device);
+      auto lp = response_logprobs(s.policy(ids, b.attention_mask.narrow(0, 0, b.pairs).to(device)), ids,
+                                  b.response_mask.narrow(0, 0, b.pairs).to(device));
+      auto nll = -lp.sum.sum();
+      (nll / std::max(1.0, total_sft_tokens)).backward();
+      sums.loss += nll.item<double>();
+      sums.logps_chosen += lp.sum.detach().to(torch::kFloat64).sum().item<double>();
+      sums.length_chosen += lp.tokens.to(torch::kFloat64).sum().item<double>();
+      continue;
+    }
+    ReferenceSource source{.model = s.reference ? &s.reference : nullptr};
+    if (s.train_reference) {
+      source.chosen = gather(s.train_reference->chosen, micro_indices[k]);
+      source.rejected = gather(s.train_reference->rejected, micro_indices[k]);
+    }
+    auto out = batch_preference_logps(s.policy, source, b, c.loss);
+    if (out.ran_reference) ++s.counters.reference_forwards;
+    if (!s.train_margins.empty())
+      out.logps.margin = gather(s.train_margins, micro_indices[k]).to(device, out.logps.policy_chosen.scalar_type());
+    auto loss_config = c.loss;
+    if (uses_term(c.loss, LossType::BcoPair)) {
+      // TRL: δ is the running mean of the batch-mean rewards, updated before the loss.
+      auto a = out.logps.policy_chosen.detach() - out.logps.reference_chosen;
+      auto bb = out.logps.policy_rejected.detach() - out.logps.reference_rejected;
+      const double batch_mean = mean_of(torch::cat({c.loss.beta * a, c.loss.beta * bb}));
+      ++s.bco_count;
+      s.bco_mean += (batch_mean - s.bco_mean) / static_cast<double>(s.bco_count);
+      loss_config.bco_delta = s.bco_mean;
+    }
+    auto lo = preference_loss(loss_config, out.logps);
+    (lo.losses.sum() / total_pairs).backward();
+    sums.add(lo.losses, lo, out);
+  }
+
+  const double max_norm = c.max_grad_norm > 0 ? c.max_grad_norm : std::numeric_limits<double>::infinity();
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(s.policy->parameters(), max_norm);
+  const double denominator = c.objective == Objective::Sft ? std::max(1.0, total_sft_tokens) : total_pairs;
+  const double loss = sums.loss / denominator;
+
   StepMetrics m;
+  m.skipped = !std::isfinite(loss) || !std::isfinite(grad_norm);
+  if (m.skipped) {
+    s.optimizer->zero_grad();
+    ++s.consecutive_nonfinite;
+    TrainerEvent event{.step = s.step + 1, .kind = "nonfinite"};
+    for (const auto& indices : micro_indices)
+      for (auto i : indices) event.pair_lines.push_back(s.train_pairs[i].line);
+    event.message = "step " + std::to_string(event.step) + " skipped: loss " + std::to_string(loss) +
+                    ", gradient norm " + std::to_string(grad_norm) + " (not finite)";
+    if (callbacks.on_event) callbacks.on_event(event);
+    if (s.consecutive_nonfinite >= c.max_nonfinite_steps) {
+      std::string lines;
+      for (size_t i = 0; i < std::min<size_t>(event.pair_lines.size(), 8); ++i)
+        lines += (i ? "," : "") + std::to_string(event.pair_lines[i]);
+      throw TrainingError("training stopped: " + std::to_string(s.consecutive_nonfinite) +
+                          " consecutive steps with a non-finite loss or gradient (last at step " +
+                          std::to_string(event.step) + ", pairs on lines " + lines +
+                          "); lower the learning rate or beta, or check those pairs");
+    }
+  } else {
+    s.optimizer->step();
+    s.consecutive_nonfinite = 0;
+  }
+  ++s.step;
+  s.tokens += step_tokens;
+
+  if (c.sync_reference_every > 0 && s.reference && !m.skipped && s.step % c.sync_reference_every == 0) {
+    torch::NoGradGuard no_grad;
+    auto source = s.policy->named_parameters();
+    for (auto& p : s.reference->named_parameters())
+      p.value().mul_(1.0 - c.sync_reference_alpha).add_(source[p.key()], c.sync_reference_alpha);
+    if (callbacks.on_event)
+      callbacks.on_event({.step = s.step, .kind = "reference_sync",
+                          .message = "reference ← " + std::to_string(c.sync_reference_alpha) + "·policy + " +
+                                     std::to_string(1.0 - c.sync_reference_alpha) + "·reference"});
+  }
+
+  const double n = total_pairs;
   m.step = s.step;
   m.epoch = s.epoch;
-  m.loss = loss.item<double>();
-  m.rewards_chosen = out.chosen_rewards.mean().item<double>();
-  m.rewards_rejected = out.rejected_rewards.mean().item<double>();
-  m.rewards_margins = (out.chosen_rewards - out.rejected_rewards).mean().item<double>();
-  m.rewards_accuracies = (out.chosen_rewards > out.rejected_rewards).to(torch::kFloat64).mean().item<double>();
-  m.logps_chosen = logps.policy_chosen.detach().mean().item<double>();
-  m.logps_rejected = logps.policy_rejected.detach().mean().item<double>();
-  m.length_chosen = logps.chosen_tokens.mean().item<double>();
-  m.length_rejected = logps.rejected_tokens.mean().item<double>();
-  m.learning_rate = s.config.learning_rate;
+  m.loss = loss;
+  m.rewards_chosen = sums.rewards_chosen / n;
+  m.rewards_rejected = sums.rewards_rejected / n;
+  m.rewards_margins = (sums.rewards_chosen - sums.rewards_rejected) / n;
+  m.rewards_accuracies = sums.accurate / n;
+  m.logps_chosen = sums.logps_chosen / n;
+  m.logps_rejected = sums.logps_rejected / n;
+  m.logits_chosen = sums.logits_chosen / n;
+  m.logits_rejected = sums.logits_rejected / n;
+  m.length_chosen = sums.length_chosen / n;
+  m.length_rejected = sums.length_rejected / n;
+  m.learning_rate = lr;
+  m.beta = c.loss.beta;
   m.grad_norm = grad_norm;
   m.tokens = s.tokens;
-  m.elapsed_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count();
+  m.tokens_per_second = seconds > 0 ? static_cast<double>(step_tokens) / seconds : 0.0;
+  m.elapsed_seconds = s.elapsed();
   return m;
 }
 
+PreferenceEval Trainer::evaluate() {
+  auto& s = *state_;
+  prepare();
+  PreferenceEval result;
+  if (!s.eval_pairs.empty()) {
+    if (s.config.objective == Objective::Sft) {
+      auto loss = s.config.loss;
+      loss.type = LossType::Cpo;  // reads no reference; its NLL part is not reported, only log-probs
+      loss.terms.clear();
+      result = evaluate_preferences(s.policy, nullptr, s.eval_pairs, s.pad_id, loss, s.config.eval_batch_size);
+      result.mean_loss = -result.logps_chosen / std::max(1.0, result.length_chosen);
+    } else {
+      result = evaluate_preferences(s.policy, s.reference ? &s.reference : nullptr, s.eval_pairs, s.pad_id,
+                                    s.config.loss, s.config.eval_batch_size,
+                                    s.eval_reference ? &*s.eval_reference : nullptr, s.eval_margins);
+    }
+    if (s.config.measure_sampled_length && s.config.sample_prompts > 0) {
+      std::vector<std::vector<int64_t>> prompts;
+      for (size_t i = 0; i < s.eval_pairs.size() && static_cast<int64_t>(prompts.size()) < s.config.sample_prompts; ++i)
+        prompts.push_back(s.eval_pairs[i].prompt_ids);
+      GenerationConfig g;
+      g.max_new_tokens = s.config.sample_max_new_tokens;
+      g.temperature = 1.0;
+      g.seed = s.config.seed;
+      if (s.eos_id) g.stop_token_ids.push_back(*s.eos_id);
+      const bool was_training = s.policy->is_training();
+      auto answers = generate(s.policy, prompts, s.pad_id, g);
+      if (was_training) s.policy->train();
+      double total = 0;
+      for (const auto& a : answers) total += static_cast<double>(a.tokens.size());
+      result.sampled_length = total / static_cast<double>(answers.size());
+    }
+  }
+  result.step = s.step;
+  for (auto& r : result.pairs) r.step = s.step;
+  return result;
+}
+
+bool Trainer::eval_due() const {
+  const auto& s = *state_;
+  return s.config.eval_every > 0 && !s.eval_pairs.empty() && s.step > 0 && s.step % s.config.eval_every == 0;
+}
 bool Trainer::finished() const { return state_->step >= state_->config.max_steps; }
 int64_t Trainer::steps_done() const { return state_->step; }
-const TrainerConfig& Trainer::config() const { return state_->config; }
-LlamaForCausalLM& Trainer::policy() { return state_->policy; }
-LlamaForCausalLM& Trainer::reference() { return state_->reference; }
 
-int64_t train(Trainer& trainer, const StepCallback& on_step, const std::atomic<bool>* cancel) {
+TrainerEvent Trainer::set_beta(double beta) {
+  if (!(beta > 0)) throw ConfigError("beta must be > 0");
+  auto& s = *state_;
+  TrainerEvent e{.step = s.step, .kind = "beta",
+                 .message = "beta " + std::to_string(s.config.loss.beta) + " -> " + std::to_string(beta) +
+                            " after step " + std::to_string(s.step)};
+  s.config.loss.beta = beta;
+  return e;
+}
+
+TrainerEvent Trainer::set_learning_rate(double learning_rate) {
+  if (!(learning_rate > 0)) throw ConfigError("learning rate must be > 0");
+  auto& s = *state_;
+  TrainerEvent e{.step = s.step, .kind = "learning_rate",
+                 .message = "learning rate " + std::to_string(s.config.learning_rate) + " -> " +
+                            std::to_string(learning_rate) + " after step " + std::to_string(s.step)};
+  s.config.learning_rate = learning_rate;
+  return e;
+}
+
+void Trainer::save_state(const fs::path& dir) const {
+  const auto& s = *state_;
+  fs::create_directories(dir);
+  torch::serialize::OutputArchive archive;
+  s.optimizer->save(archive);
+  write_file_atomically(dir / "optimizer.pt", [&](std::ostream& out) { archive.save_to(out); });
+  if (s.config.sync_reference_every > 0 && s.reference) {
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& p : s.reference->named_parameters()) tensors.emplace_back(p.key(), p.value());
+    write_safetensors(dir / "reference.safetensors", tensors);
+  }
+  std::ostringstream rng;
+  rng << s.rng;
+  nlohmann::json j{{"step", s.step},
+                   {"epoch", s.epoch},
+                   {"cursor", s.cursor},
+                   {"order", s.order},
+                   {"rng", rng.str()},
+                   {"tokens", s.tokens},
+                   {"consecutive_nonfinite", s.consecutive_nonfinite},
+                   {"bco_mean", s.bco_mean},
+                   {"bco_count", s.bco_count},
+                   {"beta", s.config.loss.beta},
+                   {"learning_rate", s.config.learning_rate},
+                   {"elapsed_seconds", s.elapsed()},
+                   {"train_pairs", s.train_pairs.size()}};
+  write_file_atomically(dir / "trainer_state.json", j.dump(1) + "\n");
+}
+
+void Trainer::load_state(const fs::path& dir) {
+  auto& s = *state_;
+  std::ifstream in(dir / "trainer_state.json");
+  if (!in) throw TrainingError((dir / "trainer_state.json").string() + ": missing");
+  nlohmann::json j;
+  try {
+    in >> j;
+    if (j.at("train_pairs").get<size_t>() != s.train_pairs.size())
+      throw TrainingError((dir / "trainer_state.json").string() + ": saved for " +
+                          std::to_string(j.at("train_pairs").get<size_t>()) + " training pairs, this run has " +
+                          std::to_string(s.train_pairs.size()));
+    s.step = j.at("step").get<int64_t>();
+    s.epoch = j.at("epoch").get<int64_t>();
+    s.cursor = j.at("cursor").get<size_t>();
+    s.order = j.at("order").get<std::vector<size_t>>();
+    std::istringstream rng(j.at("rng").get<std::string>());
+    rng >> s.rng;
+    s.tokens = j.at("tokens").get<int64_t>();
+    s.consecutive_nonfinite = j.at("consecutive_nonfinite").get<int64_t>();
+    s.bco_mean = j.at("bco_mean").get<double>();
+    s.bco_count = j.at("bco_count").get<int64_t>();
+    s.config.loss.beta = j.at("beta").get<double>();
+    s.config.learning_rate = j.at("learning_rate").get<double>();
+    s.elapsed_before = j.at("elapsed_seconds").get<double>();
+    s.started = std::chrono::steady_clock::now();
+  } catch (const nlohmann::json::exception& e) {
+    throw TrainingError((dir / "trainer_state.json").string() + ": " + e.what());
+  }
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir / "optimizer.pt").string());
+  s.optimizer->load(archive);
+  if (s.config.sync_reference_every > 0 && s.reference) {
+    auto file = SafetensorsFile::open(dir / "reference.safetensors");
+    torch::NoGradGuard no_grad;
+    load_parameters(*s.reference, StateDict::from_files({file}), torch::kFloat32,
+                    s.reference->parameters().front().device());
+  }
+}
+
+const TrainerConfig& Trainer::config() const { return state_->config; }
+const TrainerCounters& Trainer::counters() const { return state_->counters; }
+const std::vector<TokenizedPair>& Trainer::eval_pairs() const { return state_->eval_pairs; }
+LlamaForCausalLM& Trainer::policy() { return state_->policy; }
+LlamaForCausalLM* Trainer::reference() { return state_->reference ? &state_->reference : nullptr; }
+
+int64_t train(Trainer& trainer, const TrainerCallbacks& callbacks, const std::atomic<bool>* cancel) {
   int64_t steps = 0;
+  trainer.prepare(callbacks);
   while (!trainer.finished()) {
     if (cancel != nullptr && cancel->load()) break;
-    const auto metrics = trainer.step();
+    const auto metrics = trainer.step(callbacks);
     ++steps;
-    if (on_step && !on_step(metrics)) break;
+    const bool go_on = !callbacks.on_step || callbacks.on_step(metrics);
+    if (trainer.eval_due() && callbacks.on_eval) callbacks.on_eval(trainer.evaluate());
+    if (!go_on) break;
   }
   return steps;
+}
+
+int64_t train(Trainer& trainer, const std::function<bool(const StepMetrics&)>& on_step,
+              const std::atomic<bool>* cancel) {
+  return train(trainer, TrainerCallbacks{.on_step = on_step}, cancel);
 }
 
 }  // namespace dpo

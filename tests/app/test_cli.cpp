@@ -52,7 +52,7 @@ TEST(Cli, TrainWritesOneMetricsLinePerStep) {
   // Running again into the same folder must not overwrite the user's metrics.
   auto again = run("train --steps 1 --out " + dir.string());
   EXPECT_EQ(again.code, 1);
-  EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
   fs::remove_all(dir);
 }
 

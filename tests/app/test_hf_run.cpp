@@ -34,8 +34,11 @@ TEST(HfRun, BytelevelBpeModelTrainsOnTrlPairsAndExports) {
   options.trainer.max_steps = 3;
   options.trainer.batch_size = 4;
   options.trainer.learning_rate = 1e-3;
+  options.eval_fraction = 0;
+  options.cache_dir = (dir / "cache").string();
   auto setup = dpo::app::prepare_run(options);
-  EXPECT_EQ(setup.pairs.size(), 19u);
+  EXPECT_EQ(setup.train_pairs, 19u);
+  EXPECT_EQ(setup.eval_pairs, 0u);
   EXPECT_EQ(setup.tokenizer->vocab_size(), 50295);
 
   std::vector<dpo::StepMetrics> steps;

@@ -3,85 +3,373 @@
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
+#include <set>
+#include <unistd.h>
 
 #include "core/data/jsonl_reader.h"
 #include "core/data/tokenize.h"
 #include "core/eval/preference_eval.h"
+#include "core/runtime/error.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "core/train/checkpoint.h"
+#include "core/train/schedule.h"
 #include "core/train/trainer.h"
 #include "resources/demo_assets.h"
 
-namespace {
-struct DemoRun {
-  std::unique_ptr<dpo::Tokenizer> tokenizer;
-  std::vector<dpo::TokenizedPair> pairs;
-  std::unique_ptr<dpo::Trainer> trainer;
-};
+namespace fs = std::filesystem;
 
-DemoRun demo_run(int64_t steps, size_t pair_count) {
-  DemoRun run;
-  run.tokenizer = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
+namespace {
+
+constexpr int64_t kPad = 3;
+
+std::vector<dpo::TokenizedPair> demo_pairs(size_t count) {
+  static auto tokenizer = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
   auto pairs = dpo::parse_preference_jsonl(dpo::resources::demo_preferences_jsonl(), "demo");
-  pairs.resize(pair_count);
-  run.pairs = dpo::tokenize_pairs(*run.tokenizer, pairs, {});
-  torch::manual_seed(0);
-  dpo::LlamaForCausalLM policy(dpo::LlamaConfig::tiny(run.tokenizer->vocab_size()));
+  pairs.resize(count);
+  return dpo::tokenize_pairs(*tokenizer, pairs, {});
+}
+
+dpo::LlamaForCausalLM demo_policy(uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  dpo::LlamaForCausalLM policy(dpo::LlamaConfig::tiny(400));
   dpo::initialise_weights(policy);
+  return policy;
+}
+
+dpo::TrainerConfig demo_config(int64_t steps) {
   dpo::TrainerConfig config;
   config.loss.beta = 0.1;
   config.learning_rate = 1e-3;
   config.batch_size = 8;
   config.max_steps = steps;
-  run.trainer = std::make_unique<dpo::Trainer>(policy, run.pairs, 3, config);
-  return run;
+  return config;
 }
+
+std::unique_ptr<dpo::Trainer> demo_trainer(const dpo::TrainerConfig& config, size_t pair_count,
+                                           size_t eval_count = 0, fs::path cache = {}) {
+  auto all = demo_pairs(pair_count + eval_count);
+  dpo::TrainerInputs in;
+  in.policy = demo_policy();
+  in.train_pairs.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(pair_count));
+  in.eval_pairs.assign(all.begin() + static_cast<std::ptrdiff_t>(pair_count), all.end());
+  in.pad_id = kPad;
+  in.eos_id = 2;
+  in.reference_cache_dir = std::move(cache);
+  return std::make_unique<dpo::Trainer>(std::move(in), config);
+}
+
+std::vector<torch::Tensor> grads_of(dpo::LlamaForCausalLM& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+  return out;
+}
+
+double max_abs_diff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
+  return worst;
+}
+
+double max_abs(const std::vector<torch::Tensor>& a) {
+  double worst = 0;
+  for (const auto& t : a) worst = std::max(worst, t.abs().max().item<double>());
+  return worst;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("dpo-training-test-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(reinterpret_cast<uintptr_t>(this)));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
 }  // namespace
 
 TEST(Training, DpoLearnsTheDemoPreferences) {
   torch::set_num_threads(2);
-  auto run = demo_run(/*steps=*/60, /*pair_count=*/48);
-  auto before = dpo::evaluate_preferences(run.trainer->policy(), run.trainer->reference(), run.pairs, 3,
-                                          run.trainer->config().loss);
-  // Policy == reference at the start: every margin is exactly 0, so nothing counts as won.
+  auto trainer = demo_trainer(demo_config(60), 48);
+  auto pairs = demo_pairs(48);
+  auto before = dpo::evaluate_preferences(trainer->policy(), trainer->reference(), pairs, kPad, trainer->config().loss);
+  // Policy == reference at the start: every margin is exactly 0, so nothing counts as won, and each
+  // pair's DPO gradient weight is σ(0) = 0.5.
   EXPECT_EQ(before.accuracy, 0.0);
   EXPECT_NEAR(before.mean_loss, std::log(2.0), 1e-6);
+  for (const auto& r : before.pairs) {
+    EXPECT_NEAR(r.gradient_weight, 0.5, 1e-6);
+    EXPECT_TRUE(r.misranked);
+  }
 
   std::vector<dpo::StepMetrics> history;
-  dpo::train(*run.trainer, [&](const dpo::StepMetrics& m) {
+  dpo::train(*trainer, [&](const dpo::StepMetrics& m) {
     history.push_back(m);
     return true;
   });
   ASSERT_EQ(history.size(), 60u);
   EXPECT_NEAR(history.front().loss, std::log(2.0), 1e-4);  // first step: π = π_ref
   EXPECT_NEAR(history.front().rewards_margins, 0.0, 1e-5);
-  for (const auto& m : history) ASSERT_TRUE(std::isfinite(m.loss)) << "step " << m.step;
+  for (const auto& m : history) ASSERT_TRUE(std::isfinite(m.loss) && !m.skipped) << "step " << m.step;
 
-  auto after = dpo::evaluate_preferences(run.trainer->policy(), run.trainer->reference(), run.pairs, 3,
-                                         run.trainer->config().loss);
+  auto after = dpo::evaluate_preferences(trainer->policy(), trainer->reference(), pairs, kPad, trainer->config().loss);
   EXPECT_GT(after.accuracy, 0.9);
   EXPECT_GT(after.mean_margin, 0.5);
   EXPECT_LT(after.mean_loss, before.mean_loss);
   EXPECT_GT(history.back().length_chosen, 1.0);
+  // The weight is σ(r_l − r_w) for plain DPO, pair by pair.
+  for (const auto& r : after.pairs)
+    EXPECT_NEAR(r.gradient_weight, 1.0 / (1.0 + std::exp(r.margin)), 1e-5) << "line " << r.line;
 }
 
 TEST(Training, CancelStopsBetweenSteps) {
-  auto run = demo_run(/*steps=*/50, /*pair_count=*/16);
+  auto trainer = demo_trainer(demo_config(50), 16);
   std::atomic<bool> cancel{false};
-  const auto steps = dpo::train(*run.trainer, [&](const dpo::StepMetrics& m) {
+  const auto steps = dpo::train(*trainer, [&](const dpo::StepMetrics& m) {
     if (m.step == 3) cancel = true;
     return true;
   }, &cancel);
   EXPECT_EQ(steps, 3);
-  EXPECT_EQ(run.trainer->steps_done(), 3);
+  EXPECT_EQ(trainer->steps_done(), 3);
 }
 
 TEST(Training, ReferenceStaysFrozen) {
-  auto run = demo_run(/*steps=*/3, /*pair_count=*/16);
+  auto trainer = demo_trainer(demo_config(3), 16);
   std::vector<torch::Tensor> before;
-  for (const auto& p : run.trainer->reference()->parameters()) before.push_back(p.clone());
-  dpo::train(*run.trainer, nullptr);
+  for (const auto& p : (*trainer->reference())->parameters()) before.push_back(p.clone());
+  dpo::train(*trainer, nullptr);
   size_t i = 0;
-  for (const auto& p : run.trainer->reference()->parameters()) EXPECT_TRUE(torch::equal(p, before[i++]));
-  EXPECT_FALSE(torch::equal(run.trainer->policy()->parameters().front(),
-                            run.trainer->reference()->parameters().front()));
+  for (const auto& p : (*trainer->reference())->parameters()) EXPECT_TRUE(torch::equal(p, before[i++]));
+  EXPECT_FALSE(torch::equal(trainer->policy()->parameters().front(), (*trainer->reference())->parameters().front()));
+}
+
+TEST(Schedule, MatchesTransformersWarmupSchedules) {
+  using dpo::LrSchedule;
+  const double base = 1e-3;
+  // warmup 10, 110 steps: ramp step/10, then progress p = (step − 10) / 100.
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 0, 10, 110, LrSchedule::Linear), 0.0);
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 5, 10, 110, LrSchedule::Cosine), 5e-4);
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 10, 10, 110, LrSchedule::Linear), 1e-3);
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 60, 10, 110, LrSchedule::Linear), 5e-4);  // 1 − 0.5
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 60, 10, 110, LrSchedule::Constant), 1e-3);
+  // cosine at p = 0.25: 0.5·(1 + cos(π/4)) = 0.853553390593...
+  EXPECT_NEAR(dpo::scheduled_learning_rate(base, 35, 10, 110, LrSchedule::Cosine), 8.53553390593e-4, 1e-15);
+  EXPECT_NEAR(dpo::scheduled_learning_rate(base, 60, 10, 110, LrSchedule::Cosine), 5e-4, 1e-15);
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 110, 10, 110, LrSchedule::Linear), 0.0);
+  // No warmup: the first step already uses the full rate.
+  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 0, 0, 100, LrSchedule::Cosine), 1e-3);
+}
+
+TEST(Training, StepsReportTheScheduledLearningRate) {
+  auto config = demo_config(4);
+  config.warmup_steps = 2;
+  config.schedule = dpo::LrSchedule::Linear;
+  auto trainer = demo_trainer(config, 16);
+  std::vector<double> rates;
+  dpo::train(*trainer, [&](const dpo::StepMetrics& m) {
+    rates.push_back(m.learning_rate);
+    return true;
+  });
+  // steps 0..3 of 4 with warmup 2: 0, 0.5, then 1 − (s − 2)/2: 1, 0.5 (times 1e-3).
+  ASSERT_EQ(rates.size(), 4u);
+  EXPECT_DOUBLE_EQ(rates[0], 0.0);
+  EXPECT_DOUBLE_EQ(rates[1], 5e-4);
+  EXPECT_DOUBLE_EQ(rates[2], 1e-3);
+  EXPECT_DOUBLE_EQ(rates[3], 5e-4);
+}
+
+// k micro-batches of n pairs give the gradient of one batch of k·n pairs, although the micro-batches
+// hold different numbers of tokens (and so different padding).
+TEST(Training, GradientAccumulationMatchesOneBigBatch) {
+  for (auto objective : {dpo::Objective::Preference, dpo::Objective::Sft}) {
+    auto one = demo_config(1);
+    one.objective = objective;
+    one.max_grad_norm = 0;  // gradients are compared as computed, not clipped
+    one.batch_size = 8;
+    auto split = one;
+    split.batch_size = 2;
+    split.grad_accumulation = 4;
+    auto a = demo_trainer(one, 8);
+    auto b = demo_trainer(split, 8);
+    const auto ma = a->step();
+    const auto mb = b->step();
+    const auto ga = grads_of(a->policy()), gb = grads_of(b->policy());
+    EXPECT_GT(max_abs(ga), 1e-3);
+    EXPECT_LT(max_abs_diff(ga, gb), 1e-6) << (objective == dpo::Objective::Sft ? "sft" : "dpo");
+    EXPECT_NEAR(ma.loss, mb.loss, 1e-6);
+    EXPECT_EQ(ma.tokens, mb.tokens);
+  }
+  // The micro-batches really differ in token counts.
+  auto pairs = demo_pairs(8);
+  std::set<size_t> sizes;
+  for (const auto& p : pairs) sizes.insert(p.prompt_ids.size() + p.chosen_ids.size());
+  EXPECT_GT(sizes.size(), 2u);
+}
+
+TEST(Training, ReferenceRunsOnceNotEveryEpoch) {
+  auto precomputed = demo_config(6);  // 16 pairs, batch 8: three epochs
+  auto live = precomputed;
+  live.precompute_reference = false;
+  auto a = demo_trainer(precomputed, 16);
+  auto b = demo_trainer(live, 16);
+  std::vector<double> la, lb;
+  dpo::train(*a, [&](const dpo::StepMetrics& m) { la.push_back(m.loss); return true; });
+  dpo::train(*b, [&](const dpo::StepMetrics& m) { lb.push_back(m.loss); return true; });
+  EXPECT_EQ(a->counters().reference_precomputed, 16);
+  EXPECT_EQ(a->counters().reference_forwards, 0);  // no step ran π_ref
+  EXPECT_EQ(b->counters().reference_forwards, 6);
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(la[i], lb[i], 1e-5) << "step " << i + 1;
+}
+
+TEST(Training, ReferenceLogpsComeFromTheDiskCacheTheSecondTime) {
+  TempDir dir;
+  auto first = demo_trainer(demo_config(1), 16, 4, dir.path);
+  first->prepare();
+  EXPECT_EQ(first->counters().reference_precomputed, 20);
+  EXPECT_FALSE(first->counters().reference_from_cache);
+  auto second = demo_trainer(demo_config(1), 16, 4, dir.path);
+  second->prepare();
+  EXPECT_EQ(second->counters().reference_precomputed, 0);
+  EXPECT_TRUE(second->counters().reference_from_cache);
+  EXPECT_EQ(first->step().loss, second->step().loss);
+}
+
+TEST(Training, NonFiniteStepsAreSkippedAndStopTheRun) {
+  auto config = demo_config(10);
+  config.max_nonfinite_steps = 3;
+  auto trainer = demo_trainer(config, 16);
+  {
+    torch::NoGradGuard no_grad;
+    trainer->policy()->parameters().back().fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  auto untouched = trainer->policy()->parameters().front().clone();
+  std::vector<dpo::TrainerEvent> events;
+  dpo::TrainerCallbacks callbacks;
+  callbacks.on_event = [&](const dpo::TrainerEvent& e) { events.push_back(e); };
+  callbacks.on_step = [](const dpo::StepMetrics& m) {
+    EXPECT_TRUE(m.skipped);
+    return true;
+  };
+  try {
+    dpo::train(*trainer, callbacks);
+    FAIL() << "expected TrainingError";
+  } catch (const dpo::TrainingError& e) {
+    EXPECT_NE(std::string(e.what()).find("3 consecutive steps with a non-finite loss or gradient"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("pairs on lines"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].kind, "nonfinite");
+  EXPECT_EQ(events[0].step, 1);
+  EXPECT_EQ(events[0].pair_lines.size(), 8u);
+  EXPECT_TRUE(torch::equal(trainer->policy()->parameters().front(), untouched));  // no update happened
+}
+
+TEST(Training, TrDpoMixesThePolicyIntoTheReference) {
+  auto config = demo_config(2);
+  config.sync_reference_every = 2;
+  config.sync_reference_alpha = 0.6;
+  auto trainer = demo_trainer(config, 16);
+  trainer->step();
+  std::vector<torch::Tensor> ref_before;
+  for (const auto& p : (*trainer->reference())->parameters()) ref_before.push_back(p.clone());
+  trainer->step();  // step 2: π_ref ← 0.6·π + 0.4·π_ref
+  auto policy = trainer->policy()->parameters();
+  size_t i = 0;
+  for (const auto& p : (*trainer->reference())->parameters()) {
+    auto expected = 0.6 * policy[i] + 0.4 * ref_before[i];
+    EXPECT_LT((p - expected).abs().max().item<double>(), 1e-6);
+    ++i;
+  }
+}
+
+TEST(Training, SftFitsTheChosenCompletions) {
+  auto config = demo_config(40);
+  config.objective = dpo::Objective::Sft;
+  config.learning_rate = 3e-3;
+  auto trainer = demo_trainer(config, 48);
+  EXPECT_EQ(trainer->reference(), nullptr);  // SFT keeps no second model
+  std::vector<double> nll;
+  dpo::train(*trainer, [&](const dpo::StepMetrics& m) { nll.push_back(m.loss); return true; });
+  // A freshly initialised model is close to uniform over the 400 tokens: NLL ≈ ln 400 = 5.99.
+  EXPECT_NEAR(nll.front(), std::log(400.0), 0.3);
+  EXPECT_LT(nll.back(), nll.front() - 1.5);
+}
+
+TEST(Training, EvaluationRecordsEveryEvalPair) {
+  auto config = demo_config(4);
+  config.eval_every = 2;
+  config.sample_prompts = 2;
+  config.sample_max_new_tokens = 8;
+  auto trainer = demo_trainer(config, 16, 6);
+  std::vector<dpo::PreferenceEval> evals;
+  dpo::train(*trainer, dpo::TrainerCallbacks{.on_eval = [&](const dpo::PreferenceEval& e) { evals.push_back(e); }});
+  ASSERT_EQ(evals.size(), 2u);
+  EXPECT_EQ(evals[0].step, 2);
+  EXPECT_EQ(evals[1].step, 4);
+  ASSERT_EQ(evals[1].pairs.size(), 6u);
+  double accurate = 0;
+  for (const auto& r : evals[1].pairs) {
+    EXPECT_EQ(r.step, 4);
+    EXPECT_NEAR(r.margin, 0.1 * (r.logratio_chosen - r.logratio_rejected), 1e-9);
+    EXPECT_EQ(r.misranked, !(r.margin > 0));
+    accurate += r.misranked ? 0 : 1;
+  }
+  EXPECT_DOUBLE_EQ(evals[1].accuracy, accurate / 6.0);
+  EXPECT_GE(evals[1].sampled_length, 1.0);
+  EXPECT_LE(evals[1].sampled_length, 8.0);
+}
+
+TEST(Training, BetaChangeTakesEffectNextStep) {
+  auto trainer = demo_trainer(demo_config(3), 16);
+  EXPECT_EQ(trainer->step().beta, 0.1);
+  auto event = trainer->set_beta(0.3);
+  EXPECT_EQ(event.kind, "beta");
+  EXPECT_EQ(event.step, 1);
+  EXPECT_EQ(trainer->step().beta, 0.3);
+}
+
+// Stopping after 3 steps, writing a checkpoint and continuing in a fresh trainer ends on the same
+// bits as 6 uninterrupted steps.
+TEST(Checkpoint, ResumeIsBitExact) {
+  TempDir dir;
+  auto config = demo_config(6);
+  config.schedule = dpo::LrSchedule::Cosine;
+  config.warmup_steps = 1;
+  config.weight_decay = 0.01;
+  auto straight = demo_trainer(config, 12);  // 12 pairs, batch 8: epochs straddle steps
+  dpo::train(*straight, nullptr);
+
+  auto first = demo_trainer(config, 12);
+  for (int i = 0; i < 3; ++i) first->step();
+  const auto saved = dpo::write_checkpoint(dir.path, *first, {.keep = 2});
+  EXPECT_EQ(saved.filename(), "step-000003");
+  EXPECT_EQ(dpo::latest_checkpoint(dir.path), saved);
+
+  auto resumed = demo_trainer(config, 12);
+  dpo::restore_checkpoint(saved, *resumed);
+  EXPECT_EQ(resumed->steps_done(), 3);
+  dpo::train(*resumed, nullptr);
+  auto a = straight->policy()->named_parameters();
+  for (const auto& p : resumed->policy()->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), a[p.key()])) << p.key();
+}
+
+TEST(Checkpoint, KeepsTheNewestAndIgnoresHalfWrittenOnes) {
+  TempDir dir;
+  auto trainer = demo_trainer(demo_config(5), 16);
+  for (int i = 0; i < 4; ++i) {
+    trainer->step();
+    dpo::write_checkpoint(dir.path, *trainer, {.keep = 2});
+  }
+  auto all = dpo::list_checkpoints(dir.path);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(dpo::checkpoint_step(all[0]), 3);
+  EXPECT_EQ(dpo::checkpoint_step(all[1]), 4);
+  // A folder a killed write left behind is neither listed nor resumed from.
+  fs::create_directories(dir.path / "checkpoints" / ".partial-step-000005-999");
+  fs::create_directories(dir.path / "checkpoints" / "step-000009");  // no trainer_state.json
+  EXPECT_EQ(dpo::checkpoint_step(*dpo::latest_checkpoint(dir.path)), 4);
 }

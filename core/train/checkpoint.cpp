@@ -1,0 +1,110 @@
+#include "core/train/checkpoint.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
+#include "core/io/state_dict.h"
+#include "core/runtime/error.h"
+
+namespace dpo {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::string_view kPrefix = "step-";
+
+// Fault injection for the kill-during-checkpoint test: DPO_FAULT_CHECKPOINT_STEP=N makes the
+// process die, like a SIGKILL would, after writing checkpoint N's files but before its rename.
+void maybe_die_mid_write(int64_t step) {
+  const char* fault = std::getenv("DPO_FAULT_CHECKPOINT_STEP");
+  if (fault != nullptr && std::to_string(step) == fault) std::_Exit(137);
+}
+}  // namespace
+
+fs::path checkpoint_dir(const fs::path& run_dir, int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
+  return run_dir / "checkpoints" / name;
+}
+
+int64_t checkpoint_step(const fs::path& checkpoint) {
+  const auto name = checkpoint.filename().string();
+  if (name.rfind(kPrefix, 0) != 0) throw TrainingError(checkpoint.string() + ": not a checkpoint folder (step-NNNNNN)");
+  try {
+    return std::stoll(name.substr(kPrefix.size()));
+  } catch (const std::exception&) {
+    throw TrainingError(checkpoint.string() + ": not a checkpoint folder (step-NNNNNN)");
+  }
+}
+
+std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
+  std::vector<fs::path> out;
+  const auto dir = run_dir / "checkpoints";
+  if (!fs::is_directory(dir)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (e.is_directory() && name.rfind(kPrefix, 0) == 0 && fs::exists(e.path() / "trainer_state.json"))
+      out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) { return checkpoint_step(a) < checkpoint_step(b); });
+  return out;
+}
+
+std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
+  auto all = list_checkpoints(run_dir);
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+fs::path write_checkpoint(const fs::path& run_dir, Trainer& trainer, const CheckpointOptions& options) {
+  const int64_t step = trainer.steps_done();
+  const auto final_dir = checkpoint_dir(run_dir, step);
+  const auto parent = final_dir.parent_path();
+  fs::create_directories(parent);
+  // Leftovers of writes that were killed: hidden folders never count as checkpoints.
+  for (const auto& e : fs::directory_iterator(parent))
+    if (e.path().filename().string().rfind(".partial-", 0) == 0) fs::remove_all(e.path());
+  const auto staging = parent / (".partial-" + final_dir.filename().string() + "-" + std::to_string(::getpid()));
+  fs::create_directories(staging);
+
+  auto model = options.model;
+  model.dtype = torch::kFloat32;
+  model.overwrite = true;
+  export_hf_model(trainer.policy(), staging / "model", model);
+  trainer.save_state(staging);
+  maybe_die_mid_write(step);
+  fsync_directory(staging);
+  if (fs::exists(final_dir)) fs::remove_all(final_dir);
+  fs::rename(staging, final_dir);
+  fsync_directory(parent);
+
+  if (options.keep > 0) {
+    auto all = list_checkpoints(run_dir);
+    for (size_t i = 0; i + static_cast<size_t>(options.keep) < all.size(); ++i) fs::remove_all(all[i]);
+  }
+  return final_dir;
+}
+
+void restore_checkpoint(const fs::path& checkpoint, Trainer& trainer) {
+  if (!fs::exists(checkpoint / "trainer_state.json"))
+    throw TrainingError(checkpoint.string() + ": not a complete checkpoint (trainer_state.json missing)");
+  std::vector<std::shared_ptr<SafetensorsFile>> files;
+  for (const auto& f : checkpoint_files(checkpoint / "model")) files.push_back(SafetensorsFile::open(f));
+  {
+    torch::NoGradGuard no_grad;
+    auto& policy = trainer.policy();
+    auto report = load_parameters(*policy, StateDict::from_files(files), torch::kFloat32,
+                                  policy->parameters().front().device());
+    if (!report.missing.empty())
+      throw TrainingError(checkpoint.string() + ": model lacks parameter " + report.missing.front());
+  }
+  trainer.load_state(checkpoint);
+}
+
+}  // namespace dpo

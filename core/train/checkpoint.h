@@ -1,0 +1,32 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "core/io/hf_folder.h"
+#include "core/train/trainer.h"
+
+namespace dpo {
+
+// RUN/checkpoints/step-000040/: model/ (Hugging Face folder, fp32 so resuming is exact), optimizer.pt,
+// trainer_state.json (data order, RNG, counters) and, with reference sync, reference.safetensors.
+// Built in a hidden sibling folder, fsync-ed and renamed into place: a crash mid-write leaves the
+// previous checkpoints intact and no folder that looks complete.
+struct CheckpointOptions {
+  ExportOptions model;  // raw config and tokenizer files for the model folder (dtype is forced to fp32)
+  int64_t keep = 3;     // newest complete checkpoints kept; 0 keeps all
+};
+
+std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, int64_t step);
+std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, Trainer& trainer,
+                                       const CheckpointOptions& options);
+// Complete checkpoints, oldest first.
+std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
+// The step a checkpoint folder holds (from its name).
+int64_t checkpoint_step(const std::filesystem::path& checkpoint);
+// Policy weights and trainer state from `checkpoint` into a trainer built with the run's settings.
+void restore_checkpoint(const std::filesystem::path& checkpoint, Trainer& trainer);
+
+}  // namespace dpo

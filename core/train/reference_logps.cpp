@@ -1,0 +1,114 @@
+#include "core/train/reference_logps.h"
+
+#include <torch/torch.h>
+
+#include <cstring>
+#include <fstream>
+#include <span>
+#include <sstream>
+
+#include "core/data/collator.h"
+#include "core/data/readers.h"
+#include "core/io/atomic_file.h"
+#include "core/train/logprobs.h"
+
+namespace dpo {
+
+namespace {
+constexpr char kMagic[8] = {'D', 'P', 'O', 'R', 'E', 'F', '0', '1'};
+
+std::string hex(uint64_t v) {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(v));
+  return buffer;
+}
+}  // namespace
+
+uint64_t parameters_fingerprint(LlamaForCausalLM& model) {
+  uint64_t h = 0x5eed;
+  for (const auto& p : model->named_parameters()) {
+    auto t = p.value().detach().to(torch::kCPU).contiguous();
+    h = hash_bytes(p.key(), h);
+    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(t.sizes().data()), t.dim() * sizeof(int64_t)), h);
+    h = hash_bytes(std::string_view(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size()), h);
+  }
+  return h;
+}
+
+uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs) {
+  uint64_t h = 0x9a125;
+  auto add = [&h](const std::vector<int64_t>& ids) {
+    const uint64_t n = ids.size();
+    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(&n), sizeof n), h);
+    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t)), h);
+  };
+  for (const auto& p : pairs) {
+    add(p.prompt_ids);
+    add(p.chosen_ids);
+    add(p.rejected_ids);
+  }
+  return h;
+}
+
+ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::vector<TokenizedPair>& pairs,
+                                       int64_t pad_id, int64_t batch_size, const ProgressCallback& progress) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = reference->is_training();
+  reference->eval();
+  const auto device = reference->parameters().front().device();
+  ReferenceLogps out;
+  out.chosen.reserve(pairs.size());
+  out.rejected.reserve(pairs.size());
+  const auto step = static_cast<size_t>(std::max<int64_t>(1, batch_size));
+  for (size_t start = 0; start < pairs.size(); start += step) {
+    const size_t n = std::min(step, pairs.size() - start);
+    auto batch = collate_pairs(std::span(pairs).subspan(start, n), pad_id);
+    auto ids = batch.input_ids.to(device);
+    auto sums = response_logprobs(reference(ids, batch.attention_mask.to(device)), ids,
+                                  batch.response_mask.to(device))
+                    .sum.to(torch::kCPU).to(torch::kFloat32).contiguous();  // (2n)
+    const float* v = sums.data_ptr<float>();
+    out.chosen.insert(out.chosen.end(), v, v + n);
+    out.rejected.insert(out.rejected.end(), v + n, v + 2 * n);
+    if (progress) progress(start + n, pairs.size());
+  }
+  if (was_training) reference->train();
+  return out;
+}
+
+std::filesystem::path reference_cache_path(const std::filesystem::path& dir, uint64_t model_hash, uint64_t pairs_hash) {
+  return dir / ("reflogps-" + hex(model_hash) + "-" + hex(pairs_hash) + ".bin");
+}
+
+std::optional<ReferenceLogps> read_reference_cache(const std::filesystem::path& path, size_t pairs) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  const size_t expected = sizeof kMagic + sizeof(uint64_t) + 2 * pairs * sizeof(float);
+  if (bytes.size() != expected || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return std::nullopt;
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data() + sizeof kMagic, sizeof n);
+  if (n != pairs) return std::nullopt;
+  ReferenceLogps out;
+  out.chosen.resize(pairs);
+  out.rejected.resize(pairs);
+  const char* p = bytes.data() + sizeof kMagic + sizeof n;
+  std::memcpy(out.chosen.data(), p, pairs * sizeof(float));
+  std::memcpy(out.rejected.data(), p + pairs * sizeof(float), pairs * sizeof(float));
+  return out;
+}
+
+void write_reference_cache(const std::filesystem::path& path, const ReferenceLogps& logps) {
+  std::filesystem::create_directories(path.parent_path());
+  write_file_atomically(path, [&](std::ostream& out) {
+    out.write(kMagic, sizeof kMagic);
+    const uint64_t n = logps.size();
+    out.write(reinterpret_cast<const char*>(&n), sizeof n);
+    out.write(reinterpret_cast<const char*>(logps.chosen.data()), static_cast<std::streamsize>(n * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(logps.rejected.data()), static_cast<std::streamsize>(n * sizeof(float)));
+  });
+}
+
+}  // namespace dpo
