@@ -155,6 +155,39 @@ int MetricPlot::addSeries(const QString& name, const QColor& color, Axis axis, b
   return static_cast<int>(series_.size()) - 1;
 }
 
+int MetricPlot::addPointSeries(const QString& name, const QColor& color, Axis axis) {
+  const int index = addSeries(name, color, axis);
+  auto& s = series_[index];
+  s.points = true;
+  s.smoothed = false;
+  s.raw->setLineStyle(QCPGraph::lsNone);
+  s.raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(color.darker(130), 1.2), color, 9));
+  rebuildSmoothed();
+  return index;
+}
+
+bool MetricPlot::isPointSeries(int series) const {
+  return series >= 0 && series < seriesCount() && series_[series].points;
+}
+
+void MetricPlot::addMarker(double x, const QString& label) {
+  auto* line = new QCPItemStraightLine(plot_);
+  line->setPen(QPen(QColor(0x8e, 0x44, 0xad), 1.4, Qt::DotLine));
+  line->point1->setCoords(x, 0);
+  line->point2->setCoords(x, 1);
+  auto* text = new QCPItemText(plot_);
+  text->position->setTypeX(QCPItemPosition::ptPlotCoords);
+  text->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+  text->position->setCoords(x, 0.02);
+  text->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+  text->setPadding(QMargins(3, 0, 0, 0));
+  text->setColor(QColor(0x8e, 0x44, 0xad));
+  text->setText(label);
+  markers_.emplace_back(line, text);
+  dirty_ = true;
+  if (!timer_.isActive()) timer_.start();
+}
+
 void MetricPlot::addPoint(int series, double x, double y) {
   if (series < 0 || series >= seriesCount()) return;
   auto& s = series_[series];
@@ -173,6 +206,11 @@ void MetricPlot::clear() {
     s.drawn = 0;
     s.ema.reset();
   }
+  for (auto [line, text] : markers_) {
+    plot_->removeItem(line);
+    plot_->removeItem(text);
+  }
+  markers_.clear();
   auto_range_ = true;
   dirty_ = true;
   if (!timer_.isActive()) timer_.start();

@@ -42,7 +42,14 @@ class MetricPlot : public QFrame {
 
   // Returns the series index used by addPoint().
   int addSeries(const QString& name, const QColor& color, Axis axis = Axis::Left, bool dashed = false);
+  // A series drawn as markers only and never smoothed: sparse points such as evaluations over
+  // the per-step curves.
+  int addPointSeries(const QString& name, const QColor& color, Axis axis = Axis::Left);
+  bool isPointSeries(int series) const;
   void addPoint(int series, double x, double y);
+  // A vertical line at x with a short label at the top (a β or learning-rate change).
+  void addMarker(double x, const QString& label);
+  int markerCount() const { return static_cast<int>(markers_.size()); }
   void clear();
 
   // 0 = off; otherwise the EMA weight of the past (TensorBoard's slider), debiased at the start.
@@ -80,6 +87,7 @@ class MetricPlot : public QFrame {
     QVector<double> pending_x, pending_y;
     int drawn = 0;
     bool smoothed = true;
+    bool points = false;
     DebiasedEma ema;
   };
 
@@ -99,6 +107,7 @@ class MetricPlot : public QFrame {
   std::optional<double> reference_y_;
   std::optional<std::pair<double, double>> right_range_;
   std::vector<Series> series_;
+  std::vector<std::pair<QCPItemStraightLine*, QCPItemText*>> markers_;
   QTimer timer_;
   bool dirty_ = false;
   bool auto_range_ = true;

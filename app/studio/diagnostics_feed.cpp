@@ -1,5 +1,7 @@
 #include "app/studio/diagnostics_feed.h"
 
+#include <cmath>
+
 #include "core/diagnose/diagnostics.h"
 
 namespace dpo::studio {
@@ -21,14 +23,20 @@ StepMetrics toStepMetrics(const MetricRecord& r) {
   m.grad_norm = r.grad_norm;
   m.tokens = r.tokens;
   m.elapsed_seconds = r.elapsed_seconds;
+  m.beta = r.beta;
   return m;
 }
 
-QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<MetricRecord>& records, double beta) {
+QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<MetricRecord>& records, double beta,
+                                               const std::vector<EvalRecord>& evals) {
   diagnose::DiagnoseInput input;
   input.beta = beta;
   input.steps.reserve(records.size());
   for (const auto& r : records) input.steps.push_back(toStepMetrics(r));
+  if (!evals.empty())
+    for (const auto& p : evals.back().pairs) input.pair_margins.push_back(p.margin);
+  for (const auto& e : evals)
+    if (std::isfinite(e.sampled_length)) input.sampled_lengths.push_back({e.step, e.sampled_length});
   QList<widgets::DiagnosticItem> items;
   for (const auto& f : diagnose::diagnose(input)) {
     widgets::DiagnosticItem item;

@@ -8,12 +8,14 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <thread>
 
 #include "app/studio/main_window.h"
 #include "core/runtime/runtime.h"
 #include "widgets/metric_plot.h"
+#include "widgets/pair_inspector.h"
 
 namespace {
 
@@ -62,12 +64,16 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   const QCommandLineOption smoke_opt("smoke", "Run a few demo steps headless, check that every plot received points, and exit (0 = ok).");
   const QCommandLineOption screenshot_opt("screenshot", "Run a few demo steps, save the main window to <file> and exit.", "file");
+  const QCommandLineOption after_opt("after-steps", "With --screenshot: pause after <n> steps, evaluate, and shoot the paused window.", "n");
+  const QCommandLineOption panel_opt("panel", "With --screenshot: what to show, main (the plots, default) or inspector (the pair inspector).", "name");
+  const QCommandLineOption eval_opt("eval-every", "Evaluate the held-out pairs every <n> steps (0: only at the end).", "n");
   const QCommandLineOption steps_opt("steps", "Optimiser steps (default: 200; 10 with --smoke; 40 with --screenshot).", "n");
   const QCommandLineOption threads_opt("threads", "Intra-op threads for torch (default: hardware concurrency).", "n");
   const QCommandLineOption data_opt("data", "Preference JSONL {prompt, chosen, rejected} (default: embedded demo).", "file");
   const QCommandLineOption beta_opt("beta", "DPO temperature β (typical 0.01 - 0.5).", "b");
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
-  parser.addOptions({smoke_opt, screenshot_opt, steps_opt, threads_opt, data_opt, beta_opt, start_opt});
+  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, eval_opt, steps_opt, threads_opt, data_opt, beta_opt,
+                     start_opt});
   parser.process(app);
 
   const bool smoke = parser.isSet(smoke_opt);
@@ -94,6 +100,24 @@ int main(int argc, char** argv) {
     if (!ok || n < 1) return fail("--steps needs a positive integer");
     config.steps = n;
   }
+  qint64 after_steps = 0;
+  if (parser.isSet(after_opt)) {
+    bool ok = false;
+    after_steps = parser.value(after_opt).toLongLong(&ok);
+    if (!ok || after_steps < 1) return fail("--after-steps needs a positive integer");
+    if (screenshot.isEmpty()) return fail("--after-steps goes with --screenshot");
+    config.pause_after = after_steps;
+    if (!parser.isSet(steps_opt)) config.steps = std::max<qint64>(config.steps, 200);
+    if (config.steps <= after_steps) return fail("--steps must be larger than --after-steps");
+  }
+  const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
+  if (panel != "main" && panel != "inspector") return fail("--panel is main or inspector");
+  if (parser.isSet(eval_opt)) {
+    bool ok = false;
+    const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
+    if (!ok || n < 0) return fail("--eval-every needs a non-negative integer");
+    config.eval_every = n;
+  }
   if (parser.isSet(data_opt)) config.data_path = parser.value(data_opt);
   if (parser.isSet(beta_opt)) {
     const auto beta = parsePositive(parser.value(beta_opt));
@@ -112,8 +136,52 @@ int main(int argc, char** argv) {
 
   window.setInteractiveErrors(false);
   if (!screenshot.isEmpty()) window.resize(1600, 1000);
+  window.showInspector(panel == "inspector");
   window.show();
   QElapsedTimer clock;
+
+  const auto save = [&](qint64 steps_done) {
+    window.flushPlots();
+    QApplication::processEvents();
+    const QPixmap shot = window.grab();
+    if (!shot.save(screenshot)) {
+      std::fprintf(stderr, "dpo-studio: cannot write %s\n", qPrintable(screenshot));
+      return false;
+    }
+    std::printf("dpo-studio: %lld steps, %s saved to %s (%dx%d)\n", static_cast<long long>(steps_done),
+                panel == "inspector" ? "pair inspector" : "window", qPrintable(screenshot), shot.width(), shot.height());
+    std::fflush(stdout);
+    return true;
+  };
+  // Paused at N: evaluate there (unless a scheduled eval just did), open the most mis-ranked pair,
+  // wait for its token scores, shoot, stop.
+  std::function<void()> shoot, open_pair;
+  if (after_steps > 0) {
+    shoot = [&] {
+      QTimer::singleShot(300, &window, [&] {  // queued replots of the inspector land first
+        const bool ok = save(window.stepsDone());
+        QObject::disconnect(&window, &MainWindow::runFinished, nullptr, nullptr);
+        QObject::connect(&window, &MainWindow::runFinished, &app, [ok] { QApplication::exit(ok ? 0 : 1); });
+        window.stopTraining();
+      });
+    };
+    open_pair = [&] {
+      auto* inspector = window.pairInspector();
+      const auto& pairs = window.evals().back().pairs;
+      const dpo::studio::PairEvalRecord* pick = nullptr;
+      for (const auto& p : pairs)
+        if (p.misranked && (!pick || p.margin < pick->margin)) pick = &p;
+      if (!pick && !pairs.isEmpty()) pick = &pairs.front();
+      if (!pick || panel != "inspector") return shoot();
+      QObject::connect(&window, &MainWindow::pairTokensShown, &window, shoot, Qt::SingleShotConnection);
+      inspector->selectPair(pick->line);
+    };
+    QObject::connect(&window, &MainWindow::runPaused, &window, [&](qint64 steps_done) {
+      if (!window.evals().empty() && window.evals().back().step == steps_done) return open_pair();
+      QObject::connect(&window, &MainWindow::evalRecorded, &window, open_pair, Qt::SingleShotConnection);
+      window.evaluateNow();
+    }, Qt::SingleShotConnection);
+  }
   QObject::connect(&window, &MainWindow::runFinished, &app, [&](qint64 steps_done, bool, bool failed) {
     window.flushPlots();
     QApplication::processEvents();
@@ -123,7 +191,8 @@ int main(int argc, char** argv) {
       QStringList counts;
       for (auto* plot : window.plots()) {
         int fewest = INT_MAX;
-        for (int s = 0; s < plot->seriesCount(); ++s) fewest = std::min(fewest, plot->pointCount(s));
+        for (int s = 0; s < plot->seriesCount(); ++s)
+          if (!plot->isPointSeries(s)) fewest = std::min(fewest, plot->pointCount(s));
         ok = ok && fewest > 0 && fewest == steps_done;
         counts << QStringLiteral("%1 %2").arg(plot->objectName()).arg(fewest);
       }
@@ -139,14 +208,7 @@ int main(int argc, char** argv) {
         std::printf("dpo-studio smoke: FAILED, no steps ran\n");
       }
     } else {
-      const QPixmap shot = window.grab();
-      if (!shot.save(screenshot)) {
-        std::fprintf(stderr, "dpo-studio: cannot write %s\n", qPrintable(screenshot));
-        ok = false;
-      } else {
-        std::printf("dpo-studio: %lld steps, window saved to %s (%dx%d)\n", static_cast<long long>(steps_done),
-                    qPrintable(screenshot), shot.width(), shot.height());
-      }
+      ok = save(steps_done) && ok;
     }
     std::fflush(stdout);
     QApplication::exit(ok ? 0 : 1);

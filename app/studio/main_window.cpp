@@ -13,6 +13,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
@@ -23,16 +24,19 @@
 #include <QStandardItemModel>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTabWidget>
 #include <QThread>
 #include <QToolButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 
 #include "app/studio/diagnostics_feed.h"
 #include "core/diagnose/diagnostics.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
+#include "widgets/pair_inspector.h"
 
 namespace dpo::studio {
 
@@ -63,6 +67,9 @@ QString formatCount(qint64 n) {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   qRegisterMetaType<MetricRecord>();
+  qRegisterMetaType<EvalRecord>();
+  qRegisterMetaType<PairTokensRecord>();
+  qRegisterMetaType<RunEventRecord>();
   setWindowTitle(tr("DPO Studio"));
 
   auto* splitter = new QSplitter(Qt::Horizontal, this);
@@ -75,7 +82,17 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
                           scroll->style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 4;
   scroll->setMinimumWidth(panel_width);
   splitter->addWidget(scroll);
-  splitter->addWidget(buildPlots());
+  tabs_ = new QTabWidget(splitter);
+  tabs_->setObjectName("centralTabs");
+  tabs_->addTab(buildPlots(), tr("Training"));
+  inspector_ = new widgets::PairInspector(tabs_);
+  inspector_->setObjectName("pairInspector");
+  tabs_->addTab(inspector_, tr("Pair inspector"));
+  tabs_->setTabToolTip(1, tr("The eval pairs at the latest evaluation: which are mis-ranked, and which tokens drove them"));
+  connect(inspector_, &widgets::PairInspector::pairTokensRequested, this, [this](qint64 line) {
+    if (worker_) worker_->requestPairTokens(line);
+  });
+  splitter->addWidget(tabs_);
   splitter->setStretchFactor(0, 0);
   splitter->setStretchFactor(1, 1);
   splitter->setCollapsible(0, false);
@@ -83,6 +100,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   splitter->setSizes({panel_width, 1500 - panel_width});
   setCentralWidget(splitter);
   buildDiagnosticsDock();
+  buildEventDock();
 
   // The rules are cheap, but a fast run can deliver dozens of steps a second: once a second is
   // plenty for findings that describe trends.
@@ -123,10 +141,10 @@ QWidget* MainWindow::buildSettingsPanel() {
   data_edit_->setClearButtonEnabled(true);
   data_edit_->setToolTip(tr("Preference JSONL, one {\"prompt\", \"chosen\", \"rejected\"} object per line.\n"
                             "Leave empty to train on the embedded demo."));
-  auto* open_button = new QPushButton(tr("Open…"), data_box);
-  connect(open_button, &QPushButton::clicked, this, &MainWindow::chooseDataFile);
+  open_button_ = new QPushButton(tr("Open…"), data_box);
+  connect(open_button_, &QPushButton::clicked, this, &MainWindow::chooseDataFile);
   data_row->addWidget(data_edit_, 1);
-  data_row->addWidget(open_button);
+  data_row->addWidget(open_button_);
 
   // Objective
   auto* objective_box = new QGroupBox(tr("Objective"), settings);
@@ -157,7 +175,9 @@ QWidget* MainWindow::buildSettingsPanel() {
   beta_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
   beta_spin_->setToolTip(tr("β, the DPO temperature: how strongly the policy is tied to the reference.\n"
                             "Larger β keeps it closer to the reference; smaller β lets it move further.\n"
-                            "Typical range 0.01 – 0.5 (seed 002 §6); 0.1 is the usual start."));
+                            "Typical range 0.01 – 0.5 (seed 002 §6); 0.1 is the usual start.\n"
+                            "While paused you may change it: it applies from the next step and is marked on the plots."));
+  connect(beta_spin_, &QDoubleSpinBox::editingFinished, this, &MainWindow::applyRunChanges);
   objective_form->addRow(tr("β (beta)"), beta_spin_);
 
   // Optimisation
@@ -167,7 +187,9 @@ QWidget* MainWindow::buildSettingsPanel() {
   lr_spin_->setRange(1e-6, 1.0);
   lr_spin_->setDecimals(6);
   lr_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
-  lr_spin_->setToolTip(tr("AdamW learning rate of the policy."));
+  lr_spin_->setToolTip(tr("AdamW learning rate of the policy.\n"
+                          "While paused you may change it: it applies from the next step and is marked on the plots."));
+  connect(lr_spin_, &QDoubleSpinBox::editingFinished, this, &MainWindow::applyRunChanges);
   optim_form->addRow(tr("Learning rate"), lr_spin_);
   steps_spin_ = new QSpinBox(optim_box);
   steps_spin_->setRange(1, 1'000'000);
@@ -177,6 +199,12 @@ QWidget* MainWindow::buildSettingsPanel() {
   batch_spin_->setRange(1, 4096);
   batch_spin_->setToolTip(tr("Preference pairs per optimiser step."));
   optim_form->addRow(tr("Batch size (pairs)"), batch_spin_);
+  eval_spin_ = new QSpinBox(optim_box);
+  eval_spin_->setRange(0, 1'000'000);
+  eval_spin_->setSpecialValueText(tr("only at the end"));
+  eval_spin_->setToolTip(tr("Evaluate the held-out pairs every this many steps: eval points on the plots, sampled "
+                            "length, and the pair inspector."));
+  optim_form->addRow(tr("Evaluate every (steps)"), eval_spin_);
 
   settings_layout->addWidget(data_box);
   settings_layout->addWidget(objective_box);
@@ -189,15 +217,19 @@ QWidget* MainWindow::buildSettingsPanel() {
   start_button_->setDefault(true);
   pause_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPause), tr("Pause"), panel);
   stop_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), panel);
-  start_button_->setToolTip(tr("Start a new run (clears the plots)"));
-  stop_button_->setToolTip(tr("Stop after the step in progress"));
-  for (auto* b : {start_button_, pause_button_, stop_button_}) {
+  step_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaSeekForward), tr("Step"), panel);
+  start_button_->setToolTip(tr("Start a new run (clears the plots)  [F5]"));
+  pause_button_->setToolTip(tr("Pause after the step in progress, or resume  [F6]"));
+  step_button_->setToolTip(tr("While paused: run exactly one optimiser step  [F10]"));
+  stop_button_->setToolTip(tr("Stop after the step in progress  [Shift+F5]"));
+  for (auto* b : {start_button_, pause_button_, step_button_, stop_button_}) {
     b->setMinimumHeight(30);
     buttons->addWidget(b);
   }
   connect(start_button_, &QPushButton::clicked, this, &MainWindow::startTraining);
   connect(pause_button_, &QPushButton::clicked, this, &MainWindow::togglePause);
   connect(stop_button_, &QPushButton::clicked, this, &MainWindow::stopTraining);
+  connect(step_button_, &QPushButton::clicked, this, &MainWindow::stepOnce);
   layout->addLayout(buttons);
 
   // Run facts
@@ -224,6 +256,7 @@ QWidget* MainWindow::buildSettingsPanel() {
       {"chosen", "Reward chosen"},
       {"rejected", "Reward rejected"},
       {"accuracy", "Accuracy"},
+      {"beta", "β"},
       {"grad_norm", "Grad norm (pre-clip)"},
       {"lr", "Learning rate"},
       {"tokens", "Tokens processed"},
@@ -267,6 +300,8 @@ QWidget* MainWindow::buildPlots() {
                               tr("accuracy  [share of pairs]"));
   margin_plot_->addSeries(tr("reward margin"), kMargin);
   margin_plot_->addSeries(tr("accuracy (right)"), kAccent, MetricPlot::Axis::Right, true);
+  eval_margin_ = margin_plot_->addPointSeries(tr("eval margin"), kMargin.darker(140));
+  eval_accuracy_ = margin_plot_->addPointSeries(tr("eval accuracy (right)"), kAccent.darker(140), MetricPlot::Axis::Right);
   margin_plot_->setRightAxisRange(0.0, 1.05);
   margin_plot_->setReferenceLine(0.0, tr("zero margin"));
 
@@ -279,6 +314,8 @@ QWidget* MainWindow::buildPlots() {
   logratio_plot_->setAxisLabels(tr("step"), tr("log π(y|x) − log π_ref(y|x)  [nats]"));
   logratio_plot_->addSeries(tr("chosen y_w"), kChosen);
   logratio_plot_->addSeries(tr("rejected y_l"), kRejected);
+  eval_chosen_ = logratio_plot_->addPointSeries(tr("eval chosen"), kChosen.darker(130));
+  eval_rejected_ = logratio_plot_->addPointSeries(tr("eval rejected"), kRejected.darker(130));
   logratio_plot_->setReferenceLine(0.0, tr("reference policy"));
 
   loss_plot_ = new MetricPlot(area);
@@ -287,18 +324,20 @@ QWidget* MainWindow::buildPlots() {
   loss_plot_->setCaption(tr("Good: starts at ln 2 ≈ 0.693 (policy = reference) and falls."));
   loss_plot_->setAxisLabels(tr("step"), tr("loss  [nats]"));
   loss_plot_->addSeries(tr("loss"), kLoss);
+  eval_loss_ = loss_plot_->addPointSeries(tr("eval loss"), kLoss.darker(150));
   loss_plot_->setReferenceLine(0.69314718, tr("ln 2"));
 
   length_plot_ = new MetricPlot(area);
   length_plot_->setObjectName("lengthPlot");
   length_plot_->setTitle(tr("Response length per batch"));
   length_plot_->setCaption(tr("Watch for length bias: if chosen is routinely longer than rejected, the policy can "
-                              "learn “longer is better”."));
+                              "learn “longer is better”; sampled length rising with the margin is exploitation."));
   length_plot_->setAxisLabels(tr("step"), tr("mean response length  [tokens]"),
                               tr("tokens processed  [tokens, cumulative]"));
   length_plot_->addSeries(tr("chosen y_w"), kChosen);
   length_plot_->addSeries(tr("rejected y_l"), kRejected);
   length_plot_->addSeries(tr("tokens processed (right)"), kAccent, MetricPlot::Axis::Right, true);
+  sampled_length_ = length_plot_->addPointSeries(tr("sampled from π (eval)"), QColor(0x00, 0x9E, 0x73));
 
   length_plot_->setSeriesSmoothed(2, false);
   setSmoothing(smoothing_slider_->value());
@@ -360,7 +399,7 @@ void MainWindow::refreshDiagnostics() {
   diagnostics_stale_ = false;
   ++diagnoses_;
   const double beta = records_.empty() ? active_config_.beta : records_.back().beta;
-  diagnostics_->setItems(diagnoseRecords(records_, beta > 0 ? beta : active_config_.beta),
+  diagnostics_->setItems(diagnoseRecords(records_, beta > 0 ? beta : active_config_.beta, evals_),
                          static_cast<qint64>(records_.size()));
   const auto trend_steps = static_cast<qint64>(diagnose::limits::kMinStepsForTrend);
   const auto steps = static_cast<qint64>(records_.size());
@@ -402,10 +441,17 @@ void MainWindow::buildMenus() {
   connect(quit, &QAction::triggered, this, &QWidget::close);
   auto* view = menuBar()->addMenu(tr("&View"));
   if (auto* dock = findChild<QDockWidget*>("diagnosticsDock")) view->addAction(dock->toggleViewAction());
+  view->addAction(tr("&Training plots"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { showInspector(false); });
+  view->addAction(tr("Pair &inspector"), QKeySequence(Qt::CTRL | Qt::Key_2), this, [this] { showInspector(true); });
+  if (auto* dock = findChild<QDockWidget*>("eventDock")) view->addAction(dock->toggleViewAction());
+  // Debugger keys: F5 run, F6 pause, F10 step, Shift+F5 stop. Window-wide, whatever has focus.
   auto* run = menuBar()->addMenu(tr("&Run"));
-  run->addAction(tr("&Start"), this, &MainWindow::startTraining);
-  run->addAction(tr("&Pause / Resume"), this, &MainWindow::togglePause);
-  run->addAction(tr("S&top"), this, &MainWindow::stopTraining);
+  run->addAction(tr("&Start"), QKeySequence(Qt::Key_F5), this, &MainWindow::startTraining);
+  run->addAction(tr("&Pause / Resume"), QKeySequence(Qt::Key_F6), this, &MainWindow::togglePause);
+  run->addAction(tr("S&tep (while paused)"), QKeySequence(Qt::Key_F10), this, &MainWindow::stepOnce);
+  run->addAction(tr("S&top"), QKeySequence(Qt::SHIFT | Qt::Key_F5), this, &MainWindow::stopTraining);
+  run->addSeparator();
+  run->addAction(tr("&Evaluate now"), QKeySequence(Qt::Key_F9), this, &MainWindow::evaluateNow);
 }
 
 QList<widgets::MetricPlot*> MainWindow::plots() const {
@@ -429,6 +475,8 @@ void MainWindow::setRunConfig(const StudioRunConfig& config) {
   lr_spin_->setValue(config.learning_rate);
   steps_spin_->setValue(static_cast<int>(config.steps));
   batch_spin_->setValue(static_cast<int>(config.batch_size));
+  eval_spin_->setValue(static_cast<int>(config.eval_every));
+  pause_after_ = config.pause_after;
   threads_ = config.threads;
   updateLossFormula();
 }
@@ -441,6 +489,8 @@ StudioRunConfig MainWindow::runConfig() const {
   c.learning_rate = lr_spin_->value();
   c.steps = steps_spin_->value();
   c.batch_size = batch_spin_->value();
+  c.eval_every = eval_spin_->value();
+  c.pause_after = pause_after_;
   c.threads = threads_;
   return c;
 }
@@ -460,7 +510,15 @@ void MainWindow::chooseDataFile() {
 void MainWindow::setState(RunState state) {
   state_ = state;
   const bool idle = state == RunState::Idle;
-  settings_box_->setEnabled(idle);
+  const bool paused = state == RunState::Paused;
+  // While paused only β and the learning rate may change; everything else is fixed for the run.
+  settings_box_->setEnabled(idle || paused);
+  for (QWidget* w : std::initializer_list<QWidget*>{data_edit_, open_button_, loss_combo_, steps_spin_, batch_spin_,
+                                                    eval_spin_})
+    w->setEnabled(idle);
+  beta_spin_->setEnabled(idle || paused);
+  lr_spin_->setEnabled(idle || paused);
+  step_button_->setEnabled(paused && !stepping_);
   start_button_->setEnabled(idle);
   stop_button_->setEnabled(state == RunState::Preparing || state == RunState::Running ||
                            state == RunState::Pausing || state == RunState::Paused);
@@ -476,7 +534,9 @@ void MainWindow::setState(RunState state) {
     case RunState::Preparing: status_state_->setText(tr("Preparing data and model…")); break;
     case RunState::Running: status_state_->setText(tr("Training")); break;
     case RunState::Pausing: status_state_->setText(tr("Pausing after this step…")); break;
-    case RunState::Paused: status_state_->setText(tr("Paused")); break;
+    case RunState::Paused:
+      status_state_->setText(stepping_ ? tr("Paused · stepping once…") : tr("Paused · β and learning rate editable"));
+      break;
     case RunState::Stopping: status_state_->setText(tr("Stopping after this step…")); break;
   }
 }
@@ -485,6 +545,12 @@ void MainWindow::startTraining() {
   if (state_ != RunState::Idle || thread_) return;
   active_config_ = runConfig();
   records_.clear();
+  evals_.clear();
+  events_.clear();
+  event_log_->clear();
+  stepping_ = false;
+  inspector_->clear();
+  inspector_->setTokensAvailable(true);
   steps_done_ = 0;
   run_failed_ = false;
   last_error_.clear();
@@ -507,6 +573,9 @@ void MainWindow::startTraining() {
   connect(thread_, &QThread::started, worker_, &TrainingWorker::run);
   connect(worker_, &TrainingWorker::prepared, this, &MainWindow::onPrepared);
   connect(worker_, &TrainingWorker::stepFinished, this, &MainWindow::onStep);
+  connect(worker_, &TrainingWorker::evalFinished, this, &MainWindow::onEval);
+  connect(worker_, &TrainingWorker::eventLogged, this, &MainWindow::onEvent);
+  connect(worker_, &TrainingWorker::pairTokensReady, this, &MainWindow::onPairTokens);
   connect(worker_, &TrainingWorker::paused, this, &MainWindow::onPaused);
   connect(worker_, &TrainingWorker::failed, this, &MainWindow::onFailed);
   connect(worker_, &TrainingWorker::finished, this, &MainWindow::onFinished);
@@ -520,6 +589,7 @@ void MainWindow::togglePause() {
     worker_->requestPause();
     setState(RunState::Pausing);
   } else if (state_ == RunState::Paused) {
+    applyRunChanges();
     worker_->requestResume();
     setState(RunState::Running);
   }
@@ -571,6 +641,7 @@ void MainWindow::onStep(const MetricRecord& r) {
   latest_["chosen"]->setText(QString::number(r.rewards_chosen, 'f', 4));
   latest_["rejected"]->setText(QString::number(r.rewards_rejected, 'f', 4));
   latest_["accuracy"]->setText(QString::number(r.rewards_accuracies, 'f', 3));
+  latest_["beta"]->setText(QString::number(r.beta, 'g', 4));
   latest_["grad_norm"]->setText(QString::number(r.grad_norm, 'g', 4));
   latest_["lr"]->setText(QString::number(r.learning_rate, 'g', 4));
   latest_["tokens"]->setText(formatCount(r.tokens));
@@ -578,8 +649,91 @@ void MainWindow::onStep(const MetricRecord& r) {
 }
 
 void MainWindow::onPaused(qint64 steps_done) {
-  if (state_ == RunState::Pausing) setState(RunState::Paused);
+  stepping_ = false;
+  // Running too: the worker pauses by itself with pause_after.
+  if (state_ == RunState::Pausing || state_ == RunState::Running || state_ == RunState::Paused)
+    setState(RunState::Paused);
   status_step_->setText(tr("step %1 / %2").arg(steps_done).arg(active_config_.steps));
+  Q_EMIT runPaused(steps_done);
+}
+
+void MainWindow::stepOnce() {
+  if (!worker_ || state_ != RunState::Paused || stepping_) return;
+  applyRunChanges();
+  stepping_ = true;
+  worker_->requestStep();
+  setState(RunState::Paused);
+}
+
+void MainWindow::evaluateNow() {
+  if (worker_ && state_ != RunState::Stopping) worker_->requestEvaluation();
+}
+
+void MainWindow::applyRunChanges() {
+  if (!worker_ || state_ != RunState::Paused) return;
+  // Spin boxes round to their decimals, so compare at that precision.
+  const auto differs = [](double a, double b) { return std::abs(a - b) > 1e-9 * std::max(1.0, std::abs(b)); };
+  if (differs(beta_spin_->value(), active_config_.beta)) {
+    active_config_.beta = beta_spin_->value();
+    worker_->requestBeta(active_config_.beta);
+  }
+  if (differs(lr_spin_->value(), active_config_.learning_rate)) {
+    active_config_.learning_rate = lr_spin_->value();
+    worker_->requestLearningRate(active_config_.learning_rate);
+  }
+}
+
+void MainWindow::showInspector(bool on) { tabs_->setCurrentIndex(on ? 1 : 0); }
+
+void MainWindow::buildEventDock() {
+  auto* dock = new QDockWidget(tr("Run log"), this);
+  dock->setObjectName("eventDock");
+  dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                    QDockWidget::DockWidgetClosable);
+  event_log_ = new QListWidget(dock);
+  event_log_->setObjectName("eventLog");
+  event_log_->setToolTip(tr("Changes made during the run (β, learning rate) and steps the trainer skipped; each "
+                            "is marked on the plots."));
+  dock->setWidget(event_log_);
+  addDockWidget(Qt::RightDockWidgetArea, dock);
+  resizeDocks({dock}, {120}, Qt::Vertical);
+}
+
+void MainWindow::onEval(const EvalRecord& e) {
+  evals_.push_back(e);
+  diagnostics_stale_ = true;
+  const double x = static_cast<double>(e.step);
+  margin_plot_->addPoint(eval_margin_, x, e.margin);
+  margin_plot_->addPoint(eval_accuracy_, x, e.accuracy);
+  if (e.beta > 0) {
+    logratio_plot_->addPoint(eval_chosen_, x, e.rewards_chosen / e.beta);
+    logratio_plot_->addPoint(eval_rejected_, x, e.rewards_rejected / e.beta);
+  }
+  loss_plot_->addPoint(eval_loss_, x, e.loss);
+  if (std::isfinite(e.sampled_length)) length_plot_->addPoint(sampled_length_, x, e.sampled_length);
+  inspector_->addEval(e);
+  Q_EMIT evalRecorded(e);
+}
+
+void MainWindow::onEvent(const RunEventRecord& e) {
+  events_.push_back(e);
+  QString label = e.kind;
+  if (e.kind == "beta") label = tr("β → %1").arg(e.value, 0, 'g', 4);
+  else if (e.kind == "learning_rate") label = tr("lr → %1").arg(e.value, 0, 'g', 3);
+  const QString line = e.kind == "beta" || e.kind == "learning_rate"
+                           ? tr("after step %1: %2 (from step %3 on)").arg(e.step).arg(label).arg(e.step + 1)
+                           : tr("step %1: %2").arg(e.step).arg(e.message.isEmpty() ? e.kind : QString(e.message));
+  event_log_->addItem(line);
+  event_log_->scrollToBottom();
+  statusBar()->showMessage(line, 8000);
+  // Between the last step with the old value and the first with the new one.
+  for (auto* plot : plots()) plot->addMarker(static_cast<double>(e.step) + 0.5, label);
+  Q_EMIT eventRecorded(e);
+}
+
+void MainWindow::onPairTokens(const PairTokensRecord& tokens) {
+  inspector_->setPairTokens(tokens);
+  if (inspector_->selectedLine() == tokens.line) Q_EMIT pairTokensShown(tokens.line);
 }
 
 void MainWindow::onFailed(const QString& message) {
@@ -596,6 +750,8 @@ void MainWindow::onFailed(const QString& message) {
 
 void MainWindow::onFinished(qint64 steps_done, bool stopped) {
   joinWorker();
+  stepping_ = false;
+  inspector_->setTokensAvailable(false);
   if (steps_done > steps_done_) steps_done_ = steps_done;
   setState(RunState::Idle);
   if (stopped) status_state_->setText(tr("Stopped"));

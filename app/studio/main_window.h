@@ -6,14 +6,19 @@
 #include <QTimer>
 
 #include <deque>
+#include <vector>
 
+#include "app/studio/eval_record.h"
 #include "app/studio/metric_record.h"
 #include "app/studio/training_worker.h"
 
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
+class QAction;
 class QLineEdit;
+class QListWidget;
+class QTabWidget;
 class QPushButton;
 class QSlider;
 class QSpinBox;
@@ -23,6 +28,7 @@ class QWidget;
 namespace dpo::widgets {
 class DiagnosticsPanel;
 class MetricPlot;
+class PairInspector;
 }
 
 namespace dpo::studio {
@@ -50,6 +56,9 @@ class MainWindow : public QMainWindow {
   qint64 stepsDone() const { return steps_done_; }
   QString lastError() const { return last_error_; }
   const std::deque<MetricRecord>& records() const { return records_; }
+  const std::vector<EvalRecord>& evals() const { return evals_; }
+  const QList<RunEventRecord>& events() const { return events_; }
+  QListWidget* eventLog() const { return event_log_; }
 
   widgets::MetricPlot* rewardMarginPlot() const { return margin_plot_; }
   widgets::MetricPlot* logRatioPlot() const { return logratio_plot_; }
@@ -67,15 +76,29 @@ class MainWindow : public QMainWindow {
   QPushButton* startButton() const { return start_button_; }
   QPushButton* pauseButton() const { return pause_button_; }
   QPushButton* stopButton() const { return stop_button_; }
+  QPushButton* stepButton() const { return step_button_; }
+  QDoubleSpinBox* betaSpin() const { return beta_spin_; }
+  QDoubleSpinBox* learningRateSpin() const { return lr_spin_; }
+
+  widgets::PairInspector* pairInspector() const { return inspector_; }
+  QTabWidget* tabs() const { return tabs_; }
+  void showInspector(bool on);  // the Pair inspector tab, or the training plots
 
  public Q_SLOTS:
   void startTraining();
   void togglePause();
   void stopTraining();
+  void stepOnce();          // while paused: one optimiser step, then paused again
+  void evaluateNow();       // while paused or running: evaluate the eval split before the next step
+  void applyRunChanges();   // while paused: send changed β / learning rate to the run
 
  Q_SIGNALS:
   void stepRecorded(const dpo::studio::MetricRecord& record);
   void runFinished(qint64 steps_done, bool stopped, bool failed);
+  void runPaused(qint64 steps_done);
+  void evalRecorded(const dpo::studio::EvalRecord& record);
+  void pairTokensShown(qint64 line);
+  void eventRecorded(const dpo::studio::RunEventRecord& event);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -94,6 +117,10 @@ class MainWindow : public QMainWindow {
 
   void onPrepared(const QString& data_label, qint64 pairs, qint64 parameters);
   void onStep(const MetricRecord& record);
+  void onEval(const EvalRecord& record);
+  void onEvent(const RunEventRecord& event);
+  void onPairTokens(const PairTokensRecord& tokens);
+  void buildEventDock();
   void onPaused(qint64 steps_done);
   void onFailed(const QString& message);
   void onFinished(qint64 steps_done, bool stopped);
@@ -107,6 +134,9 @@ class MainWindow : public QMainWindow {
   QDoubleSpinBox* lr_spin_ = nullptr;
   QSpinBox* steps_spin_ = nullptr;
   QSpinBox* batch_spin_ = nullptr;
+  QSpinBox* eval_spin_ = nullptr;
+  QPushButton* open_button_ = nullptr;
+  QPushButton* step_button_ = nullptr;
   QWidget* settings_box_ = nullptr;
   QPushButton* start_button_ = nullptr;
   QPushButton* pause_button_ = nullptr;
@@ -122,6 +152,12 @@ class MainWindow : public QMainWindow {
   widgets::MetricPlot* length_plot_ = nullptr;
   widgets::MetricPlot* loss_plot_ = nullptr;
   QSlider* smoothing_slider_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  widgets::PairInspector* inspector_ = nullptr;
+  QListWidget* event_log_ = nullptr;
+  // point series of the evaluations on the train plots
+  int eval_margin_ = -1, eval_accuracy_ = -1, eval_chosen_ = -1, eval_rejected_ = -1, eval_loss_ = -1,
+      sampled_length_ = -1;
   QLabel* smoothing_value_ = nullptr;
 
   // diagnostics
@@ -142,11 +178,15 @@ class MainWindow : public QMainWindow {
   RunState state_ = RunState::Idle;
   StudioRunConfig active_config_;
   std::deque<MetricRecord> records_;
+  std::vector<EvalRecord> evals_;
+  QList<RunEventRecord> events_;
+  bool stepping_ = false;  // a Step request is in flight
   qint64 steps_done_ = 0;
   bool run_failed_ = false;
   QString last_error_;
   bool interactive_errors_ = true;
   int threads_ = 0;
+  qint64 pause_after_ = 0;
 };
 
 }  // namespace dpo::studio

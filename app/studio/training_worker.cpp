@@ -1,8 +1,11 @@
 #include "app/studio/training_worker.h"
 
+#include <algorithm>
+#include <cmath>
 #include <exception>
 
 #include "app/session/run_setup.h"
+#include "core/eval/token_scores.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 #include "core/train/losses.h"
@@ -13,7 +16,7 @@ namespace dpo::studio {
 namespace {
 QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
 
-MetricRecord toRecord(const StepMetrics& m, double beta) {
+MetricRecord toRecord(const StepMetrics& m, double fallback_beta) {
   MetricRecord r;
   r.step = m.step;
   r.epoch = m.epoch;
@@ -30,10 +33,61 @@ MetricRecord toRecord(const StepMetrics& m, double beta) {
   r.grad_norm = m.grad_norm;
   r.tokens = m.tokens;
   r.elapsed_seconds = m.elapsed_seconds;
-  r.beta = beta;
+  r.beta = m.beta > 0 ? m.beta : fallback_beta;
   return r;
 }
+
+EvalRecord toRecord(const PreferenceEval& e, double beta) {
+  EvalRecord r;
+  r.step = e.step;
+  r.loss = e.mean_loss;
+  r.rewards_chosen = e.rewards_chosen;
+  r.rewards_rejected = e.rewards_rejected;
+  r.margin = e.mean_margin;
+  r.accuracy = e.accuracy;
+  r.length_chosen = e.length_chosen;
+  r.length_rejected = e.length_rejected;
+  r.sampled_length = e.sampled_length;
+  r.beta = beta;
+  r.pairs.reserve(static_cast<qsizetype>(e.pairs.size()));
+  for (const auto& p : e.pairs) {
+    PairEvalRecord q;
+    q.step = e.step;
+    q.line = static_cast<int64_t>(p.line);
+    q.logratio_chosen = p.logratio_chosen;
+    q.logratio_rejected = p.logratio_rejected;
+    q.reward_chosen = p.reward_chosen;
+    q.reward_rejected = p.reward_rejected;
+    q.margin = p.margin;
+    q.misranked = p.misranked;
+    q.loss = p.loss;
+    q.gradient_weight = p.gradient_weight;
+    q.length_chosen = p.length_chosen;
+    q.length_rejected = p.length_rejected;
+    r.pairs.push_back(q);
+  }
+  return r;
+}
+
+QVector<TokenScoreRecord> toRecords(const std::vector<TokenScore>& tokens) {
+  QVector<TokenScoreRecord> out;
+  out.reserve(static_cast<qsizetype>(tokens.size()));
+  for (const auto& t : tokens)
+    out.push_back({QString::fromStdString(t.text), QString::fromStdString(t.piece), t.policy_logp, t.reference_logp});
+  return out;
+}
+
+RunEventRecord toRecord(const TrainerEvent& e) {
+  return {e.step, QString::fromStdString(e.kind), QString::fromStdString(e.message)};
+}
 }  // namespace
+
+struct TrainingWorker::Session {
+  app::RunSetup& setup;
+  int64_t pad_id = 0;
+  double beta = 0;
+  int64_t last_eval_step = -1;
+};
 
 StudioRunConfig defaultRunConfig() {
   const auto t = app::RunOptions::default_trainer_config();
@@ -43,6 +97,7 @@ StudioRunConfig defaultRunConfig() {
   c.learning_rate = t.learning_rate;
   c.steps = t.max_steps;
   c.batch_size = t.batch_size;
+  c.eval_every = t.eval_every;
   return c;
 }
 
@@ -55,6 +110,9 @@ QList<LossChoice> availableLosses() {
 TrainingWorker::TrainingWorker(StudioRunConfig config, QObject* parent)
     : QObject(parent), config_(std::move(config)) {
   qRegisterMetaType<MetricRecord>();
+  qRegisterMetaType<EvalRecord>();
+  qRegisterMetaType<PairTokensRecord>();
+  qRegisterMetaType<RunEventRecord>();
 }
 
 TrainingWorker::~TrainingWorker() = default;
@@ -80,15 +138,121 @@ void TrainingWorker::requestStop() {
   wake_.notify_all();
 }
 
-// Returns false when a stop arrived while paused.
-bool TrainingWorker::waitWhilePaused(qint64 steps_done) {
+void TrainingWorker::requestStep() {
+  {
+    std::lock_guard lock(mutex_);
+    step_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
+void TrainingWorker::requestBeta(double beta) {
+  {
+    std::lock_guard lock(mutex_);
+    requests_.beta = beta;
+  }
+  wake_.notify_all();
+}
+
+void TrainingWorker::requestLearningRate(double learning_rate) {
+  {
+    std::lock_guard lock(mutex_);
+    requests_.learning_rate = learning_rate;
+  }
+  wake_.notify_all();
+}
+
+void TrainingWorker::requestEvaluation() {
+  {
+    std::lock_guard lock(mutex_);
+    requests_.evaluate = true;
+  }
+  wake_.notify_all();
+}
+
+void TrainingWorker::requestPairTokens(qint64 line) {
+  {
+    std::lock_guard lock(mutex_);
+    requests_.pair_line = line;  // only the latest selection matters
+  }
+  wake_.notify_all();
+}
+
+TrainingWorker::Requests TrainingWorker::takeRequests() {
+  Requests r = requests_;
+  requests_ = {};
+  return r;
+}
+
+void TrainingWorker::serve(Session& session, const Requests& requests) {
+  auto& trainer = *session.setup.trainer;
+  if (requests.beta) {
+    auto event = toRecord(trainer.set_beta(*requests.beta));
+    event.value = *requests.beta;
+    session.beta = *requests.beta;
+    Q_EMIT eventLogged(event);
+  }
+  if (requests.learning_rate) {
+    auto event = toRecord(trainer.set_learning_rate(*requests.learning_rate));
+    event.value = *requests.learning_rate;
+    Q_EMIT eventLogged(event);
+  }
+  if (requests.evaluate && session.last_eval_step != trainer.steps_done()) evaluate(session);
+  if (requests.pair_line) {
+    PairTokensRecord record;
+    record.line = *requests.pair_line;
+    record.step = trainer.steps_done();
+    const auto& pairs = trainer.eval_pairs();
+    const auto it = std::find_if(pairs.begin(), pairs.end(), [&](const TokenizedPair& p) {
+      return static_cast<qint64>(p.line) == *requests.pair_line;
+    });
+    if (it != pairs.end()) {
+      const auto scores = score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id,
+                                            *session.setup.tokenizer);
+      record.prompt = QString::fromStdString(scores.prompt);
+      record.chosen = toRecords(scores.chosen);
+      record.rejected = toRecords(scores.rejected);
+      record.has_reference = scores.has_reference;
+    }
+    Q_EMIT pairTokensReady(record);
+  }
+}
+
+void TrainingWorker::evaluate(Session& session) {
+  auto& trainer = *session.setup.trainer;
+  if (trainer.eval_pairs().empty()) return;
+  Q_EMIT evalFinished(toRecord(trainer.evaluate(), session.beta));
+  session.last_eval_step = trainer.steps_done();
+}
+
+// Serves requests while paused. Returns false when a stop arrived, true to run the next step.
+bool TrainingWorker::waitWhilePaused(Session& session) {
   std::unique_lock lock(mutex_);
-  if (!pause_requested_) return !stop_;
-  Q_EMIT paused(steps_done);
-  wake_.wait(lock, [this] { return !pause_requested_ || stop_; });
-  if (stop_) return false;
-  Q_EMIT resumed();
-  return true;
+  bool announced = false;
+  for (;;) {
+    if (stop_) return false;
+    if (requests_.any()) {
+      const Requests r = takeRequests();
+      lock.unlock();
+      serve(session, r);
+      lock.lock();
+      continue;
+    }
+    if (!pause_requested_) {
+      step_requested_ = false;
+      if (announced) Q_EMIT resumed();
+      return true;
+    }
+    if (step_requested_) {
+      step_requested_ = false;
+      return true;
+    }
+    if (!announced) {
+      Q_EMIT paused(session.setup.trainer->steps_done());
+      announced = true;
+    }
+    wake_.wait(lock);
+  }
 }
 
 void TrainingWorker::run() {
@@ -104,18 +268,35 @@ void TrainingWorker::run() {
     options.trainer.learning_rate = config_.learning_rate;
     options.trainer.max_steps = config_.steps;
     options.trainer.batch_size = config_.batch_size;
+    options.trainer.eval_every = config_.eval_every;
 
     auto setup = app::prepare_run(options);
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count);
     auto& trainer = *setup.trainer;
+    // As prepare_run pads (the trainer does not expose it).
+    Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)), config_.beta};
+    TrainerCallbacks callbacks;
+    callbacks.on_event = [this](const TrainerEvent& e) { Q_EMIT eventLogged(toRecord(e)); };
     while (!trainer.finished() && !stop_) {
-      if (!waitWhilePaused(trainer.steps_done())) break;
-      const StepMetrics m = trainer.step();
+      if (!waitWhilePaused(session)) break;
+      Requests pending;
+      {
+        std::lock_guard lock(mutex_);
+        pending = takeRequests();
+      }
+      serve(session, pending);
+      const StepMetrics m = trainer.step(callbacks);
       steps_done = trainer.steps_done();
-      Q_EMIT stepFinished(toRecord(m, config_.beta));
+      Q_EMIT stepFinished(toRecord(m, session.beta));
+      if (trainer.eval_due() && !stop_) evaluate(session);
+      if (config_.pause_after > 0 && steps_done == config_.pause_after) {
+        std::lock_guard lock(mutex_);
+        pause_requested_ = true;
+      }
     }
     steps_done = trainer.steps_done();
+    if (trainer.finished() && !stop_ && session.last_eval_step != steps_done) evaluate(session);
   } catch (const std::exception& e) {
     // dpo::Error carries a one-line user-facing message; anything else (c10::Error, bad_alloc)
     // is still better shown than crashing the studio.

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
+#include "app/studio/eval_record.h"
 #include "app/studio/metric_record.h"
 
 namespace dpo::studio {
@@ -20,6 +22,8 @@ struct StudioRunConfig {
   double learning_rate = 1e-3;
   qint64 steps = 200;
   qint64 batch_size = 8;
+  qint64 eval_every = 25;
+  qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)  // evaluate the eval split every this many steps (and at the end); 0: only at the end
   int threads = 0;  // 0: keep the process-wide setting
 };
 
@@ -35,8 +39,9 @@ struct LossChoice {
 QList<LossChoice> availableLosses();
 
 // Runs one training run. Lives on its own QThread: run() is invoked there (queued) and loops over
-// Trainer::step(); pause/resume/stop are called directly from the GUI thread and only touch
-// atomics and a condition variable, so the GUI never waits on a step.
+// Trainer::step(). The request*() calls come from the GUI thread and only touch atomics and
+// mutex-guarded fields and wake a condition variable, so the GUI never waits on a step; the worker
+// serves them between steps (or at once while paused) and answers with queued signals.
 class TrainingWorker : public QObject {
   Q_OBJECT
 
@@ -47,6 +52,13 @@ class TrainingWorker : public QObject {
   void requestPause();
   void requestResume();
   void requestStop();  // takes effect after the step in progress
+  void requestStep();  // while paused: one optimiser step, then paused again
+  // Take effect before the next step (at once while paused); each change comes back as eventLogged.
+  void requestBeta(double beta);
+  void requestLearningRate(double learning_rate);
+  // Per-token log-ratios of the eval pair from this source line; answered by pairTokensReady.
+  void requestPairTokens(qint64 line);
+  void requestEvaluation();  // evaluate the eval split now (between steps, or at once while paused)
 
  public Q_SLOTS:
   void run();
@@ -54,6 +66,9 @@ class TrainingWorker : public QObject {
  Q_SIGNALS:
   void prepared(const QString& data_label, qint64 pairs, qint64 parameters);
   void stepFinished(const dpo::studio::MetricRecord& record);
+  void evalFinished(const dpo::studio::EvalRecord& record);
+  void pairTokensReady(const dpo::studio::PairTokensRecord& tokens);
+  void eventLogged(const dpo::studio::RunEventRecord& event);
   void paused(qint64 steps_done);  // emitted once the worker is actually idle
   void resumed();
   void failed(const QString& message);
@@ -61,13 +76,27 @@ class TrainingWorker : public QObject {
   void finished(qint64 steps_done, bool stopped);
 
  private:
-  bool waitWhilePaused(qint64 steps_done);
+  struct Requests {
+    std::optional<double> beta, learning_rate;
+    std::optional<qint64> pair_line;
+    bool evaluate = false;
+    bool any() const { return beta || learning_rate || pair_line || evaluate; }
+  };
+  struct Session;
+  // Serves requests while paused; returns false when a stop arrived.
+  bool waitWhilePaused(Session& session);
+  void serve(Session& session, const Requests& requests);
+  void evaluate(Session& session);
+  Requests takeRequests();  // with mutex_ held
 
   StudioRunConfig config_;
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool pause_requested_ = false;  // guarded by mutex_
+  // guarded by mutex_
+  bool pause_requested_ = false;
+  bool step_requested_ = false;
+  Requests requests_;
 };
 
 }  // namespace dpo::studio

@@ -25,10 +25,22 @@
 #include "core/runtime/runtime.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
+#include "widgets/pair_inspector.h"
+#include "widgets/quadrant_scatter.h"
 #include "widgets/smoothing.h"
+#include "widgets/token_heatmap.h"
+
+#include <QListWidget>
+#include <QTableView>
 
 using dpo::studio::MainWindow;
+using dpo::studio::EvalRecord;
 using dpo::studio::MetricRecord;
+using dpo::studio::PairEvalRecord;
+using dpo::studio::PairTokensRecord;
+using dpo::studio::TokenScoreRecord;
+using dpo::widgets::PairFilter;
+using dpo::widgets::PairInspector;
 using dpo::widgets::DiagnosticItem;
 using dpo::widgets::DiagnosticsPanel;
 using dpo::widgets::MetricPlot;
@@ -40,8 +52,52 @@ constexpr int kStepTimeoutMs = 120'000;
 int fewestPoints(const MainWindow& w) {
   int fewest = INT_MAX;
   for (auto* plot : w.plots())
-    for (int s = 0; s < plot->seriesCount(); ++s) fewest = std::min(fewest, plot->pointCount(s));
+    for (int s = 0; s < plot->seriesCount(); ++s)
+      if (!plot->isPointSeries(s)) fewest = std::min(fewest, plot->pointCount(s));
   return fewest;
+}
+
+PairEvalRecord pair(qint64 step, qint64 line, double a, double b, double beta = 0.1, int64_t len_w = 10,
+                    int64_t len_l = 10) {
+  PairEvalRecord p;
+  p.step = step;
+  p.line = line;
+  p.logratio_chosen = a;
+  p.logratio_rejected = b;
+  p.reward_chosen = beta * a;
+  p.reward_rejected = beta * b;
+  p.margin = beta * (a - b);
+  p.misranked = !(p.margin > 0);
+  p.gradient_weight = 1.0 / (1.0 + std::exp(p.margin));  // σ(r_l − r_w)
+  p.length_chosen = len_w;
+  p.length_rejected = len_l;
+  return p;
+}
+
+EvalRecord evalOf(qint64 step, QVector<PairEvalRecord> pairs) {
+  EvalRecord e;
+  e.step = step;
+  e.beta = 0.1;
+  e.pairs = std::move(pairs);
+  for (const auto& p : e.pairs) e.accuracy += p.misranked ? 0.0 : 1.0 / e.pairs.size();
+  return e;
+}
+
+// Lines 10..15 at two evaluations (β = 0.1). Statuses at step 20 against step 10:
+//   10 right → right, 11 right → mis-ranked (became), 12 mis-ranked → right (flipped),
+//   13 mis-ranked → mis-ranked, 14 right → right with the largest |margin|, 15 mis-ranked → mis-ranked.
+std::pair<EvalRecord, EvalRecord> handMadeEvals() {
+  EvalRecord before = evalOf(10, {pair(10, 10, 0.5, 0.1), pair(10, 11, 0.3, 0.0), pair(10, 12, -0.2, 0.4),
+                                  pair(10, 13, -1.0, 0.5), pair(10, 14, 2.0, 0.0), pair(10, 15, 0.0, 0.2)});
+  EvalRecord now = evalOf(20, {pair(20, 10, 0.6, 0.1, 0.1, 30, 10), pair(20, 11, -0.4, 0.3, 0.1, 5, 12),
+                               pair(20, 12, 0.9, -0.3, 0.1, 8, 8), pair(20, 13, -1.5, 0.5, 0.1, 20, 4),
+                               pair(20, 14, 6.0, -3.0, 0.1, 9, 11), pair(20, 15, -0.1, 0.0, 0.1, 10, 10)});
+  return {before, now};
+}
+
+QList<qint64> sorted(QList<qint64> v) {
+  std::sort(v.begin(), v.end());
+  return v;
 }
 
 void configure(MainWindow& w, qint64 steps, const QString& data = {}) {
@@ -387,7 +443,7 @@ class StudioTest : public QObject {
     QCOMPARE(w.lossPlot()->drawnPointCount(0), 3);
     QVERIFY(!w.isTraining());
     // The finished run has been diagnosed: the panel holds exactly what the core says about it.
-    const auto expected = dpo::studio::diagnoseRecords(w.records(), w.runConfig().beta);
+    const auto expected = dpo::studio::diagnoseRecords(w.records(), w.runConfig().beta, w.evals());
     QCOMPARE(w.diagnosticsPanel()->items(), expected);
     QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"), qPrintable(w.diagnosticsPanel()->summary()));
     auto* footnote = w.diagnosticsPanel()->findChild<QLabel*>("diagnosticsFootnote");
@@ -420,7 +476,229 @@ class StudioTest : public QObject {
     QVERIFY(!w.isTraining());  // joined synchronously in closeEvent
     QVERIFY(clock.elapsed() < 15'000);
   }
+
+  void filtersSelectTheRightPairs() {
+    const auto [before, now] = handMadeEvals();
+    using dpo::widgets::filterPairs;
+    QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::All), (QList<qint64>{10, 11, 12, 13, 14, 15}));
+    QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::MisrankedNow), (QList<qint64>{11, 13, 15}));
+    QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::BecameMisranked), (QList<qint64>{11}));
+    // 15 was mis-ranked (margin −0.02) and still is; 12 flipped.
+    QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::FlippedToCorrect), (QList<qint64>{12}));
+    // With fewer pairs than the top-k count every pair is kept; with more, the largest |margin| win.
+    QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::LargestMargin).size(), 6);
+    QVector<PairEvalRecord> many;
+    for (int i = 0; i < 30; ++i) many.push_back(pair(30, 100 + i, 0.01 * i, 0.0));  // |margin| grows with i
+    const auto top = filterPairs(many, {}, PairFilter::LargestMargin);
+    QCOMPARE(top.size(), dpo::widgets::kLargestMarginCount);
+    for (qint64 line : top) QVERIFY2(line >= 130 - dpo::widgets::kLargestMarginCount, qPrintable(QString::number(line)));
+    // Without an earlier evaluation nothing "became" or "flipped".
+    QVERIFY(filterPairs(now.pairs, {}, PairFilter::BecameMisranked).isEmpty());
+    QVERIFY(filterPairs(now.pairs, {}, PairFilter::FlippedToCorrect).isEmpty());
+
+    // The inspector's table follows the filter combo.
+    PairInspector inspector;
+    inspector.addEval(before);
+    inspector.addEval(now);
+    inspector.setFilter(PairFilter::MisrankedNow);
+    QCOMPARE(sorted(inspector.visibleLines()), (QList<qint64>{11, 13, 15}));
+    inspector.setFilter(PairFilter::FlippedToCorrect);
+    QCOMPARE(inspector.visibleLines(), (QList<qint64>{12}));
+    inspector.filterCombo()->setCurrentIndex(inspector.filterCombo()->findData(int(PairFilter::BecameMisranked)));
+    QCOMPARE(inspector.visibleLines(), (QList<qint64>{11}));
+  }
+
+  void inspectorPopulatesFromEvalRecords() {
+    const auto [before, now] = handMadeEvals();
+    PairInspector inspector;
+    inspector.resize(1400, 900);
+    inspector.show();
+    QSignalSpy requests(&inspector, &PairInspector::pairTokensRequested);
+    inspector.setTokensAvailable(true);
+    inspector.addEval(before);
+    inspector.addEval(now);
+    QCOMPARE(inspector.evalCount(), 2);
+    QCOMPARE(inspector.table()->model()->rowCount(), 6);
+    QCOMPARE(inspector.scatter()->pointCount(), 6);
+    int counted = 0;
+    for (int c : inspector.histogram()->counts()) counted += c;
+    QCOMPARE(counted, 6);
+    // Default order: margin ascending, most mis-ranked first. Margins at step 20:
+    // 10: 0.05, 11: −0.07, 12: 0.12, 13: −0.2, 14: 0.9, 15: −0.01.
+    QCOMPARE(inspector.visibleLines(), (QList<qint64>{13, 11, 15, 10, 12, 14}));
+    // By length difference (chosen − rejected), descending: 10: +20, 13: +16, 12: 0, 15: 0, 14: −2, 11: −7.
+    inspector.table()->sortByColumn(7, Qt::DescendingOrder);
+    const auto by_length = inspector.visibleLines();
+    QCOMPARE(by_length.front(), 10);
+    QCOMPARE(by_length.at(1), 13);
+    QCOMPARE(by_length.back(), 11);
+    // By the chosen reward (column 3), ascending: 13 (−0.15), 11 (−0.04), 15 (−0.01), 10, 12, 14.
+    inspector.table()->sortByColumn(3, Qt::AscendingOrder);
+    QCOMPARE(inspector.visibleLines(), (QList<qint64>{13, 11, 15, 10, 12, 14}));
+
+    // Clicking a row selects the pair: details, history over both evaluations, a token request.
+    requests.clear();
+    const auto lines = inspector.visibleLines();
+    const int row = static_cast<int>(lines.indexOf(11));
+    const QRect cell = inspector.table()->visualRect(inspector.table()->model()->index(row, 0));
+    QTest::mouseClick(inspector.table()->viewport(), Qt::LeftButton, {}, cell.center());
+    QCOMPARE(inspector.selectedLine(), std::optional<qint64>(11));
+    QCOMPARE(requests.count(), 1);
+    QCOMPARE(requests.at(0).at(0).toLongLong(), 11);
+    QVERIFY2(inspector.detailsText().contains("line 11"), qPrintable(inspector.detailsText()));
+    QVERIFY2(inspector.detailsText().contains("became mis-ranked"), qPrintable(inspector.detailsText()));
+    // σ(r_l − r_w) with margin −0.07: 1 / (1 + e^−0.07) = 0.51749...
+    QVERIFY2(inspector.detailsText().contains("0.517"), qPrintable(inspector.detailsText()));
+    const auto history = inspector.history(11);
+    QCOMPARE(history.size(), 2);
+    QCOMPARE(history[0].step, 10);
+    QCOMPARE(history[1].margin, 0.1 * (-0.4 - 0.3));
+    QCOMPARE(inspector.historyPointCount(), 2);
+
+    // Clicking a point of the scatter selects that pair.
+    const auto at = inspector.scatter()->pointPosition(14);
+    QVERIFY(at.has_value());
+    QTest::mouseClick(inspector.scatter()->canvas(), Qt::LeftButton, {}, *at);
+    QCOMPARE(inspector.selectedLine(), std::optional<qint64>(14));
+    QCOMPARE(requests.last().at(0).toLongLong(), 14);
+
+    // The answer for the selected pair fills the heatmaps; one for another pair is ignored.
+    PairTokensRecord stale;
+    stale.line = 11;
+    stale.chosen = {{"x", "x", -1.0, -0.5}};
+    inspector.setPairTokens(stale);
+    QVERIFY(inspector.chosenHeatmap()->tokens().isEmpty());
+    PairTokensRecord tokens;
+    tokens.line = 14;
+    tokens.prompt = "Which colour is the sky?";
+    tokens.chosen = {{"Blue", "▁Blue", -1.0, -3.0}, {".", ".", -0.5, -0.4}};
+    tokens.rejected = {{"Green", "▁Green", -4.0, -1.0}};
+    tokens.has_reference = true;
+    inspector.setPairTokens(tokens);
+    QCOMPARE(inspector.chosenHeatmap()->tokens().size(), 2);
+    QCOMPARE(inspector.rejectedHeatmap()->tokens().size(), 1);
+    QCOMPARE(inspector.legend()->scale(), 3.0);  // the largest |log-ratio| of the pair
+  }
+
+  void heatmapColourSignMatchesLogRatio() {
+    using dpo::widgets::logRatioColor;
+    // Blue = the policy made the token more likely than π_ref did; red = less likely; white = unchanged.
+    for (double v : {0.05, 0.5, 2.0, 10.0}) {
+      const QColor up = logRatioColor(v, 2.0), down = logRatioColor(-v, 2.0);
+      QVERIFY2(up.blue() > up.red(), qPrintable(up.name()));
+      QVERIFY2(down.red() > down.blue(), qPrintable(down.name()));
+    }
+    QCOMPARE(logRatioColor(0.0, 1.0), QColor(Qt::white));
+    QCOMPARE(logRatioColor(5.0, 1.0), logRatioColor(1.0, 1.0));  // saturates at ±scale
+    QVERIFY(logRatioColor(0.5, 1.0).lightness() > logRatioColor(1.0, 1.0).lightness());
+
+    dpo::widgets::TokenHeatmap map;
+    map.resize(400, 100);
+    map.setTokens({{"up", "▁up", -1.0, -2.5}, {"down", "▁down", -3.0, -1.0}, {"same", "▁same", -2.0, -2.0}}, 1.5);
+    map.show();
+    const QImage image = map.grab().toImage();
+    const QColor drawn[3] = {image.pixelColor(map.tokenRect(0).topLeft() + QPoint(1, 1)),
+                             image.pixelColor(map.tokenRect(1).topLeft() + QPoint(1, 1)),
+                             image.pixelColor(map.tokenRect(2).topLeft() + QPoint(1, 1))};
+    QVERIFY2(drawn[0].blue() > drawn[0].red() + 100, qPrintable(drawn[0].name()));  // +1.5: full blue
+    QVERIFY2(drawn[1].red() > drawn[1].blue() + 100, qPrintable(drawn[1].name()));  // −2.0: full red
+    QCOMPARE(drawn[2], QColor(Qt::white));
+    const QString tip = map.tokenToolTip(1);
+    QVERIFY2(tip.contains("-3.0000") && tip.contains("-1.0000") && tip.contains("-2.0000"), qPrintable(tip));
+    QCOMPARE(map.tokenAt(map.tokenRect(1).center()), 1);
+  }
+
+  void evalPointsAndTokenScoresFromALiveRun() {
+    MainWindow w;
+    configure(w, 100'000);
+    auto c = w.runConfig();
+    c.eval_every = 2;
+    w.setRunConfig(c);
+    w.show();
+    w.startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(w.evals().size() >= 1, kStepTimeoutMs);
+    QCOMPARE(w.evals().front().step, 2);
+    QVERIFY(!w.evals().front().pairs.isEmpty());
+    w.togglePause();
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
+    // Evaluate where it stands, then score one pair's tokens: they must add up to its a and b.
+    if (w.evals().back().step != w.stepsDone()) {  // a scheduled eval may have just run at this step
+      const size_t evals_before = w.evals().size();
+      w.evaluateNow();
+      QTRY_COMPARE_WITH_TIMEOUT(w.evals().size(), evals_before + 1, kStepTimeoutMs);
+    }
+    const auto& latest = w.evals().back();
+    QCOMPARE(latest.step, w.stepsDone());
+    QCOMPARE(w.pairInspector()->evalCount(), static_cast<int>(w.evals().size()));
+    QCOMPARE(w.rewardMarginPlot()->pointCount(1 + 1), static_cast<int>(w.evals().size()));  // eval margin series
+    const PairEvalRecord target = latest.pairs.back();
+    QSignalSpy shown(&w, &MainWindow::pairTokensShown);
+    w.pairInspector()->selectPair(target.line);
+    QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty(), kStepTimeoutMs);
+    double a = 0, b = 0;
+    for (const auto& t : w.pairInspector()->chosenHeatmap()->tokens()) a += t.logratio();
+    for (const auto& t : w.pairInspector()->rejectedHeatmap()->tokens()) b += t.logratio();
+    QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().isEmpty());
+    QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3, qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
+    QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
+    w.stopTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.isTraining(), 15'000);
+  }
+
+  void pauseBetaChangeResumeIsLoggedAndApplied() {
+    MainWindow w;
+    configure(w, 100'000);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.activateWindow();
+    w.startTraining();
+    QCOMPARE(w.betaSpin()->value(), 0.1);
+    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= 2, kStepTimeoutMs);
+    QVERIFY(!w.betaSpin()->isEnabled());  // only while paused
+    QVERIFY(!w.stepButton()->isEnabled());
+    w.togglePause();
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
+    QVERIFY(w.betaSpin()->isEnabled());
+    QVERIFY(w.learningRateSpin()->isEnabled());
+    QVERIFY(w.stepButton()->isEnabled());
+    const qint64 paused_at = w.stepsDone();
+    QCOMPARE(w.records().back().beta, 0.1);
+
+    // Step: exactly one optimiser step, and the run stays paused.
+    QTest::mouseClick(w.stepButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(w.stepsDone(), paused_at + 1, kStepTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(w.stepButton()->isEnabled(), kStepTimeoutMs);
+    QTest::qWait(500);
+    QCOMPARE(w.stepsDone(), paused_at + 1);
+    QCOMPARE(w.state(), MainWindow::RunState::Paused);
+
+    // β change while paused, then resume: logged once, marked on every plot, carried by the next step.
+    w.betaSpin()->setValue(0.25);
+    const size_t records_before = w.records().size();
+    QTest::mouseClick(w.pauseButton(), Qt::LeftButton);  // Resume
+    QTRY_VERIFY_WITH_TIMEOUT(w.records().size() > records_before, kStepTimeoutMs);
+    QCOMPARE(w.events().size(), 1);
+    QCOMPARE(w.events().front().kind, QString("beta"));
+    QCOMPARE(w.events().front().value, 0.25);
+    QCOMPARE(w.events().front().step, paused_at + 1);
+    QCOMPARE(w.eventLog()->count(), 1);
+    QVERIFY2(w.eventLog()->item(0)->text().contains("β → 0.25"), qPrintable(w.eventLog()->item(0)->text()));
+    for (auto* plot : w.plots()) QCOMPARE(plot->markerCount(), 1);
+    const auto& next = w.records()[records_before];
+    QCOMPARE(next.step, paused_at + 2);
+    QCOMPARE(next.beta, 0.25);
+    QCOMPARE(w.records()[records_before - 1].beta, 0.1);
+
+    // Keyboard: F6 pauses, F10 steps, F6 resumes, Shift+F5 stops.
+    QTest::keyClick(&w, Qt::Key_F6);
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
+    const qint64 at = w.stepsDone();
+    QTest::keyClick(&w, Qt::Key_F10);
+    QTRY_COMPARE_WITH_TIMEOUT(w.stepsDone(), at + 1, kStepTimeoutMs);
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QTest::keyClick(&w, Qt::Key_F5, Qt::ShiftModifier);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 15'000);
+  }
 };
 
 QTEST_MAIN(StudioTest)
-#include "test_studio.moc"
