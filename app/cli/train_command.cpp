@@ -122,6 +122,18 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
         ->capture_default_str();
     cmd.add_option("--sync-ref-alpha", t.sync_reference_alpha, "TR-DPO mixing weight alpha")->capture_default_str();
   }
+  cmd.add_option("--lora-r", a.run.lora.r, "LoRA rank (0: train every weight)")->capture_default_str();
+  cmd.add_option("--lora-alpha", a.run.lora.alpha, "LoRA alpha (scale alpha / r)")->capture_default_str();
+  cmd.add_option("--lora-dropout", a.run.lora.dropout, "LoRA dropout")->capture_default_str();
+  cmd.add_option_function<std::string>(
+         "--lora-targets",
+         [&a](const std::string& text) {
+           a.run.lora.target_modules.clear();
+           std::stringstream parts(text);
+           for (std::string part; std::getline(parts, part, ',');)
+             if (!part.empty()) a.run.lora.target_modules.push_back(part);
+         },
+         "projections that get adapters")->default_str("q_proj,k_proj,v_proj,o_proj");
   cmd.add_option_function<int64_t>(
          "--steps", [&a](int64_t v) { a.run.trainer.max_steps = v; a.steps_given = true; }, "optimiser steps")
       ->check(CLI::PositiveNumber)->default_str(std::to_string(t.max_steps));
@@ -217,7 +229,11 @@ int run_train(TrainArgs args) {
 
   std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.train_pairs
             << " train / " << setup.eval_pairs << " eval pairs" << (setup.tokenized_from_cache ? ", tokenized from cache" : "")
-            << "), policy: " << setup.parameter_count << " parameters, "
+            << "), policy: " << setup.parameter_count << " parameters"
+            << (args.run.lora.r > 0 ? " (LoRA r=" + std::to_string(args.run.lora.r) + ": " +
+                                          std::to_string(setup.trainable_parameters) + " trainable)"
+                                    : std::string())
+            << ", "
             << (sft ? std::string("objective: SFT on chosen")
                     : "loss: " + std::string(loss_info(args.run.trainer.loss.type).label) + ", beta " +
                           std::to_string(args.run.trainer.loss.beta))
@@ -268,7 +284,7 @@ int run_train(TrainArgs args) {
       std::fflush(stdout);
     }
     if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0 && m.step < trainer.config().max_steps)
-      write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints});
+      write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints, .lora = args.run.lora});
     return true;
   };
   callbacks.on_eval = print_eval;
@@ -279,8 +295,8 @@ int run_train(TrainArgs args) {
   // The final evaluation, unless the last step already made one.
   if (!trainer.eval_pairs().empty() && !trainer.eval_due()) print_eval(trainer.evaluate());
   if (g_interrupted && args.checkpoint_every > 0)
-    write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints});
-  app::save_policy(setup, args.run, (out / "final").string());
+    write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints, .lora = args.run.lora});
+  app::save_policy(setup, args.run, (out / "final").string(), (out / "adapter").string());
   std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps (" << trainer.steps_done()
             << " in all); run: " << out.string() << "; model: " << (out / "final").string() << "\n";
   return g_interrupted ? 130 : 0;

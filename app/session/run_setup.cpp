@@ -61,6 +61,7 @@ void to_json(nlohmann::json& j, const RunOptions& o) {
                      {"max_completion_length", o.tokenize.max_completion_length},
                      {"truncation_mode", o.tokenize.prompt_truncation == PromptTruncation::kKeepStart ? "keep_start" : "keep_end"},
                      {"model_seed", o.model_seed},
+                     {"lora", o.lora},
                      {"trainer", o.trainer}};
 }
 
@@ -84,6 +85,7 @@ void from_json(const nlohmann::json& j, RunOptions& o) {
     o.tokenize.prompt_truncation = parse_prompt_truncation(j.value("truncation_mode", "keep_end"));
     o.model_seed = j.value("model_seed", uint64_t{0});
     if (j.contains("trainer")) from_json(j["trainer"], o.trainer);
+    if (j.contains("lora")) from_json(j["lora"], o.lora);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(std::string("run config: ") + e.what());
   }
@@ -240,6 +242,16 @@ RunSetup prepare_run(const RunOptions& options) {
     if (loaded.config.vocab_size < setup.tokenizer->vocab_size())
       throw ConfigError(options.model_dir + ": tokenizer has " + std::to_string(setup.tokenizer->vocab_size()) +
                         " tokens but the model's vocab_size is " + std::to_string(loaded.config.vocab_size));
+  } else if (const auto demo_dir = options.tokenizer_path.empty()
+                                       ? resources::unpack_demo_model((cache_dir.empty() ? fs::temp_directory_path() / "dpo-studio" : cache_dir).string())
+                                       : std::string();
+             !demo_dir.empty()) {
+    // The demo's reference policy (resources/demo/model: SFT on the demo's chosen answers), embedded
+    // in the binary and loaded through the same loader as any Hugging Face folder.
+    auto loaded = load_hf_model(demo_dir, {.dtype = torch::kFloat32, .device = device});
+    policy = loaded.model;
+    setup.raw_config = loaded.raw_config;
+    setup.model_label = "demo model (SFT on the demo's chosen answers)";
   } else {
     auto config = LlamaConfig::tiny(setup.tokenizer->vocab_size());
     config.bos_token_id = setup.tokenizer->bos_id().value_or(-1);
@@ -259,6 +271,7 @@ RunSetup prepare_run(const RunOptions& options) {
     inputs.reference = ref.model;
   }
   setup.parameter_count = policy->config().parameter_count();
+  setup.trainable_parameters = options.lora.r > 0 ? add_lora(policy, options.lora) : setup.parameter_count;
   inputs.policy = policy;
   inputs.pad_id = setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0));
   if (auto eos = setup.tokenizer->eos_id()) inputs.eos_id = *eos;
@@ -275,8 +288,10 @@ ExportOptions export_options(const RunSetup& setup, const RunOptions& options) {
   return exported;
 }
 
-void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir) {
+void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir, const std::string& adapter_dir) {
   export_hf_model(setup.trainer->policy(), dir, export_options(setup, options));
+  if (options.lora.r > 0 && !adapter_dir.empty())
+    save_lora_adapter(setup.trainer->policy(), options.lora, adapter_dir, options.model_dir);
   if (options.model_dir.empty() && options.tokenizer_path.empty()) {
     write_file_atomically(fs::path(dir) / "tokenizer.model", resources::demo_tokenizer_model());
     write_file_atomically(fs::path(dir) / "tokenizer_config.json",

@@ -7,6 +7,7 @@
 #include "core/data/preference_pair.h"
 #include "core/data/tokenize.h"
 #include "core/io/hf_folder.h"
+#include "core/model/lora.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/trainer.h"
 
@@ -33,6 +34,7 @@ struct RunOptions {
   std::string cache_dir;  // tokenized data and reference log-probs; empty: the user cache folder
   bool no_cache = false;
   TrainerConfig trainer = default_trainer_config();
+  LoraConfig lora;  // r > 0: train LoRA adapters; the base model (adapters off) is then π_ref
   TokenizeOptions tokenize;
   uint64_t model_seed = 0;  // initialisation of the (random, tiny) demo policy
 
@@ -54,6 +56,7 @@ struct RunSetup {
   bool tokenized_from_cache = false;
   std::unique_ptr<Trainer> trainer;
   int64_t parameter_count = 0;
+  int64_t trainable_parameters = 0;  // all of them, or the LoRA adapters'
   nlohmann::json raw_config;  // the model folder's config.json, kept on export
 };
 
@@ -63,8 +66,10 @@ RunSetup prepare_run(const RunOptions& options);
 
 // Export settings that write a policy like the one this run started from (config keys, tokenizer).
 ExportOptions export_options(const RunSetup& setup, const RunOptions& options);
-// Writes the trained policy as a Hugging Face folder (config, safetensors, tokenizer files).
-void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir);
+// Writes the trained policy as a Hugging Face folder (config, safetensors, tokenizer files); with
+// LoRA, the merged model, plus the PEFT adapter in `adapter_dir` when that is not empty.
+void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir,
+                 const std::string& adapter_dir = "");
 
 torch::Device parse_device(const std::string& name);
 

@@ -8,6 +8,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/model/lora.h"
 #include "core/runtime/error.h"
 
 namespace dpo {
@@ -112,14 +113,15 @@ void export_hf_model(LlamaForCausalLM& model, const fs::path& dir, const ExportO
   // Shards fill up to max_shard_bytes in name order, as save_pretrained does.
   std::vector<std::vector<std::pair<std::string, torch::Tensor>>> shards(1);
   uint64_t shard_bytes = 0, total = 0;
-  for (const auto& p : model->named_parameters()) {
-    auto t = p.value().detach().to(torch::kCPU, dtype).contiguous();
+  // LoRA adapters are folded into their base weights: merge-and-export.
+  for (const auto& [name, value] : merged_parameters(model)) {
+    auto t = value.to(torch::kCPU, dtype).contiguous();
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
     if (!shards.back().empty() && shard_bytes + bytes > options.max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
     }
-    shards.back().emplace_back(p.key(), t);
+    shards.back().emplace_back(name, t);
     shard_bytes += bytes;
     total += bytes;
   }

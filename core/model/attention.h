@@ -5,6 +5,7 @@
 
 #include "core/model/config.h"
 #include "core/model/kv_cache.h"
+#include "core/model/projection.h"
 #include "core/model/rotary.h"
 
 namespace dpo {
@@ -21,7 +22,7 @@ class AttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask,
                         KVCache* cache = nullptr, size_t layer = 0);
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_;

@@ -6,7 +6,7 @@ namespace dpo {
 
 MLPImpl::MLPImpl(int64_t hidden, int64_t intermediate) {
   auto linear = [](int64_t in, int64_t out) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+    return Projection(in, out, false);
   };
   gate_proj = register_module("gate_proj", linear(hidden, intermediate));
   up_proj = register_module("up_proj", linear(hidden, intermediate));

@@ -3,6 +3,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "core/model/projection.h"
+
 namespace dpo {
 
 // SwiGLU: down(silu(gate(x)) * up(x)).
@@ -11,7 +13,7 @@ class MLPImpl : public torch::nn::Module {
   MLPImpl(int64_t hidden, int64_t intermediate);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(MLP);
 

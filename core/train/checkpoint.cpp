@@ -77,6 +77,7 @@ fs::path write_checkpoint(const fs::path& run_dir, Trainer& trainer, const Check
   model.dtype = torch::kFloat32;
   model.overwrite = true;
   export_hf_model(trainer.policy(), staging / "model", model);
+  if (options.lora.r > 0) save_lora_adapter(trainer.policy(), options.lora, staging / "adapter");
   trainer.save_state(staging);
   maybe_die_mid_write(step);
   fsync_directory(staging);
@@ -94,6 +95,11 @@ fs::path write_checkpoint(const fs::path& run_dir, Trainer& trainer, const Check
 void restore_checkpoint(const fs::path& checkpoint, Trainer& trainer) {
   if (!fs::exists(checkpoint / "trainer_state.json"))
     throw TrainingError(checkpoint.string() + ": not a complete checkpoint (trainer_state.json missing)");
+  if (fs::exists(checkpoint / "adapter" / "adapter_config.json")) {
+    load_lora_adapter(trainer.policy(), checkpoint / "adapter");
+    trainer.load_state(checkpoint);
+    return;
+  }
   std::vector<std::shared_ptr<SafetensorsFile>> files;
   for (const auto& f : checkpoint_files(checkpoint / "model")) files.push_back(SafetensorsFile::open(f));
   {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/io/hf_folder.h"
+#include "core/model/lora.h"
 #include "core/train/trainer.h"
 
 namespace dpo {
@@ -13,9 +14,12 @@ namespace dpo {
 // trainer_state.json (data order, RNG, counters) and, with reference sync, reference.safetensors.
 // Built in a hidden sibling folder, fsync-ed and renamed into place: a crash mid-write leaves the
 // previous checkpoints intact and no folder that looks complete.
+// With LoRA the folder also holds adapter/ (PEFT files); resuming loads the adapter onto the base
+// model the run starts from, and model/ is the merged export for users.
 struct CheckpointOptions {
   ExportOptions model;  // raw config and tokenizer files for the model folder (dtype is forced to fp32)
   int64_t keep = 3;     // newest complete checkpoints kept; 0 keeps all
+  LoraConfig lora{};    // r > 0: the policy carries these adapters
 };
 
 std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, int64_t step);

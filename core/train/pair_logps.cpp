@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
+#include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/train/logprobs.h"
 
@@ -36,6 +39,9 @@ BatchLogps batch_preference_logps(LlamaForCausalLM& policy, const ReferenceSourc
     } else {
       if (reference.model == nullptr) throw ConfigError("loss needs a reference model or precomputed reference log-probs");
       torch::NoGradGuard no_grad;
+      // The policy itself as reference means a LoRA policy with its adapters switched off.
+      std::optional<AdaptersDisabled> base;
+      if (reference.model->ptr() == policy.ptr()) base.emplace(policy);
       auto ref = response_logprobs((*reference.model)(ids, attention), ids, response).sum;  // (2B)
       out.logps.reference_chosen = ref.narrow(0, 0, B);
       out.logps.reference_rejected = ref.narrow(0, B, B);

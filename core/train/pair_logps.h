@@ -8,7 +8,8 @@
 namespace dpo {
 
 // Where π_ref's sums come from: precomputed values for the batch's pairs, or a forward pass of
-// `model`. Neither is needed for reference-free losses.
+// `model`. Neither is needed for reference-free losses. `model` may be the policy itself when it
+// carries LoRA adapters: the adapters are disabled for the reference pass.
 struct ReferenceSource {
   LlamaForCausalLM* model = nullptr;
   torch::Tensor chosen{};    // (B) precomputed log π_ref(y_w | x), or undefined

@@ -10,6 +10,7 @@
 #include "core/data/collator.h"
 #include "core/data/readers.h"
 #include "core/io/atomic_file.h"
+#include "core/model/lora.h"
 #include "core/train/logprobs.h"
 
 namespace dpo {
@@ -27,6 +28,7 @@ std::string hex(uint64_t v) {
 uint64_t parameters_fingerprint(LlamaForCausalLM& model) {
   uint64_t h = 0x5eed;
   for (const auto& p : model->named_parameters()) {
+    if (is_lora_parameter(p.key())) continue;  // the reference is the base model
     auto t = p.value().detach().to(torch::kCPU).contiguous();
     h = hash_bytes(p.key(), h);
     h = hash_bytes(std::string_view(reinterpret_cast<const char*>(t.sizes().data()), t.dim() * sizeof(int64_t)), h);
@@ -53,6 +55,7 @@ uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs) {
 ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::vector<TokenizedPair>& pairs,
                                        int64_t pad_id, int64_t batch_size, const ProgressCallback& progress) {
   torch::NoGradGuard no_grad;
+  AdaptersDisabled base(reference);  // a LoRA policy scores as its base model
   const bool was_training = reference->is_training();
   reference->eval();
   const auto device = reference->parameters().front().device();

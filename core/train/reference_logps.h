@@ -24,6 +24,7 @@ uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs);
 
 using ProgressCallback = std::function<void(size_t done, size_t total)>;
 
+// With LoRA adapters on `reference`, they are disabled for the pass (the base model scores).
 // Fixed batches in pair order, so the same model and pairs always give the same bits.
 ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::vector<TokenizedPair>& pairs,
                                        int64_t pad_id, int64_t batch_size, const ProgressCallback& progress = nullptr);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
+#include <mutex>
 #include <sstream>
 
 #include "core/data/collator.h"
@@ -16,6 +17,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
+#include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/train/logprobs.h"
 #include "core/train/pair_logps.h"
@@ -116,12 +118,19 @@ struct Trainer::State {
   double elapsed_before = 0;  // seconds of earlier sessions (resume)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
+  bool lora = false;  // the policy carries adapters; without a reference folder, its base is π_ref
   bool prepared = false;
   std::optional<ReferenceLogps> train_reference, eval_reference;
   TrainerCounters counters;
 
   bool wants_reference() const {
     return config.objective == Objective::Preference && needs_reference(config.loss);
+  }
+
+  LlamaForCausalLM* reference_model() {
+    if (reference) return &reference;
+    if (lora && wants_reference()) return &policy;
+    return nullptr;
   }
 
   std::vector<size_t> next_indices() {
@@ -169,17 +178,23 @@ Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
   s.eos_id = in.eos_id;
   s.cache_dir = in.reference_cache_dir;
   s.rng.seed(config.seed);
+  s.lora = has_lora(s.policy);
+  if (s.lora && config.sync_reference_every > 0)
+    throw ConfigError("trainer: reference sync (TR-DPO) needs a separate reference model, not LoRA's base");
   if (s.wants_reference()) {
     if (in.reference) {
       s.reference = in.reference;
       for (auto& p : s.reference->parameters()) p.set_requires_grad(false);
       s.reference->eval();
-    } else {
+    } else if (!s.lora) {
       s.reference = make_frozen_reference(s.policy);
     }
   }
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : s.policy->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
   s.optimizer = std::make_unique<torch::optim::AdamW>(
-      s.policy->parameters(), torch::optim::AdamWOptions(config.learning_rate)
+      trainable, torch::optim::AdamWOptions(config.learning_rate)
                                   .betas({config.adam_beta1, config.adam_beta2})
                                   .eps(config.adam_epsilon)
                                   .weight_decay(config.weight_decay));
@@ -193,7 +208,8 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
   if (s.prepared) return;
   s.prepared = true;
   if (!s.wants_reference() || !s.config.precompute_reference || s.config.sync_reference_every > 0) return;
-  const uint64_t model_hash = parameters_fingerprint(s.reference);
+  auto& reference = *s.reference_model();
+  const uint64_t model_hash = parameters_fingerprint(reference);
   auto load_or_compute = [&](const std::vector<TokenizedPair>& pairs, const char* stage) {
     std::optional<ReferenceLogps> out;
     if (pairs.empty()) return out;
@@ -209,7 +225,7 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
     auto progress = [&](size_t done, size_t total) {
       if (callbacks.on_progress) callbacks.on_progress(stage, done, total);
     };
-    out = compute_reference_logps(s.reference, pairs, s.pad_id, s.config.eval_batch_size, progress);
+    out = compute_reference_logps(reference, pairs, s.pad_id, s.config.eval_batch_size, progress);
     s.counters.reference_precomputed += static_cast<int64_t>(pairs.size());
     if (!path.empty()) write_reference_cache(path, *out);
     return out;
@@ -261,7 +277,7 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
       sums.length_chosen += lp.tokens.to(torch::kFloat64).sum().item<double>();
       continue;
     }
-    ReferenceSource source{.model = s.reference ? &s.reference : nullptr};
+    ReferenceSource source{.model = s.reference_model()};
     if (s.train_reference) {
       source.chosen = gather(s.train_reference->chosen, micro_indices[k]);
       source.rejected = gather(s.train_reference->rejected, micro_indices[k]);
@@ -364,7 +380,7 @@ PreferenceEval Trainer::evaluate() {
       result = evaluate_preferences(s.policy, nullptr, s.eval_pairs, s.pad_id, loss, s.config.eval_batch_size);
       result.mean_loss = -result.logps_chosen / std::max(1.0, result.length_chosen);
     } else {
-      result = evaluate_preferences(s.policy, s.reference ? &s.reference : nullptr, s.eval_pairs, s.pad_id,
+      result = evaluate_preferences(s.policy, s.reference_model(), s.eval_pairs, s.pad_id,
                                     s.config.loss, s.config.eval_batch_size,
                                     s.eval_reference ? &*s.eval_reference : nullptr, s.eval_margins);
     }
@@ -423,6 +439,9 @@ void Trainer::save_state(const fs::path& dir) const {
   torch::serialize::OutputArchive archive;
   s.optimizer->save(archive);
   write_file_atomically(dir / "optimizer.pt", [&](std::ostream& out) { archive.save_to(out); });
+  // torch's CPU generator drives dropout (LoRA): part of what makes a resume exact.
+  auto generator_state = at::detail::getDefaultCPUGenerator().get_state();
+  write_file_atomically(dir / "torch_rng.pt", [&](std::ostream& out) { torch::save(generator_state, out); });
   if (s.config.sync_reference_every > 0 && s.reference) {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& p : s.reference->named_parameters()) tensors.emplace_back(p.key(), p.value());
@@ -474,6 +493,13 @@ void Trainer::load_state(const fs::path& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw TrainingError((dir / "trainer_state.json").string() + ": " + e.what());
   }
+  if (fs::exists(dir / "torch_rng.pt")) {
+    torch::Tensor generator_state;
+    torch::load(generator_state, (dir / "torch_rng.pt").string());
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(generator_state);
+  }
   torch::serialize::InputArchive archive;
   archive.load_from((dir / "optimizer.pt").string());
   s.optimizer->load(archive);
@@ -489,7 +515,7 @@ const TrainerConfig& Trainer::config() const { return state_->config; }
 const TrainerCounters& Trainer::counters() const { return state_->counters; }
 const std::vector<TokenizedPair>& Trainer::eval_pairs() const { return state_->eval_pairs; }
 LlamaForCausalLM& Trainer::policy() { return state_->policy; }
-LlamaForCausalLM* Trainer::reference() { return state_->reference ? &state_->reference : nullptr; }
+LlamaForCausalLM* Trainer::reference() { return state_->reference_model(); }
 
 int64_t train(Trainer& trainer, const TrainerCallbacks& callbacks, const std::atomic<bool>* cancel) {
   int64_t steps = 0;
