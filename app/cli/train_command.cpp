@@ -250,7 +250,7 @@ int run_train(TrainArgs args) {
     evals << j.dump() << "\n" << std::flush;
     for (const auto& r : e.pairs) pairs << nlohmann::json(r).dump() << "\n";
     pairs << std::flush;
-    if (!args.quiet && !e.pairs.empty()) {
+    if (!args.quiet && !trainer.eval_pairs().empty()) {
       if (sft)
         std::printf("eval %4lld  nll %.4f", static_cast<long long>(e.step), e.mean_loss);
       else

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/data/jsonl_reader.h"
+#include "core/data/kto_rows.h"
 #include "core/data/layout.h"
 #include "core/data/split.h"
 #include "core/data/tokenize_cache.h"
@@ -165,11 +166,14 @@ RunSetup prepare_run(const RunOptions& options) {
   // Tokenized pairs (all of them) and, for the margin loss, score differences by source line.
   std::vector<TokenizedPair> all;
   std::map<size_t, double> margins;
-  const bool want_margins = [&] {
+  std::vector<TokenizedUnpaired> unpaired;
+  auto uses = [&](LossType type) {
+    if (options.trainer.objective != Objective::Preference) return false;
     for (const auto& t : loss_terms(options.trainer.loss))
-      if (t.type == LossType::Margin) return true;
+      if (t.type == type) return true;
     return false;
-  }();
+  };
+  const bool want_margins = uses(LossType::Margin), want_kto = uses(LossType::Kto);
   if (options.data_path.empty()) {
     auto pairs = parse_preference_jsonl(resources::demo_preferences_jsonl(), "embedded demo data");
     all = tokenize_pairs(*setup.tokenizer, pairs, tokenize);
@@ -189,19 +193,24 @@ RunSetup prepare_run(const RunOptions& options) {
       // Scores live only in the text: the tokenized cache does not keep them.
       auto dataset = load_preference_dataset(options.data_path, layout);
       setup.data_explanation = dataset.explanation;
-      if (is_unpaired(dataset.layout))
-        throw ConfigError(options.data_path + ": " + dataset.explanation +
-                          "; unpaired (KTO) data cannot be trained with a pairwise loss");
       for (const auto& p : dataset.pairs)
         if (p.margin()) margins[p.line] = *p.margin();
     }
     auto tokenized = load_tokenized_dataset(options.data_path, layout, *setup.tokenizer, tokenize, cache_dir);
-    if (!tokenized.unpaired.empty())
-      throw ConfigError(options.data_path + ": unpaired (KTO) data cannot be trained with a pairwise loss");
+    if (!tokenized.unpaired.empty() && !want_kto)
+      throw ConfigError(options.data_path + ": unpaired (prompt, completion, label) data needs --loss kto");
     all = std::move(tokenized.pairs);
+    unpaired = std::move(tokenized.unpaired);
     setup.tokenize_report = tokenized.report;
     setup.tokenized_from_cache = tokenized.from_cache;
     setup.data_label = options.data_path;
+  }
+  std::vector<bool> labels;
+  if (want_kto) {
+    // KTO trains on (prompt, completion, label); preference pairs become two examples each.
+    auto rows = make_kto_rows(unpaired.empty() ? unpair(all) : unpaired);
+    all = std::move(rows.rows);
+    labels = std::move(rows.desirable);
   }
   if (all.empty()) throw DataError(setup.data_label + ": no preference pairs to train on");
 
@@ -216,8 +225,13 @@ RunSetup prepare_run(const RunOptions& options) {
   if (split) {
     for (auto i : indices.train) inputs.train_pairs.push_back(all[i]);
     for (auto i : indices.eval) inputs.eval_pairs.push_back(all[i]);
+    if (want_kto) {
+      for (auto i : indices.train) inputs.train_desirable.push_back(labels[i]);
+      for (auto i : indices.eval) inputs.eval_desirable.push_back(labels[i]);
+    }
   } else {
     inputs.train_pairs = std::move(all);
+    inputs.train_desirable = std::move(labels);
   }
   if (want_margins) {
     auto margin_of = [&](const TokenizedPair& p) {

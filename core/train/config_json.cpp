@@ -34,7 +34,9 @@ void to_json(nlohmann::json& j, const LossConfig& c) {
                      {"length_alpha", c.length_alpha},
                      {"orpo_lambda", c.orpo_lambda},
                      {"rpo_alpha", c.rpo_alpha},
-                     {"discopop_tau", c.discopop_tau}};
+                     {"discopop_tau", c.discopop_tau},
+                     {"desirable_weight", c.kto_desirable_weight},
+                     {"undesirable_weight", c.kto_undesirable_weight}};
   auto terms = nlohmann::json::array();
   for (const auto& t : c.terms) terms.push_back({{"loss_type", loss_info(t.type).name}, {"weight", t.weight}});
   j["loss_terms"] = terms;
@@ -50,6 +52,8 @@ void from_json(const nlohmann::json& j, LossConfig& c) {
   read(j, "orpo_lambda", c.orpo_lambda);
   read(j, "rpo_alpha", c.rpo_alpha);
   read(j, "discopop_tau", c.discopop_tau);
+  read(j, "desirable_weight", c.kto_desirable_weight);
+  read(j, "undesirable_weight", c.kto_undesirable_weight);
   c.terms.clear();
   if (j.contains("loss_terms"))
     for (const auto& t : j["loss_terms"]) c.terms.push_back({loss_from(t.at("loss_type")), t.value("weight", 1.0)});

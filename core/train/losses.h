@@ -64,6 +64,8 @@ struct LossConfig {
   double rpo_alpha = 0.0;      // > 0 adds α·NLL(y_w) (per-token mean) to the whole loss (TRL rpo_alpha)
   double discopop_tau = 0.05;  // τ of DiscoPOP's log-ratio modulation
   double bco_delta = 0.0;      // δ of bco_pair: running mean of the rewards, kept by the caller
+  double kto_desirable_weight = 1.0;    // λ_D of kto
+  double kto_undesirable_weight = 1.0;  // λ_U of kto
 };
 
 // The terms `config` stands for: `terms`, or {type, 1} when `terms` is empty.

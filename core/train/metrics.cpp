@@ -25,6 +25,7 @@ void to_json(nlohmann::json& j, const StepMetrics& m) {
                       {"tokens_per_second", m.tokens_per_second},
                       {"elapsed_seconds", m.elapsed_seconds}};
   if (m.skipped) j["skipped"] = true;
+  if (m.kl != 0) j["kl"] = m.kl;
 }
 
 void from_json(const nlohmann::json& j, StepMetrics& m) {
@@ -48,6 +49,7 @@ void from_json(const nlohmann::json& j, StepMetrics& m) {
   m.tokens_per_second = j.value("tokens_per_second", 0.0);
   m.elapsed_seconds = j.value("elapsed_seconds", 0.0);
   m.skipped = j.value("skipped", false);
+  m.kl = j.value("kl", 0.0);
 }
 
 }  // namespace dpo

@@ -10,14 +10,16 @@ struct StepMetrics {
   int64_t step = 0;               // 1-based optimiser step
   int64_t epoch = 0;              // 0-based pass over the training pairs
   double loss = 0;
-  double rewards_chosen = 0;      // mean β·log(π/π_ref)(y_w)
+  double rewards_chosen = 0;      // mean β·log(π/π_ref)(y_w) (KTO: over desirable examples)
   double rewards_rejected = 0;    // mean β·log(π/π_ref)(y_l)
   double rewards_margins = 0;     // mean of chosen − rejected rewards: the implicit reward gap
-  double rewards_accuracies = 0;  // share of pairs with chosen reward > rejected reward
+  double rewards_accuracies = 0;  // share of pairs with chosen reward > rejected reward (KTO: of
+                                  // examples whose reward sign matches the label)
   double logps_chosen = 0;        // mean log π(y_w | x)
   double logps_rejected = 0;      // mean log π(y_l | x)
   double length_chosen = 0;       // mean response tokens of y_w
   double length_rejected = 0;     // mean response tokens of y_l
+  double kl = 0;                  // KTO's z₀ (mean over the step's micro-batches); 0 otherwise
   double logits_chosen = 0;       // mean policy logit over response positions of y_w
   double logits_rejected = 0;
   double learning_rate = 0;       // used by this step (after warmup / schedule)

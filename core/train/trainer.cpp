@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/data/collator.h"
+#include "core/data/kto_rows.h"
 #include "core/generate/generate.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
@@ -62,10 +63,18 @@ void validate(const TrainerInputs& in, const TrainerConfig& c) {
   if (c.sync_reference_every < 0 || !(c.sync_reference_alpha >= 0 && c.sync_reference_alpha <= 1))
     throw ConfigError("trainer: reference sync needs every >= 0 and alpha in [0, 1]");
   if (c.objective == Objective::Preference) {
-    for (const auto& t : loss_terms(c.loss))
-      if (!loss_info(t.type).paired)
+    const bool kto = !in.train_desirable.empty();
+    for (const auto& t : loss_terms(c.loss)) {
+      if (!loss_info(t.type).paired && !kto)
         throw ConfigError("trainer: loss '" + std::string(loss_info(t.type).name) +
-                          "' needs unpaired (prompt, completion, label) data, not preference pairs");
+                          "' needs unpaired (prompt, completion, label) examples");
+      if (kto && t.type != LossType::Kto)
+        throw ConfigError("trainer: unpaired (prompt, completion, label) data needs the kto loss");
+    }
+    if (kto && in.train_desirable.size() != in.train_pairs.size())
+      throw ConfigError("trainer: one label per KTO training example expected");
+    if (kto && in.eval_desirable.size() != in.eval_pairs.size())
+      throw ConfigError("trainer: one label per KTO eval example expected");
   }
   if (!in.train_margins.empty() && in.train_margins.size() != in.train_pairs.size())
     throw ConfigError("trainer: one margin per training pair expected");
@@ -91,7 +100,39 @@ struct StepSums {
     length_chosen += b.logps.chosen_tokens.to(torch::kFloat64).sum().item<double>();
     length_rejected += b.logps.rejected_tokens.to(torch::kFloat64).sum().item<double>();
   }
+
+  // KTO: "chosen" sums run over desirable examples, "rejected" over undesirable ones.
+  double desirable = 0, undesirable = 0, kl = 0;
+  void add_kto(const KtoOutput& ko, const torch::Tensor& is_desirable, const BatchLogps& b) {
+    auto d = is_desirable.to(torch::kFloat64), u = 1.0 - d;
+    auto r = ko.rewards.to(torch::kFloat64), pc = b.logps.policy_chosen.detach().to(torch::kFloat64);
+    auto len = b.logps.chosen_tokens.to(torch::kFloat64), logits = b.logits_chosen.to(torch::kFloat64);
+    loss += ko.losses.detach().to(torch::kFloat64).sum().item<double>();
+    desirable += d.sum().item<double>();
+    undesirable += u.sum().item<double>();
+    rewards_chosen += (r * d).sum().item<double>();
+    rewards_rejected += (r * u).sum().item<double>();
+    accurate += ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum().item<double>();
+    logps_chosen += (pc * d).sum().item<double>();
+    logps_rejected += (pc * u).sum().item<double>();
+    logits_chosen += (logits * d).sum().item<double>();
+    logits_rejected += (logits * u).sum().item<double>();
+    length_chosen += (len * d).sum().item<double>();
+    length_rejected += (len * u).sum().item<double>();
+    kl += ko.kl.item<double>();
+  }
 };
+
+torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_t>& indices) {
+  std::vector<uint8_t> picked;
+  picked.reserve(indices.size());
+  for (auto i : indices) picked.push_back(labels[i] ? 1 : 0);
+  return torch::tensor(picked, torch::kBool);
+}
+
+KtoConfig kto_config(const LossConfig& c) {
+  return {.beta = c.beta, .desirable_weight = c.kto_desirable_weight, .undesirable_weight = c.kto_undesirable_weight};
+}
 
 }  // namespace
 
@@ -101,6 +142,8 @@ struct Trainer::State {
   LlamaForCausalLM reference{nullptr};
   std::vector<TokenizedPair> train_pairs, eval_pairs;
   std::vector<double> train_margins, eval_margins;
+  std::vector<bool> train_desirable, eval_desirable;  // KTO labels; empty for pairs
+  bool kto() const { return !train_desirable.empty(); }
   int64_t pad_id = 0;
   std::optional<int64_t> eos_id;
   fs::path cache_dir;
@@ -174,6 +217,8 @@ Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
   s.eval_pairs = std::move(in.eval_pairs);
   s.train_margins = std::move(in.train_margins);
   s.eval_margins = std::move(in.eval_margins);
+  s.train_desirable = std::move(in.train_desirable);
+  s.eval_desirable = std::move(in.eval_desirable);
   s.pad_id = in.pad_id;
   s.eos_id = in.eos_id;
   s.cache_dir = in.reference_cache_dir;
@@ -284,6 +329,15 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
     }
     auto out = batch_preference_logps(s.policy, source, b, c.loss);
     if (out.ran_reference) ++s.counters.reference_forwards;
+    if (s.kto()) {
+      auto labels = labels_of(s.train_desirable, micro_indices[k]).to(device);
+      // rows' "rejected" half is the mismatched completion: only the (detached) KL estimate reads it.
+      auto ko = kto_loss(kto_config(c.loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
+                         out.logps.policy_rejected.detach(), out.logps.reference_rejected);
+      (ko.losses.sum() / total_pairs).backward();
+      sums.add_kto(ko, labels, out);
+      continue;
+    }
     if (!s.train_margins.empty())
       out.logps.margin = gather(s.train_margins, micro_indices[k]).to(device, out.logps.policy_chosen.scalar_type());
     auto loss_config = c.loss;
@@ -345,19 +399,22 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   }
 
   const double n = total_pairs;
+  // KTO: chosen-side means over desirable examples, rejected-side over undesirable ones.
+  const double nc = s.kto() ? std::max(1.0, sums.desirable) : n, nr = s.kto() ? std::max(1.0, sums.undesirable) : n;
   m.step = s.step;
   m.epoch = s.epoch;
   m.loss = loss;
-  m.rewards_chosen = sums.rewards_chosen / n;
-  m.rewards_rejected = sums.rewards_rejected / n;
-  m.rewards_margins = (sums.rewards_chosen - sums.rewards_rejected) / n;
+  m.rewards_chosen = sums.rewards_chosen / nc;
+  m.rewards_rejected = sums.rewards_rejected / nr;
+  m.rewards_margins = s.kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
   m.rewards_accuracies = sums.accurate / n;
-  m.logps_chosen = sums.logps_chosen / n;
-  m.logps_rejected = sums.logps_rejected / n;
-  m.logits_chosen = sums.logits_chosen / n;
-  m.logits_rejected = sums.logits_rejected / n;
-  m.length_chosen = sums.length_chosen / n;
-  m.length_rejected = sums.length_rejected / n;
+  m.logps_chosen = sums.logps_chosen / nc;
+  m.logps_rejected = sums.logps_rejected / nr;
+  m.logits_chosen = sums.logits_chosen / nc;
+  m.logits_rejected = sums.logits_rejected / nr;
+  m.length_chosen = sums.length_chosen / nc;
+  m.length_rejected = sums.length_rejected / nr;
+  m.kl = sums.kl / static_cast<double>(micro.size());
   m.learning_rate = lr;
   m.beta = c.loss.beta;
   m.grad_norm = grad_norm;
@@ -368,12 +425,56 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   return m;
 }
 
+PreferenceEval Trainer::evaluate_kto() {
+  auto& s = *state_;
+  torch::NoGradGuard no_grad;
+  const bool was_training = s.policy->is_training();
+  s.policy->eval();
+  StepSums sums;
+  const auto device = s.policy->parameters().front().device();
+  const auto step = static_cast<size_t>(std::max<int64_t>(1, s.config.eval_batch_size));
+  for (size_t start = 0; start < s.eval_pairs.size(); start += step) {
+    std::vector<size_t> indices(std::min(step, s.eval_pairs.size() - start));
+    std::iota(indices.begin(), indices.end(), start);
+    std::vector<TokenizedPair> rows;
+    for (auto i : indices) rows.push_back(s.eval_pairs[i]);
+    ReferenceSource source{.model = s.reference_model()};
+    if (s.eval_reference) {
+      source.chosen = gather(s.eval_reference->chosen, indices);
+      source.rejected = gather(s.eval_reference->rejected, indices);
+    }
+    auto out = batch_preference_logps(s.policy, source, collate_pairs(rows, s.pad_id), s.config.loss);
+    auto labels = labels_of(s.eval_desirable, indices).to(device);
+    auto ko = kto_loss(kto_config(s.config.loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
+                       out.logps.policy_rejected, out.logps.reference_rejected);
+    sums.add_kto(ko, labels, out);
+  }
+  if (was_training) s.policy->train();
+  const double n = static_cast<double>(s.eval_pairs.size()), nc = std::max(1.0, sums.desirable),
+               nr = std::max(1.0, sums.undesirable);
+  PreferenceEval e;
+  e.mean_loss = sums.loss / n;
+  e.rewards_chosen = sums.rewards_chosen / nc;
+  e.rewards_rejected = sums.rewards_rejected / nr;
+  e.mean_margin = e.rewards_chosen - e.rewards_rejected;
+  e.accuracy = sums.accurate / n;
+  e.logps_chosen = sums.logps_chosen / nc;
+  e.logps_rejected = sums.logps_rejected / nr;
+  e.logits_chosen = sums.logits_chosen / nc;
+  e.logits_rejected = sums.logits_rejected / nr;
+  e.length_chosen = sums.length_chosen / nc;
+  e.length_rejected = sums.length_rejected / nr;
+  return e;
+}
+
 PreferenceEval Trainer::evaluate() {
   auto& s = *state_;
   prepare();
   PreferenceEval result;
   if (!s.eval_pairs.empty()) {
-    if (s.config.objective == Objective::Sft) {
+    if (s.kto()) {
+      result = evaluate_kto();
+    } else if (s.config.objective == Objective::Sft) {
       auto loss = s.config.loss;
       loss.type = LossType::Cpo;  // reads no reference; its NLL part is not reported, only log-probs
       loss.terms.clear();

@@ -61,6 +61,10 @@ struct TrainerInputs {
   LlamaForCausalLM reference{nullptr};           // a separate π_ref folder, already loaded
   std::vector<double> train_margins;             // score_w − score_l per train pair (margin loss)
   std::vector<double> eval_margins;
+  // KTO: non-empty labels make the pairs KTO rows (core/data/kto_rows.h): chosen_ids = the example's
+  // completion, rejected_ids = the mismatched completion for the KL estimate.
+  std::vector<bool> train_desirable;
+  std::vector<bool> eval_desirable;
   std::filesystem::path reference_cache_dir;     // empty: precomputed log-probs are not stored
 };
 
@@ -125,6 +129,7 @@ class Trainer {
   LlamaForCausalLM* reference();
 
  private:
+  PreferenceEval evaluate_kto();
   struct State;
   std::unique_ptr<State> state_;
 };

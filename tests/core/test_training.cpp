@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/data/jsonl_reader.h"
+#include "core/data/kto_rows.h"
 #include "core/data/tokenize.h"
 #include "core/eval/preference_eval.h"
 #include "core/runtime/error.h"
@@ -372,4 +373,46 @@ TEST(Checkpoint, KeepsTheNewestAndIgnoresHalfWrittenOnes) {
   fs::create_directories(dir.path / "checkpoints" / ".partial-step-000005-999");
   fs::create_directories(dir.path / "checkpoints" / "step-000009");  // no trainer_state.json
   EXPECT_EQ(dpo::checkpoint_step(*dpo::latest_checkpoint(dir.path)), 4);
+}
+
+TEST(Training, KtoRowsPairEachCompletionWithTheNextForTheKlEstimate) {
+  auto pairs = demo_pairs(3);
+  auto examples = dpo::unpair(pairs);  // y_w desirable, y_l undesirable, in pair order
+  ASSERT_EQ(examples.size(), 6u);
+  EXPECT_TRUE(examples[0].label);
+  EXPECT_FALSE(examples[1].label);
+  EXPECT_EQ(examples[1].completion_ids, pairs[0].rejected_ids);
+  auto rows = dpo::make_kto_rows(examples);
+  ASSERT_EQ(rows.rows.size(), 6u);
+  EXPECT_EQ(rows.rows[0].chosen_ids, pairs[0].chosen_ids);
+  EXPECT_EQ(rows.rows[0].rejected_ids, pairs[0].rejected_ids);  // the next example's completion
+  EXPECT_EQ(rows.rows[5].rejected_ids, pairs[0].chosen_ids);    // wraps around
+  EXPECT_EQ(rows.desirable, (std::vector<bool>{true, false, true, false, true, false}));
+}
+
+TEST(Training, KtoSeparatesDesirableFromUndesirable) {
+  auto rows = dpo::make_kto_rows(dpo::unpair(demo_pairs(24)));
+  dpo::TrainerInputs in;
+  in.policy = demo_policy();
+  in.train_pairs = rows.rows;
+  in.train_desirable = rows.desirable;
+  in.pad_id = kPad;
+  auto config = demo_config(30);
+  config.loss.type = dpo::LossType::Kto;
+  dpo::Trainer trainer(std::move(in), config);
+  std::vector<dpo::StepMetrics> history;
+  dpo::train(trainer, [&](const dpo::StepMetrics& m) { history.push_back(m); return true; });
+  // π = π_ref: every reward is 0 and z₀ = max(0, 0) = 0, so each loss is 1 − σ(0) = 0.5.
+  EXPECT_NEAR(history.front().loss, 0.5, 1e-6);
+  EXPECT_EQ(history.front().kl, 0.0);
+  const auto& last = history.back();
+  EXPECT_LT(last.loss, 0.45);
+  EXPECT_GT(last.rewards_chosen, 0.0);
+  EXPECT_LT(last.rewards_rejected, 0.0);
+  // A pairwise loss on KTO rows is refused with a clear message.
+  dpo::TrainerInputs bad;
+  bad.policy = demo_policy();
+  bad.train_pairs = rows.rows;
+  bad.train_desirable = rows.desirable;
+  EXPECT_THROW(dpo::Trainer(std::move(bad), demo_config(1)), dpo::ConfigError);
 }
