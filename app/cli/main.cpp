@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/data_command.h"
+#include "app/cli/lesson_command.h"
 #include "app/cli/loss_command.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
 
   dpo::cli::add_loss_command(cli);
   dpo::cli::add_data_command(cli);
+  dpo::cli::add_lesson_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
   const int used_threads = dpo::configure_threads(threads);
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     if (*diagnose) return dpo::cli::run_diagnose(diagnose_args);
     if (dpo::cli::loss_command_chosen()) return dpo::cli::run_loss_command();
     if (dpo::cli::data_command_chosen()) return dpo::cli::run_data_command();
+    if (dpo::cli::lesson_command_chosen()) return dpo::cli::run_lesson_command();
     std::cout << cli.help();
     return 0;
   } catch (const dpo::Error& e) {

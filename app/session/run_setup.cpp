@@ -266,6 +266,16 @@ RunSetup prepare_run(const RunOptions& options) {
     policy = loaded.model;
     setup.raw_config = loaded.raw_config;
     setup.model_label = "demo model (SFT on the demo's chosen answers)";
+  } else if (const auto demo_dir = options.tokenizer_path.empty()
+                                       ? resources::unpack_demo_model((cache_dir.empty() ? fs::temp_directory_path() / "dpo-studio" : cache_dir).string())
+                                       : std::string();
+             !demo_dir.empty()) {
+    // The demo's reference policy (resources/demo/model: SFT on the demo world's answers), embedded
+    // in the binary and loaded through the same loader as any Hugging Face folder.
+    auto loaded = load_hf_model(demo_dir, {.dtype = torch::kFloat32, .device = device});
+    policy = loaded.model;
+    setup.raw_config = loaded.raw_config;
+    setup.model_label = "demo model (SFT on the demo world)";
   } else {
     auto config = LlamaConfig::tiny(setup.tokenizer->vocab_size());
     config.bos_token_id = setup.tokenizer->bos_id().value_or(-1);

@@ -5,6 +5,8 @@
 
 #include "core/data/demo_world.h"
 #include "core/data/jsonl_reader.h"
+#include "core/demo/demo_datasets.h"
+#include "core/demo/true_reward.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "resources/demo_assets.h"
 
@@ -55,4 +57,82 @@ TEST(DemoWorld, EmbeddedTokenizerCoversTheCorpus) {
       EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 0) << "unknown piece in: " << *text;
     }
   }
+}
+
+TEST(DemoWorld, CommittedVariantsMatchTheGenerator) {
+  // Every dataset file make-demo writes, byte for byte, from the generator in this build.
+  for (const auto& d : dpo::demo_datasets()) {
+    const auto committed = read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/" + d.file);
+    ASSERT_FALSE(committed.empty()) << d.file;
+    EXPECT_EQ(committed, dpo::demo_dataset_jsonl(d.name, dpo::resources::kDemoSeed, dpo::resources::kDemoPairs)) << d.file;
+  }
+  // A small slice by hand: the first clean pair, as the generator's first draws make it.
+  const auto first = read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/preferences.jsonl").substr(0, 200);
+  const auto pair = dpo::demo_clean_pairs(dpo::resources::kDemoSeed, 1).at(0);
+  EXPECT_EQ(first.substr(0, first.find('\n') + 1), dpo::preference_jsonl({pair}));
+}
+
+TEST(TrueReward, ArithmeticIsCorrectness) {
+  EXPECT_EQ(dpo::arithmetic_reward("Question: what is 3 + 4?\nAnswer:", " 3 + 4 = 7."), 1.0);
+  EXPECT_EQ(dpo::arithmetic_reward("Question: what is 3 + 4?\nAnswer:", " 3 + 4 = 8."), 0.0);
+  EXPECT_EQ(dpo::arithmetic_reward("Question: what is 9 + 9?\nAnswer:", "9 + 9 = 18. I checked it."), 1.0);
+  EXPECT_EQ(dpo::arithmetic_reward("Question: what is 9 + 9?\nAnswer:", " eighteen"), 0.0);
+  EXPECT_EQ(dpo::arithmetic_reward("Question: what is 9 + 9?\nAnswer:", " = 1"), 0.0);
+  EXPECT_EQ(dpo::true_reward("Question: what is 2 + 2?\nAnswer:", " 2 + 2 = 4.").task, dpo::DemoTask::Arithmetic);
+}
+
+TEST(TrueReward, LexiconsCountWords) {
+  // "Sure, happy to help you with that.": sure, happy, help are polite, nothing rude: 0.5·(1 + 3/3).
+  EXPECT_DOUBLE_EQ(dpo::politeness_reward(" Sure, happy to help you with that."), 1.0);
+  // "No. Do it yourself.": no, yourself rude: 0.5·(1 − 2/2).
+  EXPECT_DOUBLE_EQ(dpo::politeness_reward(" No. Do it yourself."), 0.0);
+  // "Sure, go away.": sure (+1), away (−1): 0.5.
+  EXPECT_DOUBLE_EQ(dpo::politeness_reward("Sure, go away."), 0.5);
+  // "happy but cold and sad": 1 happy, 2 sad: 0.5·(1 − 1/3).
+  EXPECT_DOUBLE_EQ(dpo::sentiment_reward("happy but cold and sad"), 0.5 * (1.0 - 1.0 / 3.0));
+  EXPECT_DOUBLE_EQ(dpo::sentiment_reward("the the the"), 0.5);
+  EXPECT_EQ(dpo::true_reward("Story: the boy met a new friend. In the end, the boy", " laughed with joy.").reward, 1.0);
+  EXPECT_EQ(dpo::true_reward("Hello", " 1 + 1 = 2.").reward, 0.0);
+}
+
+TEST(DemoDatasets, VariantsHaveTheirStatedProperties) {
+  const auto seed = dpo::resources::kDemoSeed;
+  const size_t n = dpo::resources::kDemoPairs;
+  const auto clean = dpo::demo_clean_pairs(seed, n);
+  for (const auto& p : clean)
+    EXPECT_GT(dpo::true_reward(p.prompt, p.chosen).reward, dpo::true_reward(p.prompt, p.rejected).reward) << p.prompt;
+
+  std::vector<size_t> flipped;
+  const auto noisy = dpo::demo_noisy_pairs(seed, n, 0.25, &flipped);
+  ASSERT_EQ(flipped.size(), 60u);  // 0.25 · 240
+  size_t swapped = 0;
+  for (size_t i = 0; i < n; ++i) swapped += noisy[i].chosen == clean[i].rejected && noisy[i].rejected == clean[i].chosen;
+  EXPECT_EQ(swapped, 60u);
+  EXPECT_TRUE(std::is_sorted(flipped.begin(), flipped.end()));
+
+  // length-biased: chosen always longer; better in about half the pairs (a fair coin: 120 ± 3σ = ±23).
+  size_t better = 0;
+  for (const auto& p : dpo::demo_length_biased_pairs(seed, n)) {
+    EXPECT_GT(p.chosen.size(), p.rejected.size());
+    better += dpo::true_reward(p.prompt, p.chosen).reward > dpo::true_reward(p.prompt, p.rejected).reward;
+  }
+  EXPECT_GT(better, 97u);
+  EXPECT_LT(better, 143u);
+
+  const auto scored = dpo::demo_scored_pairs(seed, n);
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(*scored[i].score_chosen, dpo::true_reward(clean[i].prompt, clean[i].chosen).reward);
+    EXPECT_EQ(*scored[i].score_rejected, dpo::true_reward(clean[i].prompt, clean[i].rejected).reward);
+  }
+  const auto unpaired = dpo::demo_unpaired_examples(seed, n);
+  ASSERT_EQ(unpaired.size(), 2 * n);
+  EXPECT_EQ(unpaired[0].completion, clean[0].chosen);
+  EXPECT_TRUE(unpaired[0].label);
+  EXPECT_EQ(unpaired[1].completion, clean[0].rejected);
+  EXPECT_FALSE(unpaired[1].label);
+
+  const auto eval = dpo::demo_eval_pairs(seed);
+  ASSERT_EQ(eval.size(), dpo::kDemoEvalPairs);
+  EXPECT_NE(dpo::preference_jsonl(eval), dpo::preference_jsonl(dpo::demo_clean_pairs(seed, dpo::kDemoEvalPairs)));
+  for (const auto& p : eval) EXPECT_GT(*p.score_chosen, *p.score_rejected);
 }

@@ -1,0 +1,295 @@
+#include "app/cli/lesson_command.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "app/session/run_setup.h"
+#include "core/data/tokenize.h"
+#include "core/demo/demo_datasets.h"
+#include "core/demo/sampled_reward.h"
+#include "core/eval/preference_eval.h"
+#include "core/io/atomic_file.h"
+#include "core/lessons/lesson.h"
+#include "core/runtime/error.h"
+#include "core/train/losses.h"
+#include "core/train/reference_logps.h"
+#include "core/train/trainer.h"
+#include "resources/demo_assets.h"
+
+namespace dpo::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct LessonArgs {
+  std::string name;
+  std::string out_dir;
+  bool json = false;
+  bool short_run = false;
+};
+
+LessonArgs& args() {
+  static LessonArgs a;
+  return a;
+}
+CLI::App*& list_command() {
+  static CLI::App* c = nullptr;
+  return c;
+}
+CLI::App*& run_command() {
+  static CLI::App* c = nullptr;
+  return c;
+}
+
+std::vector<Lesson> embedded_lessons() {
+  std::vector<Lesson> lessons;
+  for (const auto& f : resources::lesson_files()) {
+    std::string name(f.name);
+    name = name.substr(0, name.rfind('.'));
+    lessons.push_back(parse_lesson(f.bytes, "resources/lessons/" + std::string(f.name), name));
+  }
+  std::stable_sort(lessons.begin(), lessons.end(), [](const Lesson& a, const Lesson& b) { return a.number < b.number; });
+  return lessons;
+}
+
+// NAME from resources/lessons, or a lesson file a teacher wrote.
+Lesson find_lesson(const std::string& name) {
+  if (name.ends_with(".json") || fs::exists(name)) {
+    std::ifstream in(name, std::ios::binary);
+    if (!in) throw ConfigError(name + ": cannot read");
+    std::ostringstream s;
+    s << in.rdbuf();
+    return parse_lesson(s.str(), name, fs::path(name).stem().string());
+  }
+  std::string known;
+  for (auto& lesson : embedded_lessons()) {
+    if (lesson.name == name || std::to_string(lesson.number) == name) return lesson;
+    known += (known.empty() ? "" : ", ") + lesson.name;
+  }
+  throw ConfigError("lesson \"" + name + "\": not found (lessons: " + known + ")");
+}
+
+// Numeric fields of a step record, by TRL name.
+std::map<std::string, double> numbers_of(const StepMetrics& m) {
+  std::map<std::string, double> out;
+  const nlohmann::json j = m;
+  for (const auto& [key, value] : j.items())
+    if (value.is_number()) out[key] = value.get<double>();
+  return out;
+}
+
+std::vector<std::string> sample_prompts(const std::vector<PreferencePair>& heldout) {
+  std::vector<std::string> prompts;
+  std::set<std::string> seen;
+  for (const auto& p : heldout)
+    if (seen.insert(p.prompt).second) prompts.push_back(p.prompt);
+  return prompts;
+}
+
+struct RunResult {
+  std::map<std::string, double> values;  // "<kind>.<metric>"
+  SampledReward before, after;
+};
+
+RunResult run_one(const LessonRun& run, int64_t steps, const fs::path& dir, bool quiet) {
+  fs::create_directories(dir);
+  const auto data = dir / "data.jsonl";
+  write_file_atomically(data, demo_dataset_jsonl(run.dataset, resources::kDemoSeed, resources::kDemoPairs));
+  app::RunOptions options;
+  options.data_path = data.string();
+  options.eval_fraction = 0;
+  options.no_cache = true;
+  auto& t = options.trainer;
+  t.objective = run.objective == "sft" ? Objective::Sft : Objective::Preference;
+  t.loss.type = *parse_loss_type(run.loss);
+  t.loss.beta = run.beta;
+  t.loss.label_smoothing = run.label_smoothing;
+  t.learning_rate = run.learning_rate;
+  t.max_steps = steps;
+  t.batch_size = run.batch_size;
+  t.seed = run.seed;
+  t.eval_every = 0;
+  t.measure_sampled_length = false;
+  auto setup = app::prepare_run(options);
+  auto& trainer = *setup.trainer;
+  auto& policy = trainer.policy();
+  const auto& tokenizer = *setup.tokenizer;
+  const int64_t pad = tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
+
+  // The held-out split (never trained on) scored against the starting policy, which is π_ref.
+  const auto heldout = demo_eval_pairs(resources::kDemoSeed);
+  const auto heldout_ids = tokenize_pairs(tokenizer, heldout, TokenizeOptions{});
+  const auto prompts = sample_prompts(heldout);
+  RunResult result;
+  ReferenceLogps reference;
+  {
+    torch::NoGradGuard no_grad;
+    policy->eval();
+    reference = compute_reference_logps(policy, heldout_ids, pad, 16);
+  }
+  result.before = sample_true_reward(policy, tokenizer, prompts);
+
+  std::ofstream metrics(dir / "metrics.jsonl");
+  std::vector<StepMetrics> history;
+  train(trainer, [&](const StepMetrics& m) {
+    history.push_back(m);
+    metrics << nlohmann::json(m).dump() << "\n";
+    if (!quiet && (m.step % 20 == 0 || m.step == steps))
+      std::fprintf(stderr, "  %s step %lld/%lld  loss %.4f  margin %+.4f\n", run.label.c_str(),
+                   static_cast<long long>(m.step), static_cast<long long>(steps), m.loss, m.rewards_margins);
+    return true;
+  });
+  if (history.empty()) throw TrainingError("lesson run " + run.label + ": no steps were run");
+
+  // first: step 1; final: the mean of the last tenth of the steps (one batch alone is noisy).
+  const size_t tail = std::max<size_t>(1, history.size() / 10);
+  std::map<std::string, double> final_sum;
+  for (size_t i = 0; i < history.size(); ++i) {
+    for (const auto& [key, v] : numbers_of(history[i])) {
+      if (i == 0) {
+        result.values["first." + key] = v;
+        result.values["min." + key] = v;
+        result.values["max." + key] = v;
+      }
+      result.values["min." + key] = std::min(result.values["min." + key], v);
+      result.values["max." + key] = std::max(result.values["max." + key], v);
+      if (i + tail >= history.size()) final_sum[key] += v / static_cast<double>(tail);
+    }
+  }
+  for (const auto& [key, v] : final_sum) result.values["final." + key] = v;
+
+  LossConfig heldout_loss = t.loss;
+  if (t.objective == Objective::Sft) heldout_loss = LossConfig{};
+  auto eval = evaluate_preferences(policy, nullptr, heldout_ids, pad, heldout_loss, 16, &reference);
+  double a = 0, b = 0;
+  for (const auto& r : eval.pairs) {
+    a += r.logratio_chosen / static_cast<double>(eval.pairs.size());
+    b += r.logratio_rejected / static_cast<double>(eval.pairs.size());
+  }
+  result.values["heldout.accuracy"] = eval.accuracy;
+  result.values["heldout.margin"] = eval.mean_margin;
+  result.values["heldout.loss"] = eval.mean_loss;
+  result.values["heldout.logratio_chosen"] = a;
+  result.values["heldout.logratio_rejected"] = b;
+
+  result.after = sample_true_reward(policy, tokenizer, prompts);
+  result.values["sampled.reward_before"] = result.before.mean_reward;
+  result.values["sampled.reward_after"] = result.after.mean_reward;
+  result.values["sampled.tokens_before"] = result.before.mean_tokens;
+  result.values["sampled.tokens_after"] = result.after.mean_tokens;
+  nlohmann::json samples = nlohmann::json::array();
+  for (size_t i = 0; i < result.after.answers.size(); ++i)
+    samples.push_back({{"prompt", result.after.answers[i].prompt},
+                       {"before", result.before.answers[i].answer},
+                       {"before_reward", result.before.answers[i].reward},
+                       {"after", result.after.answers[i].answer},
+                       {"after_reward", result.after.answers[i].reward}});
+  write_file_atomically(dir / "samples.json", samples.dump(2) + "\n");
+  return result;
+}
+
+std::string describe(const LessonRun& r, int64_t steps) {
+  std::ostringstream s;
+  s << r.label << ": " << (r.objective == "sft" ? std::string("SFT on chosen") : "loss " + r.loss + ", beta " + nlohmann::json(r.beta).dump())
+    << ", dataset " << r.dataset << ", lr " << r.learning_rate << ", " << steps << " steps, batch " << r.batch_size
+    << ", seed " << r.seed;
+  if (r.label_smoothing > 0) s << ", label smoothing " << r.label_smoothing;
+  return s.str();
+}
+
+int run_lesson(const LessonArgs& a) {
+  const auto lesson = find_lesson(a.name);
+  const fs::path out = a.out_dir.empty() ? fs::path("runs") / ("lesson-" + lesson.name) : fs::path(a.out_dir);
+  const auto start = std::chrono::steady_clock::now();
+  if (!a.json) {
+    std::cout << "Lesson " << lesson.number << ": " << lesson.title << "\n\nQuestion: " << lesson.question << "\n\n";
+    for (const auto& r : lesson.runs) std::cout << "  run " << describe(r, a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps) << "\n";
+    std::cout << "  plots: ";
+    for (size_t i = 0; i < lesson.plots.size(); ++i) std::cout << (i ? ", " : "") << lesson.plots[i];
+    std::cout << "\n  symptom: " << lesson.symptom << "\n" << std::flush;
+  }
+  std::map<std::string, double> values;
+  nlohmann::json runs = nlohmann::json::object();
+  for (const auto& r : lesson.runs) {
+    const int64_t steps = a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps;
+    auto result = run_one(r, steps, out / r.label, a.json);
+    for (const auto& [key, v] : result.values) values[r.label + "." + key] = v;
+    runs[r.label] = {{"settings", describe(r, steps)}, {"dir", (out / r.label).string()}};
+  }
+  const auto check = evaluate_check(lesson.check, values, lesson.name);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Only the values the check reads, plus the sampled true reward a teacher will want to see.
+  std::map<std::string, double> shown;
+  for (const auto& n : check_value_names(lesson.check, lesson.name)) shown[n] = values.at(n);
+  for (const auto& r : lesson.runs)
+    for (const char* k : {"sampled.reward_before", "sampled.reward_after", "final.rewards/margins", "final.loss"})
+      shown[r.label + "." + k] = values.at(r.label + "." + k);
+  if (a.json) {
+    nlohmann::json clauses = nlohmann::json::array();
+    for (const auto& c : check.clauses)
+      clauses.push_back({{"clause", c.text}, {"measured", c.measured}, {"left", c.left}, {"right", c.right}, {"passed", c.passed}});
+    nlohmann::json j{{"lesson", lesson.name}, {"number", lesson.number}, {"title", lesson.title},
+                     {"passed", check.passed}, {"check", lesson.check}, {"clauses", clauses},
+                     {"values", values}, {"runs", runs}, {"short", a.short_run}, {"seconds", seconds},
+                     {"explanation", lesson.explanation}, {"seed_section", lesson.seed_section}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "\nmeasured:\n";
+    for (const auto& [k, v] : shown) std::printf("  %-40s %.4f\n", k.c_str(), v);
+    std::cout << "\n" << (check.passed ? "PASS" : "FAIL") << ": " << lesson.symptom << "\n";
+    for (const auto& c : check.clauses) std::cout << "  [" << (c.passed ? "ok" : "no") << "] " << c.measured << "\n";
+    std::printf("(%.1f s; runs in %s)\n", seconds, out.string().c_str());
+    std::cout << "\nReveal: " << lesson.explanation << "\n(seed " << lesson.seed_section << ")\n";
+  }
+  return check.passed ? 0 : 3;
+}
+
+int list_lessons(bool json) {
+  const auto lessons = embedded_lessons();
+  if (json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& l : lessons)
+      j.push_back({{"name", l.name}, {"number", l.number}, {"title", l.title}, {"question", l.question}});
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& l : lessons) std::printf("%2d  %-22s %s\n", l.number, l.name.c_str(), l.title.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_lesson_command(CLI::App& cli) {
+  auto* lesson = cli.add_subcommand("lesson", "classroom lessons: predict, run, check the symptom, reveal");
+  lesson->require_subcommand(1);
+  auto& a = args();
+  list_command() = lesson->add_subcommand("list", "the lessons of resources/lessons");
+  list_command()->add_flag("--json", a.json, "as JSON");
+  run_command() = lesson->add_subcommand("run", "run a lesson headless and check its symptom (exit 3 when it does not show)");
+  run_command()->add_option("name", a.name, "lesson name, number, or a lesson .json file")->required();
+  run_command()->add_flag("--json", a.json, "print the result as JSON");
+  run_command()->add_flag("--short", a.short_run, "the lesson's short setting (fewer steps, for CI)");
+  run_command()->add_option("--out", a.out_dir, "folder for the runs' metrics and samples (default: runs/lesson-NAME)");
+}
+
+bool lesson_command_chosen() {
+  return (list_command() && list_command()->parsed()) || (run_command() && run_command()->parsed());
+}
+
+int run_lesson_command() {
+  if (list_command()->parsed()) return list_lessons(args().json);
+  return run_lesson(args());
+}
+
+}  // namespace dpo::cli
