@@ -296,6 +296,7 @@ void MetricPlot::rescale() {
   QCPRange x = plot_->xAxis->range();
   x.lower = std::min(0.0, x.lower);
   if (x.size() < 1) x.upper = x.lower + 1;
+  x.upper += 0.015 * x.size();  // markers on the last step stay whole
   plot_->xAxis->setRange(x);
 
   auto pad = [](QCPAxis* axis, std::optional<double> include) {

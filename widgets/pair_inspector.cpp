@@ -202,7 +202,7 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   d->addWidget(legend_);
   d->addWidget(heading(tr("This pair over the evaluations"), detail));
   history_plot_ = new QCustomPlot(detail);
-  history_plot_->setMinimumHeight(200);
+  history_plot_->setMinimumHeight(260);
   history_plot_->xAxis->setLabel(tr("step"));
   history_plot_->yAxis->setLabel(tr("reward  [nats]"));
   for (auto [name, colour] : {std::pair{tr("margin"), kMargin}, std::pair{tr("reward y_w"), kChosen},
@@ -214,7 +214,14 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   }
   history_plot_->legend->setVisible(true);
   history_plot_->legend->setBrush(QColor(255, 255, 255, 210));
-  history_plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignLeft | Qt::AlignTop);
+  // Legend in a row under the axes, so it never hides the few points.
+  history_plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  history_plot_->legend->setBorderPen(Qt::NoPen);
+  auto* legend_row = new QCPLayoutGrid;
+  history_plot_->plotLayout()->addElement(1, 0, legend_row);
+  legend_row->setMargins(QMargins(6, 0, 6, 4));
+  legend_row->addElement(0, 0, history_plot_->legend);
+  history_plot_->plotLayout()->setRowStretchFactor(1, 0.001);
   auto* zero = new QCPItemStraightLine(history_plot_);
   zero->setPen(QPen(QColor(0x90, 0x90, 0x90), 1, Qt::DashLine));
   zero->point1->setCoords(0, 0);
@@ -225,8 +232,12 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
 
   split->addWidget(left);
   split->addWidget(scroll);
-  split->setStretchFactor(0, 5);
-  split->setStretchFactor(1, 4);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  split->setSizes({600, 400});
+  split->setCollapsible(0, false);
+  split->setCollapsible(1, false);
+  scroll->setMinimumWidth(320);
   setTokensAvailable(false);
 }
 

@@ -43,10 +43,11 @@ QuadrantScatter::QuadrantScatter(QWidget* parent) : QFrame(parent) {
   axisLine(plot_, {0, 0}, {1, 0}, Qt::SolidLine);
   axisLine(plot_, {0, 0}, {0, 1}, Qt::SolidLine);
   axisLine(plot_, {0, 0}, {1, 1}, Qt::DashLine);  // a = b: margin 0
-  cornerText(plot_, 0.98, 0.98, Qt::AlignRight | Qt::AlignTop, tr("both up"));
-  cornerText(plot_, 0.02, 0.02, Qt::AlignLeft | Qt::AlignBottom, tr("both down"));
-  cornerText(plot_, 0.98, 0.02, Qt::AlignRight | Qt::AlignBottom, tr("chosen ↑ rejected ↓"));
-  cornerText(plot_, 0.02, 0.98, Qt::AlignLeft | Qt::AlignTop, tr("chosen ↓ rejected ↑"));
+  // Axis-rect ratios run top to bottom: y = 0 is the top edge.
+  cornerText(plot_, 0.98, 0.02, Qt::AlignRight | Qt::AlignTop, tr("both up"));
+  cornerText(plot_, 0.02, 0.98, Qt::AlignLeft | Qt::AlignBottom, tr("both down"));
+  cornerText(plot_, 0.98, 0.98, Qt::AlignRight | Qt::AlignBottom, tr("chosen ↑ rejected ↓"));
+  cornerText(plot_, 0.02, 0.02, Qt::AlignLeft | Qt::AlignTop, tr("chosen ↓ rejected ↑"));
   correct_ = plot_->addGraph();
   misranked_ = plot_->addGraph();
   for (auto [g, c, name] : {std::tuple{correct_, kCorrect, tr("ranked right (a > b)")},
@@ -87,12 +88,20 @@ void QuadrantScatter::setPairs(const QVector<studio::PairEvalRecord>& pairs) {
 }
 
 void QuadrantScatter::rescale() {
-  // Square, symmetric about 0, so the diagonal is at 45° and the quadrants compare.
-  double extent = 0.05;
-  for (const auto& p : pairs_) extent = std::max({extent, std::abs(p.logratio_chosen), std::abs(p.logratio_rejected)});
-  extent *= 1.15;
-  plot_->xAxis->setRange(-extent, extent);
-  plot_->yAxis->setRange(-extent, extent);
+  // Each axis spans its data and 0, so all four quadrants' boundaries stay in view.
+  double x_lo = 0, x_hi = 0, y_lo = 0, y_hi = 0;
+  for (const auto& p : pairs_) {
+    x_lo = std::min(x_lo, p.logratio_chosen);
+    x_hi = std::max(x_hi, p.logratio_chosen);
+    y_lo = std::min(y_lo, p.logratio_rejected);
+    y_hi = std::max(y_hi, p.logratio_rejected);
+  }
+  const auto pad = [](double lo, double hi) {
+    const double span = std::max(hi - lo, 0.1);
+    return QCPRange(lo - 0.12 * span, hi + 0.12 * span);
+  };
+  plot_->xAxis->setRange(pad(x_lo, x_hi));
+  plot_->yAxis->setRange(pad(y_lo, y_hi));
 }
 
 void QuadrantScatter::setSelectedLine(std::optional<qint64> line) {
@@ -101,9 +110,9 @@ void QuadrantScatter::setSelectedLine(std::optional<qint64> line) {
   if (line) {
     for (const auto& p : pairs_) {
       if (p.line != *line) continue;
-      const double r = plot_->xAxis->range().size() * 0.025;
-      ring_->topLeft->setCoords(p.logratio_chosen - r, p.logratio_rejected + r);
-      ring_->bottomRight->setCoords(p.logratio_chosen + r, p.logratio_rejected - r);
+      const double rx = plot_->xAxis->range().size() * 0.025, ry = plot_->yAxis->range().size() * 0.025;
+      ring_->topLeft->setCoords(p.logratio_chosen - rx, p.logratio_rejected + ry);
+      ring_->bottomRight->setCoords(p.logratio_chosen + rx, p.logratio_rejected - ry);
       ring_->setVisible(true);
     }
   }

@@ -24,7 +24,11 @@ QColor mix(const QColor& a, const QColor& b, double t) {
 }
 
 QString visible(const QString& text, const QString& piece) {
-  if (text.isEmpty()) return piece.isEmpty() ? QStringLiteral("∅") : piece;  // e.g. </s>
+  if (text.isEmpty()) {  // e.g. </s>, or a lone "▁" the decoder drops at the start
+    if (piece.isEmpty()) return QStringLiteral("∅");
+    QString p = piece;
+    return p.replace(QStringLiteral("▁"), QStringLiteral("␣"));
+  }
   QString s = text;
   s.replace('\n', QStringLiteral("⏎"));
   s.replace('\t', QStringLiteral("⇥"));
@@ -40,6 +44,9 @@ QColor logRatioColor(double logratio, double scale) {
 
 TokenHeatmap::TokenHeatmap(QWidget* parent) : QWidget(parent) {
   setMouseTracking(true);
+  QFont f = font();
+  f.setPointSizeF(f.pointSizeF() * 1.15);
+  setFont(f);
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
   setAttribute(Qt::WA_OpaquePaintEvent, false);
 }

@@ -135,12 +135,13 @@ int main(int argc, char** argv) {
   }
 
   window.setInteractiveErrors(false);
-  if (!screenshot.isEmpty()) window.resize(1600, 1000);
+  if (!screenshot.isEmpty()) window.resize(1920, 1080);  // the most common desktop
   window.showInspector(panel == "inspector");
   window.show();
   QElapsedTimer clock;
 
   const auto save = [&](qint64 steps_done) {
+    window.refreshDiagnostics();  // the once-a-second timer may not have seen the last steps
     window.flushPlots();
     QApplication::processEvents();
     const QPixmap shot = window.grab();

@@ -150,6 +150,7 @@ QWidget* MainWindow::buildSettingsPanel() {
   auto* objective_box = new QGroupBox(tr("Objective"), settings);
   auto* objective_form = new QFormLayout(objective_box);
   loss_combo_ = new QComboBox(objective_box);
+  loss_combo_->setObjectName("lossCombo");
   for (const auto& loss : availableLosses()) {
     loss_combo_->addItem(loss.label, loss.name);
     loss_combo_->setItemData(loss_combo_->count() - 1, loss.formula, Qt::ToolTipRole);
@@ -301,7 +302,7 @@ QWidget* MainWindow::buildPlots() {
   margin_plot_->addSeries(tr("reward margin"), kMargin);
   margin_plot_->addSeries(tr("accuracy (right)"), kAccent, MetricPlot::Axis::Right, true);
   eval_margin_ = margin_plot_->addPointSeries(tr("eval margin"), kMargin.darker(140));
-  eval_accuracy_ = margin_plot_->addPointSeries(tr("eval accuracy (right)"), kAccent.darker(140), MetricPlot::Axis::Right);
+  eval_accuracy_ = margin_plot_->addPointSeries(tr("eval acc. (right)"), kAccent.darker(140), MetricPlot::Axis::Right);
   margin_plot_->setRightAxisRange(0.0, 1.05);
   margin_plot_->setReferenceLine(0.0, tr("zero margin"));
 
@@ -336,8 +337,8 @@ QWidget* MainWindow::buildPlots() {
                               tr("tokens processed  [tokens, cumulative]"));
   length_plot_->addSeries(tr("chosen y_w"), kChosen);
   length_plot_->addSeries(tr("rejected y_l"), kRejected);
-  length_plot_->addSeries(tr("tokens processed (right)"), kAccent, MetricPlot::Axis::Right, true);
-  sampled_length_ = length_plot_->addPointSeries(tr("sampled from π (eval)"), QColor(0x00, 0x9E, 0x73));
+  length_plot_->addSeries(tr("tokens (right)"), kAccent, MetricPlot::Axis::Right, true);
+  sampled_length_ = length_plot_->addPointSeries(tr("sampled (eval)"), QColor(0x00, 0x9E, 0x73));
 
   length_plot_->setSeriesSmoothed(2, false);
   setSmoothing(smoothing_slider_->value());
@@ -692,6 +693,7 @@ void MainWindow::buildEventDock() {
                     QDockWidget::DockWidgetClosable);
   event_log_ = new QListWidget(dock);
   event_log_->setObjectName("eventLog");
+  event_log_->setMaximumHeight(150);  // a few lines; the findings above need the room
   event_log_->setToolTip(tr("Changes made during the run (β, learning rate) and steps the trainer skipped; each "
                             "is marked on the plots."));
   dock->setWidget(event_log_);

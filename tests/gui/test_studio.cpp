@@ -126,7 +126,7 @@ class StudioTest : public QObject {
     auto* data = w.findChild<QLineEdit*>();
     QVERIFY(data && data->placeholderText().startsWith("embedded demo"));
 
-    auto* loss = w.findChild<QComboBox*>();
+    auto* loss = w.findChild<QComboBox*>("lossCombo");
     QVERIFY(loss);
     QCOMPARE(loss->currentText(), QString("sigmoid (DPO)"));
     auto* model = qobject_cast<QStandardItemModel*>(loss->model());
@@ -702,3 +702,4 @@ class StudioTest : public QObject {
 };
 
 QTEST_MAIN(StudioTest)
+#include "test_studio.moc"
