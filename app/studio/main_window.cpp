@@ -602,9 +602,9 @@ void MainWindow::stopTraining() {
   setState(RunState::Stopping);
 }
 
-void MainWindow::onPrepared(const QString& data_label, qint64 pairs, qint64 parameters) {
+void MainWindow::onPrepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label) {
   run_data_->setText(tr("%1 · %2 pairs").arg(data_label).arg(pairs));
-  run_model_->setText(tr("%1 parameters (tiny Llama, random init)").arg(formatCount(parameters)));
+  run_model_->setText(tr("%1 · %2 parameters").arg(model_label, formatCount(parameters)));
   // A pause requested during preparation is already queued in the worker.
   if (state_ == RunState::Preparing) setState(RunState::Running);
 }

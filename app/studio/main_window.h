@@ -115,7 +115,7 @@ class MainWindow : public QMainWindow {
   void updateLossFormula();
   void chooseDataFile();
 
-  void onPrepared(const QString& data_label, qint64 pairs, qint64 parameters);
+  void onPrepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label);
   void onStep(const MetricRecord& record);
   void onEval(const EvalRecord& record);
   void onEvent(const RunEventRecord& event);

@@ -272,7 +272,7 @@ void TrainingWorker::run() {
 
     auto setup = app::prepare_run(options);
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
-                    setup.parameter_count);
+                    setup.parameter_count, QString::fromStdString(setup.model_label));
     auto& trainer = *setup.trainer;
     // As prepare_run pads (the trainer does not expose it).
     Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)), config_.beta};

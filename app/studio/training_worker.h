@@ -64,7 +64,7 @@ class TrainingWorker : public QObject {
   void run();
 
  Q_SIGNALS:
-  void prepared(const QString& data_label, qint64 pairs, qint64 parameters);
+  void prepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label);
   void stepFinished(const dpo::studio::MetricRecord& record);
   void evalFinished(const dpo::studio::EvalRecord& record);
   void pairTokensReady(const dpo::studio::PairTokensRecord& tokens);
