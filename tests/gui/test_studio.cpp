@@ -477,6 +477,41 @@ class StudioTest : public QObject {
     QVERIFY(clock.elapsed() < 15'000);
   }
 
+  void evalRecordsFeedTheMarginAndLengthRules() {
+    // 30 steps with a margin rising 0.1 per step; evaluations every 5 steps whose sampled length
+    // rises with it (20 → 45 tokens) and whose 40 pair margins sit in two clusters (−1 and +3).
+    std::deque<MetricRecord> records;
+    for (int i = 1; i <= 30; ++i) {
+      MetricRecord r;
+      r.step = i;
+      r.beta = 0.1;
+      r.loss = 0.6;
+      r.rewards_margins = 0.1 * i;
+      r.rewards_accuracies = 0.7;
+      r.length_chosen = r.length_rejected = 20;
+      records.push_back(r);
+    }
+    std::vector<EvalRecord> evals;
+    for (int step = 5; step <= 30; step += 5) {
+      QVector<PairEvalRecord> pairs;
+      for (int k = 0; k < 40; ++k) pairs.push_back(pair(step, k + 1, k < 15 ? -10.0 - 0.1 * (k % 3) : 30.0 + 0.1 * (k % 3), 0.0));
+      EvalRecord e = evalOf(step, pairs);
+      e.sampled_length = 20.0 + step * (25.0 / 30.0);
+      evals.push_back(e);
+    }
+    const auto ids = [](const QList<DiagnosticItem>& items) {
+      QStringList out;
+      for (const auto& i : items) out << i.id;
+      return out;
+    };
+    const auto with = ids(dpo::studio::diagnoseRecords(records, 0.1, evals));
+    QVERIFY2(with.contains("bimodal_margins"), qPrintable(with.join(", ")));
+    QVERIFY2(with.contains("length_exploitation"), qPrintable(with.join(", ")));
+    const auto without = ids(dpo::studio::diagnoseRecords(records, 0.1));
+    QVERIFY2(!without.contains("bimodal_margins") && !without.contains("length_exploitation"),
+             qPrintable(without.join(", ")));
+  }
+
   void filtersSelectTheRightPairs() {
     const auto [before, now] = handMadeEvals();
     using dpo::widgets::filterPairs;
