@@ -256,6 +256,7 @@ void PairInspector::addEval(const EvalRecord& eval) {
 
 void PairInspector::clear() {
   evals_.clear();
+  tokens_.clear();
   selected_.reset();
   scatter_->setPairs({});
   scatter_->setSelectedLine(std::nullopt);
@@ -386,9 +387,17 @@ void PairInspector::showPair(qint64 line) {
                         .arg(p->length_rejected)
                         .arg(p->loss, 0, 'f', 4));
   updateHistory(line);
-  tokens_state_->setText(tokens_available_ ? tr("Scoring the tokens of this pair…")
-                                           : tr("Per-token scores need a live run (running or paused)."));
-  if (tokens_available_) Q_EMIT pairTokensRequested(line);
+  if (tokens_available_) {
+    tokens_state_->setText(tr("Scoring the tokens of this pair…"));
+    Q_EMIT pairTokensRequested(line);
+  } else if (tokens_.contains(line)) {
+    showTokens(tokens_.value(line));
+  } else {
+    chosen_map_->clear();
+    rejected_map_->clear();
+    prompt_->clear();
+    tokens_state_->setText(tr("Per-token scores need a live run (running or paused)."));
+  }
 }
 
 int PairInspector::historyPointCount() const { return history_plot_->graph(0)->dataCount(); }
@@ -423,7 +432,11 @@ void PairInspector::updateHistory(qint64 line) {
 }
 
 void PairInspector::setPairTokens(const studio::PairTokensRecord& tokens) {
-  if (!selected_ || tokens.line != *selected_) return;  // an answer to an older selection
+  tokens_.insert(tokens.line, tokens);
+  if (selected_ && tokens.line == *selected_) showTokens(tokens);  // else an answer to an older selection
+}
+
+void PairInspector::showTokens(const studio::PairTokensRecord& tokens) {
   double scale = 0.0;
   for (const auto* list : {&tokens.chosen, &tokens.rejected})
     for (const auto& t : *list)

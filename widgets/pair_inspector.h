@@ -1,4 +1,5 @@
 #pragma once
+#include <QHash>
 #include <QList>
 #include <QVector>
 #include <QWidget>
@@ -42,7 +43,7 @@ class PairInspector : public QWidget {
 
   void addEval(const studio::EvalRecord& eval);
   void setPairTokens(const studio::PairTokensRecord& tokens);
-  // false: nothing can score tokens now (no run live); the text panes say so.
+  // false: nothing can score tokens now (no run live): the panes show the last scores received.
   void setTokensAvailable(bool available);
   void clear();
 
@@ -72,10 +73,12 @@ class PairInspector : public QWidget {
   void rebuildTable();
   void showPair(qint64 line);
   void updateHistory(qint64 line);
+  void showTokens(const studio::PairTokensRecord& tokens);
   const studio::PairEvalRecord* latestRecord(qint64 line) const;
   QString statusOf(const studio::PairEvalRecord& now) const;
 
   QVector<studio::EvalRecord> evals_;
+  QHash<qint64, studio::PairTokensRecord> tokens_;  // latest scores per pair line
   std::optional<qint64> selected_;
   bool tokens_available_ = false;
   bool rebuilding_ = false;

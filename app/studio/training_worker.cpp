@@ -82,6 +82,8 @@ RunEventRecord toRecord(const TrainerEvent& e) {
 }
 }  // namespace
 
+constexpr size_t kFinalTokenPairs = 256;
+
 struct TrainingWorker::Session {
   app::RunSetup& setup;
   int64_t pad_id = 0;
@@ -198,24 +200,26 @@ void TrainingWorker::serve(Session& session, const Requests& requests) {
     Q_EMIT eventLogged(event);
   }
   if (requests.evaluate && session.last_eval_step != trainer.steps_done()) evaluate(session);
-  if (requests.pair_line) {
-    PairTokensRecord record;
-    record.line = *requests.pair_line;
-    record.step = trainer.steps_done();
-    const auto& pairs = trainer.eval_pairs();
-    const auto it = std::find_if(pairs.begin(), pairs.end(), [&](const TokenizedPair& p) {
-      return static_cast<qint64>(p.line) == *requests.pair_line;
-    });
-    if (it != pairs.end()) {
-      const auto scores = score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id,
-                                            *session.setup.tokenizer);
-      record.prompt = QString::fromStdString(scores.prompt);
-      record.chosen = toRecords(scores.chosen);
-      record.rejected = toRecords(scores.rejected);
-      record.has_reference = scores.has_reference;
-    }
-    Q_EMIT pairTokensReady(record);
+  if (requests.pair_line) Q_EMIT pairTokensReady(scoreTokens(session, *requests.pair_line));
+}
+
+PairTokensRecord TrainingWorker::scoreTokens(Session& session, qint64 line) {
+  auto& trainer = *session.setup.trainer;
+  PairTokensRecord record;
+  record.line = line;
+  record.step = trainer.steps_done();
+  const auto& pairs = trainer.eval_pairs();
+  const auto it = std::find_if(pairs.begin(), pairs.end(),
+                               [&](const TokenizedPair& p) { return static_cast<qint64>(p.line) == line; });
+  if (it != pairs.end()) {
+    const auto scores =
+        score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id, *session.setup.tokenizer);
+    record.prompt = QString::fromStdString(scores.prompt);
+    record.chosen = toRecords(scores.chosen);
+    record.rejected = toRecords(scores.rejected);
+    record.has_reference = scores.has_reference;
   }
+  return record;
 }
 
 void TrainingWorker::evaluate(Session& session) {
@@ -297,6 +301,13 @@ void TrainingWorker::run() {
     }
     steps_done = trainer.steps_done();
     if (trainer.finished() && !stop_ && session.last_eval_step != steps_done) evaluate(session);
+    // The model goes away with this thread: score the final policy's tokens now, so the inspector
+    // can still show them after the run (one small forward pair each; capped for large splits).
+    if (trainer.finished() && !stop_) {
+      const auto& pairs = trainer.eval_pairs();
+      for (size_t i = 0; i < pairs.size() && i < kFinalTokenPairs && !stop_; ++i)
+        Q_EMIT pairTokensReady(scoreTokens(session, static_cast<qint64>(pairs[i].line)));
+    }
   } catch (const std::exception& e) {
     // dpo::Error carries a one-line user-facing message; anything else (c10::Error, bad_alloc)
     // is still better shown than crashing the studio.

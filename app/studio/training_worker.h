@@ -87,6 +87,7 @@ class TrainingWorker : public QObject {
   bool waitWhilePaused(Session& session);
   void serve(Session& session, const Requests& requests);
   void evaluate(Session& session);
+  PairTokensRecord scoreTokens(Session& session, qint64 line);
   Requests takeRequests();  // with mutex_ held
 
   StudioRunConfig config_;

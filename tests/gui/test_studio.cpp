@@ -449,6 +449,18 @@ class StudioTest : public QObject {
     auto* footnote = w.diagnosticsPanel()->findChild<QLabel*>("diagnosticsFootnote");
     QVERIFY(footnote);
     QCOMPARE(footnote->text(), QString("The trend checks start after 20 steps (3 so far)."));
+
+    // One evaluation at the end, and the final policy's token scores stay inspectable after the run.
+    QCOMPARE(w.evals().size(), size_t{1});
+    QCOMPARE(w.evals().back().step, 3);
+    const PairEvalRecord target = w.evals().back().pairs.back();
+    w.pairInspector()->selectPair(target.line);
+    double a = 0, b = 0;
+    for (const auto& t : w.pairInspector()->chosenHeatmap()->tokens()) a += t.logratio();
+    for (const auto& t : w.pairInspector()->rejectedHeatmap()->tokens()) b += t.logratio();
+    QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().isEmpty());
+    QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3, qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
+    QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
   }
 
   void missingDataFileIsReported() {
