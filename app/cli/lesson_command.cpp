@@ -115,6 +115,7 @@ RunResult run_one(const LessonRun& run, int64_t steps, const fs::path& dir, bool
   t.loss.type = *parse_loss_type(run.loss);
   t.loss.beta = run.beta;
   t.loss.label_smoothing = run.label_smoothing;
+  t.loss.length_alpha = run.length_alpha;
   t.learning_rate = run.learning_rate;
   t.max_steps = steps;
   t.batch_size = run.batch_size;
@@ -152,9 +153,11 @@ RunResult run_one(const LessonRun& run, int64_t steps, const fs::path& dir, bool
   });
   if (history.empty()) throw TrainingError("lesson run " + run.label + ": no steps were run");
 
-  // first: step 1; final: the mean of the last tenth of the steps (one batch alone is noisy).
+  // first: step 1; final: the mean of the last tenth of the steps (one batch alone is noisy); mid:
+  // the mean of the tenth ending halfway, so final against mid tells still growing from levelled off.
   const size_t tail = std::max<size_t>(1, history.size() / 10);
-  std::map<std::string, double> final_sum;
+  const size_t mid_end = std::max(tail, history.size() / 2);
+  std::map<std::string, double> final_sum, mid_sum;
   for (size_t i = 0; i < history.size(); ++i) {
     for (const auto& [key, v] : numbers_of(history[i])) {
       if (i == 0) {
@@ -165,12 +168,15 @@ RunResult run_one(const LessonRun& run, int64_t steps, const fs::path& dir, bool
       result.values["min." + key] = std::min(result.values["min." + key], v);
       result.values["max." + key] = std::max(result.values["max." + key], v);
       if (i + tail >= history.size()) final_sum[key] += v / static_cast<double>(tail);
+      if (i < mid_end && i + tail >= mid_end) mid_sum[key] += v / static_cast<double>(tail);
     }
   }
+  for (const auto& [key, v] : mid_sum) result.values["mid." + key] = v;
   for (const auto& [key, v] : final_sum) result.values["final." + key] = v;
 
-  LossConfig heldout_loss = t.loss;
-  if (t.objective == Objective::Sft) heldout_loss = LossConfig{};
+  // The plain DPO loss at the run's β, so runs with different losses compare on one scale.
+  LossConfig heldout_loss;
+  heldout_loss.beta = run.beta;
   auto eval = evaluate_preferences(policy, nullptr, heldout_ids, pad, heldout_loss, 16, &reference);
   double a = 0, b = 0;
   for (const auto& r : eval.pairs) {
@@ -205,6 +211,7 @@ std::string describe(const LessonRun& r, int64_t steps) {
     << ", dataset " << r.dataset << ", lr " << r.learning_rate << ", " << steps << " steps, batch " << r.batch_size
     << ", seed " << r.seed;
   if (r.label_smoothing > 0) s << ", label smoothing " << r.label_smoothing;
+  if (r.loss == "rdpo-length") s << ", length alpha " << r.length_alpha;
   return s.str();
 }
 

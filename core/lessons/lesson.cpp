@@ -188,15 +188,15 @@ class Parser {
   size_t pos_ = 0;
 };
 
-const std::set<std::string> kValueKinds = {"first", "final", "min", "max", "heldout", "sampled"};
+const std::set<std::string> kValueKinds = {"first", "mid", "final", "min", "max", "heldout", "sampled"};
 
 LessonRun parse_run(const json& j, const std::string& source, size_t index) {
   const std::string prefix = "runs[" + std::to_string(index) + "].";
   if (!j.is_object()) fail(source, "runs[" + std::to_string(index) + "]", "must be an object");
   static const std::set<std::string> known = {"label", "dataset", "objective", "loss", "beta", "learning_rate",
-                                              "label_smoothing", "steps", "batch_size", "seed"};
+                                              "label_smoothing", "length_alpha", "steps", "batch_size", "seed"};
   for (const auto& [key, value] : j.items())
-    if (!known.count(key)) fail(source, prefix + key, "unknown (expected one of label, dataset, objective, loss, beta, learning_rate, label_smoothing, steps, batch_size, seed)");
+    if (!known.count(key)) fail(source, prefix + key, "unknown (expected one of label, dataset, objective, loss, beta, learning_rate, label_smoothing, length_alpha, steps, batch_size, seed)");
   LessonRun run;
   run.label = need_string(j, "label", source, prefix);
   for (char c : run.label)
@@ -214,6 +214,7 @@ LessonRun parse_run(const json& j, const std::string& source, size_t index) {
   run.beta = optional_number(j, "beta", run.beta, source, prefix);
   run.learning_rate = optional_number(j, "learning_rate", run.learning_rate, source, prefix);
   run.label_smoothing = optional_number(j, "label_smoothing", run.label_smoothing, source, prefix);
+  run.length_alpha = optional_number(j, "length_alpha", run.length_alpha, source, prefix);
   run.steps = optional_number(j, "steps", run.steps, source, prefix);
   run.batch_size = optional_number(j, "batch_size", run.batch_size, source, prefix);
   run.seed = optional_number(j, "seed", run.seed, source, prefix);
@@ -273,7 +274,7 @@ Lesson parse_lesson(std::string_view json_text, const std::string& source, const
     if (!labels.count(value_name.substr(0, dot)))
       fail(source, "check", "\"" + value_name + "\" names no run of this lesson");
     if (!kValueKinds.count(value_name.substr(dot + 1, dot2 - dot - 1)))
-      fail(source, "check", "\"" + value_name + "\": kind must be first, final, min, max, heldout or sampled");
+      fail(source, "check", "\"" + value_name + "\": kind must be first, mid, final, min, max, heldout or sampled");
   }
   return lesson;
 }

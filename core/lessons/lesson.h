@@ -18,6 +18,7 @@ struct LessonRun {
   double beta = 0.1;
   double learning_rate = 1e-3;
   double label_smoothing = 0.0;
+  double length_alpha = 0.01;  // rdpo-length α per token of length difference
   int64_t steps = 60;
   int64_t batch_size = 8;
   uint64_t seed = 0;  // data order

@@ -38,7 +38,7 @@ class LessonSymptom : public testing::TestWithParam<const char*> {};
 
 TEST_P(LessonSymptom, ShowsInTheShortSetting) {
   const auto dir = fresh_dir(GetParam());
-  auto r = run(std::string("--threads 2 lesson run ") + GetParam() + " --short --json --out " + dir.string(), false);
+  auto r = run(std::string("--threads 1 lesson run ") + GetParam() + " --short --json --out " + dir.string(), false);
   ASSERT_TRUE(r.code == 0 || r.code == 3) << r.output;
   const auto j = nlohmann::json::parse(r.output);
   for (const auto& c : j["clauses"]) EXPECT_TRUE(c["passed"].get<bool>()) << GetParam() << ": " << c["measured"];
@@ -61,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(AllLessons, LessonSymptom, testing::ValuesIn(kLessons),
 
 TEST(CliLesson, HumanOutputHasPassLineAndReveal) {
   const auto dir = fresh_dir("human");
-  auto r = run("--threads 2 lesson run 1 --short --out " + dir.string());
+  auto r = run("--threads 1 lesson run 1 --short --out " + dir.string());
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("Question: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\nPASS: "), std::string::npos) << r.output;

@@ -52,7 +52,7 @@ TEST(Lesson, BadFieldsNameFileAndField) {
             "bad.json: field runs[0].dataset: \"unpaired\" is not a pairwise demo dataset (clean, noisy, length-biased, scored)");
   EXPECT_EQ(replace("a.final.loss", "b.final.loss"), "bad.json: field check: \"b.final.loss\" names no run of this lesson");
   EXPECT_EQ(replace("a.final.loss", "a.last.loss"),
-            "bad.json: field check: \"a.last.loss\": kind must be first, final, min, max, heldout or sampled");
+            "bad.json: field check: \"a.last.loss\": kind must be first, mid, final, min, max, heldout or sampled");
   EXPECT_EQ(replace("< 0.5", "0.5"), "bad.json: field check: expected <, <=, > or >= after \"a.final.loss\" in \"a.final.loss 0.5\"");
   EXPECT_EQ(replace("\"title\"", "\"titel\""), "bad.json: field titel: unknown (see resources/lessons/README.md)");
   EXPECT_EQ(message_of("{").rfind("bad.json: not valid JSON", 0), 0u);
