@@ -80,12 +80,13 @@ TEST(Cli, TrainedModelInspectsGeneratesTokenizesAndExports) {
   EXPECT_EQ(info["parameters"], 118080);  // LlamaConfig::tiny(400): 400·64 + 2·(layer) + 64, tied
   EXPECT_EQ(info["tokenizer"], "sentencepiece");
 
-  auto gen = run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Question: what is 2 + 2?'");
+  // The SFT'd demo model writes a story ending of 5+ tokens; a bare question would end at EOS.
+  auto gen = run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Story: the boy met a new friend. In the end, the boy'");
   ASSERT_EQ(gen.code, 0) << gen.output;
   auto g = nlohmann::json::parse(gen.output);
   EXPECT_EQ(g["ids"].size(), 5u);
   EXPECT_EQ(g["prompt_ids"][0], 1);  // BOS
-  EXPECT_EQ(run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Question: what is 2 + 2?'").output,
+  EXPECT_EQ(run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Story: the boy met a new friend. In the end, the boy'").output,
             gen.output);  // greedy is deterministic
 
   auto tok = run_with_input("tokenize --json --model " + model, "Story: the boy");

@@ -100,7 +100,18 @@ TEST(CliTrain, ResumeWithoutCheckpointIsOneLine) {
 // seed 002 §6: no SFT model? Fit one on the chosen completions, then run DPO from it.
 TEST(CliTrain, SftThenDpoFromTheSftModel) {
   auto dir = fresh_dir("sft");
-  auto sft = run("--threads 2 sft --steps 15 --lr 3e-3 --eval-every 0 --no-cache --out " + (dir / "sft").string());
+  // Text the demo model has never seen (it is already SFT'd on the demo world), so fitting it shows.
+  fs::create_directories(dir);
+  {
+    std::ofstream data(dir / "colours.jsonl");
+    const char* things[] = {"sky", "grass", "snow", "coal", "blood", "sun", "sea", "leaf"};
+    const char* colours[] = {"blue", "green", "white", "black", "red", "yellow", "blue", "green"};
+    for (int i = 0; i < 8; ++i)
+      data << "{\"prompt\": \"Colour of the " << things[i] << ":\", \"chosen\": \" the " << things[i] << " is "
+           << colours[i] << ".\", \"rejected\": \" purple.\"}\n";
+  }
+  auto sft = run("--threads 2 sft --steps 15 --lr 3e-3 --eval-every 0 --no-cache --data " + (dir / "colours.jsonl").string() +
+                 " --out " + (dir / "sft").string());
   ASSERT_EQ(sft.code, 0) << sft.output;
   auto nll = records(dir / "sft" / "metrics.jsonl");
   ASSERT_EQ(nll.size(), 15u);
