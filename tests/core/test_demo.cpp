@@ -1,12 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "core/data/demo_world.h"
 #include "core/data/jsonl_reader.h"
 #include "core/demo/demo_datasets.h"
+#include "core/demo/sampled_reward.h"
 #include "core/demo/true_reward.h"
+#include "core/io/hf_folder.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer_config.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "resources/demo_assets.h"
 
@@ -135,4 +140,43 @@ TEST(DemoDatasets, VariantsHaveTheirStatedProperties) {
   ASSERT_EQ(eval.size(), dpo::kDemoEvalPairs);
   EXPECT_NE(dpo::preference_jsonl(eval), dpo::preference_jsonl(dpo::demo_clean_pairs(seed, dpo::kDemoEvalPairs)));
   for (const auto& p : eval) EXPECT_GT(*p.score_chosen, *p.score_rejected);
+}
+
+TEST(DemoModel, IsAHuggingFaceFolderWithAChatTemplate) {
+  const std::string dir = std::string(DPO_SOURCE_DEMO_DIR) + "/model";
+  auto loaded = dpo::load_hf_model(dir);
+  // LlamaConfig::tiny(400), tied: 400·64 + 2·(64·64 + 2·64·32 + 64·64 + 3·64·176 + 2·64) + 64 = 118,080.
+  EXPECT_EQ(loaded.config.parameter_count(), 118080);
+  EXPECT_EQ(read_file(dir + "/tokenizer.model"), std::string(dpo::resources::demo_tokenizer_model()));
+  const auto config = dpo::read_tokenizer_config(dir + "/tokenizer_config.json");
+  ASSERT_TRUE(config.chat_template);
+  const auto tmpl = dpo::ChatTemplate::parse(*config.chat_template, "demo chat template");
+  nlohmann::json context = {{"messages", {{{"role", "user"}, {"content", "User: may I sit here?\nAssistant:"}},
+                                          {{"role", "assistant"}, {"content", "Of course."}}}},
+                            {"bos_token", "<s>"}, {"eos_token", "</s>"}};
+  EXPECT_EQ(tmpl.render(context), "<s>User: may I sit here?\nAssistant: Of course.</s>");
+  // The embedded copy is the same folder, byte for byte.
+  ASSERT_FALSE(dpo::resources::demo_model_files().empty());
+  for (const auto& f : dpo::resources::demo_model_files())
+    EXPECT_EQ(read_file(dir + "/" + std::string(f.name)), std::string(f.bytes)) << f.name;
+}
+
+TEST(DemoModel, WritesMiddlingAnswersThatTheScorerCanRank) {
+  // SFT'd on good and bad answers alike: its greedy answers to the held-out prompts are neither all
+  // right nor all wrong, so DPO has room to raise the true reward (lesson first-run).
+  auto loaded = dpo::load_hf_model(std::string(DPO_SOURCE_DEMO_DIR) + "/model");
+  auto tok = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
+  std::vector<std::string> prompts;
+  for (const auto& p : dpo::demo_eval_pairs(dpo::resources::kDemoSeed))
+    if (std::find(prompts.begin(), prompts.end(), p.prompt) == prompts.end()) prompts.push_back(p.prompt);
+  const auto sampled = dpo::sample_true_reward(loaded.model, *tok, prompts);
+  ASSERT_EQ(sampled.answers.size(), prompts.size());
+  EXPECT_GT(sampled.mean_reward, 0.2);
+  EXPECT_LT(sampled.mean_reward, 0.8);
+  double sum = 0;
+  for (const auto& a : sampled.answers) {
+    EXPECT_EQ(a.reward, dpo::true_reward(a.prompt, a.answer).reward);
+    sum += a.reward;
+  }
+  EXPECT_DOUBLE_EQ(sampled.mean_reward, sum / static_cast<double>(prompts.size()));
 }
