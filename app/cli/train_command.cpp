@@ -61,7 +61,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--tokenizer", a.run.tokenizer_path, "tokenizer.json or sentencepiece .model (default: the model's)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--device", a.run.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_option("--device", a.run.device, "auto (CUDA when present), cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_flag("--bf16", a.run.trainer.bf16_autocast, "bfloat16 autocast for forward passes on CUDA (ignored on CPU)");
   cmd.add_option("--format", a.run.format, "jsonl, json, csv, tsv (default: from the file name)");
   cmd.add_option("--layout", a.run.layout, "standard, conversational, implicit_prompt, sharegpt, alpaca (default: detected)");
   cmd.add_option("--columns", a.run.columns, "column mapping, e.g. prompt=question,chosen=good,rejected=bad");
@@ -153,6 +154,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
   cmd.add_option("--grad-accum", t.grad_accumulation, "micro-batches per optimiser step")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--seed", t.seed, "data order seed")->capture_default_str();
+  cmd.add_flag("--group-by-length", t.group_by_length, "batch pairs of similar length together (less padding)");
   cmd.add_option("--model-seed", a.run.model_seed, "initialisation seed of the demo policy")->capture_default_str();
   cmd.add_option("--eval-every", t.eval_every, "evaluate on the eval split every N steps (0: only at the end)")
       ->capture_default_str();

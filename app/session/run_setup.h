@@ -22,7 +22,7 @@ struct RunOptions {
   std::string tokenizer_path;  // a file; default: the model folder's tokenizer, else the demo's
   std::string model_dir;       // Hugging Face folder; empty: a tiny random Llama for the demo
   std::string reference_dir;   // π_ref from another folder; empty: a frozen copy of the policy
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  std::string device = "auto";  // "auto" (CUDA when present), "cpu", "cuda", "cuda:1"
   // Data layer (see `dpo data stats`): file format, layout and column overrides, bad-row policy.
   std::string format;
   std::string layout;

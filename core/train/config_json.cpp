@@ -75,6 +75,8 @@ void to_json(nlohmann::json& j, const TrainerConfig& c) {
                           {"max_steps", c.max_steps},
                           {"seed", c.seed},
                           {"pad_to_multiple_of", c.pad_to_multiple_of},
+                          {"group_by_length", c.group_by_length},
+                          {"bf16", c.bf16_autocast},
                           {"precompute_ref_log_probs", c.precompute_reference},
                           {"ref_model_sync_steps", c.sync_reference_every},
                           {"ref_model_mixup_alpha", c.sync_reference_alpha},
@@ -106,6 +108,8 @@ void from_json(const nlohmann::json& j, TrainerConfig& c) {
   read(j, "max_steps", c.max_steps);
   read(j, "seed", c.seed);
   read(j, "pad_to_multiple_of", c.pad_to_multiple_of);
+  read(j, "group_by_length", c.group_by_length);
+  read(j, "bf16", c.bf16_autocast);
   read(j, "precompute_ref_log_probs", c.precompute_reference);
   read(j, "ref_model_sync_steps", c.sync_reference_every);
   read(j, "ref_model_mixup_alpha", c.sync_reference_alpha);

@@ -23,6 +23,7 @@ void to_json(nlohmann::json& j, const StepMetrics& m) {
                       {"grad_norm", m.grad_norm},
                       {"num_tokens", m.tokens},
                       {"tokens_per_second", m.tokens_per_second},
+                      {"padding_ratio", m.padding_ratio},
                       {"elapsed_seconds", m.elapsed_seconds}};
   if (m.skipped) j["skipped"] = true;
   if (m.kl != 0) j["kl"] = m.kl;
@@ -47,6 +48,7 @@ void from_json(const nlohmann::json& j, StepMetrics& m) {
   m.beta = j.value("beta", 0.0);
   m.tokens = j.contains("num_tokens") ? j["num_tokens"].get<int64_t>() : j.value("tokens", int64_t{0});
   m.tokens_per_second = j.value("tokens_per_second", 0.0);
+  m.padding_ratio = j.value("padding_ratio", 0.0);
   m.elapsed_seconds = j.value("elapsed_seconds", 0.0);
   m.skipped = j.value("skipped", false);
   m.kl = j.value("kl", 0.0);

@@ -27,6 +27,7 @@ struct StepMetrics {
   double grad_norm = 0;           // before clipping
   int64_t tokens = 0;             // tokens processed so far (both halves, no padding)
   double tokens_per_second = 0;   // of this step
+  double padding_ratio = 0;       // padded share of the token slots batched so far this epoch
   double elapsed_seconds = 0;     // since training started
   bool skipped = false;           // non-finite loss or gradient: no update was made
 };

@@ -1,5 +1,6 @@
 #include "core/train/trainer.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include "core/data/collator.h"
 #include "core/data/kto_rows.h"
+#include "core/data/length_grouping.h"
 #include "core/generate/generate.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
@@ -123,6 +125,24 @@ struct StepSums {
   }
 };
 
+// Autocast for the forward passes of a step (torch.autocast("cuda", dtype=torch.bfloat16)).
+class Bf16Autocast {
+ public:
+  Bf16Autocast() : was_(at::autocast::is_enabled()) {
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+  }
+  ~Bf16Autocast() {
+    at::autocast::set_enabled(was_);
+    at::autocast::clear_cache();
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool was_;
+};
+
 torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_t>& indices) {
   std::vector<uint8_t> picked;
   picked.reserve(indices.size());
@@ -156,6 +176,7 @@ struct Trainer::State {
   int64_t step = 0;
   int64_t tokens = 0;
   int64_t consecutive_nonfinite = 0;
+  int64_t epoch_slots = 0, epoch_padded = 0;  // token slots and padded slots batched this epoch
   double bco_mean = 0;  // TRL's RunningMoments mean of the batch-mean rewards (bco_pair's δ)
   int64_t bco_count = 0;
   double elapsed_before = 0;  // seconds of earlier sessions (resume)
@@ -184,12 +205,23 @@ struct Trainer::State {
         order.resize(train_pairs.size());
         std::iota(order.begin(), order.end(), size_t{0});
         for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+        if (config.group_by_length) group_by_length(order, row_lengths(), static_cast<size_t>(config.batch_size));
         cursor = 0;
         ++epoch;
+        epoch_slots = epoch_padded = 0;
       }
       batch.push_back(order[cursor++]);
     }
     return batch;
+  }
+
+  // Longest row of each pair: prompt + the longer completion.
+  std::vector<int64_t> row_lengths() const {
+    std::vector<int64_t> out;
+    out.reserve(train_pairs.size());
+    for (const auto& p : train_pairs)
+      out.push_back(static_cast<int64_t>(p.prompt_ids.size() + std::max(p.chosen_ids.size(), p.rejected_ids.size())));
+    return out;
   }
 
   PreferenceBatch collate(const std::vector<size_t>& indices) const {
@@ -301,13 +333,18 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   int64_t step_tokens = 0;
   for (const auto& b : micro) {
     total_pairs += static_cast<double>(b.pairs);
-    step_tokens += b.attention_mask.sum().item<int64_t>();
+    const auto real = b.attention_mask.sum().item<int64_t>();
+    step_tokens += real;
+    s.epoch_slots += b.attention_mask.numel();
+    s.epoch_padded += b.attention_mask.numel() - real;
     if (c.objective == Objective::Sft)
       total_sft_tokens += b.response_mask.narrow(0, 0, b.pairs).narrow(1, 1, b.response_mask.size(1) - 1).sum().item<double>();
   }
 
   StepSums sums;
   const auto device = s.policy->parameters().front().device();
+  std::optional<Bf16Autocast> autocast;
+  if (c.bf16_autocast && device.is_cuda()) autocast.emplace();
   for (size_t k = 0; k < micro.size(); ++k) {
     const auto& b = micro[k];
     if (c.objective == Objective::Sft) {
@@ -415,6 +452,7 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   m.length_chosen = sums.length_chosen / nc;
   m.length_rejected = sums.length_rejected / nr;
   m.kl = sums.kl / static_cast<double>(micro.size());
+  m.padding_ratio = s.epoch_slots > 0 ? static_cast<double>(s.epoch_padded) / static_cast<double>(s.epoch_slots) : 0.0;
   m.learning_rate = lr;
   m.beta = c.loss.beta;
   m.grad_norm = grad_norm;
@@ -557,6 +595,8 @@ void Trainer::save_state(const fs::path& dir) const {
                    {"rng", rng.str()},
                    {"tokens", s.tokens},
                    {"consecutive_nonfinite", s.consecutive_nonfinite},
+                   {"epoch_slots", s.epoch_slots},
+                   {"epoch_padded", s.epoch_padded},
                    {"bco_mean", s.bco_mean},
                    {"bco_count", s.bco_count},
                    {"beta", s.config.loss.beta},
@@ -585,6 +625,8 @@ void Trainer::load_state(const fs::path& dir) {
     rng >> s.rng;
     s.tokens = j.at("tokens").get<int64_t>();
     s.consecutive_nonfinite = j.at("consecutive_nonfinite").get<int64_t>();
+    s.epoch_slots = j.value("epoch_slots", int64_t{0});
+    s.epoch_padded = j.value("epoch_padded", int64_t{0});
     s.bco_mean = j.at("bco_mean").get<double>();
     s.bco_count = j.at("bco_count").get<int64_t>();
     s.config.loss.beta = j.at("beta").get<double>();

@@ -4,11 +4,13 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <unistd.h>
 
 #include "core/data/jsonl_reader.h"
 #include "core/data/kto_rows.h"
+#include "core/data/length_grouping.h"
 #include "core/data/tokenize.h"
 #include "core/eval/preference_eval.h"
 #include "core/runtime/error.h"
@@ -415,4 +417,33 @@ TEST(Training, KtoSeparatesDesirableFromUndesirable) {
   bad.train_pairs = rows.rows;
   bad.train_desirable = rows.desirable;
   EXPECT_THROW(dpo::Trainer(std::move(bad), demo_config(1)), dpo::ConfigError);
+}
+
+TEST(LengthGrouping, SortsMegaBatchesLongestFirstAndKeepsEveryRow) {
+  // 16 rows, batch 2: mega-batches of 2·min(50, 16/8) = 4 rows.
+  std::vector<int64_t> lengths{5, 9, 1, 7, 3, 8, 2, 6, 4, 30, 10, 11, 12, 13, 14, 15};
+  std::vector<size_t> order(16);
+  std::iota(order.begin(), order.end(), size_t{0});
+  dpo::group_by_length(order, lengths, 2);
+  // Sorted quarters: {1,3,0,4} {5,7,6,... } — rows 8..11 hold the longest (30), so that batch leads.
+  EXPECT_EQ(order[0], 9u);   // length 30
+  EXPECT_EQ(order[1], 11u);  // then 11: the longest mega-batch's first batch moved to the front
+  std::vector<size_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(sorted[i], i);
+  // Within the first mega-batch (moved rows aside) lengths do not increase.
+  EXPECT_GE(lengths[order[2]], lengths[order[3]]);
+}
+
+TEST(Training, LengthGroupingCutsPadding) {
+  auto plain = demo_config(12);  // 96 pairs, batch 8: one epoch
+  plain.pad_to_multiple_of = 1;
+  auto grouped = plain;
+  grouped.group_by_length = true;
+  auto a = demo_trainer(plain, 96), b = demo_trainer(grouped, 96);
+  double pa = 0, pb = 0;
+  dpo::train(*a, [&](const dpo::StepMetrics& m) { pa = m.padding_ratio; return true; });
+  dpo::train(*b, [&](const dpo::StepMetrics& m) { pb = m.padding_ratio; return true; });
+  EXPECT_GT(pa, 0.1);
+  EXPECT_LT(pb, 0.6 * pa) << "plain " << pa << ", grouped " << pb;
 }
