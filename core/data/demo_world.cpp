@@ -105,6 +105,8 @@ std::string preference_jsonl(const std::vector<PreferencePair>& pairs) {
     row["prompt"] = p.prompt;
     row["chosen"] = p.chosen;
     row["rejected"] = p.rejected;
+    if (p.score_chosen) row["score_chosen"] = *p.score_chosen;
+    if (p.score_rejected) row["score_rejected"] = *p.score_rejected;
     out += row.dump() + "\n";
   }
   return out;

@@ -17,7 +17,8 @@ struct DemoWorld {
 
 DemoWorld generate_demo_world(uint64_t seed, size_t pair_count);
 
-// One JSON object per line with keys prompt, chosen, rejected (the dataset file format).
+// One JSON object per line with keys prompt, chosen, rejected (+ score_chosen, score_rejected when
+// the pair has them): the dataset file format.
 std::string preference_jsonl(const std::vector<PreferencePair>& pairs);
 
 // Sentencepiece trainer arguments that make resources/demo/tokenizer.model from corpus_path.

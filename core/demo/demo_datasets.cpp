@@ -127,20 +127,6 @@ std::vector<PreferencePair> demo_eval_pairs(uint64_t seed, size_t count) {
   return demo_scored_pairs(seed ^ kEvalStream, count);
 }
 
-std::string scored_jsonl(const std::vector<PreferencePair>& pairs) {
-  std::string out;
-  for (const auto& p : pairs) {
-    nlohmann::ordered_json row;
-    row["prompt"] = p.prompt;
-    row["chosen"] = p.chosen;
-    row["rejected"] = p.rejected;
-    if (p.score_chosen) row["score_chosen"] = *p.score_chosen;
-    if (p.score_rejected) row["score_rejected"] = *p.score_rejected;
-    out += row.dump() + "\n";
-  }
-  return out;
-}
-
 std::string unpaired_jsonl(const std::vector<UnpairedExample>& examples) {
   std::string out;
   for (const auto& e : examples) {
@@ -158,8 +144,8 @@ std::string demo_dataset_jsonl(const std::string& name, uint64_t seed, size_t co
   if (name == "noisy") return preference_jsonl(demo_noisy_pairs(seed, count, kDemoNoiseFraction));
   if (name == "length-biased") return preference_jsonl(demo_length_biased_pairs(seed, count));
   if (name == "unpaired") return unpaired_jsonl(demo_unpaired_examples(seed, count));
-  if (name == "scored") return scored_jsonl(demo_scored_pairs(seed, count));
-  if (name == "eval") return scored_jsonl(demo_eval_pairs(seed));
+  if (name == "scored") return preference_jsonl(demo_scored_pairs(seed, count));
+  if (name == "eval") return preference_jsonl(demo_eval_pairs(seed));
   throw ConfigError("demo dataset \"" + name + "\": expected clean, noisy, length-biased, unpaired, scored or eval");
 }
 

@@ -40,7 +40,6 @@ std::vector<PreferencePair> demo_eval_pairs(uint64_t seed, size_t count = kDemoE
 // The variant's file content: JSONL, keys in the order prompt, chosen, rejected[, score_chosen,
 // score_rejected] or prompt, completion, label. Throws ConfigError for an unknown name.
 std::string demo_dataset_jsonl(const std::string& name, uint64_t seed, size_t count);
-std::string scored_jsonl(const std::vector<PreferencePair>& pairs);
 std::string unpaired_jsonl(const std::vector<UnpairedExample>& examples);
 
 }  // namespace dpo
