@@ -1,0 +1,42 @@
+// The GUI thread keeps serving events while the demo trains: a generous bound that catches a
+// blocked loop (a step or a redraw on the GUI thread). The figure itself: bench/bench_event_loop.
+#include <QApplication>
+#include <QEventLoop>
+#include <QTimer>
+#include <QtTest>
+
+#include "app/studio/latency_probe.h"
+#include "app/studio/main_window.h"
+
+class EventLoopTest : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void staysResponsiveDuringADemoRun() {
+    dpo::studio::MainWindow window;
+    window.setInteractiveErrors(false);
+    window.resize(1600, 1000);
+    window.show();
+    auto config = window.runConfig();
+    config.steps = 120;
+    window.setRunConfig(config);
+
+    dpo::studio::LatencyProbe probe(5);
+    QEventLoop loop;
+    QObject::connect(&window, &dpo::studio::MainWindow::runFinished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(240000, &loop, &QEventLoop::quit);
+    probe.start();
+    window.startTraining();
+    loop.exec();
+    probe.stop();
+    QCOMPARE(window.stepsDone(), qint64{120});
+    qInfo("event-loop lateness: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %zu ticks", probe.quantile(0.5),
+          probe.quantile(0.99), probe.max(), probe.samples());
+    QVERIFY(probe.samples() > 50);
+    // The product target is p99 < 50 ms (the benchmark); a CI machine shared with other jobs gets 5×.
+    QVERIFY2(probe.quantile(0.99) < 250.0, "the GUI thread was blocked during training");
+  }
+};
+
+QTEST_MAIN(EventLoopTest)
+#include "test_event_loop.moc"
