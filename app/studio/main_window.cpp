@@ -33,6 +33,7 @@
 #include <cmath>
 
 #include "app/studio/diagnostics_feed.h"
+#include "app/studio/lesson_controller.h"
 #include "core/diagnose/diagnostics.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
@@ -111,6 +112,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   buildStatusBar();
   buildMenus();
+  new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
   setRunConfig(defaultRunConfig());
   setState(RunState::Idle);
   resize(1500, 940);

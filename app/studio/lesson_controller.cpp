@@ -1,0 +1,222 @@
+#include "app/studio/lesson_controller.h"
+
+#include <QDir>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+
+#include <algorithm>
+#include <exception>
+#include <fstream>
+#include <sstream>
+
+#include "app/studio/main_window.h"
+#include "core/demo/demo_datasets.h"
+#include "resources/demo_assets.h"
+#include "widgets/metric_plot.h"
+
+namespace dpo::studio {
+
+namespace {
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+
+QString describeRun(const LessonRun& r) {
+  QString s = q(r.label) + ": ";
+  if (r.objective == "sft")
+    s += QObject::tr("SFT on chosen");
+  else
+    s += QObject::tr("loss %1, β %2").arg(q(r.loss)).arg(r.beta);
+  s += QObject::tr(", dataset %1, lr %2, %3 steps, batch %4, seed %5")
+           .arg(q(r.dataset))
+           .arg(r.learning_rate)
+           .arg(r.steps)
+           .arg(r.batch_size)
+           .arg(r.seed);
+  if (r.label_smoothing > 0) s += QObject::tr(", label smoothing %1").arg(r.label_smoothing);
+  return s;
+}
+
+// Which of the window's plots draws a metrics.jsonl series.
+widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
+  if (metric.starts_with("rewards/margins") || metric.starts_with("rewards/accuracies")) return w.rewardMarginPlot();
+  if (metric.starts_with("rewards/") || metric.starts_with("logps/")) return w.logRatioPlot();
+  if (metric.starts_with("loss")) return w.lossPlot();
+  if (metric.starts_with("length")) return w.lengthPlot();
+  return nullptr;
+}
+
+// The studio runs preference losses only; `clean` is the embedded demo itself.
+bool runnable(const LessonRun& r) { return r.objective != "sft"; }
+
+}  // namespace
+
+LessonController::LessonController(MainWindow* window) : QObject(window), window_(window) {
+  setObjectName("lessonController");
+  for (const auto& f : resources::lesson_files()) {
+    std::string name(f.name);
+    name = name.substr(0, name.rfind('.'));
+    try {
+      lessons_.push_back(parse_lesson(f.bytes, "resources/lessons/" + std::string(f.name), name));
+    } catch (const std::exception& e) {
+      qWarning("dpo-studio: %s", e.what());
+    }
+  }
+  std::stable_sort(lessons_.begin(), lessons_.end(), [](const Lesson& a, const Lesson& b) { return a.number < b.number; });
+
+  dock_ = new QDockWidget(tr("Lessons"), window);
+  dock_->setObjectName("lessonDock");
+  dock_->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+  panel_ = new widgets::LessonPanel(dock_);
+  panel_->setObjectName("lessonPanel");
+  panel_->setMinimumWidth(300);
+  QList<widgets::LessonView> views;
+  for (const auto& l : lessons_) views.append(toView(l));
+  panel_->setLessons(views);
+  dock_->setWidget(panel_);
+  window->addDockWidget(Qt::RightDockWidgetArea, dock_);
+  if (auto* diagnostics = window->findChild<QDockWidget*>("diagnosticsDock")) window->tabifyDockWidget(diagnostics, dock_);
+  dock_->hide();  // the studio opens as before; the Lessons menu shows it
+
+  menu_ = window->menuBar()->addMenu(tr("&Lessons"));
+  menu_->setObjectName("lessonsMenu");
+  for (int i = 0; i < static_cast<int>(lessons_.size()); ++i)
+    menu_->addAction(tr("&%1. %2").arg(lessons_[i].number).arg(q(lessons_[i].title)), this, [this, i] { openLesson(i); });
+  menu_->addSeparator();
+  menu_->addAction(tr("&Open lesson file…"), this, &LessonController::chooseLessonFile);
+  menu_->addAction(dock_->toggleViewAction());
+
+  connect(panel_, &widgets::LessonPanel::lessonChosen, this, [this](int i) { highlightPlots(i); });
+  connect(panel_, &widgets::LessonPanel::runRequested, this, &LessonController::runLesson);
+  connect(panel_, &widgets::LessonPanel::openFileRequested, this, &LessonController::chooseLessonFile);
+}
+
+LessonController::~LessonController() = default;
+
+widgets::LessonView LessonController::toView(const Lesson& l) {
+  widgets::LessonView v;
+  v.name = q(l.name);
+  v.number = l.number;
+  v.title = q(l.title);
+  v.question = q(l.question);
+  for (const auto& r : l.runs) {
+    v.runs.append(describeRun(r));
+    v.runnable.append(runnable(r));
+  }
+  for (const auto& p : l.plots) v.plots.append(q(p));
+  v.symptom = q(l.symptom);
+  v.explanation = q(l.explanation);
+  v.seed_section = q(l.seed_section);
+  return v;
+}
+
+bool LessonController::openLesson(int index) {
+  if (index < 0 || index >= static_cast<int>(lessons_.size())) return false;
+  dock_->show();
+  dock_->raise();
+  panel_->showLesson(index);
+  highlightPlots(index);
+  return true;
+}
+
+int LessonController::findLesson(const QString& key) const {
+  for (int i = 0; i < static_cast<int>(lessons_.size()); ++i)
+    if (q(lessons_[i].name) == key || QString::number(lessons_[i].number) == key) return i;
+  return -1;
+}
+
+int LessonController::openLessonFile(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) {
+    last_error_ = tr("%1: cannot read").arg(path);
+    return -1;
+  }
+  const QByteArray bytes = f.readAll();
+  try {
+    lessons_.push_back(parse_lesson(std::string_view(bytes.constData(), static_cast<size_t>(bytes.size())),
+                                    path.toStdString(), QFileInfo(path).completeBaseName().toStdString()));
+  } catch (const std::exception& e) {
+    last_error_ = QString::fromUtf8(e.what());
+    return -1;
+  }
+  const int index = panel_->addLesson(toView(lessons_.back()));
+  openLesson(index);
+  return index;
+}
+
+void LessonController::chooseLessonFile() {
+  const QString path = QFileDialog::getOpenFileName(window_, tr("Open a lesson"), QString(), tr("Lessons (*.json);;All files (*)"));
+  if (path.isEmpty()) return;
+  if (openLessonFile(path) < 0) QMessageBox::warning(window_, tr("Lesson"), last_error_);
+}
+
+StudioRunConfig LessonController::configFor(int lesson, int run) const {
+  StudioRunConfig c = window_->runConfig();
+  if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return c;
+  const auto& runs = lessons_[lesson].runs;
+  if (run < 0 || run >= static_cast<int>(runs.size())) return c;
+  const LessonRun& r = runs[run];
+  c.loss_name = q(r.loss);
+  c.beta = r.beta;
+  c.learning_rate = r.learning_rate;
+  c.steps = r.steps;
+  c.batch_size = r.batch_size;
+  // The data order seed: every run of the shipped lessons uses 0, the trainer's default.
+  c.data_path.clear();
+  if (r.dataset != "clean") {
+    const QString dir = QDir::temp().filePath(QStringLiteral("dpo-studio-lessons"));
+    QDir().mkpath(dir);
+    const QString path = QDir(dir).filePath(q(r.dataset) + QStringLiteral(".jsonl"));
+    try {
+      const std::string text = demo_dataset_jsonl(r.dataset, resources::kDemoSeed, resources::kDemoPairs);
+      QFile out(path);
+      if (out.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+        out.write(text.data(), static_cast<qint64>(text.size()));
+        c.data_path = path;
+      }
+    } catch (const std::exception& e) {
+      qWarning("dpo-studio: lesson dataset %s: %s", r.dataset.c_str(), e.what());
+    }
+  }
+  return c;
+}
+
+void LessonController::runLesson(int lesson, int run) {
+  if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return;
+  const auto& runs = lessons_[lesson].runs;
+  if (run < 0 || run >= static_cast<int>(runs.size()) || !runnable(runs[run])) return;
+  if (window_->isTraining()) {
+    panel_->setStatus(tr("A run is in progress: stop it first."));
+    return;
+  }
+  window_->setRunConfig(configFor(lesson, run));
+  highlightPlots(lesson);
+  panel_->setStatus(tr("Running %1. Pause (F6) and Step (F10) to go one step at a time; Reveal when the class has seen it.")
+                        .arg(q(runs[run].label)));
+  if (auto_start_) window_->startTraining();
+}
+
+void LessonController::highlightPlots(int lesson) {
+  const bool valid = lesson >= 0 && lesson < static_cast<int>(lessons_.size());
+  QList<widgets::MetricPlot*> marked;
+  if (valid)
+    for (const auto& p : lessons_[lesson].plots)
+      if (auto* plot = plotFor(*window_, p); plot && !marked.contains(plot)) marked.append(plot);
+  for (auto* plot : window_->plots()) {
+    if (!plot) continue;
+    if (!plot_titles_.contains(plot)) plot_titles_.insert(plot, plot->title());
+    const bool on = marked.contains(plot);
+    plot->setTitle(on ? QStringLiteral("★ ") + plot_titles_.value(plot) + tr("  (lesson %1)").arg(lessons_[lesson].number)
+                      : plot_titles_.value(plot));
+    plot->setStyleSheet(on ? QStringLiteral("#%1 { border: 3px solid #e8a33d; border-radius: 4px; }").arg(plot->objectName())
+                           : QString());
+    plot->setProperty("lessonHighlight", on);
+  }
+}
+
+}  // namespace dpo::studio

@@ -1,0 +1,65 @@
+#pragma once
+#include <QHash>
+#include <QObject>
+#include <QString>
+
+#include <vector>
+
+#include "app/studio/training_worker.h"
+#include "core/lessons/lesson.h"
+#include "widgets/lesson_panel.h"
+
+class QDockWidget;
+class QMenu;
+
+namespace dpo::studio {
+
+class MainWindow;
+
+// Lesson mode of the studio (issue 8): the "Lessons" menu and dock. Converts the core lessons
+// (resources/lessons, or a file the teacher opens) into the panel's plain data, fills the window's
+// run settings from a lesson's run, and highlights the plots the lesson names. Created by the
+// MainWindow after its menus; owns no training logic.
+class LessonController : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit LessonController(MainWindow* window);
+  ~LessonController() override;
+
+  widgets::LessonPanel* panel() const { return panel_; }
+  QDockWidget* dock() const { return dock_; }
+  QMenu* menu() const { return menu_; }
+
+  // Index into the panel; shows the dock. false for an out-of-range index.
+  bool openLesson(int index);
+  // By name ("beta-too-high") or number ("2"); -1 when unknown.
+  int findLesson(const QString& name_or_number) const;
+  // A lesson JSON file; returns its index, or -1 (the error is in lastError()).
+  int openLessonFile(const QString& path);
+  QString lastError() const { return last_error_; }
+
+  // The settings of run `run` of lesson `lesson` over the window's current ones (eval cadence,
+  // threads). A non-clean demo variant is written to a temporary file, since the worker reads
+  // a data path (empty = the embedded demo = clean).
+  StudioRunConfig configFor(int lesson, int run) const;
+  // Fills the form from configFor, highlights the lesson's plots, and (when autoStart) starts.
+  void runLesson(int lesson, int run);
+  void setAutoStart(bool on) { auto_start_ = on; }
+  void highlightPlots(int lesson);  // -1 clears
+
+ private:
+  static widgets::LessonView toView(const Lesson& lesson);
+  void chooseLessonFile();
+
+  MainWindow* window_;
+  widgets::LessonPanel* panel_ = nullptr;
+  QDockWidget* dock_ = nullptr;
+  QMenu* menu_ = nullptr;
+  std::vector<Lesson> lessons_;
+  QHash<QObject*, QString> plot_titles_;  // each plot's own title, before a lesson marked it
+  QString last_error_;
+  bool auto_start_ = true;
+};
+
+}  // namespace dpo::studio
