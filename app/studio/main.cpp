@@ -2,6 +2,7 @@
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QPixmap>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 
 #include "app/studio/main_window.h"
 #include "core/runtime/runtime.h"
+#include "widgets/dataset_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
 
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
   const QCommandLineOption smoke_opt("smoke", "Run a few demo steps headless, check that every plot received points, and exit (0 = ok).");
   const QCommandLineOption screenshot_opt("screenshot", "Run a few demo steps, save the main window to <file> and exit.", "file");
   const QCommandLineOption after_opt("after-steps", "With --screenshot: pause after <n> steps, evaluate, and shoot the paused window.", "n");
-  const QCommandLineOption panel_opt("panel", "With --screenshot: what to show, main (the plots, default) or inspector (the pair inspector).", "name");
+  const QCommandLineOption panel_opt("panel", "With --screenshot: what to show, main (the plots, default), inspector (the pair inspector) or dataset (the data preview).", "name");
   const QCommandLineOption eval_opt("eval-every", "Evaluate the held-out pairs every <n> steps (0: only at the end).", "n");
   const QCommandLineOption steps_opt("steps", "Optimiser steps (default: 200; 10 with --smoke; 40 with --screenshot).", "n");
   const QCommandLineOption threads_opt("threads", "Intra-op threads for torch (default: hardware concurrency).", "n");
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
     if (config.steps <= after_steps) return fail("--steps must be larger than --after-steps");
   }
   const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
-  if (panel != "main" && panel != "inspector") return fail("--panel is main or inspector");
+  if (panel != "main" && panel != "inspector" && panel != "dataset") return fail("--panel is main, inspector or dataset");
   if (parser.isSet(eval_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
@@ -137,6 +139,7 @@ int main(int argc, char** argv) {
   window.setInteractiveErrors(false);
   if (!screenshot.isEmpty()) window.resize(1920, 1080);  // the most common desktop
   window.showInspector(panel == "inspector");
+  if (panel == "dataset") window.tabs()->setCurrentWidget(window.datasetPanel());
   window.show();
   QElapsedTimer clock;
 

@@ -32,9 +32,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "app/studio/dataset_preview.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/lesson_controller.h"
 #include "core/diagnose/diagnostics.h"
+#include "widgets/dataset_panel.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
@@ -93,6 +95,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(inspector_, &widgets::PairInspector::pairTokensRequested, this, [this](qint64 line) {
     if (worker_) worker_->requestPairTokens(line);
   });
+  // Dataset tab: previews whatever the data field names (debounced), off the GUI thread.
+  dataset_panel_ = new widgets::DatasetPanel(tabs_);
+  dataset_panel_->setObjectName("datasetPanel");
+  dataset_panel_->setLoader([](const QString& path, const QMap<QString, QString>& columns) {
+    return loadDatasetPreview(path, columns);
+  });
+  tabs_->addTab(dataset_panel_, tr("Dataset"));
+  auto* data_debounce = new QTimer(this);
+  data_debounce->setSingleShot(true);
+  data_debounce->setInterval(300);
+  connect(data_debounce, &QTimer::timeout, this, [this] { dataset_panel_->load(data_edit_->text().trimmed()); });
+  connect(data_edit_, &QLineEdit::textChanged, data_debounce, qOverload<>(&QTimer::start));
+  data_debounce->start();  // the embedded demo (or the configured file) at start-up
   splitter->addWidget(tabs_);
   splitter->setStretchFactor(0, 0);
   splitter->setStretchFactor(1, 1);
@@ -487,6 +502,7 @@ void MainWindow::setRunConfig(const StudioRunConfig& config) {
 StudioRunConfig MainWindow::runConfig() const {
   StudioRunConfig c;
   c.data_path = data_edit_->text().trimmed();
+  c.columns = dataset_panel_->columnsText();
   c.loss_name = loss_combo_->currentData().toString();
   c.beta = beta_spin_->value();
   c.learning_rate = lr_spin_->value();

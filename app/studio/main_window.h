@@ -26,6 +26,7 @@ class QThread;
 class QWidget;
 
 namespace dpo::widgets {
+class DatasetPanel;
 class DiagnosticsPanel;
 class MetricPlot;
 class PairInspector;
@@ -82,6 +83,7 @@ class MainWindow : public QMainWindow {
 
   widgets::PairInspector* pairInspector() const { return inspector_; }
   QTabWidget* tabs() const { return tabs_; }
+  widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }  // the Dataset tab (issue 5)
   void showInspector(bool on);  // the Pair inspector tab, or the training plots
 
  public Q_SLOTS:
@@ -154,6 +156,7 @@ class MainWindow : public QMainWindow {
   QSlider* smoothing_slider_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   widgets::PairInspector* inspector_ = nullptr;
+  widgets::DatasetPanel* dataset_panel_ = nullptr;
   QListWidget* event_log_ = nullptr;
   // point series of the evaluations on the train plots
   int eval_margin_ = -1, eval_accuracy_ = -1, eval_chosen_ = -1, eval_rejected_ = -1, eval_loss_ = -1,

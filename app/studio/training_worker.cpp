@@ -265,6 +265,7 @@ void TrainingWorker::run() {
     if (config_.threads > 0) configure_threads(config_.threads);
     app::RunOptions options;
     options.data_path = config_.data_path.toStdString();
+    options.columns = config_.columns.toStdString();
     const auto loss = parse_loss_type(config_.loss_name.toStdString());
     if (!loss) throw ConfigError("unknown loss '" + config_.loss_name.toStdString() + "'");
     options.trainer.loss.type = *loss;

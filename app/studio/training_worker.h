@@ -17,6 +17,7 @@ namespace dpo::studio {
 // dpo::app::RunOptions the studio exposes.
 struct StudioRunConfig {
   QString data_path;  // empty: embedded demo
+  QString columns;    // column mapping, "prompt=question,chosen=good" (RunOptions::columns); empty: none
   QString loss_name = QStringLiteral("sigmoid");
   double beta = 0.1;
   double learning_rate = 1e-3;

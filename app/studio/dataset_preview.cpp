@@ -1,0 +1,116 @@
+#include "app/studio/dataset_preview.h"
+
+#include <exception>
+#include <memory>
+#include <optional>
+
+#include "core/data/dataset_stats.h"
+#include "core/data/layout.h"
+#include "core/data/readers.h"
+#include "core/data/tokenize.h"
+#include "core/runtime/error.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "resources/demo_assets.h"
+
+namespace dpo::studio {
+
+namespace {
+
+QString q(const std::string& s) { return QString::fromStdString(s); }
+
+widgets::DatasetPreviewData::Histogram histogram(const LengthSummary& s) {
+  widgets::DatasetPreviewData::Histogram h;
+  for (size_t b : s.bin_starts) h.bin_starts << static_cast<qint64>(b);
+  for (size_t c : s.bin_counts) h.bin_counts << static_cast<qint64>(c);
+  h.min = static_cast<qint64>(s.min);
+  h.max = static_cast<qint64>(s.max);
+  h.mean = s.mean;
+  return h;
+}
+
+// Keys of the first row (before any column mapping), for the mapping dialog.
+QStringList firstRowColumns(const std::string& path) {
+  QStringList columns;
+  const auto take = [&](RawRow&& row) {
+    if (row.value.is_object())
+      for (auto it = row.value.begin(); it != row.value.end(); ++it) columns << q(it.key());
+    return false;
+  };
+  try {
+    if (path.empty())
+      parse_rows(resources::demo_preferences_jsonl(), "embedded demo", FileFormat::kJsonl, take);
+    else
+      read_rows(path, std::nullopt, take, [](size_t, const std::string&) {});
+  } catch (const std::exception&) {
+  }
+  return columns;
+}
+
+}  // namespace
+
+widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<QString, QString>& columns,
+                                               int preview_rows) {
+  widgets::DatasetPreviewData out;
+  const std::string path = qpath.trimmed().toStdString();
+  out.source = path.empty() ? QStringLiteral("embedded demo") : q(path);
+  out.columns = firstRowColumns(path);
+  try {
+    // The demo tokenizer is cheap to build; one per call keeps this thread-safe.
+    auto tokenizer = SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
+    ChatRenderer renderer;
+    renderer.template_source = std::string(chatml_template_source());
+    renderer.description = "the built-in ChatML template (the demo tokenizer has none)";
+    const auto chat_template = ChatTemplate::parse(renderer.template_source, renderer.description);
+    renderer.chat_template = &chat_template;
+    const auto piece = [&](std::optional<int> id) { return id ? tokenizer->piece(*id) : std::string(); };
+    renderer.bos_token = piece(tokenizer->bos_id());
+    renderer.eos_token = piece(tokenizer->eos_id());
+
+    LayoutOptions layout;
+    for (auto it = columns.begin(); it != columns.end(); ++it)
+      if (!it.value().isEmpty()) layout.columns[it.key().toStdString()] = it.value().toStdString();
+    layout.renderer = &renderer;
+    layout.on_bad_row = BadRowPolicy::kError;
+
+    const auto dataset =
+        path.empty() ? parse_preference_dataset(resources::demo_preferences_jsonl(), "embedded demo",
+                                                FileFormat::kJsonl, layout)
+                     : load_preference_dataset(path, layout);
+    TokenizeOptions options;  // the run's defaults: truncation counted, histograms untruncated
+    const auto tokenized = tokenize_dataset(*tokenizer, dataset, options, layout.on_bad_row);
+    const auto full = tokenize_dataset(*tokenizer, dataset, untruncated(options), BadRowPolicy::kSkip);
+    const auto stats = compute_dataset_stats(dataset, full, &tokenized);
+
+    out.explanation = q(dataset.explanation);
+    out.layout = q(to_string(dataset.layout));
+    out.pairs = static_cast<qint64>(dataset.pairs.size());
+    out.unpaired = static_cast<qint64>(dataset.unpaired.size());
+    out.skipped = static_cast<qint64>(dataset.skipped.size() + tokenized.report.skipped.size());
+    for (const auto& s : dataset.skipped) out.skipped_messages << q(s.message);
+    for (const auto& s : tokenized.report.skipped) out.skipped_messages << q(s.message);
+    for (const auto& p : dataset.pairs) {
+      if (out.rows.size() >= preview_rows) break;
+      out.rows.push_back({static_cast<qint64>(p.line), q(p.prompt), q(p.chosen), q(p.rejected)});
+    }
+    for (const auto& u : dataset.unpaired) {
+      if (out.rows.size() >= preview_rows) break;
+      out.rows.push_back({static_cast<qint64>(u.line), q(u.prompt), q(u.completion),
+                          u.label ? QStringLiteral("(label: desirable)") : QStringLiteral("(label: undesirable)")});
+    }
+    out.prompt = histogram(stats.prompt);
+    out.chosen = histogram(stats.chosen);
+    out.rejected = histogram(stats.rejected);
+    out.chosen_longer = static_cast<qint64>(stats.chosen_longer);
+    out.rejected_longer = static_cast<qint64>(stats.rejected_longer);
+    out.same_length = static_cast<qint64>(stats.same_length);
+    out.chosen_longer_share = stats.chosen_longer_share;
+    out.length_bias_warning = stats.length_bias_warning;
+    for (const auto& w : stats.warnings) out.warnings << q(w);
+  } catch (const std::exception& e) {
+    out.error = q(e.what());
+  }
+  return out;
+}
+
+}  // namespace dpo::studio
