@@ -92,17 +92,17 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
 
   plot_ = new QCustomPlot(splitter);
   plot_->setObjectName("datasetHistogram");
-  plot_->setMinimumHeight(200);
+  plot_->setMinimumHeight(260);
   plot_->legend->setVisible(true);
-  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   plot_->xAxis->setLabel(tr("tokens"));
   plot_->yAxis->setLabel(tr("rows"));
   plot_->plotLayout()->insertRow(0);
   plot_->plotLayout()->addElement(0, 0, new QCPTextElement(plot_, tr("Token lengths"), QFont(font().family(), 10, QFont::Bold)));
   splitter->addWidget(table_);
   splitter->addWidget(plot_);
-  splitter->setStretchFactor(0, 3);
-  splitter->setStretchFactor(1, 2);
+  splitter->setStretchFactor(0, 1);
+  splitter->setStretchFactor(1, 1);
   layout->addWidget(splitter, 1);
 
   watcher_ = new QFutureWatcher<DatasetPreviewData>(this);
