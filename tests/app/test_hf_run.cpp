@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "app/session/run_setup.h"
@@ -123,10 +124,13 @@ TEST(HfRun, EveryLossTrainsOnARealFormatCheckpoint) {
     }
     // Reference-based pairwise losses see h = 0 at step 1: sigmoid's −log σ(0) = ln 2; margin's
     // −log σ(0 − γ·2) = log(1 + e²); KTO's 1 − σ(0) = 0.5; hinge's max(0, 1 − 0) = 1.
-    if (info.type == dpo::LossType::Sigmoid) EXPECT_NEAR(steps[0].loss, std::log(2.0), 1e-5);
-    if (info.type == dpo::LossType::Margin) EXPECT_NEAR(steps[0].loss, std::log1p(std::exp(2.0)), 1e-5);
-    if (info.type == dpo::LossType::Kto) EXPECT_NEAR(steps[0].loss, 0.5, 1e-6);
-    if (info.type == dpo::LossType::Hinge) EXPECT_NEAR(steps[0].loss, 1.0, 1e-6);
+    const std::map<dpo::LossType, double> start{{dpo::LossType::Sigmoid, std::log(2.0)},
+                                                {dpo::LossType::Margin, std::log1p(std::exp(2.0))},
+                                                {dpo::LossType::Kto, 0.5},
+                                                {dpo::LossType::Hinge, 1.0}};
+    if (auto it = start.find(info.type); it != start.end()) {
+      EXPECT_NEAR(steps[0].loss, it->second, 1e-5) << info.name;
+    }
   }
   fs::remove_all(dir);
 }
