@@ -2,8 +2,10 @@
 
 #include <qcustomplot.h>
 
+#include <QEvent>
 #include <QFile>
 #include <QFileDialog>
+#include <QFontMetricsF>
 #include <QLabel>
 #include <QMenu>
 #include <QTextStream>
@@ -13,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+
+#include "widgets/svg_writer.h"
 
 namespace dpo::widgets {
 
@@ -24,16 +28,49 @@ QColor faded(QColor c, int alpha) {
   return c;
 }
 
-void styleAxis(QCPAxis* axis) {
-  const QColor text(0x33, 0x33, 0x33);
-  axis->setBasePen(QPen(QColor(0x99, 0x99, 0x99)));
-  axis->setTickPen(QPen(QColor(0x99, 0x99, 0x99)));
-  axis->setSubTickPen(QPen(QColor(0xbb, 0xbb, 0xbb)));
-  axis->setTickLabelColor(text);
-  axis->setLabelColor(text);
-  axis->grid()->setPen(QPen(QColor(0xe3, 0xe3, 0xe3), 1, Qt::SolidLine));
+// a·(1 − t) + b·t per channel.
+QColor blend(const QColor& a, const QColor& b, double t) {
+  return QColor::fromRgbF(static_cast<float>(a.redF() * (1 - t) + b.redF() * t),
+                          static_cast<float>(a.greenF() * (1 - t) + b.greenF() * t),
+                          static_cast<float>(a.blueF() * (1 - t) + b.blueF() * t));
+}
+
+// The plot's colours, all from the palette so a dark theme stays readable.
+struct PlotColors {
+  QColor background, text, axis, grid, reference, marker, caption;
+  explicit PlotColors(const QPalette& p) {
+    background = p.color(QPalette::Window);
+    text = p.color(QPalette::WindowText);
+    axis = p.color(QPalette::Mid);
+    grid = blend(background, axis, 0.45);
+    reference = blend(text, background, 0.45);
+    caption = blend(text, background, 0.35);
+    const bool dark = background.lightnessF() < 0.5;
+    marker = dark ? QColor(0xc3, 0x9b, 0xd3) : QColor(0x8e, 0x44, 0xad);
+  }
+};
+
+void styleAxis(QCPAxis* axis, const PlotColors& c) {
+  axis->setBasePen(QPen(c.axis));
+  axis->setTickPen(QPen(c.axis));
+  axis->setSubTickPen(QPen(c.axis));
+  axis->setTickLabelColor(c.text);
+  axis->setLabelColor(c.text);
+  axis->grid()->setPen(QPen(c.grid, 1, Qt::SolidLine));
   axis->grid()->setSubGridVisible(false);
   axis->grid()->setZeroLinePen(Qt::NoPen);
+}
+
+// Nearest-rank trimmed range: drops k = max(1, n/100) values at each end once n ≥ 10.
+std::optional<QCPRange> percentileRange(std::vector<double>& v) {
+  const size_t n = v.size();
+  if (n == 0) return std::nullopt;
+  const size_t k = n >= 10 ? std::max<size_t>(1, n / 100) : 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  const double lo = v[k];
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n - 1 - k), v.end());
+  const double hi = v[n - 1 - k];
+  return QCPRange(lo, hi);
 }
 }  // namespace
 
@@ -49,7 +86,6 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
 
   caption_ = new QLabel(this);
   caption_->setWordWrap(true);
-  caption_->setStyleSheet("color: #5f6b7a;");
 
   plot_ = new QCustomPlot(this);
   plot_->setMinimumSize(280, 180);
@@ -59,7 +95,6 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
   // event-loop lateness 350 ms during a run); text and axes stay smooth.
   plot_->setNotAntialiasedElements(QCP::aePlottables | QCP::aeGrid | QCP::aeSubGrid | QCP::aeZeroLine);
   plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-  for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis, plot_->xAxis2, plot_->yAxis2}) styleAxis(axis);
   plot_->xAxis2->setVisible(false);
   plot_->yAxis2->setVisible(false);
 
@@ -96,7 +131,39 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
 
   timer_.setInterval(kRedrawIntervalMs);
   connect(&timer_, &QTimer::timeout, this, &MetricPlot::onTick);
+  applyPalette();
 }
+
+void MetricPlot::scheduleRedraw() {
+  dirty_ = true;
+  if (!timer_.isActive()) timer_.start();
+}
+
+void MetricPlot::applyPalette() {
+  const PlotColors c(palette());
+  plot_->setBackground(QBrush(c.background));
+  for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis, plot_->xAxis2, plot_->yAxis2}) styleAxis(axis, c);
+  plot_->legend->setTextColor(c.text);
+  QPalette caption_palette = caption_->palette();
+  caption_palette.setColor(QPalette::WindowText, c.caption);
+  caption_->setPalette(caption_palette);
+  if (reference_) reference_->setPen(QPen(c.reference, 1.2, Qt::DashLine));
+  if (reference_label_) reference_label_->setColor(c.reference);
+  for (auto [line, text] : markers_) {
+    line->setPen(QPen(c.marker, 1.4, Qt::DotLine));
+    text->setColor(c.marker);
+  }
+}
+
+void MetricPlot::changeEvent(QEvent* event) {
+  QFrame::changeEvent(event);
+  if (event->type() == QEvent::PaletteChange || event->type() == QEvent::ApplicationPaletteChange) {
+    applyPalette();
+    scheduleRedraw();
+  }
+}
+
+QColor MetricPlot::textColor() const { return plot_->xAxis->labelColor(); }
 
 MetricPlot::~MetricPlot() = default;
 
@@ -105,7 +172,8 @@ QString MetricPlot::title() const { return title_->text(); }
 void MetricPlot::setCaption(const QString& caption) { caption_->setText(caption); }
 
 void MetricPlot::setAxisLabels(const QString& x, const QString& y, const QString& y_right) {
-  plot_->xAxis->setLabel(x);
+  step_label_ = x;
+  if (x_axis_ == XAxis::Step) plot_->xAxis->setLabel(x);
   plot_->yAxis->setLabel(y);
   plot_->yAxis2->setLabel(y_right);
 }
@@ -118,7 +186,7 @@ void MetricPlot::setRightAxisRange(double lower, double upper) {
 void MetricPlot::setReferenceLine(double y, const QString& label) {
   if (!reference_) {
     reference_ = new QCPItemStraightLine(plot_);
-    reference_->setPen(QPen(QColor(0x70, 0x70, 0x70), 1.2, Qt::DashLine));
+    reference_->setPen(QPen(PlotColors(palette()).reference, 1.2, Qt::DashLine));
     reference_->setLayer("grid");
   }
   reference_y_ = y;
@@ -130,14 +198,13 @@ void MetricPlot::setReferenceLine(double y, const QString& label) {
       reference_label_->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
       reference_label_->position->setTypeY(QCPItemPosition::ptPlotCoords);
       reference_label_->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
-      reference_label_->setColor(QColor(0x70, 0x70, 0x70));
+      reference_label_->setColor(PlotColors(palette()).reference);
       reference_label_->setLayer("grid");
     }
     reference_label_->position->setCoords(0.99, y);
     reference_label_->setText(label);
   }
-  dirty_ = true;
-  if (!timer_.isActive()) timer_.start();
+  scheduleRedraw();
 }
 
 int MetricPlot::addSeries(const QString& name, const QColor& color, Axis axis, bool dashed) {
@@ -174,9 +241,11 @@ bool MetricPlot::isPointSeries(int series) const {
   return series >= 0 && series < seriesCount() && series_[series].points;
 }
 
-void MetricPlot::addMarker(double x, const QString& label) {
+void MetricPlot::addMarker(double step, const QString& label) {
+  const QColor color = PlotColors(palette()).marker;
+  const double x = mapStep(step);
   auto* line = new QCPItemStraightLine(plot_);
-  line->setPen(QPen(QColor(0x8e, 0x44, 0xad), 1.4, Qt::DotLine));
+  line->setPen(QPen(color, 1.4, Qt::DotLine));
   line->point1->setCoords(x, 0);
   line->point2->setCoords(x, 1);
   auto* text = new QCPItemText(plot_);
@@ -185,11 +254,11 @@ void MetricPlot::addMarker(double x, const QString& label) {
   text->position->setCoords(x, 0.02);
   text->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
   text->setPadding(QMargins(3, 0, 0, 0));
-  text->setColor(QColor(0x8e, 0x44, 0xad));
+  text->setColor(color);
   text->setText(label);
   markers_.emplace_back(line, text);
-  dirty_ = true;
-  if (!timer_.isActive()) timer_.start();
+  marker_steps_.push_back(step);
+  scheduleRedraw();
 }
 
 void MetricPlot::addPoint(int series, double x, double y) {
@@ -197,8 +266,7 @@ void MetricPlot::addPoint(int series, double x, double y) {
   auto& s = series_[series];
   s.pending_x.push_back(x);
   s.pending_y.push_back(y);
-  dirty_ = true;
-  if (!timer_.isActive()) timer_.start();
+  scheduleRedraw();
 }
 
 void MetricPlot::clear() {
@@ -207,6 +275,8 @@ void MetricPlot::clear() {
     s.smooth->data()->clear();
     s.pending_x.clear();
     s.pending_y.clear();
+    s.steps.clear();
+    s.values.clear();
     s.drawn = 0;
     s.ema.reset();
   }
@@ -215,9 +285,12 @@ void MetricPlot::clear() {
     plot_->removeItem(text);
   }
   markers_.clear();
+  marker_steps_.clear();
+  x_table_.clear();
+  mapped_upto_ = -1e300;
+  remap_all_ = false;
   auto_range_ = true;
-  dirty_ = true;
-  if (!timer_.isActive()) timer_.start();
+  scheduleRedraw();
 }
 
 int MetricPlot::pointCount(int series) const {
@@ -230,26 +303,53 @@ int MetricPlot::drawnPointCount(int series) const {
   return series_[series].raw->dataCount();
 }
 
+QVector<QPointF> MetricPlot::drawnPoints(int series) const {
+  QVector<QPointF> out;
+  if (series < 0 || series >= seriesCount()) return out;
+  const auto& data = series_[series].raw->data();
+  for (auto it = data->constBegin(); it != data->constEnd(); ++it) out.push_back(QPointF(it->key, it->value));
+  return out;
+}
+
+std::pair<double, double> MetricPlot::yRange(Axis axis) const {
+  const QCPRange r = (axis == Axis::Right ? plot_->yAxis2 : plot_->yAxis)->range();
+  return {r.lower, r.upper};
+}
+
 void MetricPlot::setSmoothing(double weight) {
   smoothing_ = std::clamp(weight, 0.0, 0.999);
   rebuildSmoothed();
-  dirty_ = true;
-  if (!timer_.isActive()) timer_.start();
+  scheduleRedraw();
 }
 
 void MetricPlot::setSeriesSmoothed(int series, bool on) {
   if (series < 0 || series >= seriesCount()) return;
   series_[series].smoothed = on;
   rebuildSmoothed();
-  dirty_ = true;
-  if (!timer_.isActive()) timer_.start();
+  scheduleRedraw();
 }
+
+namespace {
+// Appends points with ascending keys ≥ the graph's, keeping insertion order for equal keys (QCP
+// would prepend a batch whose keys all equal the first key; the index ↔ step pairing relies on it).
+void appendInOrder(QCPGraph* graph, const QVector<double>& keys, const QVector<double>& values) {
+  if (keys.isEmpty()) return;
+  auto data = graph->data();
+  if (data->isEmpty() || (keys.back() > data->constBegin()->key && keys.front() >= (data->constEnd() - 1)->key)) {
+    graph->addData(keys, values, true);
+    return;
+  }
+  QVector<QCPGraphData> all(data->constBegin(), data->constEnd());
+  for (qsizetype i = 0; i < keys.size(); ++i) all.push_back(QCPGraphData(keys[i], values[i]));
+  data->set(all, true);
+}
+}  // namespace
 
 void MetricPlot::appendSmoothed(Series& s, const QVector<double>& xs, const QVector<double>& ys) {
   if (smoothing_ <= 0 || !s.smoothed) return;
   QVector<double> sy(ys.size());
   for (qsizetype i = 0; i < ys.size(); ++i) sy[i] = s.ema.add(ys[i]);
-  s.smooth->addData(xs, sy, true);
+  appendInOrder(s.smooth, xs, sy);
 }
 
 QVector<double> MetricPlot::smoothedValues(int series) const {
@@ -290,6 +390,83 @@ void MetricPlot::rebuildSmoothed() {
   }
 }
 
+// ---- x axis by step / tokens / time ----
+
+void MetricPlot::addXSample(double step, double tokens, double seconds) {
+  if (!std::isfinite(step)) return;
+  if (!std::isfinite(tokens)) tokens = 0;
+  if (!std::isfinite(seconds)) seconds = 0;
+  if (x_table_.empty() || step > x_table_.back().step) {
+    if (!x_table_.empty()) {
+      tokens = std::max(tokens, x_table_.back().tokens);
+      seconds = std::max(seconds, x_table_.back().seconds);
+    }
+    x_table_.push_back({step, tokens, seconds});
+  } else {  // out of order or repeated (a resumed run): insert, keep cumulative, remap everything
+    auto it = std::lower_bound(x_table_.begin(), x_table_.end(), step,
+                               [](const XSample& a, double s) { return a.step < s; });
+    if (it != x_table_.end() && it->step == step)
+      *it = {step, tokens, seconds};
+    else
+      x_table_.insert(it, {step, tokens, seconds});
+    for (size_t i = 1; i < x_table_.size(); ++i) {
+      x_table_[i].tokens = std::max(x_table_[i].tokens, x_table_[i - 1].tokens);
+      x_table_[i].seconds = std::max(x_table_[i].seconds, x_table_[i - 1].seconds);
+    }
+    remap_all_ = true;
+  }
+  if (x_axis_ != XAxis::Step) scheduleRedraw();
+}
+
+double MetricPlot::mapStep(double step) const {
+  if (x_axis_ == XAxis::Step) return step;
+  if (x_table_.empty() || step < x_table_.front().step) return 0.0;
+  auto value = [this](const XSample& s) { return x_axis_ == XAxis::Tokens ? s.tokens : s.seconds; };
+  auto next = std::upper_bound(x_table_.begin(), x_table_.end(), step,
+                               [](double s, const XSample& a) { return s < a.step; });
+  const XSample& prev = *(next - 1);
+  if (next == x_table_.end()) return value(prev);
+  const double t = (step - prev.step) / (next->step - prev.step);
+  return value(prev) + t * (value(*next) - value(prev));
+}
+
+void MetricPlot::setXAxis(XAxis axis) {
+  if (axis == x_axis_) return;
+  x_axis_ = axis;
+  switch (axis) {
+    case XAxis::Step: plot_->xAxis->setLabel(step_label_); break;
+    case XAxis::Tokens: plot_->xAxis->setLabel(tr("tokens")); break;
+    case XAxis::Seconds: plot_->xAxis->setLabel(tr("time (s)")); break;
+  }
+  remap_all_ = true;
+  auto_range_ = true;
+  scheduleRedraw();
+}
+
+void MetricPlot::remap(double after_step) {
+  for (auto& s : series_) {
+    const auto first = std::upper_bound(s.steps.cbegin(), s.steps.cend(), after_step) - s.steps.cbegin();
+    for (QCPGraph* graph : {s.raw, s.smooth}) {
+      auto data = graph->data();
+      if (data->size() != s.steps.size()) continue;  // smooth line off
+      auto it = data->begin() + first;
+      for (qsizetype i = first; i < s.steps.size(); ++i, ++it) it->key = mapStep(s.steps[i]);
+    }
+  }
+  for (size_t i = 0; i < markers_.size(); ++i) {
+    const double x = mapStep(marker_steps_[i]);
+    markers_[i].first->point1->setCoords(x, 0);
+    markers_[i].first->point2->setCoords(x, 1);
+    markers_[i].second->position->setCoords(x, 0.02);
+  }
+}
+
+void MetricPlot::setClipOutliers(bool on) {
+  if (on == clip_outliers_) return;
+  clip_outliers_ = on;
+  resetView();
+}
+
 void MetricPlot::rescale() {
   if (!auto_range_) return;
   bool any = false;
@@ -303,6 +480,23 @@ void MetricPlot::rescale() {
   x.upper += 0.015 * x.size();  // markers on the last step stay whole
   plot_->xAxis->setRange(x);
 
+  // Min/max of everything drawn on the axis, or the trimmed range of the raw values.
+  auto fit = [this](QCPAxis* axis) {
+    if (clip_outliers_) {
+      const bool positive = axis->scaleType() == QCPAxis::stLogarithmic;
+      std::vector<double> values;
+      for (const auto& s : series_) {
+        if (s.raw->valueAxis() != axis || !s.raw->visible()) continue;
+        for (double v : s.values)
+          if (std::isfinite(v) && (!positive || v > 0)) values.push_back(v);
+      }
+      if (auto r = percentileRange(values)) {
+        axis->setRange(*r);
+        return;
+      }
+    }
+    axis->rescale(true);
+  };
   auto pad = [](QCPAxis* axis, std::optional<double> include) {
     QCPRange r = axis->range();
     if (include) r.expand(*include);
@@ -310,7 +504,7 @@ void MetricPlot::rescale() {
     if (span < 1e-9) span = std::max(1e-3, std::abs(r.center()) * 0.2);
     axis->setRange(r.lower - 0.08 * span, r.upper + 0.08 * span);
   };
-  plot_->yAxis->rescale(true);
+  fit(plot_->yAxis);
   if (log_scale_) {
     // Padding by a factor keeps the range positive; the reference line counts only if drawable.
     QCPRange r = plot_->yAxis->range();
@@ -322,7 +516,7 @@ void MetricPlot::rescale() {
   if (right_range_) {
     plot_->yAxis2->setRange(right_range_->first, right_range_->second);
   } else if (plot_->yAxis2->visible()) {
-    plot_->yAxis2->rescale(true);
+    fit(plot_->yAxis2);
     pad(plot_->yAxis2, std::nullopt);
   }
 }
@@ -333,14 +527,48 @@ void MetricPlot::onTick() {
     return;
   }
   dirty_ = false;
+  // Re-key what was drawn before the x table knew its steps (or everything, on a switch).
+  const double known = x_table_.empty() ? -1e300 : x_table_.back().step;
+  if (remap_all_)
+    remap(-1e300);
+  else if (x_axis_ != XAxis::Step && known > mapped_upto_)
+    remap(mapped_upto_);
+  remap_all_ = false;
+  mapped_upto_ = known;
+
+  bool resmooth = false;
   for (auto& s : series_) {
     if (s.pending_x.isEmpty()) continue;
-    s.raw->addData(s.pending_x, s.pending_y, true);
-    appendSmoothed(s, s.pending_x, s.pending_y);
-    s.drawn += static_cast<int>(s.pending_x.size());
+    const bool in_order = (s.steps.isEmpty() || s.pending_x.front() >= s.steps.back()) &&
+                          std::is_sorted(s.pending_x.cbegin(), s.pending_x.cend());
+    if (in_order) {
+      QVector<double> keys(s.pending_x.size());
+      for (qsizetype i = 0; i < keys.size(); ++i) keys[i] = mapStep(s.pending_x[i]);
+      s.steps += s.pending_x;
+      s.values += s.pending_y;
+      appendInOrder(s.raw, keys, s.pending_y);
+      appendSmoothed(s, keys, s.pending_y);
+    } else {  // a step went back (a resumed run): merge by step, redraw this series whole
+      QVector<std::pair<double, double>> all;
+      for (qsizetype i = 0; i < s.steps.size(); ++i) all.push_back({s.steps[i], s.values[i]});
+      for (qsizetype i = 0; i < s.pending_x.size(); ++i) all.push_back({s.pending_x[i], s.pending_y[i]});
+      std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      s.steps.clear();
+      s.values.clear();
+      QVector<QCPGraphData> data;
+      for (const auto& [step, value] : all) {
+        s.steps.push_back(step);
+        s.values.push_back(value);
+        data.push_back(QCPGraphData(mapStep(step), value));
+      }
+      s.raw->data()->set(data, true);
+      resmooth = true;
+    }
+    s.drawn = static_cast<int>(s.steps.size());
     s.pending_x.clear();
     s.pending_y.clear();
   }
+  if (resmooth) rebuildSmoothed();
   rescale();
   plot_->replot();
 }
@@ -349,9 +577,9 @@ void MetricPlot::flush() {
   if (dirty_) onTick();
 }
 
-bool MetricPlot::savePng(const QString& path, int width, int height) {
+bool MetricPlot::savePng(const QString& path, int width, int height, double scale) {
   flush();
-  return plot_->savePng(path, width, height, 2.0);
+  return plot_->savePng(path, width, height, scale);
 }
 
 void MetricPlot::resetView() {
@@ -373,36 +601,41 @@ void MetricPlot::setLogScale(bool on) {
   resetView();
 }
 
-std::optional<double> MetricPlot::nearestKey(double x) const {
+int MetricPlot::indexOfStep(const Series& s, double step) const {
+  const auto it = std::lower_bound(s.steps.cbegin(), s.steps.cend(), step);
+  if (it == s.steps.cend() || *it != step) return -1;
+  return static_cast<int>(it - s.steps.cbegin());
+}
+
+std::optional<double> MetricPlot::nearestStep(double x) const {
   std::optional<double> best;
+  double best_distance = 0;
   for (const auto& s : series_) {
-    const auto& data = s.raw->data();
-    if (data->isEmpty()) continue;
-    auto it = data->findBegin(x, false);  // first key ≥ x
-    for (auto candidate : {it, it == data->constBegin() ? it : it - 1}) {
-      if (candidate == data->constEnd()) continue;
-      if (!best || std::abs(candidate->key - x) < std::abs(*best - x)) best = candidate->key;
+    if (s.steps.isEmpty()) continue;
+    // The mapping is non-decreasing in the step, so drawn x is sorted like the steps.
+    const auto it = std::partition_point(s.steps.cbegin(), s.steps.cend(),
+                                         [&](double step) { return mapStep(step) < x; });
+    for (auto candidate : {it, it == s.steps.cbegin() ? it : it - 1}) {
+      if (candidate == s.steps.cend()) continue;
+      const double distance = std::abs(mapStep(*candidate) - x);
+      if (!best || distance < best_distance) best = *candidate, best_distance = distance;
     }
   }
   return best;
 }
 
 QString MetricPlot::valuesText(double x) const {
-  const auto key = nearestKey(x);
-  if (!key) return {};
-  auto valueAt = [&](const QCPGraph* graph) -> std::optional<double> {
-    auto it = graph->data()->findBegin(*key, false);
-    if (it == graph->data()->constEnd() || it->key != *key) return std::nullopt;
-    return it->value;
-  };
-  QStringList lines{QStringLiteral("%1 %2").arg(plot_->xAxis->label().isEmpty() ? tr("x") : plot_->xAxis->label())
-                        .arg(*key, 0, 'g', 10)};
+  const auto step = nearestStep(x);
+  if (!step) return {};
+  QString head = QStringLiteral("%1 %2").arg(step_label_.isEmpty() ? tr("step") : step_label_).arg(*step, 0, 'g', 10);
+  if (x_axis_ != XAxis::Step) head += QStringLiteral(" · %1 %2").arg(plot_->xAxis->label()).arg(mapStep(*step), 0, 'g', 10);
+  QStringList lines{head};
   for (const auto& s : series_) {
-    const auto raw = valueAt(s.raw);
-    if (!raw) continue;
-    QString line = QStringLiteral("%1: %2").arg(s.raw->name()).arg(*raw, 0, 'g', 6);
-    if (s.smooth->visible())
-      if (const auto smooth = valueAt(s.smooth)) line += tr(" (smoothed %1)").arg(*smooth, 0, 'g', 6);
+    const int i = indexOfStep(s, *step);
+    if (i < 0) continue;
+    QString line = QStringLiteral("%1: %2").arg(s.raw->name()).arg(s.values[i], 0, 'g', 6);
+    if (s.smooth->visible() && s.smooth->data()->size() == s.steps.size())
+      line += tr(" (smoothed %1)").arg((s.smooth->data()->constBegin() + i)->value, 0, 'g', 6);
     lines << line;
   }
   return lines.join('\n');
@@ -420,24 +653,24 @@ void MetricPlot::showValuesAt(QMouseEvent* event) {
 
 bool MetricPlot::saveCsv(const QString& path) {
   flush();
+  const bool mapped = x_axis_ != XAxis::Step;
   std::map<double, std::vector<std::optional<double>>> rows;
-  QStringList header{plot_->xAxis->label().isEmpty() ? QStringLiteral("x") : plot_->xAxis->label()};
-  std::vector<const QCPGraph*> columns;
+  QStringList header{step_label_.isEmpty() ? QStringLiteral("step") : step_label_};
+  if (mapped) header << plot_->xAxis->label();
+  size_t column_count = 0;
+  for (const auto& s : series_) column_count += s.smooth->visible() ? 2 : 1;
+  size_t c = 0;
   for (const auto& s : series_) {
-    columns.push_back(s.raw);
     header << s.raw->name();
-    if (s.smooth->visible()) {
-      columns.push_back(s.smooth);
-      header << tr("%1 (smoothed)").arg(s.raw->name());
+    const bool smooth = s.smooth->visible() && s.smooth->data()->size() == s.steps.size();
+    if (s.smooth->visible()) header << tr("%1 (smoothed)").arg(s.raw->name());
+    for (qsizetype i = 0; i < s.steps.size(); ++i) {
+      auto& row = rows[s.steps[i]];
+      row.resize(column_count);
+      row[c] = s.values[i];
+      if (smooth) row[c + 1] = (s.smooth->data()->constBegin() + i)->value;
     }
-  }
-  for (size_t c = 0; c < columns.size(); ++c) {
-    const auto& data = columns[c]->data();
-    for (auto it = data->constBegin(); it != data->constEnd(); ++it) {
-      auto& row = rows[it->key];
-      row.resize(columns.size());
-      row[c] = it->value;
-    }
+    c += s.smooth->visible() ? 2 : 1;
   }
   QFile file(path);
   if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
@@ -449,13 +682,203 @@ bool MetricPlot::saveCsv(const QString& path) {
   QStringList names;
   for (const auto& h : header) names << quoted(h);
   out << names.join(',') << '\n';
-  for (const auto& [key, values] : rows) {
-    QStringList fields{QString::number(key, 'g', 12)};
-    for (size_t c = 0; c < columns.size(); ++c)
-      fields << (c < values.size() && values[c] ? QString::number(*values[c], 'g', 12) : QString());
+  for (const auto& [step, values] : rows) {
+    QStringList fields{QString::number(step, 'g', 12)};
+    if (mapped) fields << QString::number(mapStep(step), 'g', 12);
+    for (size_t k = 0; k < column_count; ++k)
+      fields << (k < values.size() && values[k] ? QString::number(*values[k], 'g', 12) : QString());
     out << fields.join(',') << '\n';
   }
   return out.status() == QTextStream::Ok;
+}
+
+// ---- SVG ----
+
+namespace {
+SvgWriter::Stroke strokeOf(const QPen& pen) {
+  SvgWriter::Stroke s{pen.color(), std::max(0.5, pen.widthF()), {}};
+  const double w = s.width;
+  switch (pen.style()) {
+    case Qt::DashLine: s.dashes = {4 * w, 2 * w}; break;
+    case Qt::DotLine: s.dashes = {1 * w, 2 * w}; break;
+    case Qt::DashDotLine: s.dashes = {4 * w, 2 * w, 1 * w, 2 * w}; break;
+    default: break;
+  }
+  return s;
+}
+
+QVector<QPointF> diamond(QPointF c, double half) {
+  return {{c.x(), c.y() - half}, {c.x() + half, c.y()}, {c.x(), c.y() + half}, {c.x() - half, c.y()}};
+}
+}  // namespace
+
+bool MetricPlot::saveSvg(const QString& path, int width, int height) {
+  flush();
+  const PlotColors colors(palette());
+  const double W = std::max(width, 240), H = std::max(height, 180);
+  constexpr double kFontPx = 11, kTitlePx = 14, kTick = 5, kRow = 16;
+  QFont font = this->font();
+  font.setPixelSize(static_cast<int>(kFontPx));
+  const QFontMetricsF fm(font);
+  SvgWriter svg(W, H);
+  svg.rect(QRectF(0, 0, W, H), colors.background);
+
+  struct Ticks {
+    QVector<double> values;
+    QVector<QString> labels;
+  };
+  auto ticksOf = [this](QCPAxis* axis) {
+    Ticks all, inside;
+    const QString format = axis->numberFormat();
+    axis->ticker()->generate(axis->range(), plot_->locale(), format.isEmpty() ? QChar('g') : format.at(0),
+                             axis->numberPrecision(), all.values, nullptr, &all.labels);
+    for (qsizetype i = 0; i < all.values.size(); ++i)
+      if (axis->range().contains(all.values[i])) {
+        inside.values << all.values[i];
+        inside.labels << (i < all.labels.size() ? all.labels[i] : QString());
+      }
+    return inside;
+  };
+  auto widest = [&fm](const Ticks& t) {
+    double w = 0;
+    for (const auto& l : t.labels) w = std::max(w, fm.horizontalAdvance(l));
+    return w;
+  };
+
+  QCPAxis* xa = plot_->xAxis;
+  QCPAxis* ya = plot_->yAxis;
+  QCPAxis* ya2 = plot_->yAxis2;
+  const bool right = ya2->visible();
+  const Ticks xt = ticksOf(xa), yt = ticksOf(ya), y2t = right ? ticksOf(ya2) : Ticks{};
+
+  // Legend entries (the graph the on-screen legend shows for each series), laid out in rows.
+  struct Entry {
+    const Series* series;
+    const QCPGraph* graph;
+    QPointF at;
+  };
+  std::vector<Entry> legend;
+  double lx = 10;
+  int rows = series_.empty() ? 0 : 1;
+  for (const auto& s : series_) {
+    const QCPGraph* g = s.smooth->visible() ? s.smooth : s.raw;
+    const double w = 22 + fm.horizontalAdvance(g->name()) + 14;
+    if (lx + w > W - 10 && lx > 10) lx = 10, ++rows;
+    legend.push_back({&s, g, QPointF(lx, rows)});
+    lx += w;
+  }
+  const double legend_h = rows * kRow;
+
+  const QString title = title_->text();
+  const double top = title.isEmpty() ? 12 : 36;
+  const double left = 10 + (ya->label().isEmpty() ? 0 : 18) + widest(yt) + kTick + 4;
+  const double right_margin = right ? 10 + (ya2->label().isEmpty() ? 0 : 18) + widest(y2t) + kTick + 4 : 18;
+  const double bottom_margin = kTick + 4 + 13 + (xa->label().isEmpty() ? 0 : 17) + 8 + legend_h + 4;
+  const QRectF R(left, top, std::max(40.0, W - left - right_margin), std::max(40.0, H - top - bottom_margin));
+
+  auto px = [&](double x) {
+    const QCPRange r = xa->range();
+    return R.left() + (x - r.lower) / (r.size() != 0 ? r.size() : 1) * R.width();
+  };
+  auto py = [&](const QCPAxis* axis, double y) -> double {
+    const QCPRange r = axis->range();
+    if (!std::isfinite(y)) return std::nan("");
+    if (axis->scaleType() == QCPAxis::stLogarithmic) {
+      if (y <= 0 || r.lower <= 0 || r.upper <= r.lower) return std::nan("");
+      return R.bottom() - std::log(y / r.lower) / std::log(r.upper / r.lower) * R.height();
+    }
+    return R.bottom() - (y - r.lower) / (r.size() != 0 ? r.size() : 1) * R.height();
+  };
+
+  const SvgWriter::Stroke grid{colors.grid, 1, {}}, axis_pen{colors.axis, 1, {}};
+  SvgWriter::Font tick_font{kFontPx, false, SvgWriter::Anchor::Middle, 0};
+  for (qsizetype i = 0; i < xt.values.size(); ++i) {
+    const double x = px(xt.values[i]);
+    svg.line({x, R.top()}, {x, R.bottom()}, grid);
+    svg.line({x, R.bottom()}, {x, R.bottom() + kTick}, axis_pen);
+    svg.text({x, R.bottom() + kTick + 13}, xt.labels[i], colors.text, tick_font);
+  }
+  tick_font.anchor = SvgWriter::Anchor::End;
+  for (qsizetype i = 0; i < yt.values.size(); ++i) {
+    const double y = py(ya, yt.values[i]);
+    svg.line({R.left(), y}, {R.right(), y}, grid);
+    svg.line({R.left() - kTick, y}, {R.left(), y}, axis_pen);
+    svg.text({R.left() - kTick - 3, y + 4}, yt.labels[i], colors.text, tick_font);
+  }
+  tick_font.anchor = SvgWriter::Anchor::Start;
+  for (qsizetype i = 0; i < y2t.values.size(); ++i) {
+    const double y = py(ya2, y2t.values[i]);
+    svg.line({R.right(), y}, {R.right() + kTick, y}, axis_pen);
+    svg.text({R.right() + kTick + 3, y + 4}, y2t.labels[i], colors.text, tick_font);
+  }
+  svg.line(R.bottomLeft(), R.bottomRight(), axis_pen);
+  svg.line(R.bottomLeft(), R.topLeft(), axis_pen);
+  if (right) svg.line(R.bottomRight(), R.topRight(), axis_pen);
+  const SvgWriter::Font label_font{kFontPx, false, SvgWriter::Anchor::Middle, 0};
+  if (!xa->label().isEmpty())
+    svg.text({R.center().x(), R.bottom() + kTick + 13 + 17}, xa->label(), colors.text, label_font);
+  if (!ya->label().isEmpty())
+    svg.text({22, R.center().y()}, ya->label(), colors.text, {kFontPx, false, SvgWriter::Anchor::Middle, -90});
+  if (right && !ya2->label().isEmpty())
+    svg.text({W - 22, R.center().y()}, ya2->label(), colors.text, {kFontPx, false, SvgWriter::Anchor::Middle, 90});
+
+  // Data, clipped to the axis rectangle: reference line, markers, then each series like on screen.
+  svg.beginClip(R);
+  std::optional<double> reference_px;
+  if (reference_ && reference_y_) {
+    reference_px = py(ya, *reference_y_);
+    if (std::isfinite(*reference_px))
+      svg.line({R.left(), *reference_px}, {R.right(), *reference_px}, strokeOf(reference_->pen()));
+  }
+  for (const auto& [line, text] : markers_) {
+    const double x = px(line->point1->coords().x());
+    svg.line({x, R.top()}, {x, R.bottom()}, strokeOf(line->pen()));
+  }
+  for (const auto& s : series_) {
+    const QCPAxis* axis = s.raw->valueAxis();
+    if (s.points) {
+      const QCPScatterStyle style = s.raw->scatterStyle();
+      const SvgWriter::Stroke outline = strokeOf(style.pen());
+      for (auto it = s.raw->data()->constBegin(); it != s.raw->data()->constEnd(); ++it) {
+        const QPointF c(px(it->key), py(axis, it->value));
+        if (std::isfinite(c.y())) svg.polygon(diamond(c, style.size() / 2), style.brush().color(), outline);
+      }
+      continue;
+    }
+    for (const QCPGraph* g : {s.raw, s.smooth}) {
+      if (!g->visible() || g->data()->isEmpty()) continue;
+      QVector<QPointF> points;
+      points.reserve(g->data()->size());
+      for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it)
+        points.push_back(QPointF(px(it->key), py(axis, it->value)));
+      svg.polyline(points, strokeOf(g->pen()));
+    }
+  }
+  svg.endClip();
+  if (reference_label_ && reference_px && std::isfinite(*reference_px) && R.contains(R.center().x(), *reference_px))
+    svg.text({R.right() - 4, *reference_px - 3}, reference_label_->text(), reference_label_->color(),
+             {kFontPx, false, SvgWriter::Anchor::End, 0});
+  for (const auto& [line, text] : markers_) {
+    const double x = px(line->point1->coords().x());
+    if (x >= R.left() && x <= R.right())
+      svg.text({x + 3, R.top() + 12}, text->text(), text->color(), {kFontPx, false, SvgWriter::Anchor::Start, 0});
+  }
+
+  // Legend rows under the axes, title on top.
+  const double legend_top = H - 4 - legend_h;
+  for (const auto& e : legend) {
+    const double y = legend_top + (e.at.y() - 1) * kRow + 12;
+    const double x = e.at.x();
+    if (e.series->points) {
+      const QCPScatterStyle style = e.graph->scatterStyle();
+      svg.polygon(diamond({x + 9, y - 4}, style.size() / 2), style.brush().color(), strokeOf(style.pen()));
+    } else {
+      svg.line({x, y - 4}, {x + 18, y - 4}, strokeOf(e.graph->pen()));
+    }
+    svg.text({x + 22, y}, e.graph->name(), colors.text, {kFontPx, false, SvgWriter::Anchor::Start, 0});
+  }
+  if (!title.isEmpty()) svg.text({10, 22}, title, colors.text, {kTitlePx, true, SvgWriter::Anchor::Start, 0});
+  return svg.save(path);
 }
 
 void MetricPlot::showContextMenu(const QPoint& pos) {
@@ -465,11 +888,20 @@ void MetricPlot::showContextMenu(const QPoint& pos) {
   log->setCheckable(true);
   log->setChecked(log_scale_);
   connect(log, &QAction::toggled, this, &MetricPlot::setLogScale);
+  QAction* clip = menu.addAction(tr("Ignore outliers (y range 1st–99th percentile)"));
+  clip->setCheckable(true);
+  clip->setChecked(clip_outliers_);
+  connect(clip, &QAction::toggled, this, &MetricPlot::setClipOutliers);
   menu.addSeparator();
   menu.addAction(tr("Save as PNG…"), this, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save plot"), title_->text() + ".png",
                                                       tr("PNG images (*.png)"));
     if (!path.isEmpty()) savePng(path);
+  });
+  menu.addAction(tr("Export SVG…"), this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export plot as SVG"), title_->text() + ".svg",
+                                                      tr("SVG images (*.svg)"));
+    if (!path.isEmpty()) saveSvg(path, std::max(plot_->width(), 480), std::max(plot_->height() + 40, 300));
   });
   menu.addAction(tr("Save data as CSV…"), this, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save plot data"), objectName() + ".csv",

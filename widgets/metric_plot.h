@@ -1,11 +1,13 @@
 #pragma once
 #include <QColor>
+#include <QPointF>
 #include <QFrame>
 #include <QString>
 #include <QTimer>
 #include <QVector>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "widgets/smoothing.h"
@@ -23,12 +25,16 @@ namespace dpo::widgets {
 // buffers; a 40 ms timer redraws at most once per tick while something is pending, so a burst
 // of samples costs one replot (PlotJuggler's habit). Each series is drawn raw and faint, with a
 // debiased-EMA line on top (TensorBoard's smoothing). Hover shows exact values; drag pans, the
-// wheel zooms, double-click resets; the context menu toggles a log y axis and exports PNG/CSV.
+// wheel zooms, double-click resets; the context menu toggles a log y axis and outlier clipping
+// and exports PNG/SVG/CSV. Points are keyed by step; the x axis can show step, tokens or time
+// through a step → x table (addXSample). Colours follow the widget's palette (light or dark).
 class MetricPlot : public QFrame {
   Q_OBJECT
 
  public:
   enum class Axis { Left, Right };
+  // What the x axis shows: the step itself, or the cumulative tokens / seconds at that step.
+  enum class XAxis { Step, Tokens, Seconds };
 
   explicit MetricPlot(QWidget* parent = nullptr);
   ~MetricPlot() override;
@@ -48,9 +54,26 @@ class MetricPlot : public QFrame {
   bool isPointSeries(int series) const;
   void addPoint(int series, double x, double y);
   // A vertical line at x with a short label at the top (a β or learning-rate change).
-  void addMarker(double x, const QString& label);
+  void addMarker(double x, const QString& label);  // x is a step, mapped like the points
   int markerCount() const { return static_cast<int>(markers_.size()); }
-  void clear();
+  void clear();  // points, markers and the x table (a new run)
+
+  // One row of the step → x table, once per training step: cumulative tokens and elapsed
+  // seconds at `step` (both made non-decreasing). Points map by linear interpolation between
+  // known steps, to 0 before the first row and to the last row's value after the last one
+  // (remapped when later rows arrive). Cheap: a binary search per point, redraw coalesced.
+  void addXSample(double step, double tokens, double seconds);
+  // Redraws every series, eval points and marker at the mapped x and relabels the axis
+  // ("step" = the label of setAxisLabels, "tokens", "time (s)"); hover still names the step.
+  void setXAxis(XAxis axis);
+  XAxis xAxis() const { return x_axis_; }
+  double mapStep(double step) const;  // the drawn x of a step under the current XAxis
+
+  // Like W&B's "ignore outliers": each y axis autoscales to the 1st–99th percentile of the raw
+  // values (at least the single most extreme value per end from 10 points on), so one loss spike
+  // does not flatten the curve. Points outside stay drawn, just off the axis range.
+  void setClipOutliers(bool on);
+  bool clipOutliers() const { return clip_outliers_; }
 
   // 0 = off; otherwise the EMA weight of the past (TensorBoard's slider), debiased at the start.
   void setSmoothing(double weight);
@@ -63,20 +86,30 @@ class MetricPlot : public QFrame {
   bool logScale() const { return log_scale_; }
   void resetView();  // back to autoscaling (double-click)
 
-  // The hover text for the step nearest to x: "step 12" then "name: value (smoothed s)" per series.
+  // The hover text for the point nearest to drawn x: "step 12" (+ " · tokens 1200" when the x axis
+  // is mapped), then "name: value (smoothed s)" per series.
   QString valuesText(double x) const;
+  QColor textColor() const;  // axis label / tick label colour in use (the palette's WindowText)
 
   int seriesCount() const { return static_cast<int>(series_.size()); }
   int pointCount(int series) const;  // buffered + drawn
   int drawnPointCount(int series) const;  // handed to the plot by the last redraw
+  QVector<QPointF> drawnPoints(int series) const;  // (drawn x, raw y) of the last redraw, step order
+  std::pair<double, double> yRange(Axis axis = Axis::Left) const;  // (lower, upper) shown now
   int replotCount() const { return replots_; }
   QString title() const;
 
   // Draws pending points now (before grabbing the widget, for instance).
   void flush();
-  bool savePng(const QString& path, int width = 0, int height = 0);
-  // One row per x: x, then each series (and its smoothed value when smoothing is on).
+  // width/height in logical px (0 = the widget's); scale = device pixel ratio of the image, so
+  // scale 2 gives a crisp (2·width)×(2·height) image with text and lines drawn at that resolution.
+  bool savePng(const QString& path, int width = 0, int height = 0, double scale = 2.0);
+  // One row per step: step (and the mapped x when the x axis is not the step), then each series
+  // (and its smoothed value when smoothing is on).
   bool saveCsv(const QString& path);
+  // Vector export without Qt SVG: title, axes with ticks and labels, grid, raw series faint,
+  // smoothed lines, point series as diamonds, reference line, markers and legend, in px.
+  bool saveSvg(const QString& path, int width = 800, int height = 500);
 
   QCustomPlot* plot() const { return plot_; }
 
@@ -84,7 +117,8 @@ class MetricPlot : public QFrame {
   struct Series {
     QCPGraph* raw = nullptr;
     QCPGraph* smooth = nullptr;
-    QVector<double> pending_x, pending_y;
+    QVector<double> pending_x, pending_y;  // steps, values not drawn yet
+    QVector<double> steps, values;         // drawn, ascending step; graph data index i ↔ steps[i]
     int drawn = 0;
     bool smoothed = true;
     bool points = false;
@@ -97,7 +131,19 @@ class MetricPlot : public QFrame {
   void rescale();
   void showContextMenu(const QPoint& pos);
   void showValuesAt(QMouseEvent* event);
-  std::optional<double> nearestKey(double x) const;
+  std::optional<double> nearestStep(double x) const;
+  int indexOfStep(const Series& s, double step) const;
+  void remap(double after_step);  // re-keys drawn points (and markers) with step > after_step
+  void applyPalette();
+  void scheduleRedraw();
+
+ protected:
+  void changeEvent(QEvent* event) override;
+
+ private:
+  struct XSample {
+    double step, tokens, seconds;
+  };
 
   QLabel* title_ = nullptr;
   QLabel* caption_ = nullptr;
@@ -108,6 +154,13 @@ class MetricPlot : public QFrame {
   std::optional<std::pair<double, double>> right_range_;
   std::vector<Series> series_;
   std::vector<std::pair<QCPItemStraightLine*, QCPItemText*>> markers_;
+  std::vector<double> marker_steps_;
+  std::vector<XSample> x_table_;  // ascending step
+  XAxis x_axis_ = XAxis::Step;
+  QString step_label_;
+  double mapped_upto_ = -1e300;  // points at steps ≤ this have their final x
+  bool remap_all_ = false;
+  bool clip_outliers_ = false;
   QTimer timer_;
   bool dirty_ = false;
   bool auto_range_ = true;
