@@ -65,8 +65,10 @@ Tensor term_losses(LossType type, const LossConfig& c, const Terms& t) {
       return -torch::log_sigmoid(z);
     }
     case LossType::RdpoLength:
-      // R-DPO (Park et al. 2024): −log σ(βh − α(|y_w| − |y_l|))
-      return -torch::log_sigmoid(beta * (t.a - t.b) - c.length_alpha * (t.chosen_tokens - t.rejected_tokens));
+      // R-DPO (Park et al. 2024): −log σ(βh + α(|y_w| − |y_l|)). The RL objective r − α|y| gives
+      // r = β log(π/π_ref) + α|y| + const, so in the Bradley–Terry margin length buys the longer
+      // answer credit it no longer has to earn through its log-ratio.
+      return -torch::log_sigmoid(beta * (t.a - t.b) + c.length_alpha * (t.chosen_tokens - t.rejected_tokens));
     case LossType::Simpo: {
       // SimPO (Meng et al. 2024): −log σ(β(avg_w − avg_l) − γ), γ the full margin. TRL's CPOTrainer
       // writes β·(avg_w − avg_l − simpo_gamma/β), the same number; the SimPO repository's
@@ -187,7 +189,7 @@ const std::vector<LossInfo>& loss_table() {
       {LossType::Margin, "margin", "margin-adaptive DPO", "-log sigmoid(beta*h - gamma*(score_w - score_l))",
        true, false, true, 0.1},
       {LossType::RdpoLength, "rdpo-length", "length-regularised DPO (R-DPO)",
-       "-log sigmoid(beta*h - alpha*(|y_w| - |y_l|))", true, true, true, 0.1},
+       "-log sigmoid(beta*h + alpha*(|y_w| - |y_l|))", true, true, true, 0.1},
       {LossType::Simpo, "simpo", "SimPO (reference-free)",
        "-log sigmoid(beta*(avg log pi(y_w) - avg log pi(y_l)) - gamma)", false, true, true, 2.0},
       {LossType::Orpo, "orpo", "ORPO (reference-free)",
