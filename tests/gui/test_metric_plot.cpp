@@ -1,6 +1,7 @@
 // MetricPlot behaviour: x axis by step / tokens / time, outlier clipping, SVG export, palette and
 // high-DPI PNG. Offscreen QTest; values checked are the ones handed to the plot.
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QPalette>
@@ -155,6 +156,38 @@ class TestMetricPlot : public QObject {
     QCOMPARE(plot.valuesText(310), QString("step 3 · tokens 300\nloss: 3 (smoothed 2.42857)"));
   }
 
+  // One redraw of a long run (4 series × 20 000 steps, tokens axis, clipping on, the step's x sample
+  // arriving after its points so every tick re-keys the tail): the work stays per new point plus
+  // one linear pass for the percentiles; printed, with a generous bound.
+  void longRunTickCost() {
+    MetricPlot plot;
+    plot.resize(640, 400);
+    std::vector<int> series;
+    for (int k = 0; k < 4; ++k) series.push_back(plot.addSeries(QString("s%1").arg(k), Qt::red));
+    plot.setSmoothing(0.6);
+    plot.setClipOutliers(true);
+    plot.setXAxis(MetricPlot::XAxis::Tokens);
+    constexpr int kSteps = 20000;
+    for (int step = 1; step <= kSteps; ++step) {
+      for (int s : series) plot.addPoint(s, step, std::sin(step * 0.001 + s));
+      plot.addXSample(step, step * 512.0, step * 0.1);
+    }
+    plot.flush();
+    QElapsedTimer clock;
+    clock.start();
+    constexpr int kTicks = 20;
+    for (int i = 1; i <= kTicks; ++i) {
+      for (int s : series) plot.addPoint(s, kSteps + i, 0.5);
+      plot.flush();  // drawn at the last known x
+      plot.addXSample(kSteps + i, (kSteps + i) * 512.0, (kSteps + i) * 0.1);
+    }
+    plot.flush();
+    const double ms = clock.nsecsElapsed() / 1e6 / (2 * kTicks);
+    qInfo("tick with 4 × %d points drawn: %.2f ms", kSteps, ms);
+    QCOMPARE(plot.drawnPoints(series[0]).last().x(), (kSteps + kTicks) * 512.0);
+    QVERIFY2(ms < 250, qPrintable(QString::number(ms)));
+  }
+
   void clipOutliers() {
     MetricPlot plot;
     const int s = plot.addSeries("loss", Qt::red);
@@ -237,6 +270,14 @@ class TestMetricPlot : public QObject {
     QVERIFY(raw.open(QIODevice::ReadOnly));
     QVERIFY(raw.readAll().contains("Loss &lt;&amp;&gt; margin"));
 
+    if (const QString keep = qEnvironmentVariable("METRIC_PLOT_OUT"); !keep.isEmpty()) {  // for a look
+      plot.saveSvg(keep + "/plot.svg", 640, 400);
+      plot.savePng(keep + "/plot.png", 640, 400, 2.0);
+      plot.setPalette(darkPalette());
+      plot.saveSvg(keep + "/plot_dark.svg", 640, 400);
+      plot.savePng(keep + "/plot_dark.png", 640, 400, 1.0);
+      plot.setPalette(QPalette());
+    }
     // Smoothing off: one line per curve.
     plot.setSmoothing(0);
     QVERIFY(plot.saveSvg(path));
