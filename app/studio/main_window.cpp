@@ -37,6 +37,7 @@
 #include "app/studio/lesson_controller.h"
 #include "core/diagnose/diagnostics.h"
 #include "widgets/dataset_panel.h"
+#include "widgets/playground_panel.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
@@ -108,6 +109,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(data_debounce, &QTimer::timeout, this, [this] { dataset_panel_->load(data_edit_->text().trimmed()); });
   connect(data_edit_, &QLineEdit::textChanged, data_debounce, qOverload<>(&QTimer::start));
   data_debounce->start();  // the embedded demo (or the configured file) at start-up
+  // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
+  playground_ = new widgets::PlaygroundPanel(tabs_);
+  playground_->setObjectName("playground");
+  tabs_->addTab(playground_, tr("Playground"));
+  connect(playground_, &widgets::PlaygroundPanel::generationRequested, this,
+          [this](const QString& prompt, int max_new_tokens, double temperature, quint64 seed) {
+            if (worker_) worker_->requestGeneration(prompt, max_new_tokens, temperature, seed);
+          });
   splitter->addWidget(tabs_);
   splitter->setStretchFactor(0, 0);
   splitter->setStretchFactor(1, 1);
@@ -538,6 +547,7 @@ void MainWindow::setState(RunState state) {
   beta_spin_->setEnabled(idle || paused);
   lr_spin_->setEnabled(idle || paused);
   step_button_->setEnabled(paused && !stepping_);
+  playground_->setRunState(paused, !idle);
   start_button_->setEnabled(idle);
   stop_button_->setEnabled(state == RunState::Preparing || state == RunState::Running ||
                            state == RunState::Pausing || state == RunState::Paused);
@@ -595,6 +605,8 @@ void MainWindow::startTraining() {
   connect(worker_, &TrainingWorker::evalFinished, this, &MainWindow::onEval);
   connect(worker_, &TrainingWorker::eventLogged, this, &MainWindow::onEvent);
   connect(worker_, &TrainingWorker::pairTokensReady, this, &MainWindow::onPairTokens);
+  connect(worker_, &TrainingWorker::generationToken, playground_, &widgets::PlaygroundPanel::appendToken);
+  connect(worker_, &TrainingWorker::generationFinished, playground_, &widgets::PlaygroundPanel::showResult);
   connect(worker_, &TrainingWorker::paused, this, &MainWindow::onPaused);
   connect(worker_, &TrainingWorker::failed, this, &MainWindow::onFailed);
   connect(worker_, &TrainingWorker::finished, this, &MainWindow::onFinished);

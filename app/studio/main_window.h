@@ -30,6 +30,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class MetricPlot;
 class PairInspector;
+class PlaygroundPanel;
 }
 
 namespace dpo::studio {
@@ -84,6 +85,7 @@ class MainWindow : public QMainWindow {
   widgets::PairInspector* pairInspector() const { return inspector_; }
   QTabWidget* tabs() const { return tabs_; }
   widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }  // the Dataset tab (issue 5)
+  widgets::PlaygroundPanel* playground() const { return playground_; }      // the Playground tab (issue 7)
   void showInspector(bool on);  // the Pair inspector tab, or the training plots
 
  public Q_SLOTS:
@@ -157,6 +159,7 @@ class MainWindow : public QMainWindow {
   QTabWidget* tabs_ = nullptr;
   widgets::PairInspector* inspector_ = nullptr;
   widgets::DatasetPanel* dataset_panel_ = nullptr;
+  widgets::PlaygroundPanel* playground_ = nullptr;
   QListWidget* event_log_ = nullptr;
   // point series of the evaluations on the train plots
   int eval_margin_ = -1, eval_accuracy_ = -1, eval_chosen_ = -1, eval_rejected_ = -1, eval_loss_ = -1,

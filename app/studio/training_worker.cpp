@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
+#include <optional>
 
 #include "app/session/run_setup.h"
+#include "core/data/tokenize.h"
 #include "core/eval/token_scores.h"
+#include "core/generate/stream.h"
+#include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 #include "core/train/losses.h"
@@ -89,6 +94,7 @@ struct TrainingWorker::Session {
   int64_t pad_id = 0;
   double beta = 0;
   int64_t last_eval_step = -1;
+  TokenizeOptions tokenize{};  // as prepare_run encoded the training prompts
 };
 
 StudioRunConfig defaultRunConfig() {
@@ -115,6 +121,7 @@ TrainingWorker::TrainingWorker(StudioRunConfig config, QObject* parent)
   qRegisterMetaType<EvalRecord>();
   qRegisterMetaType<PairTokensRecord>();
   qRegisterMetaType<RunEventRecord>();
+  qRegisterMetaType<PlaygroundResult>();
 }
 
 TrainingWorker::~TrainingWorker() = default;
@@ -180,6 +187,14 @@ void TrainingWorker::requestPairTokens(qint64 line) {
   wake_.notify_all();
 }
 
+void TrainingWorker::requestGeneration(const QString& prompt, int max_new_tokens, double temperature, quint64 seed) {
+  {
+    std::lock_guard lock(mutex_);
+    requests_.generation = GenerationRequest{prompt, max_new_tokens, temperature, seed};  // the latest one
+  }
+  wake_.notify_all();
+}
+
 TrainingWorker::Requests TrainingWorker::takeRequests() {
   Requests r = requests_;
   requests_ = {};
@@ -201,6 +216,83 @@ void TrainingWorker::serve(Session& session, const Requests& requests) {
   }
   if (requests.evaluate && session.last_eval_step != trainer.steps_done()) evaluate(session);
   if (requests.pair_line) Q_EMIT pairTokensReady(scoreTokens(session, *requests.pair_line));
+  if (requests.generation) Q_EMIT generationFinished(playground(session, *requests.generation));
+}
+
+PlaygroundResult TrainingWorker::playground(Session& session, const GenerationRequest& request) {
+  auto& trainer = *session.setup.trainer;
+  const auto& tokenizer = *session.setup.tokenizer;
+  auto& policy = trainer.policy();
+  // The trainer's π_ref: a frozen copy or another folder, or with LoRA the policy itself, whose
+  // base (adapters off) is then the reference. Null for reference-free losses.
+  LlamaForCausalLM* reference = trainer.reference();
+  const bool lora_base = reference != nullptr && reference->ptr() == policy.ptr();
+  PlaygroundResult result;
+  result.prompt = request.prompt;
+  result.step = trainer.steps_done();
+  result.beta = session.beta;
+  result.has_reference = reference != nullptr;
+  try {
+    // Encoded as a training prompt is (tokenize_pair: BOS once, a leading BOS text becomes the BOS
+    // id, max_prompt_length keeps the end). The demo model's chat template renders a user turn as
+    // BOS + its text, which is exactly this.
+    TokenizeOptions encoding = session.tokenize;
+    encoding.max_length = std::numeric_limits<int32_t>::max();
+    PreferencePair pair;
+    pair.prompt = request.prompt.toStdString();
+    pair.chosen = pair.rejected = " ";
+    const std::vector<int64_t> prompt = tokenize_pair(tokenizer, pair, encoding).prompt_ids;
+    result.prompt_tokens = static_cast<int64_t>(prompt.size());
+
+    GenerationConfig config;
+    config.max_new_tokens = std::max(1, request.max_new_tokens);
+    config.temperature = request.temperature;
+    config.seed = request.seed;
+    if (auto eos = tokenizer.eos_id()) config.stop_token_ids.push_back(*eos);
+    if (policy->config().eos_token_id >= 0) config.stop_token_ids.push_back(policy->config().eos_token_id);
+    for (auto id : policy->config().extra_eos_token_ids) config.stop_token_ids.push_back(id);
+
+    auto answer = [&](LlamaForCausalLM& model, int source, PlaygroundAnswer& out) {
+      TextStream text(tokenizer);
+      const auto generated = generate_stream(model, prompt, config, [&](int64_t token) {
+        const auto piece = text.push(token);
+        if (!piece.empty()) Q_EMIT generationToken(source, QString::fromStdString(piece));
+        return !stop_.load();
+      });
+      const auto rest = text.finish();
+      if (!rest.empty()) Q_EMIT generationToken(source, QString::fromStdString(rest));
+      out.text = QString::fromStdString(text.emitted());
+      out.tokens = static_cast<int64_t>(generated.tokens.size());
+      out.finish = QString::fromUtf8(finish_reason_name(generated.finish));
+      out.generated = true;
+      return generated.tokens;
+    };
+    const auto y_policy = answer(policy, kPlaygroundPolicy, result.policy);
+    std::vector<int64_t> y_reference;
+    if (reference != nullptr && !stop_) {
+      std::optional<AdaptersDisabled> base;
+      if (lora_base) base.emplace(policy);
+      y_reference = answer(*reference, kPlaygroundReference, result.reference);
+    }
+    if (stop_) {
+      result.error = tr("the run was stopped");
+      return result;
+    }
+    result.policy.logp_policy = answer_logp(policy, prompt, y_policy);
+    if (reference != nullptr) {
+      result.reference.logp_policy = answer_logp(policy, prompt, y_reference);
+      {
+        std::optional<AdaptersDisabled> base;
+        if (lora_base) base.emplace(policy);
+        result.policy.logp_reference = answer_logp(*reference, prompt, y_policy);
+        result.reference.logp_reference = answer_logp(*reference, prompt, y_reference);
+      }
+      for (auto* a : {&result.policy, &result.reference}) a->reward = session.beta * (a->logp_policy - a->logp_reference);
+    }  // else: a reference-free loss; has_reference = false and the rewards stay NaN (n/a)
+  } catch (const std::exception& e) {
+    result.error = QString::fromStdString(e.what()).section('\n', 0, 0);
+  }
+  return result;
 }
 
 PairTokensRecord TrainingWorker::scoreTokens(Session& session, qint64 line) {
@@ -281,6 +373,7 @@ void TrainingWorker::run() {
     auto& trainer = *setup.trainer;
     // As prepare_run pads (the trainer does not expose it).
     Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)), config_.beta};
+    session.tokenize = options.tokenize;  // the studio's runs use the demo tokenizer, which adds BOS
     TrainerCallbacks callbacks;
     callbacks.on_event = [this](const TrainerEvent& e) { Q_EMIT eventLogged(toRecord(e)); };
     while (!trainer.finished() && !stop_) {

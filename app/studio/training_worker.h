@@ -10,6 +10,7 @@
 
 #include "app/studio/eval_record.h"
 #include "app/studio/metric_record.h"
+#include "app/studio/playground_record.h"
 
 namespace dpo::studio {
 
@@ -60,6 +61,10 @@ class TrainingWorker : public QObject {
   // Per-token log-ratios of the eval pair from this source line; answered by pairTokensReady.
   void requestPairTokens(qint64 line);
   void requestEvaluation();  // evaluate the eval split now (between steps, or at once while paused)
+  // Playground: the policy, then the reference, answer `prompt` (encoded as the training prompts
+  // are); each answer streams as generationToken pieces, then generationFinished carries both
+  // answers scored under both models. Served between steps, or at once while paused.
+  void requestGeneration(const QString& prompt, int max_new_tokens, double temperature, quint64 seed);
 
  public Q_SLOTS:
   void run();
@@ -70,6 +75,9 @@ class TrainingWorker : public QObject {
   void evalFinished(const dpo::studio::EvalRecord& record);
   void pairTokensReady(const dpo::studio::PairTokensRecord& tokens);
   void eventLogged(const dpo::studio::RunEventRecord& event);
+  // Playground: decoded text as each new token arrives; source is a PlaygroundSource (0 policy, 1 reference).
+  void generationToken(int source, const QString& text_piece);
+  void generationFinished(const dpo::studio::PlaygroundResult& result);
   void paused(qint64 steps_done);  // emitted once the worker is actually idle
   void resumed();
   void failed(const QString& message);
@@ -77,11 +85,18 @@ class TrainingWorker : public QObject {
   void finished(qint64 steps_done, bool stopped);
 
  private:
+  struct GenerationRequest {
+    QString prompt;
+    int max_new_tokens = 64;
+    double temperature = 0;
+    quint64 seed = 0;
+  };
   struct Requests {
     std::optional<double> beta, learning_rate;
     std::optional<qint64> pair_line;
     bool evaluate = false;
-    bool any() const { return beta || learning_rate || pair_line || evaluate; }
+    std::optional<GenerationRequest> generation;
+    bool any() const { return beta || learning_rate || pair_line || evaluate || generation; }
   };
   struct Session;
   // Serves requests while paused; returns false when a stop arrived.
@@ -89,6 +104,7 @@ class TrainingWorker : public QObject {
   void serve(Session& session, const Requests& requests);
   void evaluate(Session& session);
   PairTokensRecord scoreTokens(Session& session, qint64 line);
+  PlaygroundResult playground(Session& session, const GenerationRequest& request);
   Requests takeRequests();  // with mutex_ held
 
   StudioRunConfig config_;

@@ -1,0 +1,162 @@
+// The Playground tab (issue 7) on a live demo run: policy and reference answers stream token by
+// token while the run is paused, then both are scored with their implicit rewards.
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QDoubleSpinBox>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QtTest>
+
+#include <cmath>
+#include <optional>
+
+#include "app/studio/main_window.h"
+#include "app/studio/playground_record.h"
+#include "core/runtime/runtime.h"
+#include "widgets/playground_panel.h"
+
+using dpo::studio::MainWindow;
+using dpo::studio::PlaygroundResult;
+using dpo::widgets::PlaygroundPanel;
+
+namespace {
+constexpr int kTimeoutMs = 180'000;  // shared 2-core machines: a demo step is well under a second alone
+}
+
+class PlaygroundTest : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() { dpo::configure_threads(std::nullopt); }
+
+  void panelAloneNeedsAPausedRun() {
+    PlaygroundPanel panel;
+    QSignalSpy requests(&panel, &PlaygroundPanel::generationRequested);
+    QVERIFY(!panel.generateButton()->isEnabled());
+    QVERIFY(!panel.hintLabel()->isHidden());
+    QVERIFY(panel.hintLabel()->text().contains("pause the run", Qt::CaseInsensitive));
+    panel.generate();
+    QCOMPARE(requests.count(), 0);
+    panel.setRunState(true, true);
+    QVERIFY(panel.generateButton()->isEnabled());
+    QVERIFY(panel.hintLabel()->isHidden());
+    panel.setPrompt("User: can you carry this box?\nAssistant:");
+    panel.maxTokensSpin()->setValue(7);
+    panel.seedSpin()->setValue(42);
+    panel.generateButton()->click();
+    QCOMPARE(requests.count(), 1);
+    QCOMPARE(requests.front().at(0).toString(), QString("User: can you carry this box?\nAssistant:"));
+    QCOMPARE(requests.front().at(1).toInt(), 7);
+    QCOMPARE(requests.front().at(3).toULongLong(), 42ull);
+    QVERIFY(!panel.generateButton()->isEnabled());  // one request at a time
+    panel.setRunState(false, false);                // the run ended: the request is dropped
+    panel.setRunState(true, true);
+    QVERIFY(panel.generateButton()->isEnabled());
+
+    // Reference-free result: rewards are n/a.
+    PlaygroundResult r;
+    r.beta = 0.1;
+    r.policy.generated = true;
+    r.policy.text = "hi";
+    r.policy.logp_policy = -3;
+    panel.showResult(r);
+    QCOMPARE(panel.answerText(0), QString("hi"));
+    QVERIFY(panel.rewardLabel(0)->text().contains("n/a"));
+    QVERIFY(panel.rewardLabel(1)->text().contains("n/a"));
+    QVERIFY(panel.answerText(1).contains("reference-free"));
+  }
+
+  void streamsBothAnswersAndShowsTheirRewards() {
+    MainWindow w;
+    auto c = w.runConfig();
+    c.steps = 1000;
+    c.eval_every = 0;
+    c.pause_after = 2;
+    w.setRunConfig(c);
+    w.setInteractiveErrors(false);
+    w.show();
+    PlaygroundPanel* panel = w.playground();
+    QVERIFY(panel != nullptr);
+    QCOMPARE(w.tabs()->tabText(w.tabs()->count() - 1), QString("Playground"));
+    QCOMPARE(w.tabs()->widget(w.tabs()->count() - 1), static_cast<QWidget*>(panel));
+    QVERIFY(!panel->generateButton()->isEnabled());  // idle
+
+    w.startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= 1, kTimeoutMs);
+    if (w.state() == MainWindow::RunState::Running) QVERIFY(!panel->generateButton()->isEnabled());
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kTimeoutMs);
+    QCOMPARE(w.stepsDone(), qint64{2});
+    QVERIFY(panel->generateButton()->isEnabled());
+    QVERIFY(panel->hintLabel()->isHidden());
+    w.tabs()->setCurrentWidget(panel);
+
+    // Record the order of arrivals: pieces per source, and whether the result came before them.
+    QString streamed[2];
+    int pieces[2] = {0, 0};
+    int pieces_after_result = 0;
+    std::optional<PlaygroundResult> result;
+    connect(panel, &PlaygroundPanel::tokenAppended, this, [&](int source, const QString& piece) {
+      QVERIFY(source == 0 || source == 1);
+      if (result) ++pieces_after_result;
+      streamed[source] += piece;
+      ++pieces[source];
+    });
+    connect(panel, &PlaygroundPanel::resultShown, this, [&](const PlaygroundResult& r) { result = r; });
+
+    panel->setPrompt("Question: what is 7 + 7?\nAnswer:");
+    panel->maxTokensSpin()->setValue(16);
+    panel->temperatureSpin()->setValue(0.0);
+    panel->seedSpin()->setValue(3);
+    panel->generateButton()->click();
+    QVERIFY(panel->busy());
+    QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), kTimeoutMs);
+    QVERIFY2(result->error.isEmpty(), qPrintable(result->error));
+    QVERIFY(!panel->busy());
+    QCOMPARE(pieces_after_result, 0);
+
+    // Streamed: several pieces per model before the result, and the views show exactly them.
+    QVERIFY2(pieces[0] > 1, qPrintable(QString::number(pieces[0])));
+    QVERIFY2(pieces[1] > 1, qPrintable(QString::number(pieces[1])));
+    QCOMPARE(panel->answerText(0), streamed[0]);
+    QCOMPARE(panel->answerText(1), streamed[1]);
+    QCOMPARE(result->policy.text, streamed[0]);
+    QCOMPARE(result->reference.text, streamed[1]);
+    QVERIFY2(streamed[0].contains("14"), qPrintable(streamed[0]));  // the SFT'd demo model can add
+    QCOMPARE(result->prompt, QString("Question: what is 7 + 7?\nAnswer:"));
+    QVERIFY(result->prompt_tokens > 5);
+    QCOMPARE(result->step, int64_t{2});
+    QVERIFY(result->has_reference);
+    QCOMPARE(result->beta, 0.1);
+
+    // Scores: finite log-probs, and the reward shown is β·(log π − log π_ref) of each answer.
+    for (int source : {0, 1}) {
+      const auto& a = result->answer(source);
+      QVERIFY(a.generated);
+      QVERIFY(a.tokens > 1 && a.tokens <= 16);
+      QVERIFY(std::isfinite(a.logp_policy) && a.logp_policy < 0);
+      QVERIFY(std::isfinite(a.logp_reference) && a.logp_reference < 0);
+      const double expected = result->beta * (a.logp_policy - a.logp_reference);
+      QVERIFY(std::abs(a.reward - expected) < 1e-12);
+      QVERIFY2(panel->rewardLabel(source)->text().endsWith("= " + QString::number(expected, 'f', 4)),
+               qPrintable(panel->rewardLabel(source)->text()));
+      QVERIFY(panel->logpLabel(source)->text().contains(QString::number(a.logp_policy, 'f', 4)));
+      QVERIFY(panel->refLogpLabel(source)->text().contains(QString::number(a.logp_reference, 'f', 4)));
+    }
+    if (qEnvironmentVariableIsSet("DPO_PLAYGROUND_SHOT")) w.grab().save(qEnvironmentVariable("DPO_PLAYGROUND_SHOT"));
+    QCOMPARE(w.stepsDone(), qint64{2});  // served while paused: no step ran
+    QCOMPARE(w.state(), MainWindow::RunState::Paused);
+
+    // Resume: Generate is off again while training runs.
+    w.togglePause();
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Running, kTimeoutMs);
+    QVERIFY(!panel->generateButton()->isEnabled());
+    QVERIFY(!panel->hintLabel()->isHidden());
+    w.stopTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.isTraining(), 60'000);
+    QVERIFY(!panel->generateButton()->isEnabled());
+  }
+};
+
+QTEST_MAIN(PlaygroundTest)
+#include "test_playground.moc"
