@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/cli/commands.h"
+#include "app/session/run_directory.h"
 #include "core/io/atomic_file.h"
 #include "core/runtime/error.h"
 #include "core/train/checkpoint.h"
@@ -21,32 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 std::atomic<bool> g_interrupted{false};
 void on_interrupt(int) { g_interrupted = true; }
-
-// The run's record files; each line is one JSON object with a "step".
-constexpr const char* kRecordFiles[] = {"metrics.jsonl", "eval.jsonl", "pairs.jsonl", "events.jsonl"};
-
-// Keeps the lines of `path` whose step is <= `step`: what a checkpoint of that step had seen.
-void truncate_records(const fs::path& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    try {
-      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
-    } catch (const nlohmann::json::exception&) {
-      // A torn last line of a killed run.
-    }
-  }
-  write_file_atomically(path, kept);
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 }  // namespace
 
 void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
@@ -172,62 +147,35 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
 }
 
 int run_train(TrainArgs args) {
-  fs::path out = args.out_dir;
-  std::optional<fs::path> resume_from;
-  if (!args.resume_dir.empty()) {
-    out = args.resume_dir;
-    const auto config_path = out / "config.json";
-    if (!fs::exists(config_path)) throw ConfigError(config_path.string() + ": missing; is " + out.string() + " a run directory?");
-    nlohmann::json saved;
-    try {
-      saved = nlohmann::json::parse(read_text(config_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw ConfigError(config_path.string() + ": " + e.what());
-    }
+  const bool resuming = !args.resume_dir.empty();
+  auto out = resuming ? app::RunDirectory::resume(args.resume_dir) : app::RunDirectory::create(args.out_dir, args.overwrite);
+  if (resuming) {
     const auto steps = args.run.trainer.max_steps;
-    from_json(saved.at("run"), args.run);
+    args.run = out.saved_options();
     if (args.steps_given) args.run.trainer.max_steps = steps;
-    args.checkpoint_every = saved.value("checkpoint_every", args.checkpoint_every);
-    args.keep_checkpoints = saved.value("keep_checkpoints", args.keep_checkpoints);
-    resume_from = latest_checkpoint(out);
-    if (!resume_from) throw TrainingError(out.string() + ": no complete checkpoint to resume from");
-  } else if (fs::exists(out / "metrics.jsonl") || fs::exists(out / "config.json")) {
-    if (!args.overwrite)
-      throw ConfigError(out.string() + ": already holds a run (pass --overwrite, --resume " + out.string() +
-                        ", or another --out)");
-    for (const char* f : kRecordFiles) fs::remove(out / f);
-    fs::remove_all(out / "checkpoints");
+    args.checkpoint_every = out.saved_config().value("checkpoint_every", args.checkpoint_every);
+    args.keep_checkpoints = out.saved_config().value("keep_checkpoints", args.keep_checkpoints);
   }
+  const auto& resume_from = out.resume_checkpoint();
 
   auto setup = app::prepare_run(args.run);
   auto& trainer = *setup.trainer;
   const bool sft = args.run.trainer.objective == Objective::Sft;
-  fs::create_directories(out);
   if (resume_from) {
     restore_checkpoint(*resume_from, trainer);
-    for (const char* f : kRecordFiles) truncate_records(out / f, trainer.steps_done());
+    out.truncate_records(trainer.steps_done());
   } else {
-    nlohmann::json config{{"run", args.run},
-                          {"checkpoint_every", args.checkpoint_every},
-                          {"keep_checkpoints", args.keep_checkpoints},
-                          {"model_label", setup.model_label},
-                          {"data_label", setup.data_label},
-                          {"train_pairs", setup.train_pairs},
-                          {"eval_pairs", setup.eval_pairs},
-                          {"parameters", setup.parameter_count}};
-    write_file_atomically(out / "config.json", config.dump(2) + "\n");
+    out.write_config({.run = args.run,
+                      .checkpoint_every = args.checkpoint_every,
+                      .keep_checkpoints = args.keep_checkpoints,
+                      .model_label = setup.model_label,
+                      .data_label = setup.data_label,
+                      .train_pairs = setup.train_pairs,
+                      .eval_pairs = setup.eval_pairs,
+                      .parameters = setup.parameter_count});
   }
-
   // Appended and flushed line by line so the studio (or tail -f) can follow a run live.
-  auto open_records = [&](const char* name) {
-    std::ofstream f(out / name, std::ios::app);
-    if (!f) throw ConfigError((out / name).string() + ": cannot write");
-    return f;
-  };
-  auto metrics = open_records("metrics.jsonl");
-  auto evals = open_records("eval.jsonl");
-  auto pairs = open_records("pairs.jsonl");
-  auto events = open_records("events.jsonl");
+  out.open_records();
 
   std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.train_pairs
             << " train / " << setup.eval_pairs << " eval pairs" << (setup.tokenized_from_cache ? ", tokenized from cache" : "")
@@ -246,12 +194,8 @@ int run_train(TrainArgs args) {
               << setup.tokenize_report.completion_truncated << " completions\n";
   if (resume_from) std::cout << "resuming from " << resume_from->string() << " (step " << trainer.steps_done() << ")\n";
 
-  const auto export_opts = app::export_options(setup, args.run);
   auto print_eval = [&](const PreferenceEval& e) {
-    nlohmann::json j = e;
-    evals << j.dump() << "\n" << std::flush;
-    for (const auto& r : e.pairs) pairs << nlohmann::json(r).dump() << "\n";
-    pairs << std::flush;
+    out.append_eval(e);
     if (!args.quiet && !trainer.eval_pairs().empty()) {
       if (sft)
         std::printf("eval %4lld  nll %.4f", static_cast<long long>(e.step), e.mean_loss);
@@ -268,13 +212,11 @@ int run_train(TrainArgs args) {
     if (!args.quiet && done == total) std::cout << stage << ": " << total << " pairs\n";
   };
   callbacks.on_event = [&](const TrainerEvent& e) {
-    events << nlohmann::json{{"step", e.step}, {"kind", e.kind}, {"message", e.message}, {"pairs", e.pair_lines}}.dump()
-           << "\n" << std::flush;
+    out.append_event(e);
     std::cout << "event: " << e.message << "\n";
   };
   callbacks.on_step = [&](const StepMetrics& m) {
-    nlohmann::json j = m;
-    metrics << j.dump() << "\n" << std::flush;
+    out.append_metrics(m);
     if (!args.quiet) {
       if (sft)
         std::printf("step %4lld  nll %.4f  lr %.2e  grad %.3f\n", static_cast<long long>(m.step), m.loss, m.learning_rate,
@@ -286,7 +228,7 @@ int run_train(TrainArgs args) {
       std::fflush(stdout);
     }
     if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0 && m.step < trainer.config().max_steps)
-      write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints, .lora = args.run.lora});
+      out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
     return true;
   };
   callbacks.on_eval = print_eval;
@@ -297,10 +239,10 @@ int run_train(TrainArgs args) {
   // The final evaluation, unless the last step already made one.
   if (!trainer.eval_pairs().empty() && !trainer.eval_due()) print_eval(trainer.evaluate());
   if (g_interrupted && args.checkpoint_every > 0)
-    write_checkpoint(out, trainer, {.model = export_opts, .keep = args.keep_checkpoints, .lora = args.run.lora});
-  app::save_policy(setup, args.run, (out / "final").string(), (out / "adapter").string());
+    out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
+  out.save_final(setup, args.run);
   std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps (" << trainer.steps_done()
-            << " in all); run: " << out.string() << "; model: " << (out / "final").string() << "\n";
+            << " in all); run: " << out.path().string() << "; model: " << (out.path() / "final").string() << "\n";
   return g_interrupted ? 130 : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QGroupBox>
@@ -15,6 +16,7 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMenuBar>
+#include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
@@ -31,16 +33,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <utility>
 
 #include "app/studio/dataset_preview.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/lesson_controller.h"
+#include "app/studio/run_catalog.h"
 #include "core/diagnose/diagnostics.h"
 #include "widgets/dataset_panel.h"
 #include "widgets/playground_panel.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
+#include "widgets/runs_panel.h"
 
 namespace dpo::studio {
 
@@ -126,6 +132,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setCentralWidget(splitter);
   buildDiagnosticsDock();
   buildEventDock();
+  buildRunsDock();
 
   // The rules are cheap, but a fast run can deliver dozens of steps a second: once a second is
   // plenty for findings that describe trends.
@@ -136,6 +143,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   buildStatusBar();
   buildMenus();
+  buildRunsActions();
   new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
   setRunConfig(defaultRunConfig());
   setState(RunState::Idle);
@@ -258,6 +266,7 @@ QWidget* MainWindow::buildSettingsPanel() {
   connect(stop_button_, &QPushButton::clicked, this, &MainWindow::stopTraining);
   connect(step_button_, &QPushButton::clicked, this, &MainWindow::stepOnce);
   layout->addLayout(buttons);
+  layout->addLayout(buildRunControls(panel));
 
   // Run facts
   auto* run_box = new QGroupBox(tr("Run"), panel);
@@ -455,7 +464,7 @@ void MainWindow::buildStatusBar() {
 void MainWindow::buildMenus() {
   auto* file = menuBar()->addMenu(tr("&File"));
   QAction* open = file->addAction(tr("&Open pairs file…"));
-  open->setShortcut(QKeySequence::Open);
+  open->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));  // Ctrl+O opens a run
   connect(open, &QAction::triggered, this, &MainWindow::chooseDataFile);
   file->addAction(tr("Save &plots as PNG…"), this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the plot images"));
@@ -568,11 +577,13 @@ void MainWindow::setState(RunState state) {
       break;
     case RunState::Stopping: status_state_->setText(tr("Stopping after this step…")); break;
   }
+  updateRunControls();
 }
 
 void MainWindow::startTraining() {
   if (state_ != RunState::Idle || thread_) return;
   active_config_ = runConfig();
+  beginRun();
   records_.clear();
   evals_.clear();
   events_.clear();
@@ -595,6 +606,7 @@ void MainWindow::startTraining() {
   run_model_->setText(tr("—"));
   for (auto* value : std::as_const(latest_)) value->setText(tr("—"));
 
+  preloadResumedRun();
   thread_ = new QThread(this);
   thread_->setObjectName("training");
   worker_ = new TrainingWorker(active_config_);
@@ -610,6 +622,7 @@ void MainWindow::startTraining() {
   connect(worker_, &TrainingWorker::paused, this, &MainWindow::onPaused);
   connect(worker_, &TrainingWorker::failed, this, &MainWindow::onFailed);
   connect(worker_, &TrainingWorker::finished, this, &MainWindow::onFinished);
+  connectRunDirectory(worker_);
   setState(RunState::Preparing);
   thread_->start();
 }
@@ -813,6 +826,424 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     QApplication::restoreOverrideCursor();
   }
   event->accept();
+}
+
+// ---- Runs (issue 7): run directories, read-only views, comparison, resume ----
+
+namespace {
+// Okabe–Ito again, one colour per compared run.
+const QColor kRunColours[] = {QColor(0x00, 0x72, 0xB2), QColor(0xD5, 0x5E, 0x00), QColor(0x00, 0x9E, 0x73),
+                              QColor(0xCC, 0x79, 0xA7), QColor(0xE6, 0x9F, 0x00), QColor(0x56, 0xB4, 0xE9),
+                              QColor(0x00, 0x00, 0x00), QColor(0xF0, 0xE4, 0x42)};
+
+// The form's view of a run's settings.
+StudioRunConfig configFor(StudioRunConfig c, const RunSummary& run) {
+  c.data_path = run.settings.value("data");
+  c.columns = run.settings.value("columns");
+  if (!run.loss.isEmpty()) c.loss_name = run.loss;
+  if (run.beta > 0) c.beta = run.beta;
+  if (run.learning_rate > 0) c.learning_rate = run.learning_rate;
+  if (run.steps_total > 0) c.steps = run.steps_total;
+  c.batch_size = run.settings.value("trainer.per_device_train_batch_size", QString::number(c.batch_size)).toLongLong();
+  c.eval_every = run.settings.value("trainer.eval_steps", QString::number(c.eval_every)).toLongLong();
+  return c;
+}
+
+QMenu* menuTitled(QMenuBar* bar, const QString& title) {
+  for (QAction* a : bar->actions())
+    if (a->menu() && a->text() == title) return a->menu();
+  return bar->addMenu(title);
+}
+}  // namespace
+
+QLayout* MainWindow::buildRunControls(QWidget* parent) {
+  auto* column = new QVBoxLayout;
+  auto* row = new QHBoxLayout;
+  checkpoint_button_ = new QPushButton(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("Save checkpoint"), parent);
+  checkpoint_button_->setObjectName("saveCheckpointButton");
+  checkpoint_button_->setToolTip(tr("Write a resumable checkpoint of the run now: after the step in progress, or at "
+                                    "once while paused. Stop and the end of a run write one too  [Ctrl+S]"));
+  resume_run_button_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("Resume run"), parent);
+  resume_run_button_->setObjectName("resumeRunButton");
+  resume_run_button_->setToolTip(tr("Continue this run from its newest checkpoint, with its own settings"));
+  new_run_button_ = new QPushButton(tr("New run"), parent);
+  new_run_button_->setObjectName("newRunButton");
+  new_run_button_->setToolTip(tr("Leave this run's read-only view and set up a new run"));
+  for (auto* b : {checkpoint_button_, resume_run_button_, new_run_button_}) {
+    b->setMinimumHeight(26);
+    row->addWidget(b);
+  }
+  connect(checkpoint_button_, &QPushButton::clicked, this, &MainWindow::saveCheckpoint);
+  connect(resume_run_button_, &QPushButton::clicked, this, [this] { resumeRun(); });
+  connect(new_run_button_, &QPushButton::clicked, this, &MainWindow::leaveRunView);
+  column->addLayout(row);
+  run_dir_label_ = new QLabel(parent);
+  run_dir_label_->setObjectName("runDirLabel");
+  run_dir_label_->setWordWrap(true);
+  run_dir_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  run_dir_label_->setStyleSheet("color: #7a8594;");
+  run_dir_label_->setText(tr("Each run is saved in a run folder (View ▸ Runs)."));
+  column->addWidget(run_dir_label_);
+  return column;
+}
+
+void MainWindow::buildRunsDock() {
+  runs_root_ = defaultRunsRoot();
+  auto* dock = new QDockWidget(tr("Runs"), this);
+  dock->setObjectName("runsDock");
+  dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                    QDockWidget::DockWidgetClosable);
+  runs_panel_ = new widgets::RunsPanel(dock);
+  runs_panel_->setObjectName("runsPanel");
+  dock->setWidget(runs_panel_);
+  addDockWidget(Qt::BottomDockWidgetArea, dock);
+  resizeDocks({dock}, {170}, Qt::Vertical);
+  connect(runs_panel_, &widgets::RunsPanel::runActivated, this, [this](const QString& dir) { viewRun(dir); });
+  connect(runs_panel_, &widgets::RunsPanel::compareChanged, this, [this](const QStringList& dirs) {
+    if (syncing_compare_) return;
+    setCompareRuns(dirs);
+    if (!dirs.isEmpty()) tabs_->setCurrentWidget(compare_tab_);
+  });
+  connect(runs_panel_, &widgets::RunsPanel::openRequested, this, &MainWindow::chooseRunDirectory);
+  connect(runs_panel_, &widgets::RunsPanel::refreshRequested, this, &MainWindow::refreshRuns);
+  connect(this, &MainWindow::runFinished, this, [this] {
+    refreshRuns();
+    updateRunControls();
+  });
+
+  // The Compare tab: the checked runs overlaid, rebuilt whenever the selection changes.
+  compare_tab_ = new QWidget(tabs_);
+  compare_tab_->setObjectName("compareTab");
+  auto* outer = new QVBoxLayout(compare_tab_);
+  outer->setContentsMargins(4, 6, 8, 4);
+  compare_note_ = new QLabel(compare_tab_);
+  compare_note_->setWordWrap(true);
+  compare_note_->setStyleSheet("color: #5f6b7a;");
+  outer->addWidget(compare_note_);
+  compare_area_ = new QWidget(compare_tab_);
+  auto* grid = new QGridLayout(compare_area_);
+  grid->setContentsMargins(0, 0, 0, 0);
+  grid->setSpacing(8);
+  outer->addWidget(compare_area_, 1);
+  tabs_->insertTab(2, compare_tab_, tr("Compare"));  // next to the other plots
+  tabs_->setTabToolTip(tabs_->indexOf(compare_tab_),
+                       tr("Runs ticked in the Runs list, overlaid: one colour per run, named by what differs"));
+  connect(smoothing_slider_, &QSlider::valueChanged, this, [this](int percent) {
+    for (auto* plot : std::as_const(compare_plots_)) plot->setSmoothing(percent / 100.0);
+  });
+  rebuildComparePlots();
+  refreshRuns();
+}
+
+void MainWindow::buildRunsActions() {
+  QMenu* file = menuTitled(menuBar(), tr("&File"));
+  auto* open_run = new QAction(tr("Open &run…"), this);
+  open_run->setShortcut(QKeySequence::Open);
+  open_run->setToolTip(tr("Open a run directory read-only (the studio's or one `dpo train` wrote)"));
+  connect(open_run, &QAction::triggered, this, &MainWindow::chooseRunDirectory);
+  const auto file_actions = file->actions();
+  file->insertAction(file_actions.size() > 1 ? file_actions[1] : nullptr, open_run);
+  if (auto* dock = findChild<QDockWidget*>("runsDock")) menuTitled(menuBar(), tr("&View"))->addAction(dock->toggleViewAction());
+  QMenu* run = menuTitled(menuBar(), tr("&Run"));
+  run->addSeparator();
+  run->addAction(tr("Save &checkpoint"), QKeySequence::Save, this, &MainWindow::saveCheckpoint);
+  run->addAction(tr("Resume the viewed r&un"), this, [this] { resumeRun(); });
+}
+
+void MainWindow::updateRunControls() {
+  if (!checkpoint_button_) return;
+  const bool idle = state_ == RunState::Idle;
+  checkpoint_button_->setEnabled(worker_ != nullptr && (state_ == RunState::Running || state_ == RunState::Pausing ||
+                                                        state_ == RunState::Paused));
+  const bool viewing = isViewingRun();
+  const bool can_continue = viewing && viewed_summary_.resumable &&
+                            (viewed_summary_.steps_total <= 0 || viewed_summary_.checkpoint_step < viewed_summary_.steps_total);
+  resume_run_button_->setVisible(viewing && viewed_summary_.resumable);
+  resume_run_button_->setEnabled(idle && can_continue);
+  resume_run_button_->setToolTip(can_continue ? tr("Continue this run from its checkpoint at step %1 (of %2)")
+                                                    .arg(viewed_summary_.checkpoint_step)
+                                                    .arg(viewed_summary_.steps_total)
+                                              : tr("This run's newest checkpoint is its last step"));
+  new_run_button_->setVisible(viewing);
+  new_run_button_->setEnabled(idle);
+  if (viewing && idle) {
+    start_button_->setEnabled(false);
+    settings_box_->setEnabled(false);
+    status_state_->setText(tr("Viewing %1 (read-only)").arg(viewed_summary_.name));
+  }
+}
+
+void MainWindow::beginRun() {
+  active_config_.runs_root = runs_root_;
+  active_config_.resume_dir = std::exchange(pending_resume_, QString());
+  viewed_run_.clear();
+  viewed_summary_ = {};
+  current_run_dir_.clear();
+  checkpoint_requested_ = false;
+  run_dir_label_->setText(active_config_.resume_dir.isEmpty() ? tr("Run folder: created once the data is ready")
+                                                              : tr("Resuming %1").arg(active_config_.resume_dir));
+}
+
+void MainWindow::preloadResumedRun() {
+  if (active_config_.resume_dir.isEmpty()) return;
+  const auto summary = summarizeRun(active_config_.resume_dir);
+  showRunRecords(active_config_.resume_dir, summary.checkpoint_step);
+  inspector_->setTokensAvailable(true);
+  status_step_->setText(tr("step %1 / %2").arg(summary.checkpoint_step).arg(active_config_.steps));
+}
+
+void MainWindow::connectRunDirectory(TrainingWorker* worker) {
+  connect(worker, &TrainingWorker::runDirectoryReady, this, &MainWindow::onRunDirectoryReady);
+  connect(worker, &TrainingWorker::checkpointSaved, this, &MainWindow::onCheckpointSaved);
+}
+
+void MainWindow::showRunRecords(const QString& dir, qint64 up_to_step) {
+  const auto run = loadRunRecords(dir, up_to_step);
+  if (!run.error.isEmpty()) {
+    last_error_ = run.error;
+    statusBar()->showMessage(run.error, 15000);
+    qWarning().noquote() << "dpo-studio:" << run.error;
+  }
+  for (const auto& m : run.metrics) onStep(m);
+  for (const auto& e : run.evals) onEval(e);
+  for (const auto& e : run.events) onEvent(e);
+  flushPlots();
+  refreshDiagnostics();
+}
+
+bool MainWindow::viewRun(const QString& dir_in) {
+  if (thread_) {
+    last_error_ = tr("Stop the current run before opening another one.");
+    statusBar()->showMessage(last_error_, 8000);
+    return false;
+  }
+  const QString dir = QFileInfo(dir_in).absoluteFilePath();
+  const auto summary = summarizeRun(dir);
+  if (!summary.error.isEmpty()) {
+    last_error_ = summary.error;
+    statusBar()->showMessage(summary.error, 15000);
+    return false;
+  }
+  // Cleared as for a new run, then filled from the files.
+  records_.clear();
+  evals_.clear();
+  events_.clear();
+  event_log_->clear();
+  inspector_->clear();
+  steps_done_ = 0;
+  run_failed_ = false;
+  last_error_.clear();
+  for (auto* plot : plots()) plot->clear();
+  diagnostics_->clear();
+  status_loss_->clear();
+  status_accuracy_->clear();
+  status_speed_->clear();
+  for (auto* value : std::as_const(latest_)) value->setText(tr("—"));
+  const auto form = configFor(runConfig(), summary);
+  setRunConfig(form);
+  active_config_ = form;
+  viewed_run_ = dir;
+  viewed_summary_ = summary;
+  current_run_dir_ = dir;
+  run_data_->setText(form.data_path.isEmpty() ? tr("embedded demo") : form.data_path);
+  run_model_->setText(summary.settings.value("model").isEmpty() ? tr("demo model") : summary.settings.value("model"));
+  run_dir_label_->setText(tr("Run folder: %1").arg(dir));
+  showRunRecords(dir, -1);
+  inspector_->setTokensAvailable(false);  // no model loaded: token heatmaps need a live run
+  status_step_->setText(tr("step %1 / %2").arg(summary.steps_done).arg(summary.steps_total));
+  runs_panel_->setCurrentRun(dir);
+  setState(RunState::Idle);
+  Q_EMIT runViewed(dir);
+  return true;
+}
+
+void MainWindow::leaveRunView() {
+  if (!isViewingRun() || thread_) return;
+  viewed_run_.clear();
+  viewed_summary_ = {};
+  records_.clear();
+  evals_.clear();
+  events_.clear();
+  event_log_->clear();
+  inspector_->clear();
+  for (auto* plot : plots()) plot->clear();
+  diagnostics_->clear();
+  steps_done_ = 0;
+  runs_panel_->setCurrentRun({});
+  run_dir_label_->setText(tr("Each run is saved in a run folder (View ▸ Runs)."));
+  setState(RunState::Idle);
+}
+
+bool MainWindow::openRun(const QString& dir_in) {
+  const QString dir = QFileInfo(dir_in).absoluteFilePath();
+  if (!QFileInfo::exists(dir + "/config.json")) {
+    last_error_ = tr("%1: not a run directory (no config.json)").arg(dir);
+    statusBar()->showMessage(last_error_, 15000);
+    return false;
+  }
+  if (!opened_runs_.contains(dir)) opened_runs_.push_back(dir);
+  refreshRuns();
+  return viewRun(dir);
+}
+
+void MainWindow::chooseRunDirectory() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run directory"), runs_root_);
+  if (dir.isEmpty()) return;
+  if (!openRun(dir) && interactive_errors_) {
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot open the run"), last_error_, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+  }
+}
+
+void MainWindow::resumeRun(const QString& dir_in) {
+  const QString dir = dir_in.isEmpty() ? viewed_run_ : QFileInfo(dir_in).absoluteFilePath();
+  if (dir.isEmpty() || thread_ || state_ != RunState::Idle) return;
+  const auto summary = summarizeRun(dir);
+  if (!summary.resumable) {
+    last_error_ = tr("%1: no checkpoint to resume from").arg(dir);
+    statusBar()->showMessage(last_error_, 15000);
+    return;
+  }
+  setRunConfig(configFor(runConfig(), summary));
+  pending_resume_ = dir;
+  startTraining();
+}
+
+void MainWindow::setRunsRoot(const QString& root) {
+  runs_root_ = root;
+  refreshRuns();
+}
+
+void MainWindow::refreshRuns() {
+  QList<RunSummary> runs = listRuns(runs_root_);
+  QStringList listed;
+  for (const auto& run : runs) listed.push_back(run.dir);
+  for (const auto& dir : std::as_const(opened_runs_))
+    if (!listed.contains(dir) && QFileInfo::exists(dir + "/config.json")) runs.push_back(summarizeRun(dir));
+  syncing_compare_ = true;
+  runs_panel_->setRuns(runs);
+  syncing_compare_ = false;
+  runs_panel_->setRootText(tr("Runs folder: %1").arg(runs_root_));
+  for (const auto& run : runs)
+    if (run.dir == viewed_run_) viewed_summary_ = run;
+}
+
+void MainWindow::setCompareRuns(const QStringList& dirs_in) {
+  QStringList dirs;
+  for (const auto& d : dirs_in) dirs.push_back(QFileInfo(d).absoluteFilePath());
+  bool unlisted = false;
+  for (const auto& d : std::as_const(dirs))
+    if (runs_panel_->indexOf(d) < 0 && !opened_runs_.contains(d)) {
+      opened_runs_.push_back(d);
+      unlisted = true;
+    }
+  if (unlisted) refreshRuns();
+  syncing_compare_ = true;
+  for (const auto& run : runs_panel_->runs()) runs_panel_->setChecked(run.dir, dirs.contains(run.dir));
+  syncing_compare_ = false;
+  if (dirs == compare_runs_ && !compare_plots_.isEmpty()) return;
+  compare_runs_ = dirs;
+  rebuildComparePlots();
+}
+
+void MainWindow::rebuildComparePlots() {
+  using widgets::MetricPlot;
+  qDeleteAll(compare_plots_);
+  compare_plots_.clear();
+  QList<RunSummary> summaries;
+  std::vector<std::vector<MetricRecord>> metrics;
+  QStringList errors;
+  for (const auto& dir : std::as_const(compare_runs_)) {
+    auto run = loadRunRecords(dir);
+    if (!run.error.isEmpty()) errors.push_back(run.error);
+    summaries.push_back(run.summary);
+    metrics.push_back(std::move(run.metrics));
+  }
+  compare_labels_ = differingSettingLabels(summaries);
+
+  struct Spec {
+    const char* name;
+    QString title, caption, y;
+    double (*value)(const MetricRecord&);
+    std::optional<double> reference;
+  };
+  const Spec specs[] = {
+      {"compareMarginPlot", tr("Implicit reward margin (rewards/margins)"), tr("Higher and rising: the runs separate chosen from rejected."),
+       tr("β · (chosen − rejected log-ratio)  [nats]"), [](const MetricRecord& r) { return r.rewards_margins; }, 0.0},
+      {"compareAccuracyPlot", tr("Preference accuracy (rewards/accuracies)"), tr("Share of pairs ranked right in each batch."),
+       tr("accuracy  [share of pairs]"), [](const MetricRecord& r) { return r.rewards_accuracies; }, std::nullopt},
+      {"compareLossPlot", tr("Loss"), tr("Starts at ln 2 for DPO; compare how fast each run falls."), tr("loss  [nats]"),
+       [](const MetricRecord& r) { return r.loss; }, 0.69314718},
+      {"compareChosenPlot", tr("Chosen log-ratio"), tr("log π − log π_ref of the chosen answers: falling means chosen got less likely."),
+       tr("log π(y_w|x) − log π_ref(y_w|x)  [nats]"), [](const MetricRecord& r) { return r.logratio_chosen(); }, 0.0},
+  };
+  auto* grid = static_cast<QGridLayout*>(compare_area_->layout());
+  int k = 0;
+  for (const auto& spec : specs) {
+    auto* plot = new MetricPlot(compare_area_);
+    plot->setObjectName(QString::fromUtf8(spec.name));
+    plot->setTitle(spec.title);
+    plot->setCaption(spec.caption);
+    plot->setAxisLabels(tr("step"), spec.y);
+    if (spec.reference) plot->setReferenceLine(*spec.reference);
+    for (int i = 0; i < compare_runs_.size(); ++i) {
+      const int series = plot->addSeries(compare_labels_.value(i), kRunColours[i % std::size(kRunColours)]);
+      for (const auto& r : metrics[static_cast<size_t>(i)]) plot->addPoint(series, static_cast<double>(r.step), spec.value(r));
+    }
+    plot->setSmoothing(smoothing_slider_->value() / 100.0);
+    grid->addWidget(plot, k / 2, k % 2);
+    compare_plots_.push_back(plot);
+    ++k;
+  }
+  for (auto* plot : std::as_const(compare_plots_)) plot->flush();
+  QString note = compare_runs_.isEmpty()
+                     ? tr("Tick runs in the Runs list (View ▸ Runs) to overlay them here: one colour per run, each "
+                          "named by the settings in which the runs differ.")
+                     : tr("%n run(s) overlaid; each is named by the settings in which they differ.", nullptr,
+                          static_cast<int>(compare_runs_.size()));
+  if (!errors.isEmpty()) note += "\n" + errors.join("\n");
+  compare_note_->setText(note);
+}
+
+void MainWindow::saveCheckpoint() {
+  if (!worker_ || !(state_ == RunState::Running || state_ == RunState::Pausing || state_ == RunState::Paused)) return;
+  checkpoint_requested_ = true;
+  worker_->requestCheckpoint();
+  statusBar()->showMessage(state_ == RunState::Paused ? tr("Saving a checkpoint…")
+                                                      : tr("Saving a checkpoint after the step in progress…"),
+                           8000);
+}
+
+void MainWindow::onRunDirectoryReady(const QString& dir, qint64 resumed_from_step) {
+  current_run_dir_ = dir;
+  run_dir_label_->setText(tr("Run folder: %1").arg(dir));
+  run_dir_label_->setToolTip(dir);
+  if (resumed_from_step >= 0) {
+    event_log_->addItem(tr("resumed from the checkpoint at step %1").arg(resumed_from_step));
+    event_log_->scrollToBottom();
+  }
+  refreshRuns();
+  runs_panel_->setCurrentRun(dir);
+  Q_EMIT runDirectoryReady(dir, resumed_from_step);
+}
+
+void MainWindow::onCheckpointSaved(qint64 step, const QString& path, const QString& error) {
+  const bool requested = std::exchange(checkpoint_requested_, false);
+  if (!error.isEmpty()) {
+    const QString line = tr("step %1: checkpoint failed: %2").arg(step).arg(error);
+    statusBar()->showMessage(line, 15000);
+    event_log_->addItem(line);
+    qWarning().noquote() << "dpo-studio:" << line;
+  } else {
+    statusBar()->showMessage(tr("Checkpoint at step %1 saved in %2").arg(step).arg(path), 8000);
+    if (requested) {
+      event_log_->addItem(tr("step %1: checkpoint saved").arg(step));
+      event_log_->scrollToBottom();
+    }
+  }
+  refreshRuns();
+  Q_EMIT checkpointSaved(step, path, error);
 }
 
 }  // namespace dpo::studio

@@ -10,11 +10,13 @@
 
 #include "app/studio/eval_record.h"
 #include "app/studio/metric_record.h"
+#include "app/studio/run_summary.h"
 #include "app/studio/training_worker.h"
 
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
+class QLayout;
 class QAction;
 class QLineEdit;
 class QListWidget;
@@ -30,6 +32,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class MetricPlot;
 class PairInspector;
+class RunsPanel;
 class PlaygroundPanel;
 }
 
@@ -88,6 +91,33 @@ class MainWindow : public QMainWindow {
   widgets::PlaygroundPanel* playground() const { return playground_; }      // the Playground tab (issue 7)
   void showInspector(bool on);  // the Pair inspector tab, or the training plots
 
+  // Runs (issue 7): every run is written to a run directory; the Runs dock lists them, a run opens
+  // read-only with all its plots, checked runs are overlaid on the Compare tab, a stopped run resumes.
+  widgets::RunsPanel* runsPanel() const { return runs_panel_; }
+  QString runsRoot() const { return runs_root_; }  // where new runs go (default: defaultRunsRoot())
+  void setRunsRoot(const QString& root);           // and lists it
+  QString currentRunDir() const { return current_run_dir_; }  // of the run training now (or last)
+  QString viewedRun() const { return viewed_run_; }           // the read-only run shown ("" when none)
+  bool isViewingRun() const { return !viewed_run_.isEmpty(); }
+  // Lists `dir` (a studio or CLI run directory) and shows it read-only; false (see lastError()) when
+  // it cannot be read.
+  bool openRun(const QString& dir);
+  bool viewRun(const QString& dir);  // read-only: plots, inspector, log from its files; Start disabled
+  void leaveRunView();               // back to a new run
+  // Continues `dir` (default: the viewed run) from its newest checkpoint: its records so far are
+  // drawn first, then the worker goes on from the checkpoint's step.
+  void resumeRun(const QString& dir = {});
+  void refreshRuns();
+  void setCompareRuns(const QStringList& dirs);  // overlays them on the Compare tab
+  QStringList compareRuns() const { return compare_runs_; }
+  QStringList compareLabels() const { return compare_labels_; }  // legend names, by differing settings
+  QList<widgets::MetricPlot*> comparePlots() const { return compare_plots_; }
+  widgets::MetricPlot* compareMarginPlot() const { return compare_plots_.value(0); }
+  QWidget* compareTab() const { return compare_tab_; }
+  QPushButton* saveCheckpointButton() const { return checkpoint_button_; }
+  QPushButton* resumeRunButton() const { return resume_run_button_; }
+  QPushButton* newRunButton() const { return new_run_button_; }
+
  public Q_SLOTS:
   void startTraining();
   void togglePause();
@@ -95,6 +125,8 @@ class MainWindow : public QMainWindow {
   void stepOnce();          // while paused: one optimiser step, then paused again
   void evaluateNow();       // while paused or running: evaluate the eval split before the next step
   void applyRunChanges();   // while paused: send changed β / learning rate to the run
+  void saveCheckpoint();    // Ctrl+S: checkpoints/step-N between steps, or at once while paused
+  void chooseRunDirectory();  // File ▸ Open run… (Ctrl+O)
 
  Q_SIGNALS:
   void stepRecorded(const dpo::studio::MetricRecord& record);
@@ -103,6 +135,11 @@ class MainWindow : public QMainWindow {
   void evalRecorded(const dpo::studio::EvalRecord& record);
   void pairTokensShown(qint64 line);
   void eventRecorded(const dpo::studio::RunEventRecord& event);
+  // A lesson run ended: the values its check reads (TrainingWorker::lessonMeasured).
+  void lessonMeasured(const QString& label, const QVariantMap& values);
+  void runDirectoryReady(const QString& dir, qint64 resumed_from_step);  // -1: a new run
+  void checkpointSaved(qint64 step, const QString& path, const QString& error);
+  void runViewed(const QString& dir);  // a run was opened read-only
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -114,6 +151,18 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   QWidget* buildPlotToolbar();
   void buildDiagnosticsDock();
+  // Runs (issue 7)
+  QLayout* buildRunControls(QWidget* parent);
+  void buildRunsDock();
+  void buildRunsActions();
+  void rebuildComparePlots();
+  void updateRunControls();             // after setState
+  void beginRun();                      // in startTraining, after the form is read
+  void preloadResumedRun();             // in startTraining, after the views are cleared
+  void connectRunDirectory(TrainingWorker* worker);
+  void showRunRecords(const QString& dir, qint64 up_to_step);  // fills the views like a live run
+  void onRunDirectoryReady(const QString& dir, qint64 resumed_from_step);
+  void onCheckpointSaved(qint64 step, const QString& path, const QString& error);
   void setSmoothing(int percent);
   void setState(RunState state);
   void updateLossFormula();
@@ -161,6 +210,23 @@ class MainWindow : public QMainWindow {
   widgets::DatasetPanel* dataset_panel_ = nullptr;
   widgets::PlaygroundPanel* playground_ = nullptr;
   QListWidget* event_log_ = nullptr;
+  // runs
+  widgets::RunsPanel* runs_panel_ = nullptr;
+  QWidget* compare_tab_ = nullptr;
+  QWidget* compare_area_ = nullptr;
+  QLabel* compare_note_ = nullptr;
+  QList<widgets::MetricPlot*> compare_plots_;
+  QStringList compare_runs_, compare_labels_;
+  QPushButton* checkpoint_button_ = nullptr;
+  QPushButton* resume_run_button_ = nullptr;
+  QPushButton* new_run_button_ = nullptr;
+  QLabel* run_dir_label_ = nullptr;
+  QString runs_root_;
+  QStringList opened_runs_;  // opened by hand, outside the runs root
+  QString current_run_dir_, viewed_run_, pending_resume_;
+  bool checkpoint_requested_ = false;
+  bool syncing_compare_ = false;  // setting the Runs panel's check marks from setCompareRuns
+  RunSummary viewed_summary_;
   // point series of the evaluations on the train plots
   int eval_margin_ = -1, eval_accuracy_ = -1, eval_chosen_ = -1, eval_rejected_ = -1, eval_loss_ = -1,
       sampled_length_ = -1;

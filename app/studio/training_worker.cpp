@@ -6,7 +6,10 @@
 #include <limits>
 #include <optional>
 
+#include "app/session/run_directory.h"
 #include "app/session/run_setup.h"
+#include "app/studio/record_convert.h"
+#include "app/studio/run_catalog.h"
 #include "core/data/tokenize.h"
 #include "core/eval/token_scores.h"
 #include "core/generate/stream.h"
@@ -21,59 +24,6 @@ namespace dpo::studio {
 namespace {
 QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
 
-MetricRecord toRecord(const StepMetrics& m, double fallback_beta) {
-  MetricRecord r;
-  r.step = m.step;
-  r.epoch = m.epoch;
-  r.loss = m.loss;
-  r.rewards_chosen = m.rewards_chosen;
-  r.rewards_rejected = m.rewards_rejected;
-  r.rewards_margins = m.rewards_margins;
-  r.rewards_accuracies = m.rewards_accuracies;
-  r.logps_chosen = m.logps_chosen;
-  r.logps_rejected = m.logps_rejected;
-  r.length_chosen = m.length_chosen;
-  r.length_rejected = m.length_rejected;
-  r.learning_rate = m.learning_rate;
-  r.grad_norm = m.grad_norm;
-  r.tokens = m.tokens;
-  r.elapsed_seconds = m.elapsed_seconds;
-  r.beta = m.beta > 0 ? m.beta : fallback_beta;
-  return r;
-}
-
-EvalRecord toRecord(const PreferenceEval& e, double beta) {
-  EvalRecord r;
-  r.step = e.step;
-  r.loss = e.mean_loss;
-  r.rewards_chosen = e.rewards_chosen;
-  r.rewards_rejected = e.rewards_rejected;
-  r.margin = e.mean_margin;
-  r.accuracy = e.accuracy;
-  r.length_chosen = e.length_chosen;
-  r.length_rejected = e.length_rejected;
-  r.sampled_length = e.sampled_length;
-  r.beta = beta;
-  r.pairs.reserve(static_cast<qsizetype>(e.pairs.size()));
-  for (const auto& p : e.pairs) {
-    PairEvalRecord q;
-    q.step = e.step;
-    q.line = static_cast<int64_t>(p.line);
-    q.logratio_chosen = p.logratio_chosen;
-    q.logratio_rejected = p.logratio_rejected;
-    q.reward_chosen = p.reward_chosen;
-    q.reward_rejected = p.reward_rejected;
-    q.margin = p.margin;
-    q.misranked = p.misranked;
-    q.loss = p.loss;
-    q.gradient_weight = p.gradient_weight;
-    q.length_chosen = p.length_chosen;
-    q.length_rejected = p.length_rejected;
-    r.pairs.push_back(q);
-  }
-  return r;
-}
-
 QVector<TokenScoreRecord> toRecords(const std::vector<TokenScore>& tokens) {
   QVector<TokenScoreRecord> out;
   out.reserve(static_cast<qsizetype>(tokens.size()));
@@ -82,9 +32,6 @@ QVector<TokenScoreRecord> toRecords(const std::vector<TokenScore>& tokens) {
   return out;
 }
 
-RunEventRecord toRecord(const TrainerEvent& e) {
-  return {e.step, QString::fromStdString(e.kind), QString::fromStdString(e.message)};
-}
 }  // namespace
 
 constexpr size_t kFinalTokenPairs = 256;
@@ -95,6 +42,9 @@ struct TrainingWorker::Session {
   double beta = 0;
   int64_t last_eval_step = -1;
   TokenizeOptions tokenize{};  // as prepare_run encoded the training prompts
+  app::RunDirectory* run_dir = nullptr;  // where the run's records and checkpoints go
+  const app::RunOptions* options = nullptr;
+  int64_t last_checkpoint_step = -1;
 };
 
 StudioRunConfig defaultRunConfig() {
@@ -195,6 +145,14 @@ void TrainingWorker::requestGeneration(const QString& prompt, int max_new_tokens
   wake_.notify_all();
 }
 
+void TrainingWorker::requestCheckpoint() {
+  {
+    std::lock_guard lock(mutex_);
+    requests_.checkpoint = true;
+  }
+  wake_.notify_all();
+}
+
 TrainingWorker::Requests TrainingWorker::takeRequests() {
   Requests r = requests_;
   requests_ = {};
@@ -204,17 +162,22 @@ TrainingWorker::Requests TrainingWorker::takeRequests() {
 void TrainingWorker::serve(Session& session, const Requests& requests) {
   auto& trainer = *session.setup.trainer;
   if (requests.beta) {
-    auto event = toRecord(trainer.set_beta(*requests.beta));
+    const auto change = trainer.set_beta(*requests.beta);
+    if (session.run_dir) session.run_dir->append_event(change, *requests.beta);
+    auto event = toRecord(change);
     event.value = *requests.beta;
     session.beta = *requests.beta;
     Q_EMIT eventLogged(event);
   }
   if (requests.learning_rate) {
-    auto event = toRecord(trainer.set_learning_rate(*requests.learning_rate));
+    const auto change = trainer.set_learning_rate(*requests.learning_rate);
+    if (session.run_dir) session.run_dir->append_event(change, *requests.learning_rate);
+    auto event = toRecord(change);
     event.value = *requests.learning_rate;
     Q_EMIT eventLogged(event);
   }
   if (requests.evaluate && session.last_eval_step != trainer.steps_done()) evaluate(session);
+  if (requests.checkpoint) saveCheckpoint(session);
   if (requests.pair_line) Q_EMIT pairTokensReady(scoreTokens(session, *requests.pair_line));
   if (requests.generation) Q_EMIT generationFinished(playground(session, *requests.generation));
 }
@@ -317,8 +280,30 @@ PairTokensRecord TrainingWorker::scoreTokens(Session& session, qint64 line) {
 void TrainingWorker::evaluate(Session& session) {
   auto& trainer = *session.setup.trainer;
   if (trainer.eval_pairs().empty()) return;
-  Q_EMIT evalFinished(toRecord(trainer.evaluate(), session.beta));
+  const auto result = trainer.evaluate();
+  if (session.run_dir) session.run_dir->append_eval(result);
+  Q_EMIT evalFinished(toRecord(result, session.beta));
   session.last_eval_step = trainer.steps_done();
+}
+
+void TrainingWorker::saveCheckpoint(Session& session) {
+  auto& trainer = *session.setup.trainer;
+  const qint64 step = trainer.steps_done();
+  if (!session.run_dir || !session.options) {
+    Q_EMIT checkpointSaved(step, {}, tr("this run has no run directory"));
+    return;
+  }
+  if (session.last_checkpoint_step == step) {  // nothing new since the last one
+    Q_EMIT checkpointSaved(step, QString::fromStdString(checkpoint_dir(session.run_dir->path(), step).string()), {});
+    return;
+  }
+  try {
+    const auto path = session.run_dir->save_checkpoint(trainer, session.setup, *session.options, 3);
+    session.last_checkpoint_step = step;
+    Q_EMIT checkpointSaved(step, QString::fromStdString(path.string()), {});
+  } catch (const std::exception& e) {
+    Q_EMIT checkpointSaved(step, {}, QString::fromStdString(e.what()).section('\n', 0, 0));
+  }
 }
 
 // Serves requests while paused. Returns false when a stop arrived, true to run the next step.
@@ -367,15 +352,56 @@ void TrainingWorker::run() {
     options.trainer.batch_size = config_.batch_size;
     options.trainer.eval_every = config_.eval_every;
 
+    // The run directory: a new one under the runs root, or the one to resume (whose settings win).
+    const bool resuming = !config_.resume_dir.isEmpty();
+    std::optional<app::RunDirectory> run_dir;
+    if (resuming) {
+      run_dir.emplace(app::RunDirectory::resume(config_.resume_dir.toStdString()));
+      options = run_dir->saved_options();
+    } else {
+      const auto root = config_.runs_root.isEmpty() ? app::default_runs_root()
+                                                    : std::filesystem::path(config_.runs_root.toStdString());
+      run_dir.emplace(app::RunDirectory::create(
+          app::new_run_dir(root, std::string(loss_info(options.trainer.loss.type).name), options.trainer.loss.beta),
+          false));
+    }
+
     auto setup = app::prepare_run(options);
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count, QString::fromStdString(setup.model_label));
     auto& trainer = *setup.trainer;
     // As prepare_run pads (the trainer does not expose it).
-    Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)), config_.beta};
+    Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)),
+                    options.trainer.loss.beta};
+    qint64 resumed_from = -1;
+    if (resuming) {
+      restore_checkpoint(*run_dir->resume_checkpoint(), trainer);
+      resumed_from = trainer.steps_done();
+      run_dir->truncate_records(trainer.steps_done());
+      session.beta = trainer.config().loss.beta;  // as the checkpoint left it (β may change while paused)
+      session.last_checkpoint_step = trainer.steps_done();
+    } else {
+      run_dir->write_config({.run = options,
+                             .checkpoint_every = 0,
+                             .keep_checkpoints = 3,
+                             .model_label = setup.model_label,
+                             .data_label = setup.data_label,
+                             .train_pairs = setup.train_pairs,
+                             .eval_pairs = setup.eval_pairs,
+                             .parameters = setup.parameter_count,
+                             .extra = {{"source", "studio"}}});
+    }
+    run_dir->open_records();
+    session.run_dir = &*run_dir;
+    session.options = &options;
+    steps_done = trainer.steps_done();
+    Q_EMIT runDirectoryReady(QString::fromStdString(run_dir->path().string()), resumed_from);
     session.tokenize = options.tokenize;  // the studio's runs use the demo tokenizer, which adds BOS
     TrainerCallbacks callbacks;
-    callbacks.on_event = [this](const TrainerEvent& e) { Q_EMIT eventLogged(toRecord(e)); };
+    callbacks.on_event = [this, &session](const TrainerEvent& e) {
+      session.run_dir->append_event(e);
+      Q_EMIT eventLogged(toRecord(e));
+    };
     while (!trainer.finished() && !stop_) {
       if (!waitWhilePaused(session)) break;
       Requests pending;
@@ -386,6 +412,7 @@ void TrainingWorker::run() {
       serve(session, pending);
       const StepMetrics m = trainer.step(callbacks);
       steps_done = trainer.steps_done();
+      session.run_dir->append_metrics(m);
       Q_EMIT stepFinished(toRecord(m, session.beta));
       if (trainer.eval_due() && !stop_) evaluate(session);
       if (config_.pause_after > 0 && steps_done == config_.pause_after) {
@@ -395,6 +422,11 @@ void TrainingWorker::run() {
     }
     steps_done = trainer.steps_done();
     if (trainer.finished() && !stop_ && session.last_eval_step != steps_done) evaluate(session);
+    // Stopped or finished: a checkpoint to resume from (or to look at) and the final model.
+    if (steps_done > 0) {
+      saveCheckpoint(session);
+      run_dir->save_final(setup, options);
+    }
     // The model goes away with this thread: score the final policy's tokens now, so the inspector
     // can still show them after the run (one small forward pair each; capped for large splits).
     if (trainer.finished() && !stop_) {

@@ -27,6 +27,12 @@ struct StudioRunConfig {
   qint64 eval_every = 25;
   qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)  // evaluate the eval split every this many steps (and at the end); 0: only at the end
   int threads = 0;  // 0: keep the process-wide setting
+  // Run directory (config.json, metrics.jsonl, ..., checkpoints/, final/): new runs go to
+  // runs_root/<yyyyMMdd-HHmmss>-<loss>-b<beta>/; empty: defaultRunsRoot() (app/studio/run_catalog.h).
+  QString runs_root;
+  // Not empty: continue this run directory from its newest checkpoint, with its config.json settings
+  // (as `dpo train --resume`); the fields above other than threads and pause_after are then ignored.
+  QString resume_dir;
 };
 
 // Defaults of dpo::app::RunOptions, so the studio and the CLI start from the same place.
@@ -61,6 +67,9 @@ class TrainingWorker : public QObject {
   // Per-token log-ratios of the eval pair from this source line; answered by pairTokensReady.
   void requestPairTokens(qint64 line);
   void requestEvaluation();  // evaluate the eval split now (between steps, or at once while paused)
+  // Writes checkpoints/step-N of the run directory between steps (at once while paused); answered
+  // by checkpointSaved. Stop and the end of a run write one by themselves.
+  void requestCheckpoint();
   // Playground: the policy, then the reference, answer `prompt` (encoded as the training prompts
   // are); each answer streams as generationToken pieces, then generationFinished carries both
   // answers scored under both models. Served between steps, or at once while paused.
@@ -75,6 +84,11 @@ class TrainingWorker : public QObject {
   void evalFinished(const dpo::studio::EvalRecord& record);
   void pairTokensReady(const dpo::studio::PairTokensRecord& tokens);
   void eventLogged(const dpo::studio::RunEventRecord& event);
+  // The run directory is ready (before the first step); resumed_from_step: the checkpoint's step
+  // when resuming (its records beyond that step were dropped), else -1.
+  void runDirectoryReady(const QString& dir, qint64 resumed_from_step);
+  // A checkpoint was written (path) or could not be (error, one line).
+  void checkpointSaved(qint64 step, const QString& path, const QString& error);
   // Playground: decoded text as each new token arrives; source is a PlaygroundSource (0 policy, 1 reference).
   void generationToken(int source, const QString& text_piece);
   void generationFinished(const dpo::studio::PlaygroundResult& result);
@@ -95,8 +109,9 @@ class TrainingWorker : public QObject {
     std::optional<double> beta, learning_rate;
     std::optional<qint64> pair_line;
     bool evaluate = false;
+    bool checkpoint = false;
     std::optional<GenerationRequest> generation;
-    bool any() const { return beta || learning_rate || pair_line || evaluate || generation; }
+    bool any() const { return beta || learning_rate || pair_line || evaluate || generation || checkpoint; }
   };
   struct Session;
   // Serves requests while paused; returns false when a stop arrived.
@@ -104,6 +119,7 @@ class TrainingWorker : public QObject {
   void serve(Session& session, const Requests& requests);
   void evaluate(Session& session);
   PairTokensRecord scoreTokens(Session& session, qint64 line);
+  void saveCheckpoint(Session& session);
   PlaygroundResult playground(Session& session, const GenerationRequest& request);
   Requests takeRequests();  // with mutex_ held
 

@@ -1,0 +1,312 @@
+#include "app/session/run_directory.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "core/io/atomic_file.h"
+#include "core/runtime/error.h"
+
+namespace dpo::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+nlohmann::json read_config(const fs::path& dir) {
+  const auto path = dir / "config.json";
+  if (!fs::exists(path)) throw ConfigError(path.string() + ": missing; is " + dir.string() + " a run directory?");
+  try {
+    auto j = nlohmann::json::parse(read_text(path));
+    if (!j.is_object()) throw ConfigError(path.string() + ": not a JSON object");
+    return j;
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(path.string() + ": " + e.what());
+  }
+}
+
+// nlohmann writes a non-finite double as null; read it back as NaN so from_json accepts it.
+void nulls_to_nan(nlohmann::json& j) {
+  for (auto& [key, value] : j.items())
+    if (value.is_null()) value = std::numeric_limits<double>::quiet_NaN();
+}
+
+// Calls `each(json, line_number)` for every line of a record file. A line that is not a JSON
+// object, or that `each` rejects, throws "FILE:LINE: what"; a torn last line (no newline) is skipped.
+template <typename Fn>
+void for_each_record(const fs::path& path, Fn&& each) {
+  if (!fs::exists(path)) return;
+  const std::string text = read_text(path);
+  size_t start = 0, number = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    const bool complete = end != std::string::npos;
+    std::string line = text.substr(start, complete ? end - start : std::string::npos);
+    start = complete ? end + 1 : text.size();
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      if (!complete) return;  // being written, or cut off by a kill
+      std::string what = e.what();
+      // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." → without the tag
+      const auto tag = what.find("] ");
+      if (tag != std::string::npos) what = what.substr(tag + 2);
+      throw ConfigError(located(path.string(), number, "not a JSON record (" + what + ")"));
+    }
+    if (!j.is_object()) throw ConfigError(located(path.string(), number, "expected a JSON object"));
+    nulls_to_nan(j);
+    try {
+      each(j, number);
+    } catch (const nlohmann::json::out_of_range& e) {
+      // "[json.exception.out_of_range.403] key 'loss' not found" → "missing field 'loss'"
+      std::string what = e.what();
+      const auto key = what.find("key '");
+      const auto end = key == std::string::npos ? key : what.find('\'', key + 5);
+      throw ConfigError(located(path.string(), number,
+                                end != std::string::npos ? "missing field '" + what.substr(key + 5, end - key - 5) + "'"
+                                                         : what));
+    } catch (const nlohmann::json::exception& e) {
+      std::string what = e.what();
+      const auto bracket = what.find("] ");
+      throw ConfigError(located(path.string(), number, bracket != std::string::npos ? what.substr(bracket + 2) : what));
+    }
+  }
+}
+
+double number_or_nan(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+nlohmann::json to_config_json(const RunDirectoryConfig& c) {
+  nlohmann::json j{{"run", c.run},
+                   {"checkpoint_every", c.checkpoint_every},
+                   {"keep_checkpoints", c.keep_checkpoints},
+                   {"model_label", c.model_label},
+                   {"data_label", c.data_label},
+                   {"train_pairs", c.train_pairs},
+                   {"eval_pairs", c.eval_pairs},
+                   {"parameters", c.parameters}};
+  if (c.extra.is_object()) j.update(c.extra);
+  return j;
+}
+
+RunDirectory RunDirectory::create(const fs::path& dir, bool overwrite) {
+  RunDirectory d(dir);
+  if (fs::exists(dir / "metrics.jsonl") || fs::exists(dir / "config.json")) {
+    if (!overwrite)
+      throw ConfigError(dir.string() + ": already holds a run (pass --overwrite, --resume " + dir.string() +
+                        ", or another --out)");
+    for (const char* f : kRunRecordFiles) fs::remove(dir / f);
+    fs::remove(dir / "config.json");
+    fs::remove_all(dir / "checkpoints");
+  }
+  return d;
+}
+
+RunDirectory RunDirectory::resume(const fs::path& dir) {
+  RunDirectory d(dir);
+  d.saved_ = read_config(dir);
+  if (!d.saved_.contains("run")) throw ConfigError((dir / "config.json").string() + ": no \"run\" settings");
+  d.resume_from_ = latest_checkpoint(dir);
+  if (!d.resume_from_) throw TrainingError(dir.string() + ": no complete checkpoint to resume from");
+  return d;
+}
+
+RunOptions RunDirectory::saved_options() const {
+  RunOptions o;
+  if (saved_.contains("run")) from_json(saved_.at("run"), o);
+  return o;
+}
+
+void RunDirectory::write_config(const RunDirectoryConfig& config) {
+  fs::create_directories(dir_);
+  write_file_atomically(dir_ / "config.json", to_config_json(config).dump(2) + "\n");
+}
+
+void RunDirectory::truncate_records(int64_t step) {
+  for (const char* name : kRunRecordFiles) {
+    const auto path = dir_ / name;
+    std::ifstream in(path);
+    if (!in) continue;
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      try {
+        if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
+      } catch (const nlohmann::json::exception&) {
+        // A torn last line of a killed run.
+      }
+    }
+    in.close();
+    write_file_atomically(path, kept);
+  }
+}
+
+void RunDirectory::open_records() {
+  fs::create_directories(dir_);
+  for (int i = 0; i < 4; ++i) {
+    const auto path = dir_ / kRunRecordFiles[i];
+    files_[i].open(path, std::ios::app);
+    if (!files_[i]) throw ConfigError(path.string() + ": cannot write");
+  }
+}
+
+std::ofstream& RunDirectory::stream(int index) {
+  if (!files_[index].is_open()) open_records();
+  return files_[index];
+}
+
+void RunDirectory::append_metrics(const StepMetrics& m) {
+  stream(0) << nlohmann::json(m).dump() << "\n" << std::flush;
+}
+
+void RunDirectory::append_eval(const PreferenceEval& e) {
+  stream(1) << nlohmann::json(e).dump() << "\n" << std::flush;
+  auto& pairs = stream(2);
+  for (const auto& r : e.pairs) pairs << nlohmann::json(r).dump() << "\n";
+  pairs << std::flush;
+}
+
+void RunDirectory::append_event(const TrainerEvent& e, std::optional<double> value) {
+  nlohmann::json j{{"step", e.step}, {"kind", e.kind}, {"message", e.message}, {"pairs", e.pair_lines}};
+  if (value && std::isfinite(*value)) j["value"] = *value;
+  stream(3) << j.dump() << "\n" << std::flush;
+}
+
+fs::path RunDirectory::save_checkpoint(Trainer& trainer, const RunSetup& setup, const RunOptions& options,
+                                       int64_t keep) {
+  return write_checkpoint(dir_, trainer,
+                          {.model = export_options(setup, options), .keep = keep, .lora = options.lora});
+}
+
+void RunDirectory::save_final(RunSetup& setup, const RunOptions& options) {
+  save_policy(setup, options, (dir_ / "final").string(), (dir_ / "adapter").string());
+}
+
+LoadedRun load_run(const fs::path& dir) {
+  LoadedRun run;
+  run.dir = dir;
+  run.config = read_config(dir);
+  if (run.config.contains("run")) {
+    try {
+      from_json(run.config.at("run"), run.options);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError((dir / "config.json").string() + ": " + e.what());
+    }
+  }
+  for_each_record(dir / "metrics.jsonl", [&](const nlohmann::json& j, size_t) {
+    run.metrics.push_back(j.get<StepMetrics>());
+  });
+  std::map<int64_t, size_t> eval_at;
+  for_each_record(dir / "eval.jsonl", [&](const nlohmann::json& j, size_t) {
+    auto e = j.get<PreferenceEval>();
+    eval_at[e.step] = run.evals.size();
+    run.evals.push_back(std::move(e));
+  });
+  for_each_record(dir / "pairs.jsonl", [&](const nlohmann::json& j, size_t) {
+    auto r = j.get<PairRecord>();
+    const auto it = eval_at.find(r.step);
+    if (it != eval_at.end()) run.evals[it->second].pairs.push_back(r);
+  });
+  for_each_record(dir / "events.jsonl", [&](const nlohmann::json& j, size_t) {
+    RunEvent e;
+    e.event.step = j.at("step").get<int64_t>();
+    e.event.kind = j.at("kind").get<std::string>();
+    e.event.message = j.value("message", std::string());
+    if (j.contains("pairs") && j["pairs"].is_array()) e.event.pair_lines = j["pairs"].get<std::vector<size_t>>();
+    e.value = number_or_nan(j, "value");
+    run.events.push_back(std::move(e));
+  });
+  run.checkpoints = list_checkpoints(dir);
+  return run;
+}
+
+RunBrief brief_run(const fs::path& dir) {
+  RunBrief b;
+  b.dir = dir;
+  b.config = nlohmann::json::object();
+  try {
+    b.config = read_config(dir);
+    b.max_steps = b.config.value(nlohmann::json::json_pointer("/run/trainer/max_steps"), int64_t{0});
+  } catch (const std::exception& e) {
+    b.error = e.what();
+  }
+  // The last complete metrics line.
+  std::ifstream in(dir / "metrics.jsonl", std::ios::binary);
+  if (in) {
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<int64_t>(in.tellg());
+    const int64_t tail = std::min<int64_t>(size, 64 * 1024);
+    in.seekg(size - tail);
+    std::string text(static_cast<size_t>(tail), '\0');
+    in.read(text.data(), tail);
+    std::istringstream lines(text);
+    std::vector<std::string> all;
+    for (std::string line; std::getline(lines, line);) all.push_back(line);
+    if (!text.empty() && text.back() != '\n' && !all.empty()) all.pop_back();  // torn
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      try {
+        auto j = nlohmann::json::parse(*it);
+        nulls_to_nan(j);
+        b.last = j.get<StepMetrics>();
+        b.steps_done = b.last->step;
+        break;
+      } catch (const nlohmann::json::exception&) {
+        // the first (partial) line of the tail, or a bad one: try the one before
+      }
+    }
+  }
+  try {
+    b.checkpoint = latest_checkpoint(dir);
+  } catch (const std::exception&) {
+  }
+  return b;
+}
+
+std::vector<fs::path> list_run_dirs(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(root, ec))
+    if (entry.is_directory(ec) && fs::exists(entry.path() / "config.json", ec)) out.push_back(entry.path());
+  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) { return a.filename() > b.filename(); });
+  return out;
+}
+
+fs::path default_runs_root() {
+  if (const char* env = std::getenv("DPO_STUDIO_RUNS"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "dpo-studio" / "runs";
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : ".") / ".local" / "share" / "dpo-studio" / "runs";
+}
+
+fs::path new_run_dir(const fs::path& root, const std::string& loss, double beta) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::ostringstream name;
+  name << std::put_time(&local, "%Y%m%d-%H%M%S") << "-" << loss << "-b" << std::setprecision(6) << beta;
+  fs::path dir = root / name.str();
+  for (int i = 2; fs::exists(dir); ++i) dir = root / (name.str() + "-" + std::to_string(i));
+  return dir;
+}
+
+}  // namespace dpo::app

@@ -1,0 +1,131 @@
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/session/run_setup.h"
+#include "core/eval/preference_eval.h"
+#include "core/train/checkpoint.h"
+#include "core/train/metrics.h"
+#include "core/train/trainer.h"
+
+namespace dpo::app {
+
+// A run directory, as `dpo train` and the studio write it:
+//   config.json     {"run": RunOptions, "checkpoint_every", "keep_checkpoints", labels and counts}
+//   metrics.jsonl   one StepMetrics per optimiser step
+//   eval.jsonl      one PreferenceEval (without its pairs) per evaluation
+//   pairs.jsonl     every eval pair's PairRecord at every evaluation
+//   events.jsonl    {"step", "kind", "message", "pairs", "value"?}: skipped steps, β / lr changes
+//   checkpoints/step-N/, final/, adapter/ (LoRA)
+// Record lines are appended and flushed one at a time, so a reader (the studio, tail -f) can follow
+// a live run.
+inline constexpr const char* kRunRecordFiles[] = {"metrics.jsonl", "eval.jsonl", "pairs.jsonl", "events.jsonl"};
+
+// What config.json holds besides the run options.
+struct RunDirectoryConfig {
+  RunOptions run;
+  int64_t checkpoint_every = 0;  // 0: only on request / at the end
+  int64_t keep_checkpoints = 3;  // 0: all
+  std::string model_label;
+  std::string data_label;
+  size_t train_pairs = 0;
+  size_t eval_pairs = 0;
+  int64_t parameters = 0;
+  nlohmann::json extra = nlohmann::json::object();  // merged into config.json (e.g. {"source": "studio"})
+};
+nlohmann::json to_config_json(const RunDirectoryConfig& c);
+
+// A TrainerEvent as events.jsonl keeps it; `value` is the new β or learning rate (NaN: none).
+struct RunEvent {
+  TrainerEvent event;
+  double value = std::numeric_limits<double>::quiet_NaN();
+};
+
+class RunDirectory {
+ public:
+  // A new run in `dir`. A directory that already holds a run (config.json or metrics.jsonl) is
+  // refused with a ConfigError unless `overwrite`; then its records and checkpoints are removed.
+  static RunDirectory create(const std::filesystem::path& dir, bool overwrite);
+  // An existing run to continue: reads config.json and finds the newest complete checkpoint.
+  // Throws ConfigError (no or bad config.json) or TrainingError (no checkpoint).
+  static RunDirectory resume(const std::filesystem::path& dir);
+
+  const std::filesystem::path& path() const { return dir_; }
+  bool resuming() const { return resume_from_.has_value(); }
+  const std::optional<std::filesystem::path>& resume_checkpoint() const { return resume_from_; }
+  // config.json as read by resume() (empty object for a new run).
+  const nlohmann::json& saved_config() const { return saved_; }
+  // The run options of a resumed run (from config.json's "run").
+  RunOptions saved_options() const;
+
+  void write_config(const RunDirectoryConfig& config);  // atomically
+  // Keeps the record lines whose step is <= `step` (what a checkpoint of that step had seen);
+  // drops a torn last line. Call before open_records().
+  void truncate_records(int64_t step);
+  // Opens the record files for appending (creating the directory).
+  void open_records();
+
+  void append_metrics(const StepMetrics& m);
+  void append_eval(const PreferenceEval& e);  // eval.jsonl, and its pairs to pairs.jsonl
+  void append_event(const TrainerEvent& e, std::optional<double> value = std::nullopt);
+
+  // checkpoints/step-N/ of the trainer's current step (atomic; keeps the newest `keep`).
+  std::filesystem::path save_checkpoint(Trainer& trainer, const RunSetup& setup, const RunOptions& options,
+                                        int64_t keep);
+  // final/ (and adapter/ with LoRA).
+  void save_final(RunSetup& setup, const RunOptions& options);
+
+ private:
+  explicit RunDirectory(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::ofstream& stream(int index);
+
+  std::filesystem::path dir_;
+  nlohmann::json saved_ = nlohmann::json::object();
+  std::optional<std::filesystem::path> resume_from_;
+  std::ofstream files_[4];
+};
+
+// Everything a run directory records, read back as core structs.
+struct LoadedRun {
+  std::filesystem::path dir;
+  nlohmann::json config;  // config.json as written
+  RunOptions options;     // config["run"]
+  std::vector<StepMetrics> metrics;
+  std::vector<PreferenceEval> evals;  // each with its pairs from pairs.jsonl (matched by step)
+  std::vector<RunEvent> events;
+  std::vector<std::filesystem::path> checkpoints;  // complete ones, oldest first
+};
+
+// Reads `dir`. A missing record file counts as empty; a line that is not a valid record throws a
+// ConfigError "FILE:LINE: what" (a torn last line without its newline, from a run being written or
+// killed, is skipped).
+LoadedRun load_run(const std::filesystem::path& dir);
+
+// The list view of a run without reading every record: config.json, the last metrics line,
+// checkpoints.
+struct RunBrief {
+  std::filesystem::path dir;
+  nlohmann::json config;  // empty object when config.json is missing or unreadable
+  std::string error;      // why config.json could not be read ("" when fine)
+  int64_t steps_done = 0;   // step of the last metrics line
+  int64_t max_steps = 0;    // the run's planned steps
+  std::optional<StepMetrics> last;
+  std::optional<std::filesystem::path> checkpoint;  // the newest complete one
+};
+RunBrief brief_run(const std::filesystem::path& dir);
+// Sub-directories of `root` that hold a config.json, newest name first.
+std::vector<std::filesystem::path> list_run_dirs(const std::filesystem::path& root);
+
+// $DPO_STUDIO_RUNS, else $XDG_DATA_HOME/dpo-studio/runs, else ~/.local/share/dpo-studio/runs.
+std::filesystem::path default_runs_root();
+// root/<yyyyMMdd-HHmmss>-<loss>-b<beta> (local time), with "-2", "-3"... when that exists already.
+std::filesystem::path new_run_dir(const std::filesystem::path& root, const std::string& loss, double beta);
+
+}  // namespace dpo::app

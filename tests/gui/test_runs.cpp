@@ -1,0 +1,258 @@
+// Runs in the studio (issue 7): run directories listed, reopened read-only, compared, resumed.
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTreeWidget>
+#include <QtTest>
+
+#include <cstdlib>
+
+#include "app/studio/main_window.h"
+#include "app/studio/run_catalog.h"
+#include "core/runtime/runtime.h"
+#include "widgets/metric_plot.h"
+#include "widgets/pair_inspector.h"
+#include "widgets/runs_panel.h"
+
+// qcustomplot.h uses `signals:`, which QT_NO_KEYWORDS (set for the studio) turns off (pitfalls §2).
+#define signals Q_SIGNALS
+#define slots Q_SLOTS
+#define foreach Q_FOREACH
+#define emit Q_EMIT
+#include <qcustomplot.h>
+#undef signals
+#undef slots
+#undef foreach
+#undef emit
+
+using dpo::studio::MainWindow;
+using dpo::widgets::MetricPlot;
+
+namespace {
+constexpr int kRunTimeoutMs = 180'000;
+
+int lineCount(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) return -1;
+  int n = 0;
+  while (!f.atEnd())
+    if (!f.readLine().trimmed().isEmpty()) ++n;
+  return n;
+}
+
+// `dpo train` into dir; returns its output on failure.
+QString cliTrain(const QString& dir, const QStringList& extra) {
+  QProcess p;
+  p.setProcessChannelMode(QProcess::MergedChannels);
+  p.start(QStringLiteral(DPO_CLI), QStringList{"--threads", "2", "train", "--steps", "6", "--eval-every", "3",
+                                               "--checkpoint-every", "3", "--quiet", "--no-cache", "--out", dir} +
+                                       extra);
+  if (!p.waitForFinished(kRunTimeoutMs)) return "timed out";
+  return p.exitCode() == 0 ? QString() : QString::fromUtf8(p.readAll());
+}
+}  // namespace
+
+class RunsTest : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir root_;
+  QString a_, b_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    dpo::configure_threads(std::nullopt);
+    QVERIFY(root_.isValid());
+    qputenv("DPO_STUDIO_RUNS", root_.path().toUtf8());
+    a_ = root_.filePath("cli-b0.1");
+    b_ = root_.filePath("cli-b0.5");
+    QString error = cliTrain(a_, {"--beta", "0.1"});
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    error = cliTrain(b_, {"--beta", "0.5"});
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+  }
+
+  void listsRunsOfTheRoot() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    QCOMPARE(w.runsRoot(), root_.path());
+    QCOMPARE(w.runsPanel()->runCount(), 2);
+    const int i = w.runsPanel()->indexOf(QFileInfo(a_).absoluteFilePath());
+    QVERIFY(i >= 0);
+    const auto& run = w.runsPanel()->runs()[i];
+    QCOMPARE(run.loss, QString("sigmoid"));
+    QCOMPARE(run.beta, 0.1);
+    QCOMPARE(run.steps_done, qint64(6));
+    QCOMPARE(run.steps_total, qint64(6));
+    QVERIFY(run.resumable);
+    QCOMPARE(run.checkpoint_step, qint64(3));
+    QVERIFY(std::isfinite(run.last_accuracy));
+    auto* item = w.runsPanel()->tree()->topLevelItem(i);
+    QCOMPARE(item->text(dpo::widgets::RunsPanel::Beta), QString("0.1"));
+    QCOMPARE(item->text(dpo::widgets::RunsPanel::Steps), QString("6 / 6"));
+  }
+
+  void compareOverlaysTwoRunsNamedByTheirDifference() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    // Ticking both in the Runs list, as a user would.
+    w.runsPanel()->setChecked(QFileInfo(a_).absoluteFilePath(), true);
+    w.runsPanel()->setChecked(QFileInfo(b_).absoluteFilePath(), true);
+    QCOMPARE(w.compareRuns().size(), 2);
+    QCOMPARE(w.tabs()->currentWidget(), w.compareTab());
+    QStringList labels = w.compareLabels();
+    labels.sort();
+    QCOMPARE(labels, (QStringList{QString::fromUtf8("β 0.1"), QString::fromUtf8("β 0.5")}));
+
+    MetricPlot* margin = w.compareMarginPlot();
+    QVERIFY(margin != nullptr);
+    QCOMPARE(margin->seriesCount(), 2);
+    QCOMPARE(margin->pointCount(0), lineCount(a_ + "/metrics.jsonl"));
+    QCOMPARE(margin->pointCount(1), lineCount(b_ + "/metrics.jsonl"));
+    // Each series is a raw and a smoothed graph of one colour; the two runs' colours differ, and the
+    // legend names each run by β only.
+    QCustomPlot* plot = margin->plot();
+    QStringList names;
+    QList<QColor> colours;
+    for (int g = 0; g < plot->graphCount(); ++g) {
+      if (!names.contains(plot->graph(g)->name())) {
+        names.push_back(plot->graph(g)->name());
+        colours.push_back(plot->graph(g)->pen().color());
+      }
+    }
+    QCOMPARE(names.size(), 2);
+    QCOMPARE(names, w.compareLabels());
+    QVERIFY(colours[0] != colours[1]);
+    int legend_names = 0;
+    for (int i = 0; i < plot->legend->itemCount(); ++i)
+      if (auto* item = qobject_cast<QCPPlottableLegendItem*>(plot->legend->item(i)))
+        legend_names += names.contains(item->plottable()->name()) ? 1 : 0;
+    QVERIFY(legend_names >= 2);
+    // Every compare plot overlays both runs.
+    for (auto* p : w.comparePlots()) QCOMPARE(p->seriesCount(), 2);
+
+    // Unticking one leaves one series.
+    w.runsPanel()->setChecked(QFileInfo(b_).absoluteFilePath(), false);
+    QCOMPARE(w.compareMarginPlot()->seriesCount(), 1);
+  }
+
+  void differingSettingsNameLossAndBeta() {
+    dpo::studio::RunSummary x, y;
+    x.name = "x";
+    y.name = "y";
+    x.settings = {{"trainer.loss_type", "sigmoid"}, {"trainer.beta", "0.1"}, {"trainer.seed", "0"}};
+    y.settings = {{"trainer.loss_type", "ipo"}, {"trainer.beta", "0.1"}, {"trainer.seed", "0"}};
+    QCOMPARE(dpo::studio::differingSettingLabels({x, y}), (QStringList{"loss sigmoid", "loss ipo"}));
+    y.settings["trainer.beta"] = "0.5";
+    QCOMPARE(dpo::studio::differingSettingLabels({x, y}),
+             (QStringList{QString::fromUtf8("loss sigmoid · β 0.1"), QString::fromUtf8("loss ipo · β 0.5")}));
+    // Nothing differs: the folder names.
+    QCOMPARE(dpo::studio::differingSettingLabels({x, x}), (QStringList{"x", "x"}));
+  }
+
+  void reopensReadOnlyWithAllRecords() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    QSignalSpy viewed(&w, &MainWindow::runViewed);
+    // A CLI run directory opened with "Open run…".
+    QVERIFY2(w.openRun(a_), qPrintable(w.lastError()));
+    QCOMPARE(viewed.count(), 1);
+    QVERIFY(w.isViewingRun());
+    const int steps = lineCount(a_ + "/metrics.jsonl");
+    QCOMPARE(steps, 6);
+    for (auto* plot : w.plots())
+      for (int s = 0; s < plot->seriesCount(); ++s)
+        if (!plot->isPointSeries(s) && plot->pointCount(s) > 0) QCOMPARE(plot->pointCount(s), steps);
+    QCOMPARE(w.rewardMarginPlot()->pointCount(0), steps);
+    QCOMPARE(static_cast<int>(w.records().size()), steps);
+    QCOMPARE(static_cast<int>(w.evals().size()), lineCount(a_ + "/eval.jsonl"));
+    QCOMPARE(w.pairInspector()->evalCount(), lineCount(a_ + "/eval.jsonl"));
+    QVERIFY(!w.pairInspector()->visibleLines().isEmpty());
+    QCOMPARE(w.betaSpin()->value(), 0.1);
+    // Read-only: Start off, the settings locked, Resume offered (checkpoint at step 3 of 6).
+    QVERIFY(!w.startButton()->isEnabled());
+    QVERIFY(!w.betaSpin()->isEnabled());
+    QVERIFY(w.resumeRunButton()->isVisibleTo(&w));
+    QVERIFY(w.resumeRunButton()->isEnabled());
+    // A broken record names file and line, and nothing is shown as if it were fine.
+    QTemporaryDir broken;
+    QVERIFY(QFile::copy(a_ + "/config.json", broken.filePath("config.json")));
+    QFile m(broken.filePath("metrics.jsonl"));
+    QVERIFY(m.open(QIODevice::WriteOnly));
+    m.write("{\"step\": 1}\n");
+    m.close();
+    QVERIFY(w.viewRun(broken.path()));
+    QVERIFY2(w.lastError().contains("metrics.jsonl:1: "), qPrintable(w.lastError()));
+    w.leaveRunView();
+    QVERIFY(!w.isViewingRun());
+    QVERIFY(w.startButton()->isEnabled());
+  }
+
+  void pauseSaveCheckpointStopResume() {
+    QTemporaryDir runs;
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    w.setRunsRoot(runs.path());
+    auto c = w.runConfig();
+    c.steps = 7;
+    c.eval_every = 0;
+    c.pause_after = 3;
+    w.setRunConfig(c);
+    QSignalSpy paused(&w, &MainWindow::runPaused);
+    QSignalSpy ready(&w, &MainWindow::runDirectoryReady);
+    QSignalSpy saved(&w, &MainWindow::checkpointSaved);
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.startTraining();
+    QVERIFY(paused.wait(kRunTimeoutMs));
+    QCOMPARE(paused.at(0).at(0).toLongLong(), qint64(3));
+    QCOMPARE(ready.count(), 1);
+    const QString dir = w.currentRunDir();
+    QVERIFY(dir.startsWith(runs.path()));
+    QVERIFY2(QFileInfo(dir).fileName().contains("-sigmoid-b0.1"), qPrintable(dir));
+    QVERIFY(w.saveCheckpointButton()->isEnabled());
+    w.saveCheckpointButton()->click();
+    QVERIFY(saved.wait(kRunTimeoutMs));
+    QCOMPARE(saved.at(0).at(0).toLongLong(), qint64(3));
+    QVERIFY2(saved.at(0).at(2).toString().isEmpty(), qPrintable(saved.at(0).at(2).toString()));
+    QVERIFY(QDir(dir + "/checkpoints/step-000003").exists());
+    w.stopTraining();
+    QVERIFY(finished.wait(kRunTimeoutMs));
+    QVERIFY(finished.at(0).at(1).toBool());  // stopped
+    QCOMPARE(lineCount(dir + "/metrics.jsonl"), 3);
+    QVERIFY(QFile::exists(dir + "/final/model.safetensors"));
+    QVERIFY(QFile::exists(dir + "/config.json"));
+
+    // The studio lists it as resumable; reopen and resume: steps go on from 4.
+    const int row = w.runsPanel()->indexOf(dir);
+    QVERIFY(row >= 0);
+    QVERIFY(w.runsPanel()->runs()[row].resumable);
+    QVERIFY(w.viewRun(dir));
+    QVERIFY(!w.startButton()->isEnabled());
+    QVERIFY(w.resumeRunButton()->isEnabled());
+    QSignalSpy steps(&w, &MainWindow::stepRecorded);
+    finished.clear();
+    ready.clear();
+    w.resumeRunButton()->click();
+    QVERIFY(!w.isViewingRun());
+    QCOMPARE(static_cast<int>(w.records().size()), 3);  // drawn from the files first
+    QVERIFY(finished.wait(kRunTimeoutMs));
+    QCOMPARE(ready.count(), 1);
+    QCOMPARE(ready.at(0).at(0).toString(), dir);
+    QCOMPARE(ready.at(0).at(1).toLongLong(), qint64(3));
+    QVERIFY(!finished.at(0).at(2).toBool());  // not failed
+    QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+    QCOMPARE(w.stepsDone(), qint64(7));
+    // The first step recorded live after the preloaded three is step 4.
+    QVERIFY(steps.count() >= 7);
+    QCOMPARE(steps.at(3).at(0).value<dpo::studio::MetricRecord>().step, qint64(4));
+    QCOMPARE(static_cast<int>(w.records().size()), 7);
+    for (size_t i = 0; i < w.records().size(); ++i) QCOMPARE(w.records()[i].step, static_cast<int64_t>(i + 1));
+    QCOMPARE(lineCount(dir + "/metrics.jsonl"), 7);
+    QCOMPARE(w.rewardMarginPlot()->pointCount(0), 7);
+  }
+};
+
+QTEST_MAIN(RunsTest)
+#include "test_runs.moc"
