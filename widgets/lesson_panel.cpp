@@ -6,6 +6,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
+#include <QVariant>
 #include <QVBoxLayout>
 
 namespace dpo::widgets {
@@ -44,10 +45,11 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   layout->addWidget(title_);
   question_ = wrapped(this);
   question_->setObjectName("lessonQuestion");
-  question_->setStyleSheet("QLabel { background: #fff6dd; border: 1px solid #e8a33d; border-radius: 4px; padding: 6px; }");
+  // Light boxes carry their own dark text, so they stay readable in a dark palette.
+  question_->setStyleSheet("QLabel { background: #fff6dd; color: #1f2328; border: 1px solid #e8a33d; border-radius: 4px; padding: 6px; }");
   layout->addWidget(question_);
   plots_ = wrapped(this);
-  plots_->setStyleSheet("color: #5f6b7a;");
+  plots_->setStyleSheet("color: #7d8794;");
   layout->addWidget(plots_);
 
   run_combo_ = new QComboBox(this);
@@ -63,17 +65,26 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   reveal_button_ = new QPushButton(tr("Reveal"), this);
   reveal_button_->setObjectName("lessonRevealButton");
   reveal_button_->setToolTip(tr("Show what to look for and the explanation (after the class has answered)"));
+  run_all_button_ = new QPushButton(tr("Run all && check"), this);
+  run_all_button_->setObjectName("lessonRunAllButton");
+  run_all_button_->setToolTip(tr("Run every run of the lesson one after the other, then check the symptom (PASS/FAIL with the measured values)"));
   buttons->addWidget(run_button_);
+  buttons->addWidget(run_all_button_);
   buttons->addWidget(reveal_button_);
   layout->addLayout(buttons);
   status_ = wrapped(this);
-  status_->setStyleSheet("color: #5f6b7a;");
+  status_->setStyleSheet("color: #7d8794;");
   layout->addWidget(status_);
+  check_ = wrapped(this);
+  check_->setObjectName("lessonCheck");
+  check_->setTextFormat(Qt::RichText);
+  check_->setVisible(false);
+  layout->addWidget(check_);
 
   explanation_ = wrapped(this);
   explanation_->setObjectName("lessonExplanation");
   explanation_->setTextFormat(Qt::RichText);
-  explanation_->setStyleSheet("QLabel { background: #eaf4ea; border: 1px solid #6aa86a; border-radius: 4px; padding: 6px; }");
+  explanation_->setStyleSheet("QLabel { background: #eaf4ea; color: #1f2328; border: 1px solid #6aa86a; border-radius: 4px; padding: 6px; }");
   layout->addWidget(explanation_);
   layout->addStretch(1);
 
@@ -87,6 +98,9 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   connect(run_combo_, &QComboBox::currentIndexChanged, this, [this] { updateRunButton(); });
   connect(run_button_, &QPushButton::clicked, this, [this] {
     if (current_ >= 0 && currentRun() >= 0) Q_EMIT runRequested(current_, currentRun());
+  });
+  connect(run_all_button_, &QPushButton::clicked, this, [this] {
+    if (current_ >= 0) Q_EMIT runAllRequested(current_);
   });
   connect(reveal_button_, &QPushButton::clicked, this, &LessonPanel::reveal);
   showLesson(-1);
@@ -122,12 +136,14 @@ void LessonPanel::showLesson(int index) {
   explanation_->clear();
   explanation_->setVisible(false);
   status_->clear();
+  clearCheck();
   if (!valid) {
     title_->setText(tr("Pick a lesson"));
     question_->setText(tr("Each lesson asks the class a question first, then runs, then reveals the answer."));
     plots_->clear();
     run_combo_->setEnabled(false);
     run_button_->setEnabled(false);
+    run_all_button_->setEnabled(false);
     reveal_button_->setEnabled(false);
     return;
   }
@@ -140,6 +156,7 @@ void LessonPanel::showLesson(int index) {
   run_combo_->setEnabled(l.runs.size() > 1);
   run_combo_->setCurrentIndex(l.runs.isEmpty() ? -1 : 0);
   reveal_button_->setEnabled(true);
+  run_all_button_->setEnabled(!l.runs.isEmpty());
   updateRunButton();
 }
 
@@ -147,9 +164,6 @@ void LessonPanel::updateRunButton() {
   const int r = currentRun();
   const bool ok = current_ >= 0 && r >= 0 && r < lessons_[current_].runnable.size() && lessons_[current_].runnable[r];
   run_button_->setEnabled(ok);
-  if (current_ >= 0 && r >= 0 && !ok)
-    status_->setText(tr("This run trains with SFT, which the studio cannot run yet: use `dpo lesson run %1`.")
-                         .arg(lessons_[current_].name));
 }
 
 void LessonPanel::reveal() {
@@ -163,5 +177,22 @@ void LessonPanel::reveal() {
 }
 
 void LessonPanel::setStatus(const QString& text) { status_->setText(text); }
+
+void LessonPanel::setCheck(bool passed, const QString& symptom, const QStringList& clauses) {
+  QString html = passed ? tr("<span style='color:#1a7f37'><b>PASS</b></span>: the symptom showed")
+                        : tr("<span style='color:#cf222e'><b>FAIL</b></span>: the symptom did not show");
+  html += QStringLiteral("<br><i>%1</i><ul style='margin:2px'>").arg(symptom.toHtmlEscaped());
+  for (const auto& c : clauses) html += QStringLiteral("<li>%1</li>").arg(c.toHtmlEscaped());
+  html += QStringLiteral("</ul>");
+  check_->setText(html);
+  check_->setProperty("passed", passed);
+  check_->setVisible(true);
+}
+
+void LessonPanel::clearCheck() {
+  check_->clear();
+  check_->setProperty("passed", QVariant());
+  check_->setVisible(false);
+}
 
 }  // namespace dpo::widgets

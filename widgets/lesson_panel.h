@@ -18,7 +18,7 @@ struct LessonView {
   QString title;
   QString question;
   QStringList runs;        // one line per run: "high: loss sigmoid, β 5, dataset clean, ..."
-  QList<bool> runnable;    // per run: false when the studio cannot train it (e.g. SFT)
+  QList<bool> runnable;    // per run: false when the studio cannot train it
   QStringList plots;       // metric names, e.g. "rewards/margins"
   QString symptom;
   QString explanation;
@@ -43,6 +43,10 @@ class LessonPanel : public QWidget {
   void reveal();
   bool revealed() const { return revealed_; }
   void setStatus(const QString& text);  // one line under the buttons (what Run did)
+  // The symptom check after the lesson's runs: PASS/FAIL, the symptom, one line per clause
+  // ("dpo.final.loss = 0.31 < 0.5").
+  void setCheck(bool passed, const QString& symptom, const QStringList& clauses);
+  void clearCheck();
 
   QListWidget* lessonList() const { return list_; }
   QLabel* titleLabel() const { return title_; }
@@ -51,11 +55,14 @@ class LessonPanel : public QWidget {
   QComboBox* runCombo() const { return run_combo_; }
   QPushButton* runButton() const { return run_button_; }
   QPushButton* revealButton() const { return reveal_button_; }
+  QPushButton* runAllButton() const { return run_all_button_; }
+  QLabel* checkLabel() const { return check_; }
   QPushButton* openButton() const { return open_button_; }
 
  Q_SIGNALS:
   void lessonChosen(int index);
   void runRequested(int lesson, int run);
+  void runAllRequested(int lesson);
   void openFileRequested();
   void revealedLesson(int index);
 
@@ -72,6 +79,8 @@ class LessonPanel : public QWidget {
   QComboBox* run_combo_ = nullptr;
   QPushButton* run_button_ = nullptr;
   QPushButton* reveal_button_ = nullptr;
+  QPushButton* run_all_button_ = nullptr;
+  QLabel* check_ = nullptr;
   QPushButton* open_button_ = nullptr;
   QLabel* status_ = nullptr;
   QLabel* explanation_ = nullptr;

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "app/session/lesson_run.h"
 #include "app/session/run_setup.h"
 #include "core/data/tokenize.h"
 #include "core/demo/demo_datasets.h"
@@ -80,139 +81,37 @@ Lesson find_lesson(const std::string& name) {
   throw ConfigError("lesson \"" + name + "\": not found (lessons: " + known + ")");
 }
 
-// Numeric fields of a step record, by TRL name.
-std::map<std::string, double> numbers_of(const StepMetrics& m) {
-  std::map<std::string, double> out;
-  const nlohmann::json j = m;
-  for (const auto& [key, value] : j.items())
-    if (value.is_number()) out[key] = value.get<double>();
-  return out;
-}
-
-std::vector<std::string> sample_prompts(const std::vector<PreferencePair>& heldout) {
-  std::vector<std::string> prompts;
-  std::set<std::string> seen;
-  for (const auto& p : heldout)
-    if (seen.insert(p.prompt).second) prompts.push_back(p.prompt);
-  return prompts;
-}
-
 struct RunResult {
   std::map<std::string, double> values;  // "<kind>.<metric>"
-  SampledReward before, after;
 };
 
 RunResult run_one(const LessonRun& run, int64_t steps, const fs::path& dir, bool quiet) {
   fs::create_directories(dir);
   const auto data = dir / "data.jsonl";
   write_file_atomically(data, demo_dataset_jsonl(run.dataset, resources::kDemoSeed, resources::kDemoPairs));
-  app::RunOptions options;
-  options.data_path = data.string();
-  options.eval_fraction = 0;
-  options.no_cache = true;
-  auto& t = options.trainer;
-  t.objective = run.objective == "sft" ? Objective::Sft : Objective::Preference;
-  t.loss.type = *parse_loss_type(run.loss);
-  t.loss.beta = run.beta;
-  t.loss.label_smoothing = run.label_smoothing;
-  t.loss.length_alpha = run.length_alpha;
-  t.learning_rate = run.learning_rate;
-  t.max_steps = steps;
-  t.batch_size = run.batch_size;
-  t.seed = run.seed;
-  t.eval_every = 0;
-  t.measure_sampled_length = false;
-  auto setup = app::prepare_run(options);
-  auto& trainer = *setup.trainer;
-  auto& policy = trainer.policy();
-  const auto& tokenizer = *setup.tokenizer;
-  const int64_t pad = tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
-
-  // The held-out split (never trained on) scored against the starting policy, which is π_ref.
-  const auto heldout = demo_eval_pairs(resources::kDemoSeed);
-  const auto heldout_ids = tokenize_pairs(tokenizer, heldout, TokenizeOptions{});
-  const auto prompts = sample_prompts(heldout);
-  RunResult result;
-  ReferenceLogps reference;
-  {
-    torch::NoGradGuard no_grad;
-    policy->eval();
-    reference = compute_reference_logps(policy, heldout_ids, pad, 16);
-  }
-  result.before = sample_true_reward(policy, tokenizer, prompts);
-
+  auto setup = app::prepare_run(app::lesson_run_options(run, steps, data.string()));
+  app::LessonProbe probe(setup);
   std::ofstream metrics(dir / "metrics.jsonl");
-  std::vector<StepMetrics> history;
-  train(trainer, [&](const StepMetrics& m) {
-    history.push_back(m);
+  train(*setup.trainer, [&](const StepMetrics& m) {
+    probe.record(m);
     metrics << nlohmann::json(m).dump() << "\n";
     if (!quiet && (m.step % 20 == 0 || m.step == steps))
       std::fprintf(stderr, "  %s step %lld/%lld  loss %.4f  margin %+.4f\n", run.label.c_str(),
                    static_cast<long long>(m.step), static_cast<long long>(steps), m.loss, m.rewards_margins);
     return true;
   });
-  if (history.empty()) throw TrainingError("lesson run " + run.label + ": no steps were run");
-
-  // first: step 1; final: the mean of the last tenth of the steps (one batch alone is noisy); mid:
-  // the mean of the tenth ending halfway, so final against mid tells still growing from levelled off.
-  const size_t tail = std::max<size_t>(1, history.size() / 10);
-  const size_t mid_end = std::max(tail, history.size() / 2);
-  std::map<std::string, double> final_sum, mid_sum;
-  for (size_t i = 0; i < history.size(); ++i) {
-    for (const auto& [key, v] : numbers_of(history[i])) {
-      if (i == 0) {
-        result.values["first." + key] = v;
-        result.values["min." + key] = v;
-        result.values["max." + key] = v;
-      }
-      result.values["min." + key] = std::min(result.values["min." + key], v);
-      result.values["max." + key] = std::max(result.values["max." + key], v);
-      if (i + tail >= history.size()) final_sum[key] += v / static_cast<double>(tail);
-      if (i < mid_end && i + tail >= mid_end) mid_sum[key] += v / static_cast<double>(tail);
-    }
-  }
-  for (const auto& [key, v] : mid_sum) result.values["mid." + key] = v;
-  for (const auto& [key, v] : final_sum) result.values["final." + key] = v;
-
-  // The plain DPO loss at the run's β, so runs with different losses compare on one scale.
-  LossConfig heldout_loss;
-  heldout_loss.beta = run.beta;
-  auto eval = evaluate_preferences(policy, nullptr, heldout_ids, pad, heldout_loss, 16, &reference);
-  double a = 0, b = 0;
-  for (const auto& r : eval.pairs) {
-    a += r.logratio_chosen / static_cast<double>(eval.pairs.size());
-    b += r.logratio_rejected / static_cast<double>(eval.pairs.size());
-  }
-  result.values["heldout.accuracy"] = eval.accuracy;
-  result.values["heldout.margin"] = eval.mean_margin;
-  result.values["heldout.loss"] = eval.mean_loss;
-  result.values["heldout.logratio_chosen"] = a;
-  result.values["heldout.logratio_rejected"] = b;
-
-  result.after = sample_true_reward(policy, tokenizer, prompts);
-  result.values["sampled.reward_before"] = result.before.mean_reward;
-  result.values["sampled.reward_after"] = result.after.mean_reward;
-  result.values["sampled.tokens_before"] = result.before.mean_tokens;
-  result.values["sampled.tokens_after"] = result.after.mean_tokens;
+  RunResult result{probe.finish(run.label, run.beta)};
   nlohmann::json samples = nlohmann::json::array();
-  for (size_t i = 0; i < result.after.answers.size(); ++i)
-    samples.push_back({{"prompt", result.after.answers[i].prompt},
-                       {"before", result.before.answers[i].answer},
-                       {"before_reward", result.before.answers[i].reward},
-                       {"after", result.after.answers[i].answer},
-                       {"after_reward", result.after.answers[i].reward}});
+  const auto& before = probe.before();
+  const auto& after = probe.after();
+  for (size_t i = 0; i < after.answers.size(); ++i)
+    samples.push_back({{"prompt", after.answers[i].prompt},
+                       {"before", before.answers[i].answer},
+                       {"before_reward", before.answers[i].reward},
+                       {"after", after.answers[i].answer},
+                       {"after_reward", after.answers[i].reward}});
   write_file_atomically(dir / "samples.json", samples.dump(2) + "\n");
   return result;
-}
-
-std::string describe(const LessonRun& r, int64_t steps) {
-  std::ostringstream s;
-  s << r.label << ": " << (r.objective == "sft" ? std::string("SFT on chosen") : "loss " + r.loss + ", beta " + nlohmann::json(r.beta).dump())
-    << ", dataset " << r.dataset << ", lr " << r.learning_rate << ", " << steps << " steps, batch " << r.batch_size
-    << ", seed " << r.seed;
-  if (r.label_smoothing > 0) s << ", label smoothing " << r.label_smoothing;
-  if (r.loss == "rdpo-length") s << ", length alpha " << r.length_alpha;
-  return s.str();
 }
 
 int run_lesson(const LessonArgs& a) {
@@ -221,7 +120,7 @@ int run_lesson(const LessonArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   if (!a.json) {
     std::cout << "Lesson " << lesson.number << ": " << lesson.title << "\n\nQuestion: " << lesson.question << "\n\n";
-    for (const auto& r : lesson.runs) std::cout << "  run " << describe(r, a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps) << "\n";
+    for (const auto& r : lesson.runs) std::cout << "  run " << app::describe_lesson_run(r, a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps) << "\n";
     std::cout << "  plots: ";
     for (size_t i = 0; i < lesson.plots.size(); ++i) std::cout << (i ? ", " : "") << lesson.plots[i];
     std::cout << "\n  symptom: " << lesson.symptom << "\n" << std::flush;
@@ -232,7 +131,7 @@ int run_lesson(const LessonArgs& a) {
     const int64_t steps = a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps;
     auto result = run_one(r, steps, out / r.label, a.json);
     for (const auto& [key, v] : result.values) values[r.label + "." + key] = v;
-    runs[r.label] = {{"settings", describe(r, steps)}, {"dir", (out / r.label).string()}};
+    runs[r.label] = {{"settings", app::describe_lesson_run(r, steps)}, {"dir", (out / r.label).string()}};
   }
   const auto check = evaluate_check(lesson.check, values, lesson.name);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

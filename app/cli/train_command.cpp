@@ -30,7 +30,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
     t.objective = Objective::Sft;
     t.learning_rate = 1e-3;
   }
-  cmd.add_option("--data", a.run.data_path, "preference file: JSONL, JSON, CSV/TSV, optionally .gz (default: embedded demo)")
+  cmd.add_option("--data", a.run.data_path, "preference file: JSONL, JSON, CSV/TSV, optionally .gz; or demo:clean, demo:noisy, demo:length-biased, demo:unpaired, demo:scored (default: the embedded demo, = demo:clean)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--model", a.run.model_dir, "Hugging Face model folder (default: a tiny random Llama for the demo)")
       ->check(CLI::ExistingDirectory);

@@ -12,6 +12,7 @@
 #include "core/data/kto_rows.h"
 #include "core/data/layout.h"
 #include "core/data/split.h"
+#include "core/demo/demo_datasets.h"
 #include "core/data/tokenize_cache.h"
 #include "core/io/atomic_file.h"
 #include "core/model/llama.h"
@@ -148,8 +149,38 @@ std::string prompt_key(const TokenizedPair& p) {
 
 }  // namespace
 
-RunSetup prepare_run(const RunOptions& options) {
+std::string resolve_demo_data(const std::string& path, const std::string& cache_dir) {
+  if (!path.starts_with(kDemoDataPrefix)) return path;
+  const std::string name = path.substr(std::string_view(kDemoDataPrefix).size());
+  if (!find_demo_dataset(name)) {
+    std::string known;
+    for (const auto& d : demo_datasets()) known += (known.empty() ? "" : ", ") + d.name;
+    throw ConfigError(path + ": no such demo dataset (demo:" + known + ")");
+  }
+  const fs::path dir = fs::path(cache_dir.empty() ? default_cache_dir() : cache_dir) / "demo";
+  const fs::path file = dir / (name + "-" + std::to_string(resources::kDemoSeed) + ".jsonl");
+  const std::string text = demo_dataset_jsonl(name, resources::kDemoSeed, resources::kDemoPairs);
+  // Rewritten when it differs, so a hand-edited or stale copy never stands in for the variant.
+  if (!fs::exists(file) || fs::file_size(file) != text.size() || read_text(file.string()) != text) {
+    fs::create_directories(dir);
+    write_file_atomically(file, text);
+  }
+  return file.string();
+}
+
+RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress) {
+  if (options.data_path.starts_with(kDemoDataPrefix)) {
+    RunOptions resolved = options;
+    resolved.data_path = resolve_demo_data(options.data_path, options.no_cache ? "" : options.cache_dir);
+    auto setup = prepare_run(resolved, progress);
+    setup.data_label = options.data_path;
+    return setup;
+  }
   RunSetup setup;
+  auto stage = [&](const std::string& name) {
+    if (progress && !progress(name, 0, 0)) throw Cancelled("cancelled while " + name);
+  };
+  stage("loading the tokenizer");
   const auto device = parse_device(options.device);
   bool add_bos = true;
   TokenizerConfig tokenizer_config;
@@ -165,6 +196,7 @@ RunSetup prepare_run(const RunOptions& options) {
   tokenize.add_bos = add_bos;
   const fs::path cache_dir = options.no_cache ? fs::path() : fs::path(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir);
 
+  stage("tokenizing data");
   // Tokenized pairs (all of them) and, for the margin loss, score differences by source line.
   std::vector<TokenizedPair> all;
   std::map<size_t, double> margins;
@@ -249,6 +281,7 @@ RunSetup prepare_run(const RunOptions& options) {
   setup.train_pairs = inputs.train_pairs.size();
   setup.eval_pairs = inputs.eval_pairs.size();
 
+  stage("loading the model");
   LlamaForCausalLM policy{nullptr};
   if (!options.model_dir.empty()) {
     auto loaded = load_hf_model(options.model_dir, {.dtype = torch::kFloat32, .device = device});

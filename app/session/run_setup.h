@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,9 +61,13 @@ struct RunSetup {
   nlohmann::json raw_config;  // the model folder's config.json, kept on export
 };
 
+// Told each preparation stage as it starts ("tokenizing data", "loading the model"; done and total
+// 0: not counted); returning false cancels, and prepare_run then throws dpo::Cancelled.
+using PrepareProgress = std::function<bool(const std::string& stage, size_t done, size_t total)>;
+
 // Loads data and tokenizer, tokenizes, splits off the eval pairs, builds the policy and its
 // reference. Throws dpo::Error with a one-line message on bad input.
-RunSetup prepare_run(const RunOptions& options);
+RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress = {});
 
 // Export settings that write a policy like the one this run started from (config keys, tokenizer).
 ExportOptions export_options(const RunSetup& setup, const RunOptions& options);
@@ -72,6 +77,12 @@ void save_policy(RunSetup& setup, const RunOptions& options, const std::string& 
                  const std::string& adapter_dir = "");
 
 torch::Device parse_device(const std::string& name);
+
+// "demo:VARIANT" (clean, noisy, length-biased, unpaired, scored: core/demo/demo_datasets.h) names
+// the demo's data variants; they are written once to <cache_dir>/demo/ and that file is returned.
+// Any other path is returned as it is. Throws ConfigError for an unknown variant.
+std::string resolve_demo_data(const std::string& path, const std::string& cache_dir = "");
+inline constexpr const char* kDemoDataPrefix = "demo:";
 
 // $DPO_CACHE_DIR, else $XDG_CACHE_HOME/dpo-studio, else ~/.cache/dpo-studio.
 std::string default_cache_dir();

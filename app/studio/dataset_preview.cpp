@@ -1,5 +1,7 @@
 #include "app/studio/dataset_preview.h"
 
+#include "app/session/run_setup.h"
+
 #include <exception>
 #include <memory>
 #include <optional>
@@ -52,8 +54,14 @@ QStringList firstRowColumns(const std::string& path) {
 widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<QString, QString>& columns,
                                                int preview_rows) {
   widgets::DatasetPreviewData out;
-  const std::string path = qpath.trimmed().toStdString();
+  std::string path = qpath.trimmed().toStdString();
   out.source = path.empty() ? QStringLiteral("embedded demo") : q(path);
+  try {
+    path = app::resolve_demo_data(path);
+  } catch (const std::exception& e) {
+    out.error = QString::fromUtf8(e.what());
+    return out;
+  }
   out.columns = firstRowColumns(path);
   try {
     // The demo tokenizer is cheap to build; one per call keeps this thread-safe.

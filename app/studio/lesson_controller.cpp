@@ -9,12 +9,14 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QTimer>
 
 #include <algorithm>
 #include <exception>
 #include <fstream>
 #include <sstream>
 
+#include "app/session/lesson_run.h"
 #include "app/studio/main_window.h"
 #include "core/demo/demo_datasets.h"
 #include "resources/demo_assets.h"
@@ -26,21 +28,7 @@ namespace {
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
-QString describeRun(const LessonRun& r) {
-  QString s = q(r.label) + ": ";
-  if (r.objective == "sft")
-    s += QObject::tr("SFT on chosen");
-  else
-    s += QObject::tr("loss %1, β %2").arg(q(r.loss)).arg(r.beta);
-  s += QObject::tr(", dataset %1, lr %2, %3 steps, batch %4, seed %5")
-           .arg(q(r.dataset))
-           .arg(r.learning_rate)
-           .arg(r.steps)
-           .arg(r.batch_size)
-           .arg(r.seed);
-  if (r.label_smoothing > 0) s += QObject::tr(", label smoothing %1").arg(r.label_smoothing);
-  return s;
-}
+QString describeRun(const LessonRun& r) { return q(app::describe_lesson_run(r, r.steps)); }
 
 // Which of the window's plots draws a metrics.jsonl series.
 widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
@@ -50,9 +38,6 @@ widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
   if (metric.starts_with("length")) return w.lengthPlot();
   return nullptr;
 }
-
-// The studio runs preference losses only; `clean` is the embedded demo itself.
-bool runnable(const LessonRun& r) { return r.objective != "sft"; }
 
 }  // namespace
 
@@ -93,6 +78,9 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
 
   connect(panel_, &widgets::LessonPanel::lessonChosen, this, [this](int i) { highlightPlots(i); });
   connect(panel_, &widgets::LessonPanel::runRequested, this, &LessonController::runLesson);
+  connect(panel_, &widgets::LessonPanel::runAllRequested, this, &LessonController::runAll);
+  connect(window, &MainWindow::lessonMeasured, this, &LessonController::onMeasured);
+  connect(window, &MainWindow::runFinished, this, &LessonController::onRunFinished);
   connect(panel_, &widgets::LessonPanel::openFileRequested, this, &LessonController::chooseLessonFile);
 }
 
@@ -106,7 +94,7 @@ widgets::LessonView LessonController::toView(const Lesson& l) {
   v.question = q(l.question);
   for (const auto& r : l.runs) {
     v.runs.append(describeRun(r));
-    v.runnable.append(runnable(r));
+    v.runnable.append(true);
   }
   for (const auto& p : l.plots) v.plots.append(q(p));
   v.symptom = q(l.symptom);
@@ -158,43 +146,40 @@ void LessonController::chooseLessonFile() {
 StudioRunConfig LessonController::configFor(int lesson, int run) const {
   StudioRunConfig c = window_->runConfig();
   if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return c;
-  const auto& runs = lessons_[lesson].runs;
-  if (run < 0 || run >= static_cast<int>(runs.size())) return c;
-  const LessonRun& r = runs[run];
+  const auto& l = lessons_[lesson];
+  if (run < 0 || run >= static_cast<int>(l.runs.size())) return c;
+  LessonRun r = l.runs[run];
+  if (short_runs_ && l.short_steps) r.steps = *l.short_steps;
   c.loss_name = q(r.loss);
   c.beta = r.beta;
   c.learning_rate = r.learning_rate;
   c.steps = r.steps;
   c.batch_size = r.batch_size;
-  // The data order seed: every run of the shipped lessons uses 0, the trainer's default.
-  c.data_path.clear();
-  if (r.dataset != "clean") {
-    const QString dir = QDir::temp().filePath(QStringLiteral("dpo-studio-lessons"));
-    QDir().mkpath(dir);
-    const QString path = QDir(dir).filePath(q(r.dataset) + QStringLiteral(".jsonl"));
-    try {
-      const std::string text = demo_dataset_jsonl(r.dataset, resources::kDemoSeed, resources::kDemoPairs);
-      QFile out(path);
-      if (out.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
-        out.write(text.data(), static_cast<qint64>(text.size()));
-        c.data_path = path;
-      }
-    } catch (const std::exception& e) {
-      qWarning("dpo-studio: lesson dataset %s: %s", r.dataset.c_str(), e.what());
-    }
-  }
+  c.objective = q(r.objective);
+  c.seed = r.seed;
+  c.label_smoothing = r.label_smoothing;
+  c.length_alpha = r.length_alpha;
+  c.data_path.clear();  // the worker writes the lesson's demo variant into the run folder
+  c.lesson = r;
   return c;
 }
 
 void LessonController::runLesson(int lesson, int run) {
   if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return;
   const auto& runs = lessons_[lesson].runs;
-  if (run < 0 || run >= static_cast<int>(runs.size()) || !runnable(runs[run])) return;
+  if (run < 0 || run >= static_cast<int>(runs.size())) return;
   if (window_->isTraining()) {
     panel_->setStatus(tr("A run is in progress: stop it first."));
     return;
   }
-  window_->setRunConfig(configFor(lesson, run));
+  const StudioRunConfig config = configFor(lesson, run);
+  window_->setRunConfig(config);
+  window_->setLessonRun(config.lesson);
+  if (measured_lesson_ != lesson) {
+    measured_lesson_ = lesson;
+    measured_.clear();
+    last_check_ = -1;
+  }
   highlightPlots(lesson);
   panel_->setStatus(tr("Running %1. Pause (F6) and Step (F10) to go one step at a time; Reveal when the class has seen it.")
                         .arg(q(runs[run].label)));
@@ -216,6 +201,80 @@ void LessonController::highlightPlots(int lesson) {
     plot->setStyleSheet(on ? QStringLiteral("#%1 { border: 3px solid #e8a33d; border-radius: 4px; }").arg(plot->objectName())
                            : QString());
     plot->setProperty("lessonHighlight", on);
+  }
+}
+
+void LessonController::runAll(int lesson) {
+  if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return;
+  if (window_->isTraining()) {
+    panel_->setStatus(tr("A run is in progress: stop it first."));
+    return;
+  }
+  measured_lesson_ = lesson;
+  measured_.clear();
+  last_check_ = -1;
+  panel_->clearCheck();
+  queue_.clear();
+  for (int i = 0; i < static_cast<int>(lessons_[lesson].runs.size()); ++i) queue_.append(i);
+  startNextQueued();
+}
+
+void LessonController::startNextQueued() {
+  if (queue_.isEmpty()) return;
+  const int run = queue_.takeFirst();
+  const bool was = auto_start_;
+  auto_start_ = true;
+  runLesson(measured_lesson_, run);
+  auto_start_ = was;
+  panel_->setStatus(tr("Running %1 (%2 of %3) — the check follows the last run.")
+                        .arg(q(lessons_[measured_lesson_].runs[run].label))
+                        .arg(static_cast<int>(lessons_[measured_lesson_].runs.size()) - static_cast<int>(queue_.size()))
+                        .arg(lessons_[measured_lesson_].runs.size()));
+}
+
+void LessonController::onMeasured(const QString& label, const QVariantMap& values) {
+  if (measured_lesson_ < 0) return;
+  for (auto it = values.begin(); it != values.end(); ++it) measured_[label + "." + it.key()] = it.value().toDouble();
+  checkIfComplete();
+}
+
+void LessonController::onRunFinished(qint64, bool stopped, bool failed) {
+  if (queue_.isEmpty()) return;
+  if (stopped || failed) {
+    queue_.clear();
+    panel_->setStatus(failed ? tr("The run failed; the check needs every run.") : tr("Stopped; the check needs every run."));
+    return;
+  }
+  // Start the next run once this one's thread is gone (finished() is the worker's last signal).
+  QTimer::singleShot(0, this, [this] { startNextQueued(); });
+}
+
+bool LessonController::checkIfComplete() {
+  if (measured_lesson_ < 0 || measured_lesson_ >= static_cast<int>(lessons_.size())) return false;
+  const auto& l = lessons_[measured_lesson_];
+  std::map<std::string, double> values;
+  for (auto it = measured_.begin(); it != measured_.end(); ++it) values[it.key().toStdString()] = it.value();
+  QStringList missing;
+  try {
+    for (const auto& name : check_value_names(l.check, l.name))
+      if (!values.count(name)) {
+        const QString run = q(name.substr(0, name.find('.')));
+        if (!missing.contains(run)) missing.append(run);
+      }
+    if (!missing.isEmpty()) {
+      panel_->setStatus(tr("Measured; the check also needs run %1.").arg(missing.join(QStringLiteral(", "))));
+      return false;
+    }
+    const auto result = evaluate_check(l.check, values, l.name);
+    QStringList clauses;
+    for (const auto& c : result.clauses) clauses.append((c.passed ? QStringLiteral("✓ ") : QStringLiteral("✗ ")) + q(c.measured));
+    last_check_ = result.passed ? 1 : 0;
+    panel_->setCheck(result.passed, q(l.symptom), clauses);
+    panel_->setStatus(tr("All runs done. Reveal when the class has answered."));
+    return true;
+  } catch (const std::exception& e) {
+    panel_->setStatus(QString::fromUtf8(e.what()));
+    return false;
   }
 }
 

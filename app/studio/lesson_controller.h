@@ -1,7 +1,9 @@
 #pragma once
 #include <QHash>
 #include <QObject>
+#include <QList>
 #include <QString>
+#include <QVariantMap>
 
 #include <vector>
 
@@ -46,11 +48,22 @@ class LessonController : public QObject {
   // Fills the form from configFor, highlights the lesson's plots, and (when autoStart) starts.
   void runLesson(int lesson, int run);
   void setAutoStart(bool on) { auto_start_ = on; }
+  // Each run takes the lesson's short_steps (tests, a quick demo in class).
+  void setShortRuns(bool on) { short_runs_ = on; }
+  // Every run of the lesson in turn, then the check (PASS/FAIL in the panel).
+  void runAll(int lesson);
+  // The check's verdict once every run it reads has finished: 1 pass, 0 fail, -1 not yet.
+  int lastCheck() const { return last_check_; }
+  const QHash<QString, double>& measuredValues() const { return measured_; }
   void highlightPlots(int lesson);  // -1 clears
 
  private:
   static widgets::LessonView toView(const Lesson& lesson);
   void chooseLessonFile();
+  void startNextQueued();
+  void onMeasured(const QString& label, const QVariantMap& values);
+  void onRunFinished(qint64 steps, bool stopped, bool failed);
+  bool checkIfComplete();  // evaluates the check when every value it reads is measured
 
   MainWindow* window_;
   widgets::LessonPanel* panel_ = nullptr;
@@ -60,6 +73,11 @@ class LessonController : public QObject {
   QHash<QObject*, QString> plot_titles_;  // each plot's own title, before a lesson marked it
   QString last_error_;
   bool auto_start_ = true;
+  bool short_runs_ = false;
+  int measured_lesson_ = -1;          // the lesson whose runs measured_ holds
+  QHash<QString, double> measured_;   // "<run>.<kind>.<metric>"
+  QList<int> queue_;                  // runs still to start in Run all
+  int last_check_ = -1;
 };
 
 }  // namespace dpo::studio

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     qputenv("QT_QPA_PLATFORM", "offscreen");
 
   QApplication app(argc, argv);
+  QApplication::setOrganizationName("dpo-studio");  // QSettings: ~/.config/dpo-studio/dpo-studio.conf
   QApplication::setApplicationName("dpo-studio");
   QApplication::setApplicationDisplayName("DPO Studio");
   QString version = QString::fromStdString(dpo::version_string());  // "dpo-studio 0.1.0, libtorch …"
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   const int threads_in_effect = dpo::configure_threads(threads);
 
   dpo::studio::MainWindow window;
+  if (!headless) window.enablePersistence();  // smoke runs and screenshots start from the defaults
   auto config = window.runConfig();
   config.threads = threads_in_effect;
   if (smoke) config.steps = 10;

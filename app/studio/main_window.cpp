@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDebug>
 #include <QDockWidget>
@@ -44,7 +45,9 @@
 #include "widgets/dataset_panel.h"
 #include "widgets/playground_panel.h"
 #include "widgets/diagnostics_panel.h"
+#include "widgets/error_dialog.h"
 #include "widgets/metric_plot.h"
+#include "widgets/progress_strip.h"
 #include "widgets/pair_inspector.h"
 #include "widgets/runs_panel.h"
 
@@ -167,10 +170,25 @@ QWidget* MainWindow::buildSettingsPanel() {
   settings_layout->setSpacing(10);
   settings_box_ = settings;
 
-  // Data
-  auto* data_box = new QGroupBox(tr("Data"), settings);
-  auto* data_row = new QHBoxLayout(data_box);
+  // Model and data: the built-in demo first, then recent folders and files, then Open….
+  auto* data_box = new QGroupBox(tr("Model and data"), settings);
+  auto* data_form = new QFormLayout(data_box);
+  model_combo_ = new QComboBox(data_box);
+  model_combo_->setObjectName("modelCombo");
+  model_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  model_combo_->setMinimumContentsLength(16);
+  model_combo_->setToolTip(tr("The policy to train (and, frozen, its reference): the built-in demo model or a Hugging Face folder"));
+  data_combo_ = new QComboBox(data_box);
+  data_combo_->setObjectName("dataCombo");
+  data_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  data_combo_->setMinimumContentsLength(16);
+  data_combo_->setToolTip(tr("The demo's datasets (true reward known), recent files, or any preference file"));
+  data_form->addRow(tr("Model"), model_combo_);
+  data_form->addRow(tr("Dataset"), data_combo_);
+  auto* data_row = new QHBoxLayout;
+  data_form->addRow(tr("File"), data_row);
   data_edit_ = new QLineEdit(data_box);
+  data_edit_->setObjectName("dataEdit");
   data_edit_->setPlaceholderText(tr("embedded demo (240 pairs)"));
   data_edit_->setClearButtonEnabled(true);
   data_edit_->setToolTip(tr("Preference JSONL, one {\"prompt\", \"chosen\", \"rejected\"} object per line.\n"
@@ -179,6 +197,10 @@ QWidget* MainWindow::buildSettingsPanel() {
   connect(open_button_, &QPushButton::clicked, this, &MainWindow::chooseDataFile);
   data_row->addWidget(data_edit_, 1);
   data_row->addWidget(open_button_);
+  fillPickers();
+  connect(model_combo_, &QComboBox::activated, this, &MainWindow::onModelPicked);
+  connect(data_combo_, &QComboBox::activated, this, &MainWindow::onDataPicked);
+  connect(data_edit_, &QLineEdit::textChanged, this, &MainWindow::syncDataCombo);
 
   // Objective
   auto* objective_box = new QGroupBox(tr("Objective"), settings);
@@ -407,6 +429,27 @@ QWidget* MainWindow::buildPlotToolbar() {
   row->addWidget(label);
   row->addWidget(smoothing_slider_);
   row->addWidget(smoothing_value_);
+  x_axis_combo_ = new QComboBox(bar);
+  x_axis_combo_->setObjectName("xAxisCombo");
+  x_axis_combo_->addItem(tr("x: step"), static_cast<int>(widgets::MetricPlot::XAxis::Step));
+  x_axis_combo_->addItem(tr("x: tokens"), static_cast<int>(widgets::MetricPlot::XAxis::Tokens));
+  x_axis_combo_->addItem(tr("x: time"), static_cast<int>(widgets::MetricPlot::XAxis::Seconds));
+  x_axis_combo_->setToolTip(tr("Draw every plot against the optimizer step, the tokens trained on, or the seconds "
+                               "since the run started (compare runs of different batch sizes or speeds)"));
+  connect(x_axis_combo_, &QComboBox::currentIndexChanged, this, [this] {
+    const auto axis = static_cast<widgets::MetricPlot::XAxis>(x_axis_combo_->currentData().toInt());
+    for (auto* plot : plots()) plot->setXAxis(axis);
+  });
+  clip_check_ = new QCheckBox(tr("Ignore outliers"), bar);
+  clip_check_->setObjectName("clipOutliersCheck");
+  clip_check_->setToolTip(tr("Scale the y axes to the 1st–99th percentile, so one spike does not flatten the curves "
+                             "(the spike is still drawn)"));
+  connect(clip_check_, &QCheckBox::toggled, this, [this](bool on) {
+    for (auto* plot : plots()) plot->setClipOutliers(on);
+  });
+  row->addSpacing(12);
+  row->addWidget(x_axis_combo_);
+  row->addWidget(clip_check_);
   row->addStretch(1);
   auto* help = new QLabel(tr("faint: raw per step · solid: smoothed"), bar);
   help->setStyleSheet("color: #7a8594;");
@@ -455,6 +498,10 @@ void MainWindow::buildStatusBar() {
   bold.setBold(true);
   status_state_->setFont(bold);
   bar->addWidget(status_state_);
+  progress_ = new widgets::ProgressStrip(bar);
+  progress_->setObjectName("preparationStrip");
+  bar->addWidget(progress_);
+  connect(progress_, &widgets::ProgressStrip::cancelRequested, this, &MainWindow::stopTraining);
   for (auto* l : {status_step_, status_loss_, status_accuracy_, status_speed_}) {
     l->setMinimumWidth(120);
     bar->addPermanentWidget(l);
@@ -514,6 +561,7 @@ void MainWindow::setRunConfig(const StudioRunConfig& config) {
   eval_spin_->setValue(static_cast<int>(config.eval_every));
   pause_after_ = config.pause_after;
   threads_ = config.threads;
+  if (config.model_dir != modelDir()) setModelDir(config.model_dir);
   updateLossFormula();
 }
 
@@ -529,6 +577,8 @@ StudioRunConfig MainWindow::runConfig() const {
   c.eval_every = eval_spin_->value();
   c.pause_after = pause_after_;
   c.threads = threads_;
+  c.lesson = lesson_run_;
+  c.model_dir = modelDir();
   return c;
 }
 
@@ -583,6 +633,8 @@ void MainWindow::setState(RunState state) {
 void MainWindow::startTraining() {
   if (state_ != RunState::Idle || thread_) return;
   active_config_ = runConfig();
+  lesson_run_.reset();  // one run only; a plain Start after it trains the form's settings
+  rememberUsed(active_config_);
   beginRun();
   records_.clear();
   evals_.clear();
@@ -602,7 +654,9 @@ void MainWindow::startTraining() {
   status_loss_->clear();
   status_accuracy_->clear();
   status_speed_->clear();
-  run_data_->setText(active_config_.data_path.isEmpty() ? tr("embedded demo") : active_config_.data_path);
+  run_data_->setText(active_config_.lesson ? tr("demo: %1").arg(QString::fromStdString(active_config_.lesson->dataset))
+                     : active_config_.data_path.isEmpty() ? tr("embedded demo")
+                                                          : active_config_.data_path);
   run_model_->setText(tr("—"));
   for (auto* value : std::as_const(latest_)) value->setText(tr("—"));
 
@@ -623,6 +677,8 @@ void MainWindow::startTraining() {
   connect(worker_, &TrainingWorker::failed, this, &MainWindow::onFailed);
   connect(worker_, &TrainingWorker::finished, this, &MainWindow::onFinished);
   connectRunDirectory(worker_);
+  connect(worker_, &TrainingWorker::preparing, progress_, &widgets::ProgressStrip::setProgress);
+  connect(worker_, &TrainingWorker::lessonMeasured, this, &MainWindow::lessonMeasured);
   setState(RunState::Preparing);
   thread_->start();
 }
@@ -653,10 +709,12 @@ void MainWindow::onPrepared(const QString& data_label, qint64 pairs, qint64 para
 }
 
 void MainWindow::onStep(const MetricRecord& r) {
+  if (!progress_->isHidden()) progress_->finish();
   records_.push_back(r);
   steps_done_ = r.step;
   diagnostics_stale_ = true;
   const double x = static_cast<double>(r.step);
+  for (auto* plot : plots()) plot->addXSample(x, static_cast<double>(r.tokens), r.elapsed_seconds);
   margin_plot_->addPoint(0, x, r.rewards_margins);
   margin_plot_->addPoint(1, x, r.rewards_accuracies);
   logratio_plot_->addPoint(0, x, r.logratio_chosen());
@@ -786,15 +844,27 @@ void MainWindow::onFailed(const QString& message) {
   last_error_ = message;
   qWarning().noquote() << "dpo-studio: training failed:" << message;
   if (interactive_errors_) {
-    auto* box = new QMessageBox(QMessageBox::Critical, tr("Training failed"), message, QMessageBox::Ok, this);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    box->open();
+    const auto& c = active_config_;
+    const QString details =
+        tr("Run settings: loss %1, β %2, learning rate %3, batch %4, %5 steps\nData: %6\nModel: %7\nSteps done: %8")
+            .arg(c.loss_name)
+            .arg(c.beta)
+            .arg(c.learning_rate)
+            .arg(c.batch_size)
+            .arg(c.steps)
+            .arg(c.data_path.isEmpty() ? tr("embedded demo") : c.data_path)
+            .arg(c.model_dir.isEmpty() ? tr("embedded demo model") : c.model_dir)
+            .arg(steps_done_);
+    widgets::makeErrorDialog(this, tr("Training failed"), message,
+                    tr("The plots, the run log and the run folder keep everything recorded so far."), details)
+        ->open();
   }
-  statusBar()->showMessage(message, 15000);
+  statusBar()->showMessage(message.section('\n', 0, 0), 15000);
 }
 
 void MainWindow::onFinished(qint64 steps_done, bool stopped) {
   joinWorker();
+  progress_->finish();
   stepping_ = false;
   inspector_->setTokensAvailable(false);
   if (steps_done > steps_done_) steps_done_ = steps_done;
@@ -818,6 +888,7 @@ void MainWindow::joinWorker() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+  saveSettings();
   if (worker_) {
     worker_->requestStop();
     setState(RunState::Stopping);

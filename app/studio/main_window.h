@@ -3,9 +3,12 @@
 #include <QList>
 #include <QMainWindow>
 #include <QString>
+#include <QStringList>
 #include <QTimer>
+#include <QVariantMap>
 
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "app/studio/eval_record.h"
@@ -13,6 +16,7 @@
 #include "app/studio/run_summary.h"
 #include "app/studio/training_worker.h"
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -32,6 +36,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class MetricPlot;
 class PairInspector;
+class ProgressStrip;
 class RunsPanel;
 class PlaygroundPanel;
 }
@@ -52,9 +57,20 @@ class MainWindow : public QMainWindow {
 
   void setRunConfig(const StudioRunConfig& config);  // fills the form
   StudioRunConfig runConfig() const;                 // reads the form
+  // The next Start trains this lesson run: its dataset, objective and seeds, the rest from the form.
+  void setLessonRun(const std::optional<dpo::LessonRun>& run) { lesson_run_ = run; }
   // false: errors are logged (qWarning) instead of shown in a dialog (smoke runs, tests).
   void setInteractiveErrors(bool on) { interactive_errors_ = on; }
   void setComputeInfo(const QString& summary, const QString& details);  // threads, BLAS
+  // Restores the last session's settings, recent files and window layout, and saves them from now
+  // on (QSettings). Off by default, so tests and headless runs neither read nor write them.
+  void enablePersistence();
+  void saveSettings();
+  QComboBox* modelCombo() const { return model_combo_; }
+  QComboBox* dataCombo() const { return data_combo_; }
+  QString modelDir() const;                  // empty: the built-in demo model
+  void setModelDir(const QString& dir);      // added to the recent folders
+  QStringList recentDataFiles() const { return recent_data_; }
 
   RunState state() const { return state_; }
   bool isTraining() const { return thread_ != nullptr; }
@@ -71,6 +87,8 @@ class MainWindow : public QMainWindow {
   widgets::MetricPlot* lossPlot() const { return loss_plot_; }
   QList<widgets::MetricPlot*> plots() const;
   void flushPlots();
+  QComboBox* xAxisCombo() const { return x_axis_combo_; }
+  QCheckBox* clipOutliersCheck() const { return clip_check_; }
   QSlider* smoothingSlider() const { return smoothing_slider_; }  // 0–99: EMA weight × 100, all plots
 
   widgets::DiagnosticsPanel* diagnosticsPanel() const { return diagnostics_; }
@@ -84,6 +102,7 @@ class MainWindow : public QMainWindow {
   QPushButton* stepButton() const { return step_button_; }
   QDoubleSpinBox* betaSpin() const { return beta_spin_; }
   QDoubleSpinBox* learningRateSpin() const { return lr_spin_; }
+  widgets::ProgressStrip* progressStrip() const { return progress_; }
 
   widgets::PairInspector* pairInspector() const { return inspector_; }
   QTabWidget* tabs() const { return tabs_; }
@@ -167,6 +186,12 @@ class MainWindow : public QMainWindow {
   void setState(RunState state);
   void updateLossFormula();
   void chooseDataFile();
+  void fillPickers();
+  void syncDataCombo();  // the dataset picker follows the file field
+  void onModelPicked(int index);
+  void onDataPicked(int index);
+  void addRecent(QStringList& list, const QString& path);
+  void rememberUsed(const StudioRunConfig& config);
 
   void onPrepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label);
   void onStep(const MetricRecord& record);
@@ -181,6 +206,11 @@ class MainWindow : public QMainWindow {
 
   // settings
   QLineEdit* data_edit_ = nullptr;
+  QComboBox* model_combo_ = nullptr;
+  QComboBox* data_combo_ = nullptr;
+  int model_index_ = 0;  // back to it when Open… is cancelled
+  QStringList recent_data_, recent_models_;
+  bool persistent_ = false;
   QComboBox* loss_combo_ = nullptr;
   QLabel* loss_formula_ = nullptr;
   QDoubleSpinBox* beta_spin_ = nullptr;
@@ -231,6 +261,8 @@ class MainWindow : public QMainWindow {
   int eval_margin_ = -1, eval_accuracy_ = -1, eval_chosen_ = -1, eval_rejected_ = -1, eval_loss_ = -1,
       sampled_length_ = -1;
   QLabel* smoothing_value_ = nullptr;
+  QComboBox* x_axis_combo_ = nullptr;  // step / tokens / time, all plots
+  QCheckBox* clip_check_ = nullptr;    // ignore outliers in the y autoscale, all plots
 
   // diagnostics
   widgets::DiagnosticsPanel* diagnostics_ = nullptr;
@@ -244,6 +276,8 @@ class MainWindow : public QMainWindow {
   QLabel* status_loss_ = nullptr;
   QLabel* status_accuracy_ = nullptr;
   QLabel* status_speed_ = nullptr;
+  widgets::ProgressStrip* progress_ = nullptr;  // preparation: stage, bar, Cancel
+  std::optional<dpo::LessonRun> lesson_run_;     // for the next Start only
 
   QThread* thread_ = nullptr;
   TrainingWorker* worker_ = nullptr;

@@ -1,13 +1,18 @@
 #include "app/studio/training_worker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <limits>
 #include <optional>
 
 #include "app/session/run_directory.h"
+#include "app/session/lesson_run.h"
 #include "app/session/run_setup.h"
+#include "core/demo/demo_datasets.h"
+#include "core/io/atomic_file.h"
+#include "resources/demo_assets.h"
 #include "app/studio/record_convert.h"
 #include "app/studio/run_catalog.h"
 #include "core/data/tokenize.h"
@@ -351,6 +356,23 @@ void TrainingWorker::run() {
     options.trainer.max_steps = config_.steps;
     options.trainer.batch_size = config_.batch_size;
     options.trainer.eval_every = config_.eval_every;
+    options.model_dir = config_.model_dir.toStdString();
+    options.trainer.objective = config_.objective == QStringLiteral("sft") ? Objective::Sft : Objective::Preference;
+    options.trainer.seed = config_.seed;
+    options.trainer.loss.label_smoothing = config_.label_smoothing;
+    options.trainer.loss.length_alpha = config_.length_alpha;
+    std::optional<LessonRun> lesson = config_.lesson;
+    if (lesson) {
+      // The lesson's dataset, objective and seeds; what the form shows (filled from the lesson, and
+      // perhaps changed by the teacher) for the rest.
+      lesson->loss = config_.loss_name.toStdString();
+      lesson->beta = config_.beta;
+      lesson->learning_rate = config_.learning_rate;
+      lesson->steps = config_.steps;
+      lesson->batch_size = config_.batch_size;
+      options = app::lesson_run_options(*lesson, lesson->steps, {});
+      options.trainer.eval_every = config_.eval_every;  // plots only: the lesson trains on every pair
+    }
 
     // The run directory: a new one under the runs root, or the one to resume (whose settings win).
     const bool resuming = !config_.resume_dir.isEmpty();
@@ -366,7 +388,24 @@ void TrainingWorker::run() {
           false));
     }
 
-    auto setup = app::prepare_run(options);
+    if (lesson) {
+      // As `dpo lesson run` does: the lesson's demo variant, written next to the run's records.
+      const auto data = run_dir->path() / "data.jsonl";
+      write_file_atomically(data, demo_dataset_jsonl(lesson->dataset, resources::kDemoSeed, resources::kDemoPairs));
+      options.data_path = data.string();
+    }
+    // Throttled to ~20 updates a second; Stop while preparing cancels at the next report.
+    auto last_report = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    auto report = [&](const std::string& stage, size_t done, size_t total) {
+      if (stop_) return false;
+      const auto now = std::chrono::steady_clock::now();
+      if (done == 0 || done == total || now - last_report > std::chrono::milliseconds(50)) {
+        last_report = now;
+        Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
+      }
+      return true;
+    };
+    auto setup = app::prepare_run(options, report);
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count, QString::fromStdString(setup.model_label));
     auto& trainer = *setup.trainer;
@@ -402,6 +441,17 @@ void TrainingWorker::run() {
       session.run_dir->append_event(e);
       Q_EMIT eventLogged(toRecord(e));
     };
+    // The reference pass, before the first step, so Stop can cancel it and the bar can count it.
+    callbacks.on_progress = [&](const std::string& stage, size_t done, size_t total) {
+      if (!report(stage, done, total)) throw Cancelled("cancelled during " + stage);
+    };
+    trainer.prepare(callbacks);
+    callbacks.on_progress = nullptr;
+    std::optional<app::LessonProbe> probe;
+    if (lesson && !resuming) {
+      report("measuring the starting policy (held-out pairs, sampled answers)", 0, 0);
+      probe.emplace(setup);
+    }
     while (!trainer.finished() && !stop_) {
       if (!waitWhilePaused(session)) break;
       Requests pending;
@@ -413,6 +463,7 @@ void TrainingWorker::run() {
       const StepMetrics m = trainer.step(callbacks);
       steps_done = trainer.steps_done();
       session.run_dir->append_metrics(m);
+      if (probe) probe->record(m);
       Q_EMIT stepFinished(toRecord(m, session.beta));
       if (trainer.eval_due() && !stop_) evaluate(session);
       if (config_.pause_after > 0 && steps_done == config_.pause_after) {
@@ -422,6 +473,11 @@ void TrainingWorker::run() {
     }
     steps_done = trainer.steps_done();
     if (trainer.finished() && !stop_ && session.last_eval_step != steps_done) evaluate(session);
+    if (probe && trainer.finished() && !stop_) {
+      QVariantMap values;
+      for (const auto& [key, v] : probe->finish(lesson->label, lesson->beta)) values.insert(QString::fromStdString(key), v);
+      Q_EMIT lessonMeasured(QString::fromStdString(lesson->label), values);
+    }
     // Stopped or finished: a checkpoint to resume from (or to look at) and the final model.
     if (steps_done > 0) {
       saveCheckpoint(session);
@@ -434,12 +490,14 @@ void TrainingWorker::run() {
       for (size_t i = 0; i < pairs.size() && i < kFinalTokenPairs && !stop_; ++i)
         Q_EMIT pairTokensReady(scoreTokens(session, static_cast<qint64>(pairs[i].line)));
     }
+  } catch (const Cancelled&) {
+    stop_ = true;  // finished(…, stopped): the user ended it
   } catch (const std::exception& e) {
     // dpo::Error carries a one-line user-facing message; anything else (c10::Error, bad_alloc)
     // is still better shown than crashing the studio.
     const bool ours = dynamic_cast<const Error*>(&e) != nullptr;
     QString message = QString::fromStdString(e.what());
-    if (!ours) message = tr("internal error: %1").arg(message.section('\n', 0, 0));
+    if (!ours) message = tr("internal error: %1").arg(message);  // the dialog shows line 1, the rest under details
     Q_EMIT failed(message);
   }
   Q_EMIT finished(steps_done, stop_.load());

@@ -2,6 +2,7 @@
 #include <QList>
 #include <QObject>
 #include <QString>
+#include <QVariantMap>
 
 #include <atomic>
 #include <condition_variable>
@@ -11,6 +12,7 @@
 #include "app/studio/eval_record.h"
 #include "app/studio/metric_record.h"
 #include "app/studio/playground_record.h"
+#include "core/lessons/lesson.h"
 
 namespace dpo::studio {
 
@@ -18,6 +20,7 @@ namespace dpo::studio {
 // dpo::app::RunOptions the studio exposes.
 struct StudioRunConfig {
   QString data_path;  // empty: embedded demo
+  QString model_dir;  // Hugging Face folder; empty: the embedded demo model
   QString columns;    // column mapping, "prompt=question,chosen=good" (RunOptions::columns); empty: none
   QString loss_name = QStringLiteral("sigmoid");
   double beta = 0.1;
@@ -25,8 +28,16 @@ struct StudioRunConfig {
   qint64 steps = 200;
   qint64 batch_size = 8;
   qint64 eval_every = 25;
-  qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)  // evaluate the eval split every this many steps (and at the end); 0: only at the end
+  qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)
   int threads = 0;  // 0: keep the process-wide setting
+  QString objective = QStringLiteral("dpo");  // "dpo" (the loss above) or "sft" (NLL on chosen)
+  quint64 seed = 0;  // data order
+  double label_smoothing = 0.0;  // cDPO / rDPO ε
+  double length_alpha = 0.01;    // rdpo-length α per token of length difference
+  // Lesson mode: this run of a lesson, trained as `dpo lesson run` trains it (its dataset, objective
+  // and seeds; loss, β, learning rate, steps and batch from the fields above); the values its
+  // check reads come back in lessonMeasured().
+  std::optional<dpo::LessonRun> lesson;
   // Run directory (config.json, metrics.jsonl, ..., checkpoints/, final/): new runs go to
   // runs_root/<yyyyMMdd-HHmmss>-<loss>-b<beta>/; empty: defaultRunsRoot() (app/studio/run_catalog.h).
   QString runs_root;
@@ -94,6 +105,10 @@ class TrainingWorker : public QObject {
   void generationFinished(const dpo::studio::PlaygroundResult& result);
   void paused(qint64 steps_done);  // emitted once the worker is actually idle
   void resumed();
+  // Preparation (tokenizing, the reference pass): total 0 while a stage cannot count.
+  void preparing(const QString& stage, qint64 done, qint64 total);
+  // Lesson mode, after the last step: "<kind>.<metric>" → value, as `dpo lesson run` measures them.
+  void lessonMeasured(const QString& label, const QVariantMap& values);
   void failed(const QString& message);
   // Always the last signal of a run; `stopped` when the user ended it early.
   void finished(qint64 steps_done, bool stopped);

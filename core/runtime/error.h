@@ -37,6 +37,12 @@ class TrainingError : public Error {
   using Error::Error;
 };
 
+// The user cancelled a long operation (preparation, a reference pass); not a failure.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
 // "file:line: message"
 std::string located(const std::string& file, size_t line, const std::string& message);
 

@@ -1,6 +1,7 @@
 // Lesson mode of the studio (issue 8) on the offscreen platform: predict, run, reveal.
 // DPO_LESSON_SCREENSHOT=<file.png> also saves the window after the reveal.
 #include <QComboBox>
+#include <QDir>
 #include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QFile>
@@ -13,7 +14,12 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "app/session/lesson_run.h"
 #include "app/studio/lesson_controller.h"
+#include "core/demo/demo_datasets.h"
+#include "core/io/atomic_file.h"
+#include "core/train/trainer.h"
+#include "resources/demo_assets.h"
 #include "app/studio/main_window.h"
 #include "widgets/lesson_panel.h"
 #include "widgets/metric_plot.h"
@@ -127,28 +133,98 @@ class LessonsPanelTest : public QObject {
     QVERIFY(!panel->explanationLabel()->isVisible());
   }
 
-  void noisyVariantIsWrittenForTheWorker() {
+  void lessonRunCarriesItsDatasetAndSeeds() {
     MainWindow w;
     auto* c = w.findChild<LessonController*>();
     const int noisy = c->findLesson("noisy-labels");
     QVERIFY(noisy >= 0);
-    const auto cfg = c->configFor(noisy, 0);
-    QVERIFY(!cfg.data_path.isEmpty());
-    QVERIFY(QFileInfo::exists(cfg.data_path));
-    QVERIFY(cfg.data_path.endsWith("noisy.jsonl"));
+    const auto cfg = c->configFor(noisy, 1);  // rdpo: robust, ε 0.25 on the noisy variant
+    QVERIFY(cfg.lesson.has_value());
+    QCOMPARE(QString::fromStdString(cfg.lesson->dataset), QString("noisy"));
+    QCOMPARE(cfg.loss_name, QString("robust"));
+    QCOMPARE(cfg.label_smoothing, 0.25);
+    QCOMPARE(cfg.steps, qint64(400));
+    QVERIFY(cfg.data_path.isEmpty());  // the worker writes the variant into the run folder
+    c->setShortRuns(true);
+    QCOMPARE(c->configFor(noisy, 1).steps, qint64(300));
   }
 
-  void sftRunIsNotRunnable() {
+  // Lesson 7's first run is SFT on chosen: the studio trains it (NLL, no reference) and says so in
+  // the run's config.json.
+  void sftLessonRunTrainsInTheStudio() {
     MainWindow w;
+    w.setInteractiveErrors(false);
+    auto config = w.runConfig();
+    config.pause_after = 4;
+    config.eval_every = 0;
+    w.setRunConfig(config);
     auto* c = w.findChild<LessonController*>();
     const int ref = c->findLesson("reference-matters");
     QVERIFY(c->openLesson(ref));
-    bool some_disabled = false;
-    for (int i = 0; i < c->panel()->runCombo()->count(); ++i) {
-      c->panel()->runCombo()->setCurrentIndex(i);
-      if (!c->panel()->runButton()->isEnabled()) some_disabled = true;
+    c->panel()->runCombo()->setCurrentIndex(0);
+    QVERIFY(c->panel()->runButton()->isEnabled());
+    c->panel()->runButton()->click();
+    QVERIFY(w.isTraining());
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QCOMPARE(w.stepsDone(), qint64(4));
+    // NLL of the chosen answers: positive, and no implicit reward without a reference.
+    QVERIFY(w.records().front().loss > 0.1);
+    QCOMPARE(w.records().front().rewards_margins, 0.0);
+    QFile f(QDir(w.currentRunDir()).filePath("config.json"));
+    QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(w.currentRunDir()));
+    const QByteArray json = f.readAll();
+    QVERIFY2(json.contains("\"objective\": \"sft\""), json.constData());
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.stopTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+  }
+
+  // Run all & check on lesson 1 (short): PASS in the panel, with the very numbers `dpo lesson run`
+  // computes for the same run (here in-process through the same session code).
+  void runAllChecksTheSymptomLikeTheCli() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    auto config = w.runConfig();
+    config.eval_every = 0;
+    w.setRunConfig(config);
+    auto* c = w.findChild<LessonController*>();
+    c->setShortRuns(true);
+    const int first = c->findLesson("first-run");
+    QVERIFY(c->openLesson(first));
+    QVERIFY(c->panel()->runAllButton()->isEnabled());
+    QVERIFY(c->panel()->checkLabel()->isHidden());
+    c->panel()->runAllButton()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(c->lastCheck() >= 0, 4 * kRunTimeoutMs);
+    QCOMPARE(c->lastCheck(), 1);
+    QVERIFY(!c->panel()->checkLabel()->isHidden());
+    QVERIFY(c->panel()->checkLabel()->text().contains("PASS"));
+    QVERIFY(c->panel()->checkLabel()->text().contains("dpo.final.rewards/margins"));
+
+    const auto& measured = c->measuredValues();
+    dpo::LessonRun run;
+    run.label = "dpo";
+    run.dataset = "clean";
+    run.loss = "sigmoid";
+    run.beta = 0.1;
+    run.learning_rate = 1e-4;
+    run.steps = 100;  // the lesson's short_steps
+    QTemporaryDir dir;
+    const std::string data = dir.filePath("clean.jsonl").toStdString();
+    dpo::write_file_atomically(data, dpo::demo_dataset_jsonl("clean", dpo::resources::kDemoSeed, dpo::resources::kDemoPairs));
+    auto setup = dpo::app::prepare_run(dpo::app::lesson_run_options(run, run.steps, data));
+    dpo::app::LessonProbe probe(setup);
+    dpo::train(*setup.trainer, [&](const dpo::StepMetrics& m) {
+      probe.record(m);
+      return true;
+    });
+    const auto expected = probe.finish(run.label, run.beta);
+    for (const char* key : {"final.rewards/margins", "final.rewards/accuracies", "first.rewards/chosen",
+                            "sampled.reward_before", "sampled.reward_after", "heldout.accuracy"}) {
+      const QString name = QStringLiteral("dpo.") + key;
+      QVERIFY2(measured.contains(name), qPrintable(name));
+      QVERIFY2(qAbs(measured.value(name) - expected.at(key)) <= 1e-6 * (1 + qAbs(expected.at(key))),
+               qPrintable(QStringLiteral("%1: studio %2, cli %3").arg(name).arg(measured.value(name)).arg(expected.at(key))));
     }
-    QVERIFY(some_disabled);
   }
 
   void teacherWritesALessonFile() {
