@@ -118,7 +118,6 @@ RunDirectory RunDirectory::create(const fs::path& dir, bool overwrite) {
     fs::remove(dir / "config.json");
     fs::remove_all(dir / "checkpoints");
   }
-  fs::create_directories(dir);  // files may go in before config.json (a lesson's data)
   return d;
 }
 

@@ -52,7 +52,7 @@ class RunDirectory {
  public:
   // A new run in `dir`. A directory that already holds a run (config.json or metrics.jsonl) is
   // refused with a ConfigError unless `overwrite`; then its records and checkpoints are removed.
-  // The directory exists afterwards.
+  // The directory is made by the first write (a failed preparation leaves nothing behind).
   static RunDirectory create(const std::filesystem::path& dir, bool overwrite);
   // An existing run to continue: reads config.json and finds the newest complete checkpoint.
   // Throws ConfigError (no or bad config.json) or TrainingError (no checkpoint).

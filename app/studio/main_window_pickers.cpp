@@ -45,6 +45,7 @@ void MainWindow::fillPickers() {
     const QSignalBlocker block(data_combo_);
     data_combo_->clear();
     for (const auto& d : demo_datasets()) {
+      if (d.name == "eval") continue;  // held out: lessons measure on it, nobody should train on it
       data_combo_->addItem(tr("Demo: %1").arg(QString::fromStdString(d.name)), demoPath(d));
       data_combo_->setItemData(data_combo_->count() - 1, QString::fromStdString(d.description), Qt::ToolTipRole);
     }

@@ -391,6 +391,7 @@ void TrainingWorker::run() {
     if (lesson) {
       // As `dpo lesson run` does: the lesson's demo variant, written next to the run's records.
       const auto data = run_dir->path() / "data.jsonl";
+      std::filesystem::create_directories(run_dir->path());
       write_file_atomically(data, demo_dataset_jsonl(lesson->dataset, resources::kDemoSeed, resources::kDemoPairs));
       options.data_path = data.string();
     }

@@ -117,13 +117,13 @@ class StudioTest : public QObject {
 
   void settingsPanel() {
     MainWindow w;
-    auto* beta = w.findChild<QDoubleSpinBox*>();
+    auto* beta = w.betaSpin();
     QVERIFY(beta);
     QCOMPARE(beta->minimum(), 0.001);
     QCOMPARE(beta->maximum(), 10.0);
     QCOMPARE(beta->value(), 0.1);
     QVERIFY(beta->toolTip().contains("0.01 – 0.5"));
-    auto* data = w.findChild<QLineEdit*>();
+    auto* data = w.findChild<QLineEdit*>("dataEdit");
     QVERIFY(data && data->placeholderText().startsWith("embedded demo"));
 
     auto* loss = w.findChild<QComboBox*>("lossCombo");

@@ -1,0 +1,166 @@
+// The studio's pickers, persistence, preparation progress and error dialog (issues 7 and 8) on the
+// offscreen platform.
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QLabel>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "app/studio/main_window.h"
+#include "widgets/error_dialog.h"
+#include "widgets/progress_strip.h"
+
+using dpo::studio::MainWindow;
+
+namespace {
+constexpr int kRunTimeoutMs = 120'000;
+}
+
+class StudioSettingsTest : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(settings_dir_.isValid());
+    QCoreApplication::setOrganizationName("dpo-studio-test");
+    QCoreApplication::setApplicationName("test_studio_settings");
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settings_dir_.path());
+  }
+
+  // The demo is listed first in both pickers; a demo variant is a data path the run understands.
+  void pickersListTheDemo() {
+    MainWindow w;
+    auto* model = w.modelCombo();
+    QVERIFY(model->itemText(0).startsWith("Demo model"));
+    QVERIFY(model->itemData(0).toString().isEmpty());
+    QVERIFY(model->itemText(model->count() - 1).contains("Open Hugging Face folder"));
+    auto* data = w.dataCombo();
+    QStringList demo;
+    for (int i = 0; i < data->count(); ++i)
+      if (data->itemText(i).startsWith("Demo: ")) demo << data->itemText(i).mid(6);
+    QCOMPARE(demo, QStringList({"clean", "noisy", "length-biased", "unpaired", "scored"}));
+    QCOMPARE(data->currentIndex(), 0);  // clean: the embedded demo, an empty path
+    QVERIFY(w.runConfig().data_path.isEmpty());
+    data->setCurrentIndex(data->findText("Demo: noisy"));
+    Q_EMIT data->activated(data->currentIndex());
+    QCOMPARE(w.runConfig().data_path, QString("demo:noisy"));
+    QVERIFY(w.runConfig().model_dir.isEmpty());
+  }
+
+  // demo:noisy trains: 60 of its 240 labels are flipped, so it differs from the clean demo.
+  void demoVariantTrains() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    auto config = w.runConfig();
+    config.data_path = "demo:noisy";
+    config.pause_after = 2;
+    config.eval_every = 0;
+    w.setRunConfig(config);
+    QCOMPARE(w.dataCombo()->currentText(), QString("Demo: noisy"));
+    w.startTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+    QCOMPARE(w.stepsDone(), qint64(2));
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.stopTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+  }
+
+  // Stop while preparing cancels: the run ends stopped, not failed, with no step and no dialog.
+  void cancelWhilePreparing() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    auto config = w.runConfig();
+    config.eval_every = 0;
+    w.setRunConfig(config);
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.startTraining();
+    QCOMPARE(w.state(), MainWindow::RunState::Preparing);
+    w.stopTraining();  // before the worker's first preparation report
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+    QCOMPARE(finished.at(0).at(0).toLongLong(), 0);    // steps
+    QCOMPARE(finished.at(0).at(1).toBool(), true);     // stopped
+    QCOMPARE(finished.at(0).at(2).toBool(), false);    // failed
+    QVERIFY(w.lastError().isEmpty());
+    QVERIFY(w.progressStrip()->isHidden());
+  }
+
+  void progressStripCounts() {
+    dpo::widgets::ProgressStrip strip;
+    QSignalSpy cancel(&strip, &dpo::widgets::ProgressStrip::cancelRequested);
+    strip.setProgress("reference log-probs (train)", 54, 216);
+    QVERIFY(!strip.isHidden());
+    QCOMPARE(strip.bar()->maximum(), 1000);
+    QCOMPARE(strip.bar()->value(), 250);  // 54 / 216
+    QCOMPARE(strip.bar()->format(), QString("54 / 216"));
+    strip.setProgress("tokenizing data", 0, 0);
+    QCOMPARE(strip.bar()->maximum(), 0);  // busy: the stage cannot count
+    strip.cancelButton()->click();
+    QCOMPARE(cancel.count(), 1);
+    QVERIFY(!strip.cancelButton()->isEnabled());
+    QVERIFY(strip.findChild<QLabel*>("preparationStage")->text().contains("Cancelling"));
+    strip.finish();
+    QVERIFY(strip.isHidden());
+    QVERIFY(strip.cancelButton()->isEnabled());
+  }
+
+  void errorDialogShowsTheCauseAndKeepsTheRest() {
+    auto* box = dpo::widgets::makeErrorDialog(nullptr, "Training failed",
+                                              "internal error: CUDA out of memory\nat frame 3\nat frame 4",
+                                              "Everything recorded so far is kept.", "Run settings: loss sigmoid");
+    QCOMPARE(box->text(), QString("<b>internal error: CUDA out of memory</b>"));
+    QCOMPARE(box->informativeText(), QString("Everything recorded so far is kept."));
+    QVERIFY(box->detailedText().contains("at frame 4"));
+    QVERIFY(box->detailedText().endsWith("Run settings: loss sigmoid"));
+    QVERIFY(box->testAttribute(Qt::WA_DeleteOnClose));
+    delete box;
+  }
+
+  // Settings and recent files survive a restart; nothing is read or written without persistence.
+  void settingsPersist() {
+    QTemporaryDir dir;
+    const QString file = dir.filePath("pairs.jsonl");
+    {
+      QFile f(file);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n");
+    }
+    {
+      MainWindow w;  // not persistent: saveSettings writes nothing
+      auto c = w.runConfig();
+      c.beta = 0.7;
+      w.setRunConfig(c);
+      w.saveSettings();
+      QVERIFY(!QSettings().contains("run/beta"));
+    }
+    {
+      MainWindow w;
+      w.enablePersistence();
+      auto c = w.runConfig();
+      c.beta = 0.3;
+      c.loss_name = "ipo";
+      c.data_path = file;
+      w.setRunConfig(c);
+      w.xAxisCombo()->setCurrentIndex(1);
+      w.saveSettings();
+    }
+    MainWindow w;
+    QCOMPARE(w.runConfig().beta, 0.1);  // a fresh window, before persistence, has the defaults
+    w.enablePersistence();
+    QCOMPARE(w.runConfig().beta, 0.3);
+    QCOMPARE(w.runConfig().loss_name, QString("ipo"));
+    QCOMPARE(w.runConfig().data_path, file);
+    QCOMPARE(w.xAxisCombo()->currentIndex(), 1);
+  }
+
+ private:
+  QTemporaryDir settings_dir_;
+};
+
+QTEST_MAIN(StudioSettingsTest)
+#include "test_studio_settings.moc"
