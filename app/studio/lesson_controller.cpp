@@ -9,6 +9,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QTimer>
 
 #include <algorithm>
@@ -63,7 +64,13 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
   QList<widgets::LessonView> views;
   for (const auto& l : lessons_) views.append(toView(l));
   panel_->setLessons(views);
-  dock_->setWidget(panel_);
+  // Question, check and explanation can outgrow a short dock: it scrolls rather than clips.
+  auto* scroll = new QScrollArea(dock_);
+  scroll->setWidget(panel_);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  dock_->setWidget(scroll);
   window->addDockWidget(Qt::RightDockWidgetArea, dock_);
   if (auto* diagnostics = window->findChild<QDockWidget*>("diagnosticsDock")) window->tabifyDockWidget(diagnostics, dock_);
   dock_->hide();  // the studio opens as before; the Lessons menu shows it

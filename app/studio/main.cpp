@@ -1,4 +1,6 @@
 #include <QApplication>
+#include <QPalette>
+#include <QStyleFactory>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QPixmap>
@@ -75,9 +77,32 @@ int main(int argc, char** argv) {
   const QCommandLineOption data_opt("data", "Preference JSONL {prompt, chosen, rejected} (default: embedded demo).", "file");
   const QCommandLineOption beta_opt("beta", "DPO temperature β (typical 0.01 - 0.5).", "b");
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
+  const QCommandLineOption dark_opt("dark", "A dark palette (Fusion style), e.g. for a projector in a dim room.");
   parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, eval_opt, steps_opt, threads_opt, data_opt, beta_opt,
-                     start_opt});
+                     start_opt, dark_opt});
   parser.process(app);
+  if (parser.isSet(dark_opt)) {
+    QApplication::setStyle(QStyleFactory::create("Fusion"));
+    QPalette p;
+    const QColor window(0x2b, 0x2d, 0x31), base(0x1e, 0x1f, 0x22), text(0xe6, 0xe6, 0xe6);
+    p.setColor(QPalette::Window, window);
+    p.setColor(QPalette::WindowText, text);
+    p.setColor(QPalette::Base, base);
+    p.setColor(QPalette::AlternateBase, window);
+    p.setColor(QPalette::Text, text);
+    p.setColor(QPalette::Button, window);
+    p.setColor(QPalette::ButtonText, text);
+    p.setColor(QPalette::ToolTipBase, base);
+    p.setColor(QPalette::ToolTipText, text);
+    p.setColor(QPalette::Highlight, QColor(0x3d, 0x7e, 0xc9));
+    p.setColor(QPalette::HighlightedText, Qt::white);
+    p.setColor(QPalette::Mid, QColor(0x5a, 0x5d, 0x63));
+    p.setColor(QPalette::PlaceholderText, QColor(0x9a, 0x9d, 0xa3));
+    p.setColor(QPalette::Disabled, QPalette::Text, QColor(0x80, 0x80, 0x80));
+    p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(0x80, 0x80, 0x80));
+    p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(0x80, 0x80, 0x80));
+    QApplication::setPalette(p);
+  }
 
   const bool smoke = parser.isSet(smoke_opt);
   const QString screenshot = parser.value(screenshot_opt);

@@ -407,6 +407,7 @@ void TrainingWorker::run() {
       return true;
     };
     auto setup = app::prepare_run(options, report);
+    if (lesson) setup.data_label = "demo:" + lesson->dataset;
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count, QString::fromStdString(setup.model_label));
     auto& trainer = *setup.trainer;

@@ -199,6 +199,14 @@ class LessonsPanelTest : public QObject {
     QVERIFY(!c->panel()->checkLabel()->isHidden());
     QVERIFY(c->panel()->checkLabel()->text().contains("PASS"));
     QVERIFY(c->panel()->checkLabel()->text().contains("dpo.final.rewards/margins"));
+    if (const QString shot = qEnvironmentVariable("DPO_LESSON_CHECK_SCREENSHOT"); !shot.isEmpty()) {
+      w.resize(1600, 1000);
+      w.show();
+      c->panel()->reveal();
+      w.flushPlots();
+      QCoreApplication::processEvents();
+      QVERIFY(w.grab().save(shot));
+    }
 
     const auto& measured = c->measuredValues();
     dpo::LessonRun run;
