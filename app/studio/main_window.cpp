@@ -756,6 +756,7 @@ void MainWindow::onPaused(qint64 steps_done) {
   if (state_ == RunState::Pausing || state_ == RunState::Running || state_ == RunState::Paused)
     setState(RunState::Paused);
   status_step_->setText(tr("step %1 / %2").arg(steps_done).arg(active_config_.steps));
+  refreshRuns();  // the current run's row: steps and accuracy so far
   Q_EMIT runPaused(steps_done);
 }
 
