@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "decisive_model.h"
 #include "core/generate/generate.h"
 #include "core/generate/sampling.h"
 #include "core/io/hf_folder.h"
@@ -12,27 +13,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-dpo::LlamaForCausalLM random_model() {
-  torch::manual_seed(11);
-  auto config = dpo::LlamaConfig::tiny(60);
-  config.tie_word_embeddings = false;
-  dpo::LlamaForCausalLM model(config);
-  dpo::initialise_weights(model);
-  {
-    // Larger weights than the 0.02 initialisation, so greedy picks are decisive, not near-ties.
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->parameters())
-      if (p.dim() == 2) p.mul_(15);
-  }
-  return model;
-}
+using dpo::testing::decisive_random_model;
 
 const std::vector<std::vector<int64_t>> kPrompts = {{1, 5, 9, 13}, {1, 7}, {1, 22, 40, 41, 42, 43, 44}};
 
 }  // namespace
 
 TEST(Generate, KvCacheGivesTheSameTokensAsFullRecomputation) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig config;
   config.max_new_tokens = 16;
   auto cached = dpo::generate(model, kPrompts, 0, config);
@@ -45,7 +33,7 @@ TEST(Generate, KvCacheGivesTheSameTokensAsFullRecomputation) {
 }
 
 TEST(Generate, KvCacheLogitsMatchFullForward) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   model->eval();
   torch::NoGradGuard no_grad;
   auto ids = torch::tensor({1, 5, 9, 13, 17, 21}, torch::kLong).view({1, 6});
@@ -63,7 +51,7 @@ TEST(Generate, KvCacheLogitsMatchFullForward) {
 }
 
 TEST(Generate, BatchedLeftPaddingMatchesOnePromptAtATime) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig config;
   config.max_new_tokens = 10;
   auto batched = dpo::generate(model, kPrompts, 0, config);
@@ -72,7 +60,7 @@ TEST(Generate, BatchedLeftPaddingMatchesOnePromptAtATime) {
 }
 
 TEST(Generate, StopsOnStopTokenAndCallbackCanCancel) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig config;
   config.max_new_tokens = 12;
   auto free_run = dpo::generate(model, {kPrompts[0]}, 0, config)[0];
@@ -91,7 +79,7 @@ TEST(Generate, StopsOnStopTokenAndCallbackCanCancel) {
 }
 
 TEST(Generate, SamplingIsSeededAndTopKOneIsGreedy) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig greedy;
   greedy.max_new_tokens = 12;
   auto g = dpo::generate(model, kPrompts, 0, greedy);

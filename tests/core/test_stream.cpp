@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "decisive_model.h"
 #include "core/generate/stream.h"
 #include "core/io/hf_folder.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
@@ -12,24 +13,14 @@
 
 namespace {
 
-dpo::LlamaForCausalLM random_model() {
-  torch::manual_seed(11);
-  auto config = dpo::LlamaConfig::tiny(60);
-  config.tie_word_embeddings = false;
-  dpo::LlamaForCausalLM model(config);
-  dpo::initialise_weights(model);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters())
-    if (p.dim() == 2) p.mul_(15);  // decisive greedy picks, as in test_generate
-  return model;
-}
+using dpo::testing::decisive_random_model;
 
 const std::vector<int64_t> kPrompt = {1, 5, 9, 13};
 
 }  // namespace
 
 TEST(Stream, GreedyStreamedTokensEqualGenerate) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig config;
   config.max_new_tokens = 20;
   const auto batch = dpo::generate(model, {kPrompt}, 0, config).front();
@@ -45,7 +36,7 @@ TEST(Stream, GreedyStreamedTokensEqualGenerate) {
 }
 
 TEST(Stream, SampledStreamedTokensEqualGenerateForTheSameSeed) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig config;
   config.max_new_tokens = 16;
   config.temperature = 1.5;
@@ -60,7 +51,7 @@ TEST(Stream, SampledStreamedTokensEqualGenerateForTheSameSeed) {
 }
 
 TEST(Stream, CallbackReturningFalseStops) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   dpo::GenerationConfig config;
   config.max_new_tokens = 20;
   const auto full = dpo::generate(model, {kPrompt}, 0, config).front();
@@ -73,7 +64,7 @@ TEST(Stream, CallbackReturningFalseStops) {
 }
 
 TEST(Stream, AnswerLogpFollowsTheChainRuleAndMatchesAFullForward) {
-  auto model = random_model();
+  auto model = decisive_random_model();
   const std::vector<int64_t> a = {3, 4, 8}, b = {20, 2};
   std::vector<int64_t> ab = a;
   ab.insert(ab.end(), b.begin(), b.end());
