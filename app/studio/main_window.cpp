@@ -42,6 +42,7 @@
 #include "app/studio/lesson_controller.h"
 #include "app/studio/run_catalog.h"
 #include "core/diagnose/diagnostics.h"
+#include "widgets/beta_slider.h"
 #include "widgets/dataset_panel.h"
 #include "widgets/playground_panel.h"
 #include "widgets/diagnostics_panel.h"
@@ -236,6 +237,14 @@ QWidget* MainWindow::buildSettingsPanel() {
                             "While paused you may change it: it applies from the next step and is marked on the plots."));
   connect(beta_spin_, &QDoubleSpinBox::editingFinished, this, &MainWindow::applyRunChanges);
   objective_form->addRow(tr("β (beta)"), beta_spin_);
+  beta_slider_ = new widgets::BetaSlider(objective_box);
+  beta_slider_->setObjectName("betaSlider");
+  objective_form->addRow(QString(), beta_slider_);
+  connect(beta_slider_, &widgets::BetaSlider::betaChanged, this, [this](double beta) {
+    beta_spin_->setValue(beta);
+  });
+  connect(beta_slider_, &QSlider::sliderReleased, this, &MainWindow::applyRunChanges);
+  connect(beta_spin_, &QDoubleSpinBox::valueChanged, this, [this](double beta) { beta_slider_->setBeta(beta); });
 
   // Optimisation
   auto* optim_box = new QGroupBox(tr("Optimisation"), settings);
@@ -266,7 +275,18 @@ QWidget* MainWindow::buildSettingsPanel() {
   settings_layout->addWidget(data_box);
   settings_layout->addWidget(objective_box);
   settings_layout->addWidget(optim_box);
+  settings_layout->addWidget(buildMoreSettings(settings));
+  connect(data_edit_, &QLineEdit::textChanged, this, &MainWindow::validateSettings);
+  connect(steps_spin_, &QSpinBox::valueChanged, this, &MainWindow::validateSettings);
+  connect(eval_spin_, &QSpinBox::valueChanged, this, &MainWindow::validateSettings);
   layout->addWidget(settings);
+
+  // Settings a run would fail on, named before Start (which stays disabled until they are fixed).
+  validation_ = new QLabel(panel);
+  validation_->setObjectName("settingsProblems");
+  validation_->setWordWrap(true);
+  validation_->hide();
+  layout->addWidget(validation_);
 
   // Controls
   auto* buttons = new QHBoxLayout;
@@ -562,7 +582,18 @@ void MainWindow::setRunConfig(const StudioRunConfig& config) {
   pause_after_ = config.pause_after;
   threads_ = config.threads;
   if (config.model_dir != modelDir()) setModelDir(config.model_dir);
+  if (config.reference_dir != referenceDir()) setReferenceDir(config.reference_dir);
+  const int device = device_combo_->findData(config.device);
+  device_combo_->setCurrentIndex(device >= 0 ? device : 0);
+  accum_spin_->setValue(static_cast<int>(config.grad_accumulation));
+  seed_spin_->setValue(static_cast<int>(config.seed));
+  max_length_spin_->setValue(static_cast<int>(config.max_length));
+  max_prompt_spin_->setValue(static_cast<int>(config.max_prompt_length));
+  lora_spin_->setValue(static_cast<int>(config.lora_r));
+  lora_alpha_spin_->setValue(config.lora_alpha);
+  beta_slider_->setBeta(config.beta);
   updateLossFormula();
+  validateSettings();
 }
 
 StudioRunConfig MainWindow::runConfig() const {
@@ -579,6 +610,14 @@ StudioRunConfig MainWindow::runConfig() const {
   c.threads = threads_;
   c.lesson = lesson_run_;
   c.model_dir = modelDir();
+  c.reference_dir = referenceDir();
+  c.device = device_combo_->currentData().toString();
+  c.grad_accumulation = accum_spin_->value();
+  c.seed = static_cast<quint64>(seed_spin_->value());
+  c.max_length = max_length_spin_->value();
+  c.max_prompt_length = max_prompt_spin_->value();
+  c.lora_r = lora_spin_->value();
+  c.lora_alpha = lora_alpha_spin_->value();
   return c;
 }
 
@@ -601,9 +640,10 @@ void MainWindow::setState(RunState state) {
   // While paused only β and the learning rate may change; everything else is fixed for the run.
   settings_box_->setEnabled(idle || paused);
   for (QWidget* w : std::initializer_list<QWidget*>{data_edit_, open_button_, loss_combo_, steps_spin_, batch_spin_,
-                                                    eval_spin_})
+                                                    eval_spin_, model_combo_, data_combo_, more_settings_})
     w->setEnabled(idle);
   beta_spin_->setEnabled(idle || paused);
+  beta_slider_->setEnabled(idle || paused);
   lr_spin_->setEnabled(idle || paused);
   step_button_->setEnabled(paused && !stepping_);
   playground_->setRunState(paused, !idle);
@@ -628,10 +668,11 @@ void MainWindow::setState(RunState state) {
     case RunState::Stopping: status_state_->setText(tr("Stopping after this step…")); break;
   }
   updateRunControls();
+  if (idle) validateSettings();
 }
 
 void MainWindow::startTraining() {
-  if (state_ != RunState::Idle || thread_) return;
+  if (state_ != RunState::Idle || thread_ || !validateSettings()) return;
   active_config_ = runConfig();
   lesson_run_.reset();  // one run only; a plain Start after it trains the form's settings
   rememberUsed(active_config_);

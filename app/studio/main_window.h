@@ -36,6 +36,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class MetricPlot;
 class PairInspector;
+class BetaSlider;
 class ProgressStrip;
 class RunsPanel;
 class PlaygroundPanel;
@@ -71,6 +72,14 @@ class MainWindow : public QMainWindow {
   QString modelDir() const;                  // empty: the built-in demo model
   void setModelDir(const QString& dir);      // added to the recent folders
   QStringList recentDataFiles() const { return recent_data_; }
+  QString referenceDir() const;              // empty: a frozen copy of the policy
+  void setReferenceDir(const QString& dir);
+  // Settings a run would fail on (and warnings), one line each; shown above Start.
+  QStringList settingsProblems() const;
+  QLabel* settingsProblemsLabel() const { return validation_; }
+  widgets::BetaSlider* betaSlider() const { return beta_slider_; }
+  QSpinBox* loraRankSpin() const { return lora_spin_; }
+  QSpinBox* gradAccumulationSpin() const { return accum_spin_; }
 
   RunState state() const { return state_; }
   bool isTraining() const { return thread_ != nullptr; }
@@ -186,6 +195,8 @@ class MainWindow : public QMainWindow {
   void setState(RunState state);
   void updateLossFormula();
   void chooseDataFile();
+  QWidget* buildMoreSettings(QWidget* parent);
+  bool validateSettings();  // shows the problems; false (and Start disabled) when a run would fail
   void fillPickers();
   void syncDataCombo();  // the dataset picker follows the file field
   void onModelPicked(int index);
@@ -211,6 +222,17 @@ class MainWindow : public QMainWindow {
   int model_index_ = 0;  // back to it when Open… is cancelled
   QStringList recent_data_, recent_models_;
   bool persistent_ = false;
+  widgets::BetaSlider* beta_slider_ = nullptr;
+  QWidget* more_settings_ = nullptr;
+  QComboBox* reference_combo_ = nullptr;
+  QComboBox* device_combo_ = nullptr;
+  QSpinBox* accum_spin_ = nullptr;
+  QSpinBox* seed_spin_ = nullptr;
+  QSpinBox* max_length_spin_ = nullptr;
+  QSpinBox* max_prompt_spin_ = nullptr;
+  QSpinBox* lora_spin_ = nullptr;
+  QDoubleSpinBox* lora_alpha_spin_ = nullptr;
+  QLabel* validation_ = nullptr;
   QComboBox* loss_combo_ = nullptr;
   QLabel* loss_formula_ = nullptr;
   QDoubleSpinBox* beta_spin_ = nullptr;

@@ -61,6 +61,14 @@ StudioRunConfig defaultRunConfig() {
   c.steps = t.max_steps;
   c.batch_size = t.batch_size;
   c.eval_every = t.eval_every;
+  c.grad_accumulation = t.grad_accumulation;
+  c.seed = t.seed;
+  c.length_alpha = t.loss.length_alpha;
+  const app::RunOptions o;
+  c.device = QString::fromStdString(o.device);
+  c.max_length = o.tokenize.max_length;
+  c.max_prompt_length = o.tokenize.max_prompt_length;
+  c.lora_alpha = o.lora.alpha;
   return c;
 }
 
@@ -361,6 +369,13 @@ void TrainingWorker::run() {
     options.trainer.seed = config_.seed;
     options.trainer.loss.label_smoothing = config_.label_smoothing;
     options.trainer.loss.length_alpha = config_.length_alpha;
+    options.reference_dir = config_.reference_dir.toStdString();
+    options.device = config_.device.toStdString();
+    options.trainer.grad_accumulation = config_.grad_accumulation;
+    options.tokenize.max_length = config_.max_length;
+    options.tokenize.max_prompt_length = config_.max_prompt_length;
+    options.lora.r = config_.lora_r;
+    options.lora.alpha = config_.lora_alpha;
     std::optional<LessonRun> lesson = config_.lesson;
     if (lesson) {
       // The lesson's dataset, objective and seeds; what the form shows (filled from the lesson, and

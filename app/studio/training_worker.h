@@ -34,6 +34,13 @@ struct StudioRunConfig {
   quint64 seed = 0;  // data order
   double label_smoothing = 0.0;  // cDPO / rDPO ε
   double length_alpha = 0.01;    // rdpo-length α per token of length difference
+  QString reference_dir;           // π_ref from another folder; empty: a frozen copy of the policy
+  QString device = QStringLiteral("auto");  // "auto" (CUDA when present), "cpu", "cuda"
+  qint64 grad_accumulation = 1;    // micro-batches of batch_size pairs per optimiser step
+  qint64 max_length = 256;         // prompt + longer completion, tokens
+  qint64 max_prompt_length = 128;  // 0: no limit of its own
+  qint64 lora_r = 0;               // 0: full fine-tuning; else LoRA rank (the base is then π_ref)
+  double lora_alpha = 16;
   // Lesson mode: this run of a lesson, trained as `dpo lesson run` trains it (its dataset, objective
   // and seeds; loss, β, learning rate, steps and batch from the fields above); the values its
   // check reads come back in lessonMeasured().

@@ -463,14 +463,33 @@ class StudioTest : public QObject {
     QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
   }
 
+  // A missing file is named above Start, which stays disabled; a file the core rejects fails the
+  // run with the core's file:line message.
   void missingDataFileIsReported() {
     MainWindow w;
     configure(w, 10, "/nonexistent/dpo-studio-test/pairs.jsonl");
+    QVERIFY(!w.startButton()->isEnabled());
+    QVERIFY(!w.settingsProblemsLabel()->isHidden());
+    QVERIFY(w.settingsProblemsLabel()->text().contains("/nonexistent/dpo-studio-test/pairs.jsonl not found"));
     QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.startTraining();
+    QVERIFY(!w.isTraining());
+
+    QTemporaryDir dir;
+    const QString bad = dir.filePath("broken.jsonl");
+    QFile f(bad);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n{not json\n");
+    f.close();
+    configure(w, 10, bad);
+    // Only the warning that 10 steps end before the first evaluation at 25 remains.
+    QCOMPARE(w.settingsProblems().size(), 1);
+    QVERIFY(w.settingsProblems().front().startsWith("Evaluate every 25 steps"));
+    QVERIFY(w.startButton()->isEnabled());
     w.startTraining();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 30'000);
     QCOMPARE(finished.at(0).at(2).toBool(), true);  // failed
-    QVERIFY(w.lastError().contains("pairs.jsonl"));
+    QVERIFY2(w.lastError().contains("broken.jsonl:2"), qPrintable(w.lastError()));
     QCOMPARE(w.state(), MainWindow::RunState::Idle);
     QVERIFY(w.startButton()->isEnabled());
     QCOMPARE(fewestPoints(w), 0);

@@ -2,6 +2,11 @@
 // offscreen platform.
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSpinBox>
 #include <QLabel>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -11,7 +16,10 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
+
 #include "app/studio/main_window.h"
+#include "widgets/beta_slider.h"
 #include "widgets/error_dialog.h"
 #include "widgets/progress_strip.h"
 
@@ -88,6 +96,48 @@ class StudioSettingsTest : public QObject {
     QCOMPARE(finished.at(0).at(2).toBool(), false);    // failed
     QVERIFY(w.lastError().isEmpty());
     QVERIFY(w.progressStrip()->isHidden());
+  }
+
+  // β on a log scale: 100 positions a decade from 0.001; the slider and the spin box follow each other.
+  void betaSliderIsLogarithmic() {
+    using dpo::widgets::BetaSlider;
+    QCOMPARE(BetaSlider::positionOf(0.001), 0);
+    QCOMPARE(BetaSlider::positionOf(0.1), 200);
+    QCOMPARE(BetaSlider::positionOf(10.0), 400);
+    QVERIFY(qAbs(BetaSlider::betaAt(250) - std::pow(10.0, -0.5)) < 1e-12);
+    MainWindow w;
+    auto* slider = w.betaSlider();
+    QCOMPARE(slider->value(), 200);  // the default β 0.1
+    slider->triggerAction(QAbstractSlider::SliderPageStepAdd);  // +10 positions: 10^-0.9
+    QCOMPARE(w.betaSpin()->value(), 0.126);
+    w.betaSpin()->setValue(0.01);
+    QCOMPARE(slider->value(), 100);
+  }
+
+  // LoRA rank and gradient accumulation from the form reach the run (its config.json).
+  void loraAndAccumulationReachTheRun() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    auto config = w.runConfig();
+    QCOMPARE(config.max_length, qint64(256));  // RunOptions' defaults
+    QCOMPARE(config.lora_alpha, 16.0);
+    config.lora_r = 4;
+    config.grad_accumulation = 2;
+    config.pause_after = 1;
+    config.eval_every = 0;
+    w.setRunConfig(config);
+    QCOMPARE(w.loraRankSpin()->value(), 4);
+    QCOMPARE(w.gradAccumulationSpin()->value(), 2);
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.startTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QFile f(QDir(w.currentRunDir()).filePath("config.json"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonObject run = QJsonDocument::fromJson(f.readAll()).object().value("run").toObject();
+    QCOMPARE(run.value("lora").toObject().value("r").toInt(), 4);
+    QCOMPARE(run.value("trainer").toObject().value("gradient_accumulation_steps").toInt(), 2);
+    w.stopTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
 
   void progressStripCounts() {

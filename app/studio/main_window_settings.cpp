@@ -1,5 +1,5 @@
 // MainWindow: the model and dataset pickers (the built-in demo first, then recent folders and
-// files) and the settings that persist between sessions (QSettings).
+// files), the settings beyond the basics with their inline checks, and what persists (QSettings).
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -10,9 +10,15 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QCheckBox>
+#include <QDir>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QPushButton>
 
 #include "app/studio/main_window.h"
 #include "core/demo/demo_datasets.h"
+#include "widgets/beta_slider.h"
 
 namespace dpo::studio {
 
@@ -66,6 +72,7 @@ void MainWindow::syncDataCombo() {
 void MainWindow::onModelPicked(int index) {
   if (model_combo_->itemData(index).toString() != kOpenItem) {
     model_index_ = index;
+    validateSettings();
     return;
   }
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder (config.json, model.safetensors, tokenizer)"));
@@ -94,6 +101,7 @@ void MainWindow::setModelDir(const QString& dir) {
   const int i = model_combo_->findData(dir);
   model_combo_->setCurrentIndex(i >= 0 ? i : 0);
   model_index_ = model_combo_->currentIndex();
+  validateSettings();
 }
 
 QString MainWindow::modelDir() const {
@@ -173,6 +181,130 @@ void MainWindow::saveSettings() {
   s.setValue(QStringLiteral("window/state"), saveState());
   s.setValue(QStringLiteral("recent/data"), recent_data_);
   s.setValue(QStringLiteral("recent/models"), recent_models_);
+}
+
+QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
+  auto* box = new QGroupBox(tr("Reference, LoRA, limits"), parent);
+  box->setObjectName("moreSettings");
+  more_settings_ = box;
+  auto* form = new QFormLayout(box);
+  reference_combo_ = new QComboBox(box);
+  reference_combo_->setObjectName("referenceCombo");
+  reference_combo_->addItem(tr("Frozen copy of the model"), QString());
+  reference_combo_->addItem(tr("Another folder…"), kOpenItem);
+  reference_combo_->setToolTip(tr("π_ref, the policy's anchor. With LoRA the base model (adapters off) is the reference "
+                                  "and no copy is kept. Its log-probs are computed once before training and cached in "
+                                  "~/.cache/dpo-studio/reference, so no training step runs it."));
+  connect(reference_combo_, &QComboBox::activated, this, [this](int index) {
+    if (reference_combo_->itemData(index).toString() != kOpenItem) return validateSettings();
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Reference model folder (Hugging Face)"));
+    setReferenceDir(dir);
+  });
+  form->addRow(tr("Reference"), reference_combo_);
+  device_combo_ = new QComboBox(box);
+  device_combo_->setObjectName("deviceCombo");
+  device_combo_->addItem(tr("auto (CUDA when present)"), QStringLiteral("auto"));
+  device_combo_->addItem(tr("CPU"), QStringLiteral("cpu"));
+  device_combo_->addItem(tr("CUDA"), QStringLiteral("cuda"));
+  form->addRow(tr("Device"), device_combo_);
+  accum_spin_ = new QSpinBox(box);
+  accum_spin_->setObjectName("accumSpin");
+  accum_spin_->setRange(1, 1024);
+  accum_spin_->setToolTip(tr("Micro-batches per optimiser step: the effective batch is batch size × this, at the memory "
+                             "cost of one micro-batch."));
+  form->addRow(tr("Grad accumulation"), accum_spin_);
+  seed_spin_ = new QSpinBox(box);
+  seed_spin_->setObjectName("seedSpin");
+  seed_spin_->setRange(0, 1'000'000);
+  seed_spin_->setToolTip(tr("Seed of the data order: the same seed, settings and threads give the same run."));
+  form->addRow(tr("Seed"), seed_spin_);
+  max_length_spin_ = new QSpinBox(box);
+  max_length_spin_->setObjectName("maxLengthSpin");
+  max_length_spin_->setRange(16, 131072);
+  max_length_spin_->setToolTip(tr("Prompt plus the longer completion, in tokens; longer pairs are truncated (counted in "
+                                  "the Dataset tab)."));
+  form->addRow(tr("Max length"), max_length_spin_);
+  max_prompt_spin_ = new QSpinBox(box);
+  max_prompt_spin_->setObjectName("maxPromptSpin");
+  max_prompt_spin_->setRange(0, 131072);
+  max_prompt_spin_->setSpecialValueText(tr("no own limit"));
+  max_prompt_spin_->setToolTip(tr("Prompts longer than this keep their end."));
+  form->addRow(tr("Max prompt length"), max_prompt_spin_);
+  lora_spin_ = new QSpinBox(box);
+  lora_spin_->setObjectName("loraRankSpin");
+  lora_spin_->setRange(0, 1024);
+  lora_spin_->setSpecialValueText(tr("off (full fine-tuning)"));
+  lora_spin_->setToolTip(tr("LoRA rank on the attention projections; the base model with adapters off is then the "
+                            "reference. The run folder gets adapter/ (PEFT) and final/ (merged)."));
+  form->addRow(tr("LoRA rank"), lora_spin_);
+  lora_alpha_spin_ = new QDoubleSpinBox(box);
+  lora_alpha_spin_->setObjectName("loraAlphaSpin");
+  lora_alpha_spin_->setRange(0.0, 4096.0);
+  lora_alpha_spin_->setDecimals(1);
+  form->addRow(tr("LoRA α"), lora_alpha_spin_);
+  for (auto* spin : {accum_spin_, seed_spin_, max_length_spin_, max_prompt_spin_, lora_spin_})
+    connect(spin, &QSpinBox::valueChanged, this, &MainWindow::validateSettings);
+  connect(lora_alpha_spin_, &QDoubleSpinBox::valueChanged, this, &MainWindow::validateSettings);
+  return box;
+}
+
+void MainWindow::setReferenceDir(const QString& dir) {
+  const QSignalBlocker block(reference_combo_);
+  while (reference_combo_->count() > 2) reference_combo_->removeItem(2);
+  if (dir.isEmpty()) {
+    reference_combo_->setCurrentIndex(0);
+  } else {
+    reference_combo_->addItem(QFileInfo(dir).fileName() + QStringLiteral("  —  ") + dir, dir);
+    reference_combo_->setCurrentIndex(2);
+  }
+  validateSettings();
+}
+
+QString MainWindow::referenceDir() const {
+  const QString dir = reference_combo_->currentData().toString();
+  return dir == kOpenItem ? QString() : dir;
+}
+
+QStringList MainWindow::settingsProblems() const {
+  QStringList problems;
+  const QString data = data_edit_->text().trimmed();
+  if (!data.isEmpty() && !data.startsWith(QStringLiteral("demo:")) && !QFileInfo(data).isFile())
+    problems << tr("Data file %1 not found").arg(data);
+  auto hf_folder = [&](const QString& dir, const QString& what) {
+    if (!dir.isEmpty() && !QFileInfo::exists(QDir(dir).filePath(QStringLiteral("config.json"))))
+      problems << tr("%1 %2 has no config.json (a Hugging Face folder is expected)").arg(what, dir);
+  };
+  hf_folder(modelDir(), tr("Model folder"));
+  hf_folder(referenceDir(), tr("Reference folder"));
+  if (lora_spin_->value() > 0 && lora_alpha_spin_->value() <= 0) problems << tr("LoRA α must be positive");
+  if (lora_spin_->value() > 0 && !referenceDir().isEmpty())
+    problems << tr("With LoRA the base model is the reference: leave Reference at the frozen copy");
+  if (max_prompt_spin_->value() > 0 && max_prompt_spin_->value() >= max_length_spin_->value())
+    problems << tr("Max prompt length %1 leaves no room for answers under max length %2")
+                    .arg(max_prompt_spin_->value())
+                    .arg(max_length_spin_->value());
+  if (eval_spin_->value() > steps_spin_->value())
+    problems << tr("Evaluate every %1 steps is more than the %2 steps of the run (it evaluates only at the end)")
+                    .arg(eval_spin_->value())
+                    .arg(steps_spin_->value());
+  return problems;
+}
+
+bool MainWindow::validateSettings() {
+  if (!validation_ || !start_button_ || !more_settings_) return true;  // still building the window
+  const QStringList problems = settingsProblems();
+  // The eval cadence is only a warning; everything else would fail at once when the run starts.
+  bool blocking = false;
+  for (const auto& p : problems)
+    if (!p.startsWith(tr("Evaluate every"))) blocking = true;
+  validation_->setVisible(!problems.isEmpty());
+  validation_->setText(problems.join(QLatin1Char('\n')));
+  validation_->setStyleSheet(blocking ? QStringLiteral("color: #cf222e;") : QStringLiteral("color: #9a6700;"));
+  if (blocking)
+    start_button_->setEnabled(false);
+  else if (state_ == RunState::Idle && !isViewingRun())
+    start_button_->setEnabled(true);
+  return !blocking;
 }
 
 }  // namespace dpo::studio
