@@ -37,6 +37,7 @@ widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
   if (metric.starts_with("rewards/") || metric.starts_with("logps/")) return w.logRatioPlot();
   if (metric.starts_with("loss")) return w.lossPlot();
   if (metric.starts_with("length")) return w.lengthPlot();
+  if (metric.starts_with("grad_norm") || metric.starts_with("learning_rate")) return w.optimiserPlot();
   return nullptr;
 }
 

@@ -103,6 +103,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   inspector_->setObjectName("pairInspector");
   tabs_->addTab(inspector_, tr("Pair inspector"));
   tabs_->setTabToolTip(1, tr("The eval pairs at the latest evaluation: which are mis-ranked, and which tokens drove them"));
+  tabs_->addTab(optimiser_plot_, tr("Optimiser"));
+  tabs_->setTabToolTip(tabs_->count() - 1, tr("Gradient norm before clipping and the learning rate schedule, per step"));
   connect(inspector_, &widgets::PairInspector::pairTokensRequested, this, [this](qint64 line) {
     if (worker_) worker_->requestPairTokens(line);
   });
@@ -418,6 +420,17 @@ QWidget* MainWindow::buildPlots() {
   sampled_length_ = length_plot_->addPointSeries(tr("sampled (eval)"), QColor(0x00, 0x9E, 0x73));
 
   length_plot_->setSeriesSmoothed(2, false);
+
+  // Its own tab: the optimiser's view of the run, not the preference signal.
+  optimiser_plot_ = new MetricPlot;
+  optimiser_plot_->setObjectName("optimiserPlot");
+  optimiser_plot_->setTitle(tr("Gradient norm and learning rate"));
+  optimiser_plot_->setCaption(tr("Good: the norm settles after the first steps; spikes with loss spikes mean the "
+                                 "learning rate is too high (clipping reports the norm before clipping)."));
+  optimiser_plot_->setAxisLabels(tr("step"), tr("gradient norm (pre-clip)"), tr("learning rate"));
+  optimiser_plot_->addSeries(tr("grad norm"), kLoss);
+  optimiser_plot_->addSeries(tr("learning rate (right)"), kAccent, MetricPlot::Axis::Right, true);
+  optimiser_plot_->setSeriesSmoothed(1, false);
   setSmoothing(smoothing_slider_->value());
 
   grid->addWidget(margin_plot_, 0, 0);
@@ -558,7 +571,7 @@ void MainWindow::buildMenus() {
 }
 
 QList<widgets::MetricPlot*> MainWindow::plots() const {
-  return {margin_plot_, logratio_plot_, loss_plot_, length_plot_};
+  return {margin_plot_, logratio_plot_, loss_plot_, length_plot_, optimiser_plot_};
 }
 
 void MainWindow::flushPlots() {
@@ -764,6 +777,8 @@ void MainWindow::onStep(const MetricRecord& r) {
   length_plot_->addPoint(0, x, r.length_chosen);
   length_plot_->addPoint(1, x, r.length_rejected);
   length_plot_->addPoint(2, x, static_cast<double>(r.tokens));
+  optimiser_plot_->addPoint(0, x, r.grad_norm);
+  optimiser_plot_->addPoint(1, x, r.learning_rate);
 
   status_step_->setText(tr("step %1 / %2").arg(r.step).arg(active_config_.steps));
   status_loss_->setText(tr("loss %1").arg(r.loss, 0, 'f', 4));
@@ -827,7 +842,7 @@ void MainWindow::applyRunChanges() {
   }
 }
 
-void MainWindow::showInspector(bool on) { tabs_->setCurrentIndex(on ? 1 : 0); }
+void MainWindow::showInspector(bool on) { tabs_->setCurrentIndex(on ? tabs_->indexOf(inspector_) : 0); }
 
 void MainWindow::buildEventDock() {
   auto* dock = new QDockWidget(tr("Run log"), this);

@@ -94,6 +94,7 @@ class MainWindow : public QMainWindow {
   widgets::MetricPlot* logRatioPlot() const { return logratio_plot_; }
   widgets::MetricPlot* lengthPlot() const { return length_plot_; }
   widgets::MetricPlot* lossPlot() const { return loss_plot_; }
+  widgets::MetricPlot* optimiserPlot() const { return optimiser_plot_; }
   QList<widgets::MetricPlot*> plots() const;
   void flushPlots();
   QComboBox* xAxisCombo() const { return x_axis_combo_; }
@@ -256,6 +257,7 @@ class MainWindow : public QMainWindow {
   widgets::MetricPlot* logratio_plot_ = nullptr;
   widgets::MetricPlot* length_plot_ = nullptr;
   widgets::MetricPlot* loss_plot_ = nullptr;
+  widgets::MetricPlot* optimiser_plot_ = nullptr;  // grad norm and learning rate, its own tab
   QSlider* smoothing_slider_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   widgets::PairInspector* inspector_ = nullptr;

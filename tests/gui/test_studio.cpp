@@ -138,7 +138,8 @@ class StudioTest : public QObject {
       QVERIFY(!model->item(i)->isEnabled());
     }
     QVERIFY(coming >= 3);
-    QCOMPARE(w.plots().size(), 4);
+    QCOMPARE(w.plots().size(), 5);  // margin, log-ratios, loss, length, optimiser (its own tab)
+    QCOMPARE(w.optimiserPlot()->seriesCount(), 2);
   }
 
   void debiasedEmaMatchesHandComputedValues() {
@@ -363,6 +364,10 @@ class StudioTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(fewestPoints(w) >= 5, kStepTimeoutMs);
     QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
     QCOMPARE(w.state(), MainWindow::RunState::Running);
+    // The optimiser tab draws the records' own grad norms (hover text of step 1).
+    w.flushPlots();
+    QVERIFY2(w.optimiserPlot()->valuesText(1).contains(QString::number(w.records().front().grad_norm, 'g', 4).left(4)),
+             qPrintable(w.optimiserPlot()->valuesText(1)));
 
     // Diagnostics follow the run, at most about once a second however fast steps arrive.
     const int diagnoses_at_start = w.diagnosisCount();
