@@ -596,6 +596,7 @@ void MainWindow::setRunConfig(const StudioRunConfig& config) {
   threads_ = config.threads;
   if (config.model_dir != modelDir()) setModelDir(config.model_dir);
   if (config.reference_dir != referenceDir()) setReferenceDir(config.reference_dir);
+  setSftReferenceSteps(config.sft_reference_steps);
   const int device = device_combo_->findData(config.device);
   device_combo_->setCurrentIndex(device >= 0 ? device : 0);
   accum_spin_->setValue(static_cast<int>(config.grad_accumulation));
@@ -624,6 +625,7 @@ StudioRunConfig MainWindow::runConfig() const {
   c.lesson = lesson_run_;
   c.model_dir = modelDir();
   c.reference_dir = referenceDir();
+  c.sft_reference_steps = sftReferenceSteps();
   c.device = device_combo_->currentData().toString();
   c.grad_accumulation = accum_spin_->value();
   c.seed = static_cast<quint64>(seed_spin_->value());

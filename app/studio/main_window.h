@@ -74,6 +74,8 @@ class MainWindow : public QMainWindow {
   QStringList recentDataFiles() const { return recent_data_; }
   QString referenceDir() const;              // empty: a frozen copy of the policy
   void setReferenceDir(const QString& dir);
+  qint64 sftReferenceSteps() const;          // > 0: Reference is "Fit by SFT on chosen first"
+  void setSftReferenceSteps(qint64 steps);
   // Settings a run would fail on (and warnings), one line each; shown above Start.
   QStringList settingsProblems() const;
   QLabel* settingsProblemsLabel() const { return validation_; }
@@ -226,6 +228,7 @@ class MainWindow : public QMainWindow {
   widgets::BetaSlider* beta_slider_ = nullptr;
   QWidget* more_settings_ = nullptr;
   QComboBox* reference_combo_ = nullptr;
+  QSpinBox* sft_steps_spin_ = nullptr;
   QComboBox* device_combo_ = nullptr;
   QSpinBox* accum_spin_ = nullptr;
   QSpinBox* seed_spin_ = nullptr;

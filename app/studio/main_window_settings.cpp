@@ -25,6 +25,7 @@ namespace dpo::studio {
 namespace {
 constexpr int kRecentMax = 8;
 const QString kOpenItem = QStringLiteral("\x01open");  // the "Open…" entry's data
+const QString kSftItem = QStringLiteral("\x01sft");    // Reference: fit by SFT first
 
 QString demoPath(const DemoDataset& d) {
   // clean is the embedded demo itself (an empty path), so a fresh studio starts on it.
@@ -192,6 +193,10 @@ QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
   reference_combo_->setObjectName("referenceCombo");
   reference_combo_->addItem(tr("Frozen copy of the model"), QString());
   reference_combo_->addItem(tr("Another folder…"), kOpenItem);
+  reference_combo_->addItem(tr("Fit by SFT on chosen first"), kSftItem);
+  reference_combo_->setItemData(2, tr("SFT on the chosen answers for the steps below, then that model is both the "
+                                      "policy's start and π_ref (saved in the run folder as sft-reference/)"),
+                                Qt::ToolTipRole);
   reference_combo_->setToolTip(tr("π_ref, the policy's anchor. With LoRA the base model (adapters off) is the reference "
                                   "and no copy is kept. Its log-probs are computed once before training and cached in "
                                   "~/.cache/dpo-studio/reference, so no training step runs it."));
@@ -201,6 +206,18 @@ QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
     setReferenceDir(dir);
   });
   form->addRow(tr("Reference"), reference_combo_);
+  sft_steps_spin_ = new QSpinBox(box);
+  sft_steps_spin_->setObjectName("sftReferenceSteps");
+  sft_steps_spin_->setRange(1, 1'000'000);
+  sft_steps_spin_->setValue(50);
+  sft_steps_spin_->setToolTip(tr("Optimiser steps of the SFT that fits the reference"));
+  form->addRow(tr("SFT steps"), sft_steps_spin_);
+  auto show_sft = [this, form] {
+    const bool on = reference_combo_->currentData().toString() == kSftItem;
+    form->setRowVisible(sft_steps_spin_, on);
+  };
+  connect(reference_combo_, &QComboBox::currentIndexChanged, this, show_sft);
+  show_sft();
   device_combo_ = new QComboBox(box);
   device_combo_->setObjectName("deviceCombo");
   device_combo_->addItem(tr("auto (CUDA when present)"), QStringLiteral("auto"));
@@ -249,20 +266,32 @@ QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
 }
 
 void MainWindow::setReferenceDir(const QString& dir) {
-  const QSignalBlocker block(reference_combo_);
-  while (reference_combo_->count() > 2) reference_combo_->removeItem(2);
+  while (reference_combo_->count() > 3) reference_combo_->removeItem(3);
   if (dir.isEmpty()) {
     reference_combo_->setCurrentIndex(0);
   } else {
     reference_combo_->addItem(QFileInfo(dir).fileName() + QStringLiteral("  —  ") + dir, dir);
-    reference_combo_->setCurrentIndex(2);
+    reference_combo_->setCurrentIndex(3);
   }
   validateSettings();
 }
 
 QString MainWindow::referenceDir() const {
   const QString dir = reference_combo_->currentData().toString();
-  return dir == kOpenItem ? QString() : dir;
+  return dir == kOpenItem || dir == kSftItem ? QString() : dir;
+}
+
+qint64 MainWindow::sftReferenceSteps() const {
+  return reference_combo_->currentData().toString() == kSftItem ? sft_steps_spin_->value() : 0;
+}
+
+void MainWindow::setSftReferenceSteps(qint64 steps) {
+  if (steps <= 0) {
+    if (reference_combo_->currentData().toString() == kSftItem) reference_combo_->setCurrentIndex(0);
+    return;
+  }
+  sft_steps_spin_->setValue(static_cast<int>(steps));
+  reference_combo_->setCurrentIndex(2);
 }
 
 QStringList MainWindow::settingsProblems() const {
@@ -277,7 +306,7 @@ QStringList MainWindow::settingsProblems() const {
   hf_folder(modelDir(), tr("Model folder"));
   hf_folder(referenceDir(), tr("Reference folder"));
   if (lora_spin_->value() > 0 && lora_alpha_spin_->value() <= 0) problems << tr("LoRA α must be positive");
-  if (lora_spin_->value() > 0 && !referenceDir().isEmpty())
+  if (lora_spin_->value() > 0 && (!referenceDir().isEmpty() || sftReferenceSteps() > 0))
     problems << tr("With LoRA the base model is the reference: leave Reference at the frozen copy");
   if (max_prompt_spin_->value() > 0 && max_prompt_spin_->value() >= max_length_spin_->value())
     problems << tr("Max prompt length %1 leaves no room for answers under max length %2")

@@ -421,6 +421,29 @@ void TrainingWorker::run() {
       }
       return true;
     };
+    if (config_.sft_reference_steps > 0 && !lesson && !resuming) {
+      // "Fit the reference by SFT first": SFT on the chosen answers, saved in the run folder, then
+      // the start of both the policy and π_ref (the DPO recipe when the model never saw this data).
+      app::RunOptions sft = options;
+      sft.trainer.objective = Objective::Sft;
+      sft.trainer.max_steps = config_.sft_reference_steps;
+      sft.trainer.eval_every = 0;
+      sft.lora.r = 0;
+      const std::string stage = "fitting the reference: SFT on the chosen answers";
+      auto fit = app::prepare_run(sft, report);
+      TrainerCallbacks quiet;
+      while (!fit.trainer->finished()) {
+        if (!report(stage, static_cast<size_t>(fit.trainer->steps_done()), static_cast<size_t>(sft.trainer.max_steps)))
+          throw Cancelled("cancelled while " + stage);
+        fit.trainer->step(quiet);
+      }
+      report(stage, static_cast<size_t>(sft.trainer.max_steps), static_cast<size_t>(sft.trainer.max_steps));
+      const auto dir = run_dir->path() / "sft-reference";
+      std::filesystem::create_directories(run_dir->path());
+      app::save_policy(fit, sft, dir.string());
+      options.model_dir = dir.string();
+      options.reference_dir.clear();
+    }
     auto setup = app::prepare_run(options, report);
     if (lesson) setup.data_label = "demo:" + lesson->dataset;
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),

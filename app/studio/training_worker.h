@@ -35,6 +35,7 @@ struct StudioRunConfig {
   double label_smoothing = 0.0;  // cDPO / rDPO ε
   double length_alpha = 0.01;    // rdpo-length α per token of length difference
   QString reference_dir;           // π_ref from another folder; empty: a frozen copy of the policy
+  qint64 sft_reference_steps = 0;  // > 0: first fit the model by SFT on chosen; that is π_ref and the start
   QString device = QStringLiteral("auto");  // "auto" (CUDA when present), "cpu", "cuda"
   qint64 grad_accumulation = 1;    // micro-batches of batch_size pairs per optimiser step
   qint64 max_length = 256;         // prompt + longer completion, tokens

@@ -3,6 +3,7 @@
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QDir>
+#include <QFileInfo>
 #include <QDoubleSpinBox>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -136,6 +137,36 @@ class StudioSettingsTest : public QObject {
     const QJsonObject run = QJsonDocument::fromJson(f.readAll()).object().value("run").toObject();
     QCOMPARE(run.value("lora").toObject().value("r").toInt(), 4);
     QCOMPARE(run.value("trainer").toObject().value("gradient_accumulation_steps").toInt(), 2);
+    w.stopTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+  }
+
+  // Reference "fit by SFT on chosen first": the SFT'd model is saved in the run folder and the run
+  // starts from it (config.json's model_dir), with the preparation strip counting the SFT steps.
+  void sftFirstReference() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    auto config = w.runConfig();
+    config.sft_reference_steps = 3;
+    config.pause_after = 1;
+    config.eval_every = 0;
+    w.setRunConfig(config);
+    QCOMPARE(w.sftReferenceSteps(), qint64(3));
+    QCOMPARE(w.runConfig().sft_reference_steps, qint64(3));
+    QStringList stages;
+    connect(w.progressStrip()->bar(), &QProgressBar::valueChanged, this, [&] { stages << w.progressStrip()->stage(); });
+    QSignalSpy finished(&w, &MainWindow::runFinished);
+    w.startTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+    const QDir run(w.currentRunDir());
+    QVERIFY(QFileInfo::exists(run.filePath("sft-reference/config.json")));
+    QVERIFY(QFileInfo::exists(run.filePath("sft-reference/model.safetensors")));
+    QFile f(run.filePath("config.json"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QJsonObject saved = QJsonDocument::fromJson(f.readAll()).object().value("run").toObject();
+    QVERIFY2(saved.value("model").toString().endsWith("sft-reference"), qPrintable(saved.value("model").toString()));
+    QVERIFY2(stages.join("|").contains("SFT on the chosen answers"), qPrintable(stages.join("|")));
     w.stopTraining();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
