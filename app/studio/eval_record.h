@@ -36,6 +36,7 @@ struct EvalRecord {
   double length_chosen = 0;
   double length_rejected = 0;
   double sampled_length = std::numeric_limits<double>::quiet_NaN();  // NaN: not measured
+  double sampled_kl = std::numeric_limits<double>::quiet_NaN();      // KL(π‖π_ref) on those samples
   double beta = 0;
   QVector<PairEvalRecord> pairs;  // in eval-split order
 };

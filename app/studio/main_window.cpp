@@ -396,6 +396,8 @@ QWidget* MainWindow::buildPlots() {
   logratio_plot_->addSeries(tr("rejected y_l"), kRejected);
   eval_chosen_ = logratio_plot_->addPointSeries(tr("eval chosen"), kChosen.darker(130));
   eval_rejected_ = logratio_plot_->addPointSeries(tr("eval rejected"), kRejected.darker(130));
+  // The mean log-ratio of the policy's own samples: an estimate of KL(π‖π_ref), ≥ 0 in expectation.
+  sampled_kl_ = logratio_plot_->addPointSeries(tr("KL(π‖π_ref), sampled"), QColor(0x6a, 0x3d, 0x9a));
   logratio_plot_->setReferenceLine(0.0, tr("reference policy"));
 
   loss_plot_ = new MetricPlot(area);
@@ -873,6 +875,7 @@ void MainWindow::onEval(const EvalRecord& e) {
   }
   loss_plot_->addPoint(eval_loss_, x, e.loss);
   if (std::isfinite(e.sampled_length)) length_plot_->addPoint(sampled_length_, x, e.sampled_length);
+  if (std::isfinite(e.sampled_kl)) logratio_plot_->addPoint(sampled_kl_, x, e.sampled_kl);
   inspector_->addEval(e);
   Q_EMIT evalRecorded(e);
 }

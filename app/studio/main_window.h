@@ -286,7 +286,7 @@ class MainWindow : public QMainWindow {
   RunSummary viewed_summary_;
   // point series of the evaluations on the train plots
   int eval_margin_ = -1, eval_accuracy_ = -1, eval_chosen_ = -1, eval_rejected_ = -1, eval_loss_ = -1,
-      sampled_length_ = -1;
+      sampled_length_ = -1, sampled_kl_ = -1;
   QLabel* smoothing_value_ = nullptr;
   QComboBox* x_axis_combo_ = nullptr;  // step / tokens / time, all plots
   QCheckBox* clip_check_ = nullptr;    // ignore outliers in the y autoscale, all plots

@@ -34,6 +34,7 @@ EvalRecord toRecord(const PreferenceEval& e, double beta) {
   r.length_chosen = e.length_chosen;
   r.length_rejected = e.length_rejected;
   r.sampled_length = e.sampled_length;
+  r.sampled_kl = e.sampled_kl;
   r.beta = beta;
   r.pairs.reserve(static_cast<qsizetype>(e.pairs.size()));
   for (const auto& p : e.pairs) {

@@ -102,6 +102,7 @@ void to_json(nlohmann::json& j, const PreferenceEval& e) {
                      {"eval_length/rejected", e.length_rejected},
                      {"eval_pairs", e.pairs.size()}};
   if (std::isfinite(e.sampled_length)) j["eval_length/sampled"] = e.sampled_length;
+  if (std::isfinite(e.sampled_kl)) j["eval_kl/sampled"] = e.sampled_kl;
 }
 
 void from_json(const nlohmann::json& j, PreferenceEval& e) {
@@ -118,6 +119,7 @@ void from_json(const nlohmann::json& j, PreferenceEval& e) {
   e.length_chosen = j.value("eval_length/chosen", 0.0);
   e.length_rejected = j.value("eval_length/rejected", 0.0);
   e.sampled_length = j.value("eval_length/sampled", std::numeric_limits<double>::quiet_NaN());
+  e.sampled_kl = j.value("eval_kl/sampled", std::numeric_limits<double>::quiet_NaN());
 }
 
 void to_json(nlohmann::json& j, const PairRecord& r) {

@@ -45,6 +45,9 @@ struct PreferenceEval {
   // Mean new tokens the policy samples for a fixed prompt set (NaN when not measured): rising
   // with the margin is seed 002 §10's length exploitation.
   double sampled_length = std::numeric_limits<double>::quiet_NaN();
+  // KL(π‖π_ref) estimated on those same sampled answers: mean of log π(y) − log π_ref(y), summed over
+  // each answer's tokens (NaN without a reference or samples). 0 while the policy is the reference.
+  double sampled_kl = std::numeric_limits<double>::quiet_NaN();
   std::vector<PairRecord> pairs;  // in input order
 };
 

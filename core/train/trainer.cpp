@@ -17,6 +17,7 @@
 #include "core/data/kto_rows.h"
 #include "core/data/length_grouping.h"
 #include "core/generate/generate.h"
+#include "core/generate/stream.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
@@ -538,6 +539,17 @@ PreferenceEval Trainer::evaluate() {
       double total = 0;
       for (const auto& a : answers) total += static_cast<double>(a.tokens.size());
       result.sampled_length = total / static_cast<double>(answers.size());
+      if (auto* reference = s.reference_model(); reference && !answers.empty()) {
+        // Monte Carlo KL(π‖π_ref): the answers are samples of π (temperature 1).
+        double kl = 0;
+        for (size_t i = 0; i < answers.size(); ++i) {
+          const double policy_logp = answer_logp(s.policy, prompts[i], answers[i].tokens);
+          std::optional<AdaptersDisabled> base;
+          if (reference->ptr() == s.policy.ptr()) base.emplace(s.policy);
+          kl += policy_logp - answer_logp(*reference, prompts[i], answers[i].tokens);
+        }
+        result.sampled_kl = kl / static_cast<double>(answers.size());
+      }
     }
   }
   result.step = s.step;

@@ -17,6 +17,8 @@
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "core/train/checkpoint.h"
 #include "core/train/schedule.h"
+#include "core/generate/generate.h"
+#include "core/generate/stream.h"
 #include "core/train/trainer.h"
 #include "resources/demo_assets.h"
 
@@ -323,6 +325,37 @@ TEST(Training, EvaluationRecordsEveryEvalPair) {
   EXPECT_DOUBLE_EQ(evals[1].accuracy, accurate / 6.0);
   EXPECT_GE(evals[1].sampled_length, 1.0);
   EXPECT_LE(evals[1].sampled_length, 8.0);
+}
+
+// KL(π‖π_ref) on the policy's own samples: exactly 0 before the first step (π = π_ref), then the
+// mean over the sampled answers of log π − log π_ref, recomputed here from the same samples.
+TEST(Training, SampledKlEstimatesPolicyDrift) {
+  auto config = demo_config(6);
+  config.learning_rate = 3e-3;
+  config.sample_prompts = 3;
+  config.sample_max_new_tokens = 6;
+  auto trainer = demo_trainer(config, 16, 6);
+  const auto before = trainer->evaluate();
+  ASSERT_TRUE(std::isfinite(before.sampled_kl));
+  EXPECT_NEAR(before.sampled_kl, 0.0, 1e-9);
+  dpo::train(*trainer, dpo::TrainerCallbacks{});
+  const auto after = trainer->evaluate();
+
+  std::vector<std::vector<int64_t>> prompts;
+  for (size_t i = 0; i < 3; ++i) prompts.push_back(trainer->eval_pairs()[i].prompt_ids);
+  dpo::GenerationConfig g;
+  g.max_new_tokens = 6;
+  g.temperature = 1.0;
+  g.seed = config.seed;
+  g.stop_token_ids.push_back(2);  // demo_trainer's eos
+  auto policy = trainer->policy();
+  const auto answers = dpo::generate(policy, prompts, kPad, g);
+  double kl = 0;
+  for (size_t i = 0; i < answers.size(); ++i)
+    kl += dpo::answer_logp(policy, prompts[i], answers[i].tokens) -
+          dpo::answer_logp(*trainer->reference(), prompts[i], answers[i].tokens);
+  EXPECT_NEAR(after.sampled_kl, kl / 3.0, 1e-9);
+  EXPECT_GT(std::abs(after.sampled_kl), 1e-4);  // the policy moved
 }
 
 TEST(Training, BetaChangeTakesEffectNextStep) {
