@@ -1,20 +1,22 @@
 // MainWindow: the model and dataset pickers (the built-in demo first, then recent folders and
 // files), the settings beyond the basics with their inline checks, and what persists (QSettings).
+#include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSlider>
 #include <QSpinBox>
-#include <QCheckBox>
-#include <QDir>
-#include <QFormLayout>
-#include <QGroupBox>
-#include <QLabel>
-#include <QPushButton>
+
+#include <algorithm>
 
 #include "app/studio/main_window.h"
 #include "core/demo/demo_datasets.h"

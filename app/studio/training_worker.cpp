@@ -4,25 +4,26 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <filesystem>
 #include <limits>
 #include <optional>
 
-#include "app/session/run_directory.h"
 #include "app/session/lesson_run.h"
+#include "app/session/run_directory.h"
 #include "app/session/run_setup.h"
-#include "core/demo/demo_datasets.h"
-#include "core/io/atomic_file.h"
-#include "resources/demo_assets.h"
 #include "app/studio/record_convert.h"
 #include "app/studio/run_catalog.h"
 #include "core/data/tokenize.h"
+#include "core/demo/demo_datasets.h"
 #include "core/eval/token_scores.h"
 #include "core/generate/stream.h"
+#include "core/io/atomic_file.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 #include "core/train/losses.h"
 #include "core/train/metrics.h"
+#include "resources/demo_assets.h"
 
 namespace dpo::studio {
 
