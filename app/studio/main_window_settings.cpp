@@ -203,7 +203,10 @@ QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
                                   "and no copy is kept. Its log-probs are computed once before training and cached in "
                                   "~/.cache/dpo-studio/reference, so no training step runs it."));
   connect(reference_combo_, &QComboBox::activated, this, [this](int index) {
-    if (reference_combo_->itemData(index).toString() != kOpenItem) return validateSettings();
+    if (reference_combo_->itemData(index).toString() != kOpenItem) {
+      validateSettings();
+      return;
+    }
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Reference model folder (Hugging Face)"));
     setReferenceDir(dir);
   });
