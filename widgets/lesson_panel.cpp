@@ -162,7 +162,7 @@ void LessonPanel::showLesson(int index) {
 
 void LessonPanel::updateRunButton() {
   const int r = currentRun();
-  const bool ok = current_ >= 0 && r >= 0 && r < lessons_[current_].runnable.size() && lessons_[current_].runnable[r];
+  const bool ok = current_ >= 0 && r >= 0 && r < lessons_[current_].runs.size();
   run_button_->setEnabled(ok);
 }
 

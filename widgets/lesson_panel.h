@@ -18,7 +18,6 @@ struct LessonView {
   QString title;
   QString question;
   QStringList runs;        // one line per run: "high: loss sigmoid, β 5, dataset clean, ..."
-  QList<bool> runnable;    // per run: false when the studio cannot train it
   QStringList plots;       // metric names, e.g. "rewards/margins"
   QString symptom;
   QString explanation;

@@ -100,10 +100,7 @@ widgets::LessonView LessonController::toView(const Lesson& l) {
   v.number = l.number;
   v.title = q(l.title);
   v.question = q(l.question);
-  for (const auto& r : l.runs) {
-    v.runs.append(describeRun(r));
-    v.runnable.append(true);
-  }
+  for (const auto& r : l.runs) v.runs.append(describeRun(r));
   for (const auto& p : l.plots) v.plots.append(q(p));
   v.symptom = q(l.symptom);
   v.explanation = q(l.explanation);
