@@ -6,29 +6,23 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "app/session/lesson_run.h"
-#include "core/demo/demo_datasets.h"
-#include "core/io/atomic_file.h"
 #include "core/lessons/lesson.h"
 #include "core/runtime/runtime.h"
 #include "core/train/trainer.h"
 #include "resources/demo_assets.h"
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
   dpo::configure_threads(threads > 0 ? std::optional<int>(threads) : std::nullopt);
   std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
-  const fs::path scratch = fs::temp_directory_path() / "dpo-bench-lessons";
-  fs::create_directories(scratch);
   int failed = 0;
   std::printf("%-22s %-5s %9s %10s  %s\n", "lesson", "check", "seconds", "÷ 120 s", "values");
   for (const auto& f : dpo::resources::lesson_files()) {
@@ -41,10 +35,7 @@ int main(int argc, char** argv) {
     double first_run_seconds = 0;
     for (const auto& run : lesson.runs) {
       const auto run_start = Clock::now();
-      const fs::path data = scratch / (run.dataset + ".jsonl");
-      dpo::write_file_atomically(data, dpo::demo_dataset_jsonl(run.dataset, dpo::resources::kDemoSeed,
-                                                                dpo::resources::kDemoPairs));
-      auto setup = dpo::app::prepare_run(dpo::app::lesson_run_options(run, run.steps, data.string()));
+      auto setup = dpo::app::prepare_run(dpo::app::lesson_run_options(run, run.steps));
       dpo::app::LessonProbe probe(setup);
       dpo::train(*setup.trainer, [&](const dpo::StepMetrics& m) {
         probe.record(m);

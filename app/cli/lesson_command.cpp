@@ -16,7 +16,6 @@
 #include "app/session/lesson_run.h"
 #include "app/session/run_setup.h"
 #include "core/data/tokenize.h"
-#include "core/demo/demo_datasets.h"
 #include "core/demo/sampled_reward.h"
 #include "core/eval/preference_eval.h"
 #include "core/io/atomic_file.h"
@@ -87,9 +86,7 @@ struct RunResult {
 
 RunResult run_one(const LessonRun& run, int64_t steps, const fs::path& dir, bool quiet) {
   fs::create_directories(dir);
-  const auto data = dir / "data.jsonl";
-  write_file_atomically(data, demo_dataset_jsonl(run.dataset, resources::kDemoSeed, resources::kDemoPairs));
-  auto setup = app::prepare_run(app::lesson_run_options(run, steps, data.string()));
+  auto setup = app::prepare_run(app::lesson_run_options(run, steps));
   app::LessonProbe probe(setup);
   std::ofstream metrics(dir / "metrics.jsonl");
   train(*setup.trainer, [&](const StepMetrics& m) {

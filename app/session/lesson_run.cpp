@@ -39,9 +39,9 @@ int64_t pad_of(const Tokenizer& tokenizer) { return tokenizer.pad_id().value_or(
 
 }  // namespace
 
-RunOptions lesson_run_options(const LessonRun& run, int64_t steps, const std::string& data_path) {
+RunOptions lesson_run_options(const LessonRun& run, int64_t steps) {
   RunOptions options;
-  options.data_path = data_path;
+  options.data_path = kDemoDataPrefix + run.dataset;
   options.eval_fraction = 0;
   options.no_cache = true;
   auto& t = options.trainer;

@@ -14,9 +14,9 @@
 namespace dpo::app {
 
 // One lesson run as `dpo lesson run` and the studio's lesson mode both train it, so a class sees
-// the same numbers in either: the demo variant from `data_path`, every pair trained (no eval
-// split), no tokenization cache, the lesson's seeds.
-RunOptions lesson_run_options(const LessonRun& run, int64_t steps, const std::string& data_path);
+// the same numbers in either: the lesson's demo variant ("demo:VARIANT", resolve_demo_data),
+// every pair trained (no eval split), no tokenization cache, the lesson's seeds.
+RunOptions lesson_run_options(const LessonRun& run, int64_t steps);
 
 // The measurements a lesson check reads. Built right after prepare_run, while the policy is still
 // π_ref: scores the demo's held-out pairs (true labels) under it and samples answers to their

@@ -14,16 +14,13 @@
 #include "app/studio/record_convert.h"
 #include "app/studio/run_catalog.h"
 #include "core/data/tokenize.h"
-#include "core/demo/demo_datasets.h"
 #include "core/eval/token_scores.h"
 #include "core/generate/stream.h"
-#include "core/io/atomic_file.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 #include "core/train/losses.h"
 #include "core/train/metrics.h"
-#include "resources/demo_assets.h"
 
 namespace dpo::studio {
 
@@ -386,7 +383,7 @@ void TrainingWorker::run() {
       lesson->learning_rate = config_.learning_rate;
       lesson->steps = config_.steps;
       lesson->batch_size = config_.batch_size;
-      options = app::lesson_run_options(*lesson, lesson->steps, {});
+      options = app::lesson_run_options(*lesson, lesson->steps);
       options.trainer.eval_every = config_.eval_every;  // plots only: the lesson trains on every pair
     }
 
@@ -404,13 +401,6 @@ void TrainingWorker::run() {
           false));
     }
 
-    if (lesson) {
-      // As `dpo lesson run` does: the lesson's demo variant, written next to the run's records.
-      const auto data = run_dir->path() / "data.jsonl";
-      std::filesystem::create_directories(run_dir->path());
-      write_file_atomically(data, demo_dataset_jsonl(lesson->dataset, resources::kDemoSeed, resources::kDemoPairs));
-      options.data_path = data.string();
-    }
     // Throttled to ~20 updates a second; Stop while preparing cancels at the next report.
     auto last_report = std::chrono::steady_clock::now() - std::chrono::seconds(1);
     auto report = [&](const std::string& stage, size_t done, size_t total) {
@@ -446,7 +436,6 @@ void TrainingWorker::run() {
       options.reference_dir.clear();
     }
     auto setup = app::prepare_run(options, report);
-    if (lesson) setup.data_label = "demo:" + lesson->dataset;
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count, QString::fromStdString(setup.model_label));
     auto& trainer = *setup.trainer;

@@ -16,10 +16,7 @@
 
 #include "app/session/lesson_run.h"
 #include "app/studio/lesson_controller.h"
-#include "core/demo/demo_datasets.h"
-#include "core/io/atomic_file.h"
 #include "core/train/trainer.h"
-#include "resources/demo_assets.h"
 #include "app/studio/main_window.h"
 #include "widgets/lesson_panel.h"
 #include "widgets/metric_plot.h"
@@ -216,10 +213,7 @@ class LessonsPanelTest : public QObject {
     run.beta = 0.1;
     run.learning_rate = 1e-4;
     run.steps = 100;  // the lesson's short_steps
-    QTemporaryDir dir;
-    const std::string data = dir.filePath("clean.jsonl").toStdString();
-    dpo::write_file_atomically(data, dpo::demo_dataset_jsonl("clean", dpo::resources::kDemoSeed, dpo::resources::kDemoPairs));
-    auto setup = dpo::app::prepare_run(dpo::app::lesson_run_options(run, run.steps, data));
+    auto setup = dpo::app::prepare_run(dpo::app::lesson_run_options(run, run.steps));
     dpo::app::LessonProbe probe(setup);
     dpo::train(*setup.trainer, [&](const dpo::StepMetrics& m) {
       probe.record(m);
