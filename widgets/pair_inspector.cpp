@@ -51,6 +51,7 @@ QLabel* heading(const QString& text, QWidget* parent) {
   QFont f = l->font();
   f.setBold(true);
   l->setFont(f);
+  l->setWordWrap(true);  // two lines on a narrow screen rather than a wider window
   return l;
 }
 }  // namespace
@@ -103,10 +104,11 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   bar->addWidget(filter_combo_);
   count_label_ = new QLabel(this);
   bar->addWidget(count_label_);
-  bar->addStretch(1);
   auto* hint = new QLabel(tr("Click a row or a point to see which tokens drove the pair."), this);
   hint->setStyleSheet("color: #7a8594;");
-  bar->addWidget(hint);
+  hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a hint may be cut, not widen the window
+  hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  bar->addWidget(hint, 1);
   outer->addLayout(bar);
 
   auto* split = new QSplitter(Qt::Horizontal, this);

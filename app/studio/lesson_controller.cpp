@@ -61,7 +61,7 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
   dock_->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
   panel_ = new widgets::LessonPanel(dock_);
   panel_->setObjectName("lessonPanel");
-  panel_->setMinimumWidth(300);
+  panel_->setMinimumWidth(240);
   QList<widgets::LessonView> views;
   for (const auto& l : lessons_) views.append(toView(l));
   panel_->setLessons(views);

@@ -485,10 +485,12 @@ QWidget* MainWindow::buildPlotToolbar() {
   row->addSpacing(12);
   row->addWidget(x_axis_combo_);
   row->addWidget(clip_check_);
-  row->addStretch(1);
   auto* help = new QLabel(tr("faint: raw per step · solid: smoothed"), bar);
   help->setStyleSheet("color: #7a8594;");
-  row->addWidget(help);
+  // A hint, not a control: it may be cut on a narrow screen rather than widen the window.
+  help->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  help->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  row->addWidget(help, 1);
   return bar;
 }
 
@@ -503,7 +505,7 @@ void MainWindow::buildDiagnosticsDock() {
   dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
                     QDockWidget::DockWidgetClosable);
   diagnostics_ = new widgets::DiagnosticsPanel(dock);
-  diagnostics_->setMinimumWidth(300);
+  diagnostics_->setMinimumWidth(240);
   dock->setWidget(diagnostics_);
   addDockWidget(Qt::RightDockWidgetArea, dock);
   resizeDocks({dock}, {340}, Qt::Horizontal);

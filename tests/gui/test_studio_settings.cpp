@@ -171,6 +171,19 @@ class StudioSettingsTest : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
 
+  // The window fits a 1600-pixel-wide screen (the Xvfb check) with its docks: no minimum size forces
+  // it wider.
+  void windowFitsACommonLaptopScreen() {
+    MainWindow w;
+    QString widths;
+    for (auto* child : w.findChildren<QWidget*>(QString(), Qt::FindDirectChildrenOnly))
+      widths += QStringLiteral("%1 %2: %3\n").arg(child->metaObject()->className(), child->objectName())
+                    .arg(child->minimumSizeHint().width());
+    for (int i = 0; i < w.tabs()->count(); ++i)
+      widths += QStringLiteral("tab %1: %2\n").arg(w.tabs()->tabText(i)).arg(w.tabs()->widget(i)->minimumSizeHint().width());
+    QVERIFY2(w.minimumSizeHint().width() <= 1600, qPrintable(QStringLiteral("%1\n%2").arg(w.minimumSizeHint().width()).arg(widths)));
+  }
+
   void progressStripCounts() {
     dpo::widgets::ProgressStrip strip;
     QSignalSpy cancel(&strip, &dpo::widgets::ProgressStrip::cancelRequested);
