@@ -1,6 +1,8 @@
 # Install layout used by the future .deb: binaries and the sentencepiece shim side by side in bin/.
 install(TARGETS dpo RUNTIME DESTINATION bin)
-install(TARGETS dpo_spm_shim LIBRARY DESTINATION bin)
+if(TARGET dpo_spm_shim)
+  install(TARGETS dpo_spm_shim LIBRARY DESTINATION bin)
+endif()
 if(DPO_BUILD_GUI)
   if(TARGET dpo-studio)
     install(TARGETS dpo-studio RUNTIME DESTINATION bin)

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "app/cli/bench_command.h"
 #include "app/cli/commands.h"
 #include "app/cli/data_command.h"
 #include "app/cli/lesson_command.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   dpo::cli::add_loss_command(cli);
   dpo::cli::add_data_command(cli);
   dpo::cli::add_lesson_command(cli);
+  dpo::cli::add_bench_command(cli);
 
   CLI11_PARSE(cli, argc, argv);
   const int used_threads = dpo::configure_threads(threads);
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
     if (dpo::cli::loss_command_chosen()) return dpo::cli::run_loss_command();
     if (dpo::cli::data_command_chosen()) return dpo::cli::run_data_command();
     if (dpo::cli::lesson_command_chosen()) return dpo::cli::run_lesson_command();
+    if (dpo::cli::bench_command_chosen()) return dpo::cli::run_bench_command();
     std::cout << cli.help();
     return 0;
   } catch (const dpo::Error& e) {

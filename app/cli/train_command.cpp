@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -208,8 +209,22 @@ int run_train(TrainArgs args) {
     }
   };
   TrainerCallbacks callbacks;
+  // The reference pass can take minutes on a large model: a line every few seconds, with the time left.
+  auto stage_started = std::chrono::steady_clock::now(), last_print = stage_started;
+  std::string current_stage;
   callbacks.on_progress = [&](const std::string& stage, size_t done, size_t total) {
-    if (!args.quiet && done == total) std::cout << stage << ": " << total << " pairs\n";
+    if (args.quiet) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (stage != current_stage) current_stage = stage, stage_started = last_print = now;
+    const double elapsed = std::chrono::duration<double>(now - stage_started).count();
+    if (done == total) {
+      std::printf("%s: %zu pairs in %.1f s\n", stage.c_str(), total, elapsed);
+    } else if (std::chrono::duration<double>(now - last_print).count() >= 5.0 && done > 0) {
+      last_print = now;
+      std::printf("%s: %zu/%zu pairs, %.0f s, about %.0f s left\n", stage.c_str(), done, total, elapsed,
+                  elapsed / static_cast<double>(done) * static_cast<double>(total - done));
+    }
+    std::fflush(stdout);
   };
   callbacks.on_event = [&](const TrainerEvent& e) {
     out.append_event(e);

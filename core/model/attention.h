@@ -16,9 +16,9 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const LlamaConfig& config);
 
-  // x: (B, T, C); rotary: tables for the T new positions; mask: (B, 1, T, S) bool, true where a
-  // query may attend to a key, S = cached + new tokens. With a cache, this layer's keys and
-  // values are appended to cache->keys[layer] / values[layer].
+  // x: (B, T, C); rotary: tables for the T new positions; mask: (B, 1, T, S) additive float
+  // (attention_bias), 0 where a query may attend to a key, S = cached + new tokens. With a cache,
+  // this layer's keys and values are appended to cache->keys[layer] / values[layer].
   torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask,
                         KVCache* cache = nullptr, size_t layer = 0);
 
@@ -32,5 +32,9 @@ TORCH_MODULE(Attention);
 // Causal mask that also hides padded keys (and keys more than sliding_window back, when set):
 // (B, 1, T, S) bool from attention_mask (B, S) for the last T = S - past positions.
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0, int64_t sliding_window = 0);
+
+// The same mask as an additive bias in `dtype`, built once per forward and shared by every layer:
+// 0 where allowed, a large finite negative where not (so a fully hidden padding row stays finite).
+torch::Tensor attention_bias(const torch::Tensor& allowed, torch::ScalarType dtype);
 
 }  // namespace dpo

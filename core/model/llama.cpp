@@ -38,7 +38,8 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torc
   auto x = embed_tokens(input_ids);  // (B, T, C)
   auto positions = position_ids_from_mask(attention_mask).narrow(1, past, T);  // (B, T)
   auto rotary = rotary_tables(positions, inv_freq, x.scalar_type());
-  auto mask = causal_padding_mask(attention_mask, past, config_.sliding_window);  // (B, 1, T, S)
+  auto mask = attention_bias(causal_padding_mask(attention_mask, past, config_.sliding_window),
+                             torch::kFloat32);  // (B, 1, T, S)
   size_t index = 0;
   for (const auto& layer : *layers) x = layer->as<DecoderLayer>()->forward(x, rotary, mask, cache, index++);
   return norm(x);
@@ -55,8 +56,11 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c) : config_(c) {
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids,
                                             const torch::Tensor& attention_mask, KVCache* cache) {
   auto hidden = model->forward(input_ids, attention_mask, cache);  // (B, T, C)
-  if (lm_head) return lm_head(hidden);             // (B, T, V)
-  return torch::matmul(hidden, model->embed_tokens->weight.t());
+  return torch::matmul(hidden, head_weight().t());  // (B, T, V)
+}
+
+torch::Tensor LlamaForCausalLMImpl::head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
 void initialise_weights(LlamaForCausalLM& model) {

@@ -56,6 +56,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
                         KVCache* cache = nullptr);
 
   const LlamaConfig& config() const { return config_; }
+  // (V, C): lm_head.weight, or the input embedding when tie_word_embeddings.
+  torch::Tensor head_weight() const;
 
   LlamaModel model{nullptr};
   torch::nn::Linear lm_head{nullptr};

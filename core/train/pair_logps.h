@@ -3,6 +3,7 @@
 
 #include "core/data/collator.h"
 #include "core/model/llama.h"
+#include "core/train/logprobs.h"
 #include "core/train/losses.h"
 
 namespace dpo {
@@ -24,8 +25,15 @@ struct BatchLogps {
 };
 
 // One policy forward over a collated (2B, T) batch, split into chosen / rejected halves, plus the
-// reference sums when the loss needs them. Shared by the trainer and evaluation.
+// reference sums when the loss needs them. Shared by the trainer and evaluation. The log-probs come
+// from the final hidden states in chunks of logit_chunk_rows positions (response_logprobs_from_hidden).
 BatchLogps batch_preference_logps(LlamaForCausalLM& policy, const ReferenceSource& reference,
-                                  const PreferenceBatch& batch, const LossConfig& loss);
+                                  const PreferenceBatch& batch, const LossConfig& loss,
+                                  int64_t logit_chunk_rows = -1);
+
+// Σ log π over the response tokens of a collated batch's rows: (N) sums, (N) token counts.
+ResponseScores model_response_logprobs(LlamaForCausalLM& model, const torch::Tensor& input_ids,
+                                       const torch::Tensor& attention_mask, const torch::Tensor& response_mask,
+                                       int64_t logit_chunk_rows = -1);
 
 }  // namespace dpo

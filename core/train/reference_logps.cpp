@@ -11,7 +11,7 @@
 #include "core/data/readers.h"
 #include "core/io/atomic_file.h"
 #include "core/model/lora.h"
-#include "core/train/logprobs.h"
+#include "core/train/pair_logps.h"
 
 namespace dpo {
 
@@ -53,12 +53,13 @@ uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs) {
 }
 
 ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::vector<TokenizedPair>& pairs,
-                                       int64_t pad_id, int64_t batch_size, const ProgressCallback& progress) {
-  torch::NoGradGuard no_grad;
+                                       int64_t pad_id, int64_t batch_size, const ProgressCallback& progress,
+                                       int64_t chunk_rows) {
+  // Inference mode: no autograd records at all, the cheapest forward libtorch has.
+  c10::InferenceMode inference;
   AdaptersDisabled base(reference);  // a LoRA policy scores as its base model
   const bool was_training = reference->is_training();
   reference->eval();
-  const auto device = reference->parameters().front().device();
   ReferenceLogps out;
   out.chosen.reserve(pairs.size());
   out.rejected.reserve(pairs.size());
@@ -66,10 +67,9 @@ ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::v
   for (size_t start = 0; start < pairs.size(); start += step) {
     const size_t n = std::min(step, pairs.size() - start);
     auto batch = collate_pairs(std::span(pairs).subspan(start, n), pad_id);
-    auto ids = batch.input_ids.to(device);
-    auto sums = response_logprobs(reference(ids, batch.attention_mask.to(device)), ids,
-                                  batch.response_mask.to(device))
-                    .sum.to(torch::kCPU).to(torch::kFloat32).contiguous();  // (2n)
+    auto sums = model_response_logprobs(reference, batch.input_ids, batch.attention_mask, batch.response_mask,
+                                        chunk_rows)
+                    .logps.sum.to(torch::kCPU).to(torch::kFloat32).contiguous();  // (2n)
     const float* v = sums.data_ptr<float>();
     out.chosen.insert(out.chosen.end(), v, v + n);
     out.rejected.insert(out.rejected.end(), v + n, v + 2 * n);

@@ -1,6 +1,5 @@
 #include "core/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -23,6 +22,7 @@
 #include "core/io/state_dict.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
+#include "core/runtime/torch_compat.h"
 #include "core/train/logprobs.h"
 #include "core/train/pair_logps.h"
 #include "core/train/reference.h"
@@ -87,54 +87,72 @@ void validate(const TrainerInputs& in, const TrainerConfig& c) {
     throw ConfigError("trainer: the margin loss needs per-pair scores (score_chosen / score_rejected in the data)");
 }
 
-// Sums over the pairs of one step, turned into means at the end.
+// Sums over the pairs of one step, turned into means at the end. The per-batch sums stay on the
+// device and are read back once (settle), so a CUDA step waits for the device once, not 10 times
+// per micro-batch.
 struct StepSums {
   double loss = 0, rewards_chosen = 0, rewards_rejected = 0, accurate = 0, logps_chosen = 0, logps_rejected = 0,
          logits_chosen = 0, logits_rejected = 0, length_chosen = 0, length_rejected = 0;
-  void add(const torch::Tensor& losses, const LossOutput& lo, const BatchLogps& b) {
-    loss += losses.detach().to(torch::kFloat64).sum().item<double>();
-    rewards_chosen += lo.chosen_rewards.to(torch::kFloat64).sum().item<double>();
-    rewards_rejected += lo.rejected_rewards.to(torch::kFloat64).sum().item<double>();
-    accurate += (lo.chosen_rewards > lo.rejected_rewards).to(torch::kFloat64).sum().item<double>();
-    logps_chosen += b.logps.policy_chosen.detach().to(torch::kFloat64).sum().item<double>();
-    logps_rejected += b.logps.policy_rejected.detach().to(torch::kFloat64).sum().item<double>();
-    logits_chosen += b.logits_chosen.to(torch::kFloat64).sum().item<double>();
-    logits_rejected += b.logits_rejected.to(torch::kFloat64).sum().item<double>();
-    length_chosen += b.logps.chosen_tokens.to(torch::kFloat64).sum().item<double>();
-    length_rejected += b.logps.rejected_tokens.to(torch::kFloat64).sum().item<double>();
-  }
-
   // KTO: "chosen" sums run over desirable examples, "rejected" over undesirable ones.
   double desirable = 0, undesirable = 0, kl = 0;
+
+  static torch::Tensor total(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).sum(); }
+
+  void add(const torch::Tensor& losses, const LossOutput& lo, const BatchLogps& b) {
+    auto none = torch::zeros({}, lo.chosen_rewards.options().dtype(torch::kFloat64));
+    push({total(losses), total(lo.chosen_rewards), total(lo.rejected_rewards),
+          total(lo.chosen_rewards > lo.rejected_rewards), total(b.logps.policy_chosen), total(b.logps.policy_rejected),
+          total(b.logits_chosen), total(b.logits_rejected), total(b.logps.chosen_tokens),
+          total(b.logps.rejected_tokens), none, none, none});
+  }
+
   void add_kto(const KtoOutput& ko, const torch::Tensor& is_desirable, const BatchLogps& b) {
     auto d = is_desirable.to(torch::kFloat64), u = 1.0 - d;
-    auto r = ko.rewards.to(torch::kFloat64), pc = b.logps.policy_chosen.detach().to(torch::kFloat64);
+    auto r = ko.rewards.detach().to(torch::kFloat64), pc = b.logps.policy_chosen.detach().to(torch::kFloat64);
     auto len = b.logps.chosen_tokens.to(torch::kFloat64), logits = b.logits_chosen.to(torch::kFloat64);
-    loss += ko.losses.detach().to(torch::kFloat64).sum().item<double>();
-    desirable += d.sum().item<double>();
-    undesirable += u.sum().item<double>();
-    rewards_chosen += (r * d).sum().item<double>();
-    rewards_rejected += (r * u).sum().item<double>();
-    accurate += ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum().item<double>();
-    logps_chosen += (pc * d).sum().item<double>();
-    logps_rejected += (pc * u).sum().item<double>();
-    logits_chosen += (logits * d).sum().item<double>();
-    logits_rejected += (logits * u).sum().item<double>();
-    length_chosen += (len * d).sum().item<double>();
-    length_rejected += (len * u).sum().item<double>();
-    kl += ko.kl.item<double>();
+    push({total(ko.losses), d.sum(), u.sum(), (r * d).sum(), (r * u).sum(),
+          ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum(), (pc * d).sum(), (pc * u).sum(),
+          (logits * d).sum(), (logits * u).sum(), (len * d).sum(), (len * u).sum(), total(ko.kl)},
+         /*kto=*/true);
   }
+
+  // SFT: the summed NLL, log π of the chosen completions and their token counts.
+  void add_sft(const torch::Tensor& nll, const SequenceLogps& lp) {
+    auto none = torch::zeros({}, nll.options().dtype(torch::kFloat64));
+    push({total(nll), none, none, none, total(lp.sum), none, none, none, total(lp.tokens), none, none, none, none});
+  }
+
+  // Reads the device-side sums back (one host-device sync) into the fields above.
+  void settle() {
+    if (!pending_.defined()) return;
+    auto host = pending_.to(torch::kCPU);
+    const auto v = host.accessor<double, 1>();
+    double* plain[] = {&loss, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen, &logps_rejected,
+                       &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &desirable, &undesirable, &kl};
+    double* kto[] = {&loss, &desirable, &undesirable, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen,
+                     &logps_rejected, &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &kl};
+    for (int64_t i = 0; i < v.size(0); ++i) *(kto_ ? kto : plain)[i] += v[i];
+    pending_ = torch::Tensor();
+  }
+
+ private:
+  void push(std::vector<torch::Tensor> parts, bool kto = false) {
+    kto_ = kto;
+    auto v = torch::stack(parts);  // (13) fp64
+    pending_ = pending_.defined() ? pending_ + v : v;
+  }
+  torch::Tensor pending_;
+  bool kto_ = false;
 };
 
 // Autocast for the forward passes of a step (torch.autocast("cuda", dtype=torch.bfloat16)).
 class Bf16Autocast {
  public:
-  Bf16Autocast() : was_(at::autocast::is_enabled()) {
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+  Bf16Autocast() : was_(compat::cuda_autocast_enabled()), dtype_(compat::cuda_autocast_dtype()) {
+    compat::set_cuda_autocast(true, at::kBFloat16);
   }
   ~Bf16Autocast() {
-    at::autocast::set_enabled(was_);
+    compat::set_cuda_autocast(was_, dtype_);
     at::autocast::clear_cache();
   }
   Bf16Autocast(const Bf16Autocast&) = delete;
@@ -142,6 +160,7 @@ class Bf16Autocast {
 
  private:
   bool was_;
+  at::ScalarType dtype_;
 };
 
 torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_t>& indices) {
@@ -303,7 +322,8 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
     auto progress = [&](size_t done, size_t total) {
       if (callbacks.on_progress) callbacks.on_progress(stage, done, total);
     };
-    out = compute_reference_logps(reference, pairs, s.pad_id, s.config.eval_batch_size, progress);
+    out = compute_reference_logps(reference, pairs, s.pad_id, s.config.eval_batch_size, progress,
+                                  s.config.logit_chunk_rows);
     s.counters.reference_precomputed += static_cast<int64_t>(pairs.size());
     if (!path.empty()) write_reference_cache(path, *out);
     return out;
@@ -350,14 +370,13 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
     const auto& b = micro[k];
     if (c.objective == Objective::Sft) {
       // Only the chosen half: rows [0, B). (B, T)
-      auto ids = b.input_ids.narrow(0, 0, b.pairs).to(device);
-      auto lp = response_logprobs(s.policy(ids, b.attention_mask.narrow(0, 0, b.pairs).to(device)), ids,
-                                  b.response_mask.narrow(0, 0, b.pairs).to(device));
+      auto lp = model_response_logprobs(s.policy, b.input_ids.narrow(0, 0, b.pairs),
+                                        b.attention_mask.narrow(0, 0, b.pairs), b.response_mask.narrow(0, 0, b.pairs),
+                                        c.logit_chunk_rows)
+                    .logps;
       auto nll = -lp.sum.sum();
       (nll / std::max(1.0, total_sft_tokens)).backward();
-      sums.loss += nll.item<double>();
-      sums.logps_chosen += lp.sum.detach().to(torch::kFloat64).sum().item<double>();
-      sums.length_chosen += lp.tokens.to(torch::kFloat64).sum().item<double>();
+      sums.add_sft(nll, lp);
       continue;
     }
     ReferenceSource source{.model = s.reference_model()};
@@ -365,7 +384,7 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
       source.chosen = gather(s.train_reference->chosen, micro_indices[k]);
       source.rejected = gather(s.train_reference->rejected, micro_indices[k]);
     }
-    auto out = batch_preference_logps(s.policy, source, b, c.loss);
+    auto out = batch_preference_logps(s.policy, source, b, c.loss, c.logit_chunk_rows);
     if (out.ran_reference) ++s.counters.reference_forwards;
     if (s.kto()) {
       auto labels = labels_of(s.train_desirable, micro_indices[k]).to(device);
@@ -393,6 +412,7 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
     sums.add(lo.losses, lo, out);
   }
 
+  sums.settle();
   const double max_norm = c.max_grad_norm > 0 ? c.max_grad_norm : std::numeric_limits<double>::infinity();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(s.policy->parameters(), max_norm);
   const double denominator = c.objective == Objective::Sft ? std::max(1.0, total_sft_tokens) : total_pairs;
@@ -488,6 +508,7 @@ PreferenceEval Trainer::evaluate_kto() {
                        out.logps.policy_rejected, out.logps.reference_rejected);
     sums.add_kto(ko, labels, out);
   }
+  sums.settle();
   if (was_training) s.policy->train();
   const double n = static_cast<double>(s.eval_pairs.size()), nc = std::max(1.0, sums.desirable),
                nr = std::max(1.0, sums.undesirable);
@@ -656,7 +677,8 @@ void Trainer::load_state(const fs::path& dir) {
     generator.set_state(generator_state);
   }
   torch::serialize::InputArchive archive;
-  archive.load_from((dir / "optimizer.pt").string());
+  // Onto the policy's device: a checkpoint written on CUDA resumes on the CPU and back.
+  archive.load_from((dir / "optimizer.pt").string(), s.policy->parameters().front().device());
   s.optimizer->load(archive);
   if (s.config.sync_reference_every > 0 && s.reference) {
     auto file = SafetensorsFile::open(dir / "reference.safetensors");

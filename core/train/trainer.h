@@ -39,7 +39,10 @@ struct TrainerConfig {
   uint64_t seed = 0;               // data order
   int64_t pad_to_multiple_of = 8;
   bool group_by_length = false;
-  bool bf16_autocast = false;  // CUDA only: forward passes in bfloat16 (weights and optimiser stay fp32)  // batches of similar length (less padding), see length_grouping.h
+  bool bf16_autocast = false;  // CUDA only: forward passes in bfloat16 (weights and optimiser stay fp32)
+  // Response positions per lm_head chunk (core/train/logprobs.h): -1 picks about 32 MB of logits per
+  // chunk, 0 computes all positions at once.
+  int64_t logit_chunk_rows = -1;
   // One reference pass before training, cached on disk: steps then run only the policy.
   bool precompute_reference = true;
   // TR-DPO (Gorbatovski et al. 2024): every τ steps π_ref ← α·π + (1 − α)·π_ref. 0: off.
