@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/model/blockwise_attention.h"
 #include "core/runtime/torch_compat.h"
 
 namespace dpo {
@@ -28,6 +29,96 @@ namespace {
   return x.unsqueeze(2).expand({B, H, n_rep, T, D}).reshape({B, H * n_rep, T, D});
 }
 }  // namespace
+
+#if !DPO_HAVE_SDPA
+namespace {
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Causal attention one block of queries at a time (the block scheme of FlashAttention-2, in
+// libtorch ops): a block of queries t0..t1 only meets keys up to past + t1, so the masked upper
+// triangle is never computed, and only the row log-sum-exps are kept for the backward pass, which
+// recomputes each block's probabilities. The (B, H, T, S) probabilities of plain attention (134 MB
+// a layer for 8 pairs of 512 tokens) never exist.
+// q: (B, Hkv, rep, T, D), the rep query heads of each kv head; k, v: (B, Hkv, S, D); bias: (B, 1, T, S)
+// additive, S = past + T. Returns (B, Hkv, rep, T, D).
+class BlockwiseAttention : public torch::autograd::Function<BlockwiseAttention> {
+ public:
+  static constexpr int64_t kBlock = 128;
+
+  struct Block {
+    int64_t t0, tb, keys;  // first query, queries, keys it can see
+  };
+  static std::vector<Block> blocks(int64_t T, int64_t S) {
+    std::vector<Block> out;
+    for (int64_t t0 = 0; t0 < T; t0 += kBlock) {
+      const int64_t tb = std::min(kBlock, T - t0);
+      out.push_back({t0, tb, S - T + t0 + tb});
+    }
+    return out;
+  }
+
+  // One block's fp32 scores, bias + q·kᵀ/√D: (B, Hkv, rep, tb, keys).
+  static torch::Tensor scores(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& bias,
+                              const Block& b, double scale) {
+    const auto B = q.size(0), Hkv = q.size(1), rep = q.size(2), D = q.size(4);
+    auto qb = q.narrow(3, b.t0, b.tb).reshape({B, Hkv, rep * b.tb, D});
+    auto s = torch::matmul(qb, k.narrow(2, 0, b.keys).transpose(-2, -1)).view({B, Hkv, rep, b.tb, b.keys});
+    auto bb = bias.narrow(2, b.t0, b.tb).narrow(3, 0, b.keys).unsqueeze(1);  // (B, 1, 1, tb, keys)
+    return torch::add(bb.to(torch::kFloat32), s.to(torch::kFloat32), scale);
+  }
+
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const torch::Tensor& bias) {
+    const auto B = q.size(0), Hkv = q.size(1), rep = q.size(2), T = q.size(3), D = q.size(4);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    auto out = torch::empty({B, Hkv, rep, T, D}, v.options());
+    auto lse = torch::empty({B, Hkv, rep, T}, q.options().dtype(torch::kFloat32));
+    for (const auto& b : blocks(T, k.size(2))) {
+      auto s = scores(q, k, bias, b, scale);  // (B, Hkv, rep, tb, keys)
+      auto l = s.logsumexp(-1, /*keepdim=*/true);
+      auto p = s.sub_(l).exp_().view({B, Hkv, rep * b.tb, b.keys}).to(v.scalar_type());
+      out.narrow(3, b.t0, b.tb).copy_(torch::matmul(p, v.narrow(2, 0, b.keys)).view({B, Hkv, rep, b.tb, D}));
+      lse.narrow(3, b.t0, b.tb).copy_(l.squeeze(-1));
+    }
+    ctx->save_for_backward({q, k, v, bias, out, lse});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &bias = saved[3], &out = saved[4], &lse = saved[5];
+    const auto B = q.size(0), Hkv = q.size(1), rep = q.size(2), T = q.size(3), D = q.size(4);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    auto dout = grad_outputs[0].contiguous();  // (B, Hkv, rep, T, D)
+    // Σ_d dO·O per query row: the softmax backward's subtracted term.
+    auto delta = (dout.to(torch::kFloat32) * out.to(torch::kFloat32)).sum(-1, /*keepdim=*/true);  // (B, Hkv, rep, T, 1)
+    auto dq = torch::empty_like(q), dk = torch::zeros_like(k), dv = torch::zeros_like(v);
+    for (const auto& b : blocks(T, k.size(2))) {
+      auto kb = k.narrow(2, 0, b.keys), vb = v.narrow(2, 0, b.keys);
+      auto p = scores(q, k, bias, b, scale).sub_(lse.narrow(3, b.t0, b.tb).unsqueeze(-1)).exp_();  // (B, Hkv, rep, tb, keys)
+      auto pf = p.view({B, Hkv, rep * b.tb, b.keys});
+      auto dob = dout.narrow(3, b.t0, b.tb).reshape({B, Hkv, rep * b.tb, D});
+      dv.narrow(2, 0, b.keys).add_(torch::matmul(pf.to(v.scalar_type()).transpose(-2, -1), dob.to(v.scalar_type())));
+      // dS = P ∘ (dP − δ), dP = dO·Vᵀ; the 1/√D of the scores goes on dS once.
+      auto ds = torch::matmul(dob, vb.transpose(-2, -1)).to(torch::kFloat32).view({B, Hkv, rep, b.tb, b.keys});
+      ds.sub_(delta.narrow(3, b.t0, b.tb)).mul_(p).mul_(scale);
+      auto dsf = ds.view({B, Hkv, rep * b.tb, b.keys}).to(q.scalar_type());
+      dq.narrow(3, b.t0, b.tb).copy_(torch::matmul(dsf, kb).view({B, Hkv, rep, b.tb, D}));
+      auto qb = q.narrow(3, b.t0, b.tb).reshape({B, Hkv, rep * b.tb, D});
+      dk.narrow(2, 0, b.keys).add_(torch::matmul(dsf.transpose(-2, -1), qb));
+    }
+    return {dq, dk, dv, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor blockwise_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                  const torch::Tensor& bias) {
+  return BlockwiseAttention::apply(q, k, v, bias);
+}
+#endif
 
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past, int64_t sliding_window) {
   const auto S = attention_mask.size(1);
@@ -67,22 +158,15 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables&
     k = ck;
     v = cv;
   }
-  const auto S = k.size(2);
 #if DPO_HAVE_SDPA
   // The fused kernels (flash / memory-efficient on CUDA, a fused loop on CPU).
   auto out = at::scaled_dot_product_attention(q, repeat_kv(k, rep), repeat_kv(v, rep),
                                               bias.to(q.scalar_type()), 0.0, false);  // (B, H, T, D)
   out = out.transpose(1, 2).reshape({B, T, num_heads_ * D});
 #else
-  // The rep query heads of a kv group stacked along time, so keys and values are never repeated:
-  // (B, Hkv, rep·T, D) against (B, Hkv, S, D).
-  auto grouped = q.reshape({B, Hkv, rep * T, D});
-  auto scores = torch::matmul(grouped, k.transpose(-2, -1)).view({B, Hkv, rep, T, S});  // (B, Hkv, rep, T, S)
-  // bias + scores/√D in one pass; the bias broadcasts over kv heads and their query groups.
-  scores = torch::add(bias.unsqueeze(1), scores, 1.0 / std::sqrt(static_cast<double>(D)));
-  auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-  auto out = torch::matmul(probs.view({B, Hkv, rep * T, S}), v);                   // (B, Hkv, rep·T, D)
-  out = out.view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({B, T, num_heads_ * D});  // (B, T, H·D)
+  auto out = blockwise_attention(q.reshape({B, Hkv, rep, T, D}), k, v, bias)  // (B, Hkv, rep, T, D)
+                 .permute({0, 3, 1, 2, 4})
+                 .reshape({B, T, num_heads_ * D});  // (B, T, H·D)
 #endif
   return o_proj(out);
 }

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/model/blockwise_attention.h"
 #include "core/model/llama.h"
 #include "core/model/rotary.h"
 #include "core/runtime/error.h"
@@ -122,3 +123,37 @@ TEST(LlamaConfig, RejectsInconsistentHeads) {
   config.num_key_value_heads = 3;
   EXPECT_THROW(config.validate(), dpo::ConfigError);
 }
+
+#if !DPO_HAVE_SDPA
+// Plain attention (the HF equations) on the same grouped layout: (B, Hkv, rep, T, D).
+torch::Tensor plain_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              const torch::Tensor& bias) {
+  auto scores = torch::matmul(q, k.unsqueeze(2).transpose(-2, -1)) / std::sqrt(double(q.size(-1))) + bias.unsqueeze(1);
+  return torch::matmul(torch::softmax(scores, -1), v.unsqueeze(2));
+}
+
+TEST(BlockwiseAttention, EqualsPlainAttentionInValueAndGradient) {
+  torch::manual_seed(4);
+  // 300 queries: three blocks, the last one short; 20 cached keys before them; GQA with 2 heads a group.
+  const int64_t B = 2, Hkv = 2, rep = 2, T = 300, past = 20, S = past + T, D = 8;
+  auto attention_mask = torch::ones({B, S}, torch::kLong);
+  attention_mask[1].narrow(0, 0, 5).fill_(0);   // left padding in the cache of row 1
+  attention_mask[0].narrow(0, S - 7, 7).fill_(0);  // right padding of row 0
+  auto bias = dpo::attention_bias(dpo::causal_padding_mask(attention_mask, past), torch::kFloat32);  // (B, 1, T, S)
+  auto q0 = torch::randn({B, Hkv, rep, T, D}), k0 = torch::randn({B, Hkv, S, D}), v0 = torch::randn({B, Hkv, S, D});
+  auto q1 = q0.clone().requires_grad_(true), k1 = k0.clone().requires_grad_(true), v1 = v0.clone().requires_grad_(true);
+  auto q2 = q0.clone().requires_grad_(true), k2 = k0.clone().requires_grad_(true), v2 = v0.clone().requires_grad_(true);
+  auto plain = plain_attention(q1, k1, v1, bias);
+  auto blocked = dpo::blockwise_attention(q2, k2, v2, bias);
+  // Rows of real queries agree (row 0's padded queries attend differently and are never used).
+  auto real = attention_mask.narrow(1, past, T).to(torch::kFloat32).view({B, 1, 1, T, 1});
+  EXPECT_LT(((plain - blocked) * real).abs().max().item<double>(), 1e-5);
+  auto upstream = torch::randn_like(plain) * real;
+  (plain * upstream).sum().backward();
+  (blocked * upstream).sum().backward();
+  EXPECT_LT((q1.grad() - q2.grad()).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((k1.grad() - k2.grad()).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((v1.grad() - v2.grad()).abs().max().item<double>(), 1e-5);
+  EXPECT_GT(k2.grad().abs().sum().item<double>(), 0.0);
+}
+#endif
