@@ -10,20 +10,11 @@
 #include "core/data/demo_world.h"
 #include "core/data/layout.h"
 #include "core/data/tokenize.h"
+#include "core/runtime/memory.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "resources/demo_assets.h"
 
 namespace {
-// kB from /proc/self/status ("VmRSS", "VmHWM").
-long status_kb(const char* key) {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(key, 0) == 0) return std::stol(line.substr(line.find(':') + 1));
-  return -1;
-}
-// Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS.
-void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -44,12 +35,12 @@ int main(int argc, char** argv) {
   { auto one = dpo::tokenize_dataset(*tokenizer, dataset, options, dpo::BadRowPolicy::kError, 1); }
   const double single = seconds_since(t1);
 
-  const long before_kb = status_kb("VmRSS:");
-  reset_peak();
+  const long before_kb = static_cast<long>(dpo::resident_bytes() / 1024);
+  dpo::reset_peak_resident();
   auto tn = std::chrono::steady_clock::now();
   auto tokenized = dpo::tokenize_dataset(*tokenizer, dataset, options, dpo::BadRowPolicy::kError, 0);
   const double parallel = seconds_since(tn);
-  const long peak_kb = status_kb("VmHWM:");
+  const long peak_kb = static_cast<long>(dpo::peak_resident_bytes() / 1024);
 
   size_t ids = 0;
   for (const auto& p : tokenized.pairs) ids += p.prompt_ids.size() + p.chosen_ids.size() + p.rejected_ids.size();

@@ -1,29 +1,15 @@
 #include "core/runtime/runtime.h"
 
 #include <dlfcn.h>
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
-#include <cstdlib>
-#include <string_view>
 #include <thread>
 
 namespace dpo {
 
-bool keep_freed_memory() {
-  static const bool done = [] {
-    const char* mode = std::getenv("DPO_MALLOC");
-    if (mode != nullptr && std::string_view(mode) == "system") return false;
-    // No mmap-ed blocks (they are unmapped on free), and no trimming of the heap's top below 1 GB.
-    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
-  }();
-  return done;
-}
-
 int configure_threads(std::optional<int> threads) {
-  keep_freed_memory();
   int n = threads.value_or(static_cast<int>(std::thread::hardware_concurrency()));
   if (n < 1) n = 1;
   torch::set_num_threads(n);
