@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/diagnose/diagnostics.h"
 #include "core/io/safetensors.h"
 #include "core/model/llama.h"
 #include "core/runtime/error.h"
@@ -113,12 +114,6 @@ Shape resolve_shape(const StepArgs& a) {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
 }
 
 // GFLOP/s of a 2048² fp32 matmul on `device`, best of 5 after one warm-up.
@@ -252,13 +247,13 @@ nlohmann::json run_step_bench(const StepArgs& a) {
     reference_times.push_back(seconds_since(t));
   }
 
-  const double step_seconds = median(times);
+  const double step_seconds = diagnose::median(times);
   const int64_t rows = 2 * a.batch;
   const double tokens = static_cast<double>(rows * a.seq);
   const double flops = model_flops(shape, rows, a.seq, a.reference == "every-step");
   const double peak_gflops = matmul_peak_gflops(device);
   const double achieved = flops / step_seconds / 1e9;
-  const double reference_tps = tokens / median(reference_times);
+  const double reference_tps = tokens / diagnose::median(reference_times);
   const double step_tps = tokens / step_seconds;
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
@@ -401,6 +396,7 @@ int run_compare(const CompareArgs& a) {
   else modes = {a.reference};
   const auto inputs = std::filesystem::temp_directory_path() / ("dpo-bench-" + std::to_string(getpid()) + ".safetensors");
   nlohmann::json rows = nlohmann::json::array();
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   // On a GPU the memory that counts is the device's (the caching allocator's peak), else resident.
   const std::string memory_key = torch::Device(a.device).is_cuda() ? "peak_device_mb" : "peak_rss_mb";
   std::cout << "dpo bench compare: dpo (C++ core) vs " << baseline << " on " << a.python << ", " << a.threads
@@ -416,7 +412,6 @@ int run_compare(const CompareArgs& a) {
       std::optional<nlohmann::json> py;
       std::string py_error;
       for (const auto& mode : modes) {
-        const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
         std::vector<std::string> cpp{exe, "bench", "step", "--config", config, "--seq", std::to_string(seq),
                                      "--batch", std::to_string(a.batch), "--threads", std::to_string(a.threads),
                                      "--iters", std::to_string(a.iters), "--warmup", std::to_string(a.warmup),

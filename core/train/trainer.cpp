@@ -110,10 +110,9 @@ struct StepSums {
     auto d = is_desirable.to(torch::kFloat64), u = 1.0 - d;
     auto r = ko.rewards.detach().to(torch::kFloat64), pc = b.logps.policy_chosen.detach().to(torch::kFloat64);
     auto len = b.logps.chosen_tokens.to(torch::kFloat64), logits = b.logits_chosen.to(torch::kFloat64);
-    push({total(ko.losses), d.sum(), u.sum(), (r * d).sum(), (r * u).sum(),
+    push({total(ko.losses), (r * d).sum(), (r * u).sum(),
           ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum(), (pc * d).sum(), (pc * u).sum(),
-          (logits * d).sum(), (logits * u).sum(), (len * d).sum(), (len * u).sum(), total(ko.kl)},
-         /*kto=*/true);
+          (logits * d).sum(), (logits * u).sum(), (len * d).sum(), (len * u).sum(), d.sum(), u.sum(), total(ko.kl)});
   }
 
   // SFT: the summed NLL, log π of the chosen completions and their token counts.
@@ -122,27 +121,24 @@ struct StepSums {
     push({total(nll), none, none, none, total(lp.sum), none, none, none, total(lp.tokens), none, none, none, none});
   }
 
-  // Reads the device-side sums back (one host-device sync) into the fields above.
+  // Reads the device-side sums back (one host-device sync) into the fields above; every push lists
+  // its 13 sums in their declaration order.
   void settle() {
     if (!pending_.defined()) return;
     auto host = pending_.to(torch::kCPU);
     const auto v = host.accessor<double, 1>();
-    double* plain[] = {&loss, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen, &logps_rejected,
-                       &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &desirable, &undesirable, &kl};
-    double* kto[] = {&loss, &desirable, &undesirable, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen,
-                     &logps_rejected, &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &kl};
-    for (int64_t i = 0; i < v.size(0); ++i) *(kto_ ? kto : plain)[i] += v[i];
+    double* fields[] = {&loss, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen, &logps_rejected,
+                        &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &desirable, &undesirable, &kl};
+    for (int64_t i = 0; i < v.size(0); ++i) *fields[i] += v[i];
     pending_ = torch::Tensor();
   }
 
  private:
-  void push(std::vector<torch::Tensor> parts, bool kto = false) {
-    kto_ = kto;
+  void push(std::vector<torch::Tensor> parts) {
     auto v = torch::stack(parts);  // (13) fp64
     pending_ = pending_.defined() ? pending_ + v : v;
   }
   torch::Tensor pending_;
-  bool kto_ = false;
 };
 
 // Autocast for the forward passes of a step (torch.autocast("cuda", dtype=torch.bfloat16)).

@@ -38,7 +38,7 @@ struct TrainerConfig {
   int64_t max_steps = 100;         // optimiser steps
   uint64_t seed = 0;               // data order
   int64_t pad_to_multiple_of = 8;
-  bool group_by_length = false;
+  bool group_by_length = false;  // batches of similar length (less padding), see length_grouping.h
   bool bf16_autocast = false;  // CUDA only: forward passes in bfloat16 (weights and optimiser stay fp32)
   // Response positions per lm_head chunk (core/train/logprobs.h): -1 picks about 32 MB of logits per
   // chunk, 0 computes all positions at once.
