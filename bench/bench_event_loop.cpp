@@ -7,7 +7,13 @@
 #include <cstdio>
 
 #include "app/studio/latency_probe.h"
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 #include "widgets/metric_plot.h"
 #include <QElapsedTimer>
 
@@ -34,7 +40,7 @@ int main(int argc, char** argv) {
   config.steps = steps;
   if (argc > 2) config.threads = QString(argv[2]).toInt();
   window.setRunConfig(config);
-  QObject::connect(&window, &dpo::studio::MainWindow::runFinished, &loop, &QEventLoop::quit);
+  QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &loop, &QEventLoop::quit);
   probe.start();
   window.startTraining();
   loop.exec();
@@ -42,9 +48,9 @@ int main(int argc, char** argv) {
   std::printf("idle window:   p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu ticks)\n", idle_p50, idle_p99, idle_max,
               idle_ticks);
   std::printf("training %lld steps: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu ticks)\n",
-              static_cast<long long>(window.stepsDone()), probe.quantile(0.5), probe.quantile(0.99), probe.max(),
+              static_cast<long long>(window.run()->stepsDone()), probe.quantile(0.5), probe.quantile(0.99), probe.max(),
               probe.samples());
-  for (auto* plot : window.plots()) {
+  for (auto* plot : window.plots()->plots()) {
     QElapsedTimer t;
     t.start();
     QObject* custom = nullptr;

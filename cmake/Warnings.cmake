@@ -2,7 +2,8 @@
 add_library(dpo_warnings INTERFACE)
 # -Wno-missing-field-initializers: designated initializers name only what differs from the
 # members' own default initializers (every struct here has them), which GCC would flag.
-target_compile_options(dpo_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
+target_compile_options(dpo_warnings INTERFACE -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wimplicit-fallthrough
+  -Wno-unused-parameter -Wno-missing-field-initializers)
 option(DPO_WERROR "Treat warnings in project code as errors" OFF)
 if(DPO_WERROR)
   target_compile_options(dpo_warnings INTERFACE -Werror)

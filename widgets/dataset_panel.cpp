@@ -154,56 +154,56 @@ void DatasetPanel::startLoad() {
   watcher_->setFuture(QtConcurrent::run([loader, path, columns] { return loader(path, columns); }));
 }
 
-void DatasetPanel::showPreview(const DatasetPreviewData& data) {
-  preview_ = data;
-  const bool failed = !data.error.isEmpty();
-  QString title = data.source.isEmpty() ? tr("embedded demo") : data.source;
+void DatasetPanel::showPreview(const DatasetPreviewData& preview) {
+  preview_ = preview;
+  const bool failed = !preview.error.isEmpty();
+  QString title = preview.source.isEmpty() ? tr("embedded demo") : preview.source;
   if (!columns_.isEmpty()) title += tr("   (columns: %1)").arg(columnsText());
   title_->setText(title);
-  error_->setText(data.error);
+  error_->setText(preview.error);
   error_->setVisible(failed);
-  explanation_->setText(failed ? QString() : data.explanation);
+  explanation_->setText(failed ? QString() : preview.explanation);
   explanation_->setVisible(!failed);
   if (failed) {
-    counts_->setText(data.columns.isEmpty() ? QString()
-                                            : tr("first row's columns: %1").arg(data.columns.join(QStringLiteral(", "))));
+    counts_->setText(preview.columns.isEmpty() ? QString()
+                                            : tr("first row's columns: %1").arg(preview.columns.join(QStringLiteral(", "))));
   } else {
     QStringList parts;
-    if (data.unpaired > 0)
-      parts << tr("%1 unpaired rows").arg(data.unpaired);
+    if (preview.unpaired > 0)
+      parts << tr("%1 unpaired rows").arg(preview.unpaired);
     else
-      parts << tr("%1 pairs").arg(data.pairs);
-    parts << tr("%1 skipped rows").arg(data.skipped);
-    parts << tr("layout: %1").arg(data.layout);
+      parts << tr("%1 pairs").arg(preview.pairs);
+    parts << tr("%1 skipped rows").arg(preview.skipped);
+    parts << tr("layout: %1").arg(preview.layout);
     parts << tr("prompt %1 / chosen %2 / rejected %3 tokens on average")
-                 .arg(data.prompt.mean, 0, 'f', 1)
-                 .arg(data.chosen.mean, 0, 'f', 1)
-                 .arg(data.rejected.mean, 0, 'f', 1);
+                 .arg(preview.prompt.mean, 0, 'f', 1)
+                 .arg(preview.chosen.mean, 0, 'f', 1)
+                 .arg(preview.rejected.mean, 0, 'f', 1);
     counts_->setText(parts.join(QStringLiteral("  ·  ")));
-    counts_->setToolTip(data.skipped_messages.join(QLatin1Char('\n')));
+    counts_->setToolTip(preview.skipped_messages.join(QLatin1Char('\n')));
   }
-  if (failed || data.pairs == 0) {
+  if (failed || preview.pairs == 0) {
     bias_->clear();
     bias_->hide();
   } else {
     QString text = tr("Chosen longer than rejected in %1% of pairs (%2 longer, %3 shorter, %4 same length).")
-                       .arg(100.0 * data.chosen_longer_share, 0, 'f', 0)
-                       .arg(data.chosen_longer)
-                       .arg(data.rejected_longer)
-                       .arg(data.same_length);
-    if (data.length_bias_warning)
-      text += tr(" Length bias: DPO can learn \"longer is better\" from this data instead of the preference "
+                       .arg(100.0 * preview.chosen_longer_share, 0, 'f', 0)
+                       .arg(preview.chosen_longer)
+                       .arg(preview.rejected_longer)
+                       .arg(preview.same_length);
+    if (preview.length_bias_warning)
+      text += tr(" Length bias: DPO can learn \"longer is better\" from this preview instead of the preference "
                  "(seed 002 §10); watch the chosen/rejected length plot.");
     bias_->setText(text);
-    bias_->setStyleSheet(data.length_bias_warning ? QStringLiteral("color: #b35900; font-weight: bold;")
+    bias_->setStyleSheet(preview.length_bias_warning ? QStringLiteral("color: #b35900; font-weight: bold;")
                                                   : QString());
     bias_->show();
   }
 
   table_->setRowCount(0);
-  table_->setRowCount(static_cast<int>(data.rows.size()));
-  for (int r = 0; r < data.rows.size(); ++r) {
-    const auto& row = data.rows[r];
+  table_->setRowCount(static_cast<int>(preview.rows.size()));
+  for (int r = 0; r < preview.rows.size(); ++r) {
+    const auto& row = preview.rows[r];
     auto* line = new QTableWidgetItem(QString::number(row.line));
     line->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
     table_->setItem(r, 0, line);

@@ -306,8 +306,8 @@ int MetricPlot::drawnPointCount(int series) const {
 QVector<QPointF> MetricPlot::drawnPoints(int series) const {
   QVector<QPointF> out;
   if (series < 0 || series >= seriesCount()) return out;
-  const auto& data = series_[series].raw->data();
-  for (auto it = data->constBegin(); it != data->constEnd(); ++it) out.push_back(QPointF(it->key, it->value));
+  const auto& points = series_[series].raw->data();
+  for (auto it = points->constBegin(); it != points->constEnd(); ++it) out.push_back(QPointF(it->key, it->value));
   return out;
 }
 
@@ -355,8 +355,8 @@ void MetricPlot::appendSmoothed(Series& s, const QVector<double>& xs, const QVec
 QVector<double> MetricPlot::smoothedValues(int series) const {
   QVector<double> out;
   if (series < 0 || series >= seriesCount()) return out;
-  const auto& data = series_[series].smooth->data();
-  for (auto it = data->constBegin(); it != data->constEnd(); ++it) out.push_back(it->value);
+  const auto& points = series_[series].smooth->data();
+  for (auto it = points->constBegin(); it != points->constEnd(); ++it) out.push_back(it->value);
   return out;
 }
 
@@ -447,9 +447,9 @@ void MetricPlot::remap(double after_step) {
   for (auto& s : series_) {
     const auto first = std::upper_bound(s.steps.cbegin(), s.steps.cend(), after_step) - s.steps.cbegin();
     for (QCPGraph* graph : {s.raw, s.smooth}) {
-      auto data = graph->data();
-      if (data->size() != s.steps.size()) continue;  // smooth line off
-      auto it = data->begin() + first;
+      auto points = graph->data();
+      if (points->size() != s.steps.size()) continue;  // smooth line off
+      auto it = points->begin() + first;
       for (qsizetype i = first; i < s.steps.size(); ++i, ++it) it->key = mapStep(s.steps[i]);
     }
   }
@@ -555,13 +555,13 @@ void MetricPlot::onTick() {
       std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
       s.steps.clear();
       s.values.clear();
-      QVector<QCPGraphData> data;
+      QVector<QCPGraphData> points;
       for (const auto& [step, value] : all) {
         s.steps.push_back(step);
         s.values.push_back(value);
-        data.push_back(QCPGraphData(mapStep(step), value));
+        points.push_back(QCPGraphData(mapStep(step), value));
       }
-      s.raw->data()->set(data, true);
+      s.raw->data()->set(points, true);
       resmooth = true;
     }
     s.drawn = static_cast<int>(s.steps.size());

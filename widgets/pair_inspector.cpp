@@ -21,8 +21,8 @@
 
 namespace dpo::widgets {
 
-using studio::EvalRecord;
-using studio::PairEvalRecord;
+using dpo::PairRecord;
+using dpo::PreferenceEval;
 
 namespace {
 constexpr int kLineRole = Qt::UserRole + 1;
@@ -40,8 +40,8 @@ QStandardItem* numberItem(double value, int decimals) {
   return item;
 }
 
-std::unordered_map<qint64, const PairEvalRecord*> byLine(const QVector<PairEvalRecord>& pairs) {
-  std::unordered_map<qint64, const PairEvalRecord*> out;
+std::unordered_map<qint64, const PairRecord*> byLine(const std::vector<PairRecord>& pairs) {
+  std::unordered_map<qint64, const PairRecord*> out;
   for (const auto& p : pairs) out[p.line] = &p;
   return out;
 }
@@ -56,11 +56,11 @@ QLabel* heading(const QString& text, QWidget* parent) {
 }
 }  // namespace
 
-QList<qint64> filterPairs(const QVector<PairEvalRecord>& latest, const QVector<PairEvalRecord>& before,
+QList<qint64> filterPairs(const std::vector<PairRecord>& latest, const std::vector<PairRecord>& before,
                           PairFilter filter) {
   QList<qint64> out;
   if (filter == PairFilter::LargestMargin) {
-    QVector<const PairEvalRecord*> order;
+    QVector<const PairRecord*> order;
     for (const auto& p : latest) order.push_back(&p);
     std::stable_sort(order.begin(), order.end(),
                      [](auto* x, auto* y) { return std::abs(x->margin) > std::abs(y->margin); });
@@ -72,7 +72,7 @@ QList<qint64> filterPairs(const QVector<PairEvalRecord>& latest, const QVector<P
   const auto previous = byLine(before);
   for (const auto& p : latest) {
     const auto it = previous.find(p.line);
-    const PairEvalRecord* was = it == previous.end() ? nullptr : it->second;
+    const PairRecord* was = it == previous.end() ? nullptr : it->second;
     bool keep = true;
     switch (filter) {
       case PairFilter::All: break;
@@ -245,7 +245,7 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
 
 PairInspector::~PairInspector() = default;
 
-void PairInspector::addEval(const EvalRecord& eval) {
+void PairInspector::addEval(const PreferenceEval& eval) {
   evals_.push_back(eval);
   scatter_->setPairs(eval.pairs);
   QVector<double> margins;
@@ -253,7 +253,7 @@ void PairInspector::addEval(const EvalRecord& eval) {
   histogram_->setMargins(margins);
   rebuildTable();
   if (selected_) showPair(*selected_);  // new numbers, and the tokens are stale: ask again
-  else if (!eval.pairs.isEmpty() && !visibleLines().isEmpty()) selectPair(visibleLines().front());
+  else if (!eval.pairs.empty() && !visibleLines().isEmpty()) selectPair(visibleLines().front());
 }
 
 void PairInspector::clear() {
@@ -275,7 +275,7 @@ void PairInspector::clear() {
 
 void PairInspector::setTokensAvailable(bool available) {
   tokens_available_ = available;
-  if (!available && chosen_map_->tokens().isEmpty())
+  if (!available && chosen_map_->tokens().empty())
     tokens_state_->setText(tr("Per-token scores are computed by the running model: start a run (or pause one) and "
                               "select a pair."));
 }
@@ -292,15 +292,15 @@ QList<qint64> PairInspector::visibleLines() const {
   return out;
 }
 
-const PairEvalRecord* PairInspector::latestRecord(qint64 line) const {
+const PairRecord* PairInspector::latestRecord(qint64 line) const {
   if (evals_.isEmpty()) return nullptr;
   for (const auto& p : evals_.back().pairs)
-    if (p.line == line) return &p;
+    if (static_cast<qint64>(p.line) == line) return &p;
   return nullptr;
 }
 
-QString PairInspector::statusOf(const PairEvalRecord& now) const {
-  const PairEvalRecord* was = nullptr;
+QString PairInspector::statusOf(const PairRecord& now) const {
+  const PairRecord* was = nullptr;
   if (evals_.size() >= 2)
     for (const auto& p : evals_[evals_.size() - 2].pairs)
       if (p.line == now.line) was = &p;
@@ -313,13 +313,13 @@ void PairInspector::rebuildTable() {
   model_->removeRows(0, model_->rowCount());
   if (!evals_.isEmpty()) {
     const auto& latest = evals_.back().pairs;
-    const QVector<PairEvalRecord> none;
+    const std::vector<PairRecord> none;
     const auto& before = evals_.size() >= 2 ? evals_[evals_.size() - 2].pairs : none;
     const auto keep = filterPairs(latest, before, filter());
     for (const auto& p : latest) {
-      if (!keep.contains(p.line)) continue;
+      if (!keep.contains(static_cast<qint64>(p.line))) continue;
       QList<QStandardItem*> row(kColumns);
-      row[kLine] = new QStandardItem(QString::number(p.line));
+      row[kLine] = new QStandardItem(QString::number(static_cast<qlonglong>(p.line)));
       row[kLine]->setData(static_cast<qlonglong>(p.line), Qt::UserRole);
       row[kLine]->setData(static_cast<qlonglong>(p.line), kLineRole);
       row[kLine]->setEditable(false);
@@ -333,7 +333,7 @@ void PairInspector::rebuildTable() {
       row[kRewardRejected] = numberItem(p.reward_rejected, 4);
       row[kA] = numberItem(p.logratio_chosen, 3);
       row[kB] = numberItem(p.logratio_rejected, 3);
-      row[kLengthDiff] = numberItem(static_cast<double>(p.lengthDifference()), 0);
+      row[kLengthDiff] = numberItem(static_cast<double>(p.length_difference()), 0);
       row[kWeight] = numberItem(p.gradient_weight, 3);
       model_->appendRow(row);
     }
@@ -372,7 +372,7 @@ void PairInspector::selectPair(qint64 line) {
 QString PairInspector::detailsText() const { return details_->text(); }
 
 void PairInspector::showPair(qint64 line) {
-  const PairEvalRecord* p = latestRecord(line);
+  const PairRecord* p = latestRecord(line);
   if (!p) return;
   scatter_->setSelectedLine(line);
   histogram_->setMarked(p->margin);
@@ -404,11 +404,11 @@ void PairInspector::showPair(qint64 line) {
 
 int PairInspector::historyPointCount() const { return history_plot_->graph(0)->dataCount(); }
 
-QVector<PairEvalRecord> PairInspector::history(qint64 line) const {
-  QVector<PairEvalRecord> out;
+std::vector<PairRecord> PairInspector::history(qint64 line) const {
+  std::vector<PairRecord> out;
   for (const auto& e : evals_)
     for (const auto& p : e.pairs)
-      if (p.line == line) out.push_back(p);
+      if (static_cast<qint64>(p.line) == line) out.push_back(p);
   return out;
 }
 
@@ -433,18 +433,18 @@ void PairInspector::updateHistory(qint64 line) {
   history_plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void PairInspector::setPairTokens(const studio::PairTokensRecord& tokens) {
-  tokens_.insert(tokens.line, tokens);
-  if (selected_ && tokens.line == *selected_) showTokens(tokens);  // else an answer to an older selection
+void PairInspector::setPairTokens(const dpo::PairTokenScores& tokens) {
+  tokens_.insert(static_cast<qint64>(tokens.line), tokens);
+  if (selected_ && static_cast<qint64>(tokens.line) == *selected_) showTokens(tokens);  // else an answer to an older selection
 }
 
-void PairInspector::showTokens(const studio::PairTokensRecord& tokens) {
+void PairInspector::showTokens(const dpo::PairTokenScores& tokens) {
   double scale = 0.0;
   for (const auto* list : {&tokens.chosen, &tokens.rejected})
     for (const auto& t : *list)
       if (std::isfinite(t.logratio())) scale = std::max(scale, std::abs(t.logratio()));
   scale = std::max(scale, 0.01);
-  prompt_->setText(tokens.prompt);
+  prompt_->setText(QString::fromStdString(tokens.prompt));
   chosen_map_->setTokens(tokens.chosen, scale);
   rejected_map_->setTokens(tokens.rejected, scale);
   legend_->setScale(scale);
@@ -452,7 +452,7 @@ void PairInspector::showTokens(const studio::PairTokensRecord& tokens) {
   for (const auto& t : tokens.chosen) a += t.logratio();
   for (const auto& t : tokens.rejected) b += t.logratio();
   tokens_state_->setText(
-      tokens.chosen.isEmpty() && tokens.rejected.isEmpty()
+      tokens.chosen.empty() && tokens.rejected.empty()
           ? tr("This pair is not in the run's eval split.")
           : tr("Policy at step %1%2. Token sums: a = %3, b = %4 nats. Hover a token for its log-probs.")
                 .arg(tokens.step)

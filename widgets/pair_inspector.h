@@ -6,7 +6,9 @@
 
 #include <optional>
 
-#include "app/studio/eval_record.h"
+#include <vector>
+
+#include "widgets/core_records.h"
 
 class QComboBox;
 class QCustomPlot;
@@ -27,7 +29,7 @@ enum class PairFilter { All, MisrankedNow, BecameMisranked, FlippedToCorrect, La
 // The lines of the pairs `filter` keeps, in the order of `latest`. LargestMargin keeps the
 // kLargestMarginCount pairs of largest |margin|.
 inline constexpr int kLargestMarginCount = 10;
-QList<qint64> filterPairs(const QVector<studio::PairEvalRecord>& latest, const QVector<studio::PairEvalRecord>& before,
+QList<qint64> filterPairs(const std::vector<dpo::PairRecord>& latest, const std::vector<dpo::PairRecord>& before,
                           PairFilter filter);
 
 // The pair inspector: a sortable, filterable table of eval pairs; for the selected pair its text
@@ -41,8 +43,8 @@ class PairInspector : public QWidget {
   explicit PairInspector(QWidget* parent = nullptr);
   ~PairInspector() override;
 
-  void addEval(const studio::EvalRecord& eval);
-  void setPairTokens(const studio::PairTokensRecord& tokens);
+  void addEval(const dpo::PreferenceEval& eval);
+  void setPairTokens(const dpo::PairTokenScores& tokens);
   // false: nothing can score tokens now (no run live): the panes show the last scores received.
   void setTokensAvailable(bool available);
   void clear();
@@ -52,7 +54,7 @@ class PairInspector : public QWidget {
   QList<qint64> visibleLines() const;  // table rows, top to bottom
   void selectPair(qint64 line);
   std::optional<qint64> selectedLine() const { return selected_; }
-  QVector<studio::PairEvalRecord> history(qint64 line) const;  // one record per evaluation
+  std::vector<dpo::PairRecord> history(qint64 line) const;  // one record per evaluation
   int evalCount() const { return static_cast<int>(evals_.size()); }
   QString detailsText() const;  // the summary line of the selected pair
 
@@ -73,12 +75,12 @@ class PairInspector : public QWidget {
   void rebuildTable();
   void showPair(qint64 line);
   void updateHistory(qint64 line);
-  void showTokens(const studio::PairTokensRecord& tokens);
-  const studio::PairEvalRecord* latestRecord(qint64 line) const;
-  QString statusOf(const studio::PairEvalRecord& now) const;
+  void showTokens(const dpo::PairTokenScores& tokens);
+  const dpo::PairRecord* latestRecord(qint64 line) const;
+  QString statusOf(const dpo::PairRecord& now) const;
 
-  QVector<studio::EvalRecord> evals_;
-  QHash<qint64, studio::PairTokensRecord> tokens_;  // latest scores per pair line
+  QVector<dpo::PreferenceEval> evals_;
+  QHash<qint64, dpo::PairTokenScores> tokens_;  // latest scores per pair line
   std::optional<qint64> selected_;
   bool tokens_available_ = false;
   bool rebuilding_ = false;

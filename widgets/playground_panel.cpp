@@ -168,14 +168,14 @@ void PlaygroundPanel::appendToken(int source, const QString& piece) {
   Q_EMIT tokenAppended(source, piece);
 }
 
-void PlaygroundPanel::showResult(const studio::PlaygroundResult& result) {
+void PlaygroundPanel::showResult(const PlaygroundResult& result) {
   busy_ = false;
   result_ = result;
-  for (int source : {studio::kPlaygroundPolicy, studio::kPlaygroundReference}) {
+  for (int source : {kPlaygroundPolicy, kPlaygroundReference}) {
     const auto& answer = result.answer(source);
     const auto& c = column(source);
     if (answer.generated && c.text->toPlainText() != answer.text) c.text->setPlainText(answer.text);
-    if (!answer.generated && source == studio::kPlaygroundReference && !result.has_reference)
+    if (!answer.generated && source == kPlaygroundReference && !result.has_reference)
       c.text->setPlainText(tr("(no reference model: this loss is reference-free)"));
     const bool scored = answer.generated && result.error.isEmpty();
     c.logp->setText(tr("log π = %1").arg(scored ? number(answer.logp_policy) : QStringLiteral("n/a")));

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "app/studio/playground_record.h"
+#include "widgets/playground_record.h"
 
 class QDoubleSpinBox;
 class QLabel;
@@ -32,7 +32,7 @@ class PlaygroundPanel : public QWidget {
   void setPrompt(const QString& prompt);
   QString prompt() const;
   QString answerText(int source) const;  // what the Policy (0) / Reference (1) view shows
-  const std::optional<studio::PlaygroundResult>& lastResult() const { return result_; }
+  const std::optional<PlaygroundResult>& lastResult() const { return result_; }
 
   QPlainTextEdit* promptEdit() const { return prompt_; }
   QSpinBox* maxTokensSpin() const { return max_tokens_; }
@@ -47,12 +47,12 @@ class PlaygroundPanel : public QWidget {
  public Q_SLOTS:
   void generate();  // clears both views and emits generationRequested (when allowed)
   void appendToken(int source, const QString& piece);
-  void showResult(const dpo::studio::PlaygroundResult& result);
+  void showResult(const dpo::widgets::PlaygroundResult& result);
 
  Q_SIGNALS:
   void generationRequested(const QString& prompt, int max_new_tokens, double temperature, quint64 seed);
   void tokenAppended(int source, const QString& piece);         // after appendToken showed it
-  void resultShown(const dpo::studio::PlaygroundResult& result);  // after showResult
+  void resultShown(const dpo::widgets::PlaygroundResult& result);  // after showResult
 
  private:
   struct Column {
@@ -61,7 +61,7 @@ class PlaygroundPanel : public QWidget {
     QLabel* ref_logp = nullptr;
     QLabel* reward = nullptr;
   };
-  const Column& column(int source) const { return source == studio::kPlaygroundReference ? reference_ : policy_; }
+  const Column& column(int source) const { return source == kPlaygroundReference ? reference_ : policy_; }
   QWidget* buildColumn(const QString& title, const QString& tooltip, Column& column);
   void clearScores();
   void updateEnabled();
@@ -76,7 +76,7 @@ class PlaygroundPanel : public QWidget {
   Column policy_, reference_;
   bool paused_ = false;
   bool busy_ = false;
-  std::optional<studio::PlaygroundResult> result_;
+  std::optional<PlaygroundResult> result_;
 };
 
 }  // namespace dpo::widgets

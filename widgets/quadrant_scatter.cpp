@@ -74,7 +74,7 @@ QuadrantScatter::QuadrantScatter(QWidget* parent) : QFrame(parent) {
 
 QuadrantScatter::~QuadrantScatter() = default;
 
-void QuadrantScatter::setPairs(const QVector<studio::PairEvalRecord>& pairs) {
+void QuadrantScatter::setPairs(const std::vector<dpo::PairRecord>& pairs) {
   pairs_ = pairs;
   QVector<double> cx, cy, mx, my;
   for (const auto& p : pairs_) {
@@ -109,7 +109,7 @@ void QuadrantScatter::setSelectedLine(std::optional<qint64> line) {
   ring_->setVisible(false);
   if (line) {
     for (const auto& p : pairs_) {
-      if (p.line != *line) continue;
+      if (static_cast<qint64>(p.line) != *line) continue;
       const double rx = plot_->xAxis->range().size() * 0.025, ry = plot_->yAxis->range().size() * 0.025;
       ring_->topLeft->setCoords(p.logratio_chosen - rx, p.logratio_rejected + ry);
       ring_->bottomRight->setCoords(p.logratio_chosen + rx, p.logratio_rejected - ry);
@@ -124,7 +124,7 @@ QWidget* QuadrantScatter::canvas() const { return plot_; }
 std::optional<QPoint> QuadrantScatter::pointPosition(qint64 line) {
   plot_->replot();
   for (const auto& p : pairs_)
-    if (p.line == line)
+    if (static_cast<qint64>(p.line) == line)
       return QPoint(static_cast<int>(plot_->xAxis->coordToPixel(p.logratio_chosen)),
                     static_cast<int>(plot_->yAxis->coordToPixel(p.logratio_rejected)));
   return std::nullopt;
@@ -138,7 +138,7 @@ void QuadrantScatter::onPress(QMouseEvent* event) {
     const double dy = plot_->yAxis->coordToPixel(p.logratio_rejected) - event->position().y();
     if (dx * dx + dy * dy < best_d2) {
       best_d2 = dx * dx + dy * dy;
-      best = p.line;
+      best = static_cast<qint64>(p.line);
     }
   }
   if (best) Q_EMIT pairClicked(*best);

@@ -4,7 +4,9 @@
 
 #include <optional>
 
-#include "app/studio/eval_record.h"
+#include <vector>
+
+#include "widgets/core_records.h"
 
 class QCustomPlot;
 class QCPGraph;
@@ -24,7 +26,7 @@ class QuadrantScatter : public QFrame {
   explicit QuadrantScatter(QWidget* parent = nullptr);
   ~QuadrantScatter() override;
 
-  void setPairs(const QVector<studio::PairEvalRecord>& pairs);
+  void setPairs(const std::vector<dpo::PairRecord>& pairs);
   void setSelectedLine(std::optional<qint64> line);
   int pointCount() const { return static_cast<int>(pairs_.size()); }
   // A pair's point in canvas() coordinates (lays the plot out first), for clicks in tests.
@@ -43,7 +45,7 @@ class QuadrantScatter : public QFrame {
   QCPGraph* correct_ = nullptr;
   QCPGraph* misranked_ = nullptr;
   QCPItemEllipse* ring_ = nullptr;
-  QVector<studio::PairEvalRecord> pairs_;
+  std::vector<dpo::PairRecord> pairs_;
   std::optional<qint64> selected_;
 };
 

@@ -72,7 +72,7 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   });
 }
 
-void RunsPanel::fill(QTreeWidgetItem* item, const dpo::studio::RunSummary& run) const {
+void RunsPanel::fill(QTreeWidgetItem* item, const dpo::widgets::RunSummary& run) const {
   item->setText(Name, run.name);
   item->setData(Name, kDirRole, run.dir);
   item->setToolTip(Name, run.error.isEmpty() ? run.dir : run.dir + "\n" + run.error);
@@ -89,7 +89,7 @@ void RunsPanel::fill(QTreeWidgetItem* item, const dpo::studio::RunSummary& run) 
   if (!run.error.isEmpty()) item->setForeground(Name, QColor(0xB0, 0x30, 0x30));
 }
 
-void RunsPanel::setRuns(const QList<dpo::studio::RunSummary>& runs) {
+void RunsPanel::setRuns(const QList<dpo::widgets::RunSummary>& runs) {
   const QStringList checked = checkedRuns();
   const QString selected = tree_->currentItem() ? tree_->currentItem()->data(Name, kDirRole).toString() : QString();
   filling_ = true;

@@ -4,7 +4,7 @@
 #include <QStringList>
 #include <QWidget>
 
-#include "app/studio/run_summary.h"
+#include "widgets/run_summary.h"
 
 class QLabel;
 class QPushButton;
@@ -26,8 +26,8 @@ class RunsPanel : public QWidget {
   explicit RunsPanel(QWidget* parent = nullptr);
 
   // Replaces the list; check marks and the current run are kept by directory.
-  void setRuns(const QList<dpo::studio::RunSummary>& runs);
-  const QList<dpo::studio::RunSummary>& runs() const { return runs_; }
+  void setRuns(const QList<dpo::widgets::RunSummary>& runs);
+  const QList<dpo::widgets::RunSummary>& runs() const { return runs_; }
   int runCount() const { return static_cast<int>(runs_.size()); }
   int indexOf(const QString& dir) const;  // -1 when not listed
 
@@ -49,9 +49,9 @@ class RunsPanel : public QWidget {
   void refreshRequested();
 
  private:
-  void fill(QTreeWidgetItem* item, const dpo::studio::RunSummary& run) const;
+  void fill(QTreeWidgetItem* item, const dpo::widgets::RunSummary& run) const;
 
-  QList<dpo::studio::RunSummary> runs_;
+  QList<dpo::widgets::RunSummary> runs_;
   QString current_;
   QTreeWidget* tree_ = nullptr;
   QLabel* root_ = nullptr;

@@ -51,11 +51,11 @@ TokenHeatmap::TokenHeatmap(QWidget* parent) : QWidget(parent) {
   setAttribute(Qt::WA_OpaquePaintEvent, false);
 }
 
-void TokenHeatmap::setTokens(const QVector<studio::TokenScoreRecord>& tokens, double scale) {
+void TokenHeatmap::setTokens(const std::vector<dpo::TokenScore>& tokens, double scale) {
   tokens_ = tokens;
   scale_ = scale > 0 ? scale : 1.0;
   shown_.clear();
-  for (const auto& t : tokens_) shown_.push_back(visible(t.text, t.piece));
+  for (const auto& t : tokens_) shown_.push_back(visible(QString::fromStdString(t.text), QString::fromStdString(t.piece)));
   layoutTokens(width());
   updateGeometry();
   update();
@@ -64,8 +64,8 @@ void TokenHeatmap::setTokens(const QVector<studio::TokenScoreRecord>& tokens, do
 void TokenHeatmap::clear() { setTokens({}, 1.0); }
 
 QColor TokenHeatmap::tokenColor(int index) const {
-  if (index < 0 || index >= tokens_.size()) return {};
-  return logRatioColor(tokens_[index].logratio(), scale_);
+  if (index < 0 || index >= count()) return {};
+  return logRatioColor(tokens_[static_cast<size_t>(index)].logratio(), scale_);
 }
 
 QRect TokenHeatmap::tokenRect(int index) const { return index >= 0 && index < rects_.size() ? rects_[index] : QRect(); }
@@ -77,11 +77,11 @@ int TokenHeatmap::tokenAt(const QPoint& pos) const {
 }
 
 QString TokenHeatmap::tokenToolTip(int index) const {
-  if (index < 0 || index >= tokens_.size()) return {};
-  const auto& t = tokens_[index];
+  if (index < 0 || index >= count()) return {};
+  const auto& t = tokens_[static_cast<size_t>(index)];
   return tr("token %1: “%2” (piece %3)\nlog π = %4\nlog π_ref = %5\nlog π − log π_ref = %6")
       .arg(index + 1)
-      .arg(shown_[index].toHtmlEscaped(), t.piece.toHtmlEscaped())
+      .arg(shown_[index].toHtmlEscaped(), QString::fromStdString(t.piece).toHtmlEscaped())
       .arg(t.policy_logp, 0, 'f', 4)
       .arg(t.reference_logp, 0, 'f', 4)
       .arg(t.logratio(), 0, 'f', 4);
@@ -93,7 +93,7 @@ int TokenHeatmap::layoutTokens(int width) {
   const int usable = std::max(width, 60);
   rects_.clear();
   int x = 0, y = 0;
-  for (int i = 0; i < tokens_.size(); ++i) {
+  for (int i = 0; i < count(); ++i) {
     const int w = fm.horizontalAdvance(shown_[i]) + 2 * kPadX;
     if (x > 0 && x + w > usable) {
       x = 0;
@@ -101,12 +101,12 @@ int TokenHeatmap::layoutTokens(int width) {
     }
     rects_.push_back(QRect(x, y, w, line_height));
     x += w + kGap;
-    if (tokens_[i].text.contains('\n')) {
+    if (tokens_[static_cast<size_t>(i)].text.find('\n') != std::string::npos) {
       x = 0;
       y += line_height + kGap;
     }
   }
-  return tokens_.isEmpty() ? line_height : y + line_height;
+  return tokens_.empty() ? line_height : y + line_height;
 }
 
 int TokenHeatmap::heightForWidth(int width) const {
@@ -122,12 +122,12 @@ void TokenHeatmap::resizeEvent(QResizeEvent* event) {
 
 void TokenHeatmap::paintEvent(QPaintEvent*) {
   QPainter p(this);
-  if (tokens_.isEmpty()) {
+  if (tokens_.empty()) {
     p.setPen(palette().color(QPalette::PlaceholderText));
     p.drawText(rect(), Qt::AlignLeft | Qt::AlignTop, tr("(no tokens)"));
     return;
   }
-  for (int i = 0; i < tokens_.size(); ++i) {
+  for (int i = 0; i < count(); ++i) {
     const QColor bg = tokenColor(i);
     p.fillRect(rects_[i], bg);
     // Dark text on light cells, white on saturated ones, in any palette.

@@ -3,7 +3,9 @@
 #include <QVector>
 #include <QWidget>
 
-#include "app/studio/eval_record.h"
+#include <vector>
+
+#include "widgets/core_records.h"
 
 namespace dpo::widgets {
 
@@ -19,9 +21,10 @@ class TokenHeatmap : public QWidget {
  public:
   explicit TokenHeatmap(QWidget* parent = nullptr);
 
-  void setTokens(const QVector<studio::TokenScoreRecord>& tokens, double scale);
+  void setTokens(const std::vector<dpo::TokenScore>& tokens, double scale);
   void clear();
-  const QVector<studio::TokenScoreRecord>& tokens() const { return tokens_; }
+  const std::vector<dpo::TokenScore>& tokens() const { return tokens_; }
+  int count() const { return static_cast<int>(tokens_.size()); }
   double scale() const { return scale_; }
   QColor tokenColor(int index) const;   // the background drawn for token `index`
   QRect tokenRect(int index) const;     // where it is drawn
@@ -40,7 +43,7 @@ class TokenHeatmap : public QWidget {
  private:
   int layoutTokens(int width);  // fills rects_, returns the height used
 
-  QVector<studio::TokenScoreRecord> tokens_;
+  std::vector<dpo::TokenScore> tokens_;
   QVector<QRect> rects_;
   QVector<QString> shown_;  // the token's text as drawn (whitespace made visible)
   double scale_ = 1.0;

@@ -2,37 +2,16 @@
 
 #include <cmath>
 
+#include "app/studio/run_controller.h"
 #include "core/diagnose/diagnostics.h"
 
 namespace dpo::studio {
 
-StepMetrics toStepMetrics(const MetricRecord& r) {
-  StepMetrics m;
-  m.step = r.step;
-  m.epoch = r.epoch;
-  m.loss = r.loss;
-  m.rewards_chosen = r.rewards_chosen;
-  m.rewards_rejected = r.rewards_rejected;
-  m.rewards_margins = r.rewards_margins;
-  m.rewards_accuracies = r.rewards_accuracies;
-  m.logps_chosen = r.logps_chosen;
-  m.logps_rejected = r.logps_rejected;
-  m.length_chosen = r.length_chosen;
-  m.length_rejected = r.length_rejected;
-  m.learning_rate = r.learning_rate;
-  m.grad_norm = r.grad_norm;
-  m.tokens = r.tokens;
-  m.elapsed_seconds = r.elapsed_seconds;
-  m.beta = r.beta;
-  return m;
-}
-
-QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<MetricRecord>& records, double beta,
-                                               const std::vector<EvalRecord>& evals) {
+QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<StepMetrics>& records, double beta,
+                                               const std::vector<PreferenceEval>& evals) {
   diagnose::DiagnoseInput input;
   input.beta = beta;
-  input.steps.reserve(records.size());
-  for (const auto& r : records) input.steps.push_back(toStepMetrics(r));
+  input.steps.assign(records.begin(), records.end());
   if (!evals.empty())
     for (const auto& p : evals.back().pairs) input.pair_margins.push_back(p.margin);
   for (const auto& e : evals)
@@ -53,6 +32,42 @@ QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<MetricRecord>& r
     items.push_back(item);
   }
   return items;
+}
+
+DiagnosticsFeed::DiagnosticsFeed(const RunController* run, widgets::DiagnosticsPanel* panel, QObject* parent)
+    : QObject(parent), run_(run), panel_(panel) {
+  timer_.setInterval(1000);
+  connect(&timer_, &QTimer::timeout, this, [this] {
+    if (stale_) refresh();
+  });
+  connect(run_, &RunController::stepRecorded, this, [this] { stale_ = true; });
+  connect(run_, &RunController::evalRecorded, this, [this] { stale_ = true; });
+  connect(run_, &RunController::recordsCleared, this, [this] {
+    stale_ = false;
+    panel_->clear();
+  });
+}
+
+void DiagnosticsFeed::refresh() {
+  stale_ = false;
+  ++count_;
+  const auto& records = run_->records();
+  panel_->setItems(diagnoseRecords(records, run_->currentBeta(), run_->evals()), static_cast<qint64>(records.size()));
+  const auto trend_steps = static_cast<qint64>(diagnose::limits::kMinStepsForTrend);
+  const auto steps = static_cast<qint64>(records.size());
+  panel_->setFootnote(steps > 0 && steps < trend_steps
+                          ? tr("The trend checks start after %1 steps (%2 so far).").arg(trend_steps).arg(steps)
+                          : QString());
+}
+
+void DiagnosticsFeed::start() {
+  stale_ = false;
+  timer_.start();
+}
+
+void DiagnosticsFeed::stop() {
+  timer_.stop();
+  refresh();
 }
 
 }  // namespace dpo::studio

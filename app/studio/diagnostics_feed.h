@@ -1,22 +1,44 @@
 #pragma once
 #include <QList>
+#include <QObject>
+#include <QTimer>
 
 #include <deque>
 #include <vector>
 
-#include "app/studio/eval_record.h"
-#include "app/studio/metric_record.h"
-#include "core/train/metrics.h"
+#include "widgets/core_records.h"
 #include "widgets/diagnostics_panel.h"
 
 namespace dpo::studio {
 
-StepMetrics toStepMetrics(const MetricRecord& record);
+class RunController;
 
-// The core's §10 rules over the records so far, as the panel's plain items. β is the run's (the
-// records carry it); the core needs it to turn rewards back into log-ratios. The evaluations add
-// the latest per-pair margins (bimodal-margin rule) and the sampled lengths (length exploitation).
-QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<MetricRecord>& records, double beta,
-                                               const std::vector<EvalRecord>& evals = {});
+// The core's §10 rules over the records so far, as the panel's plain items. β is the run's; the
+// core needs it to turn rewards back into log-ratios. The evaluations add the latest per-pair
+// margins (bimodal-margin rule) and the sampled lengths (length exploitation).
+QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<StepMetrics>& records, double beta,
+                                               const std::vector<PreferenceEval>& evals = {});
+
+// Keeps the Diagnostics panel current with the controller's records: at most once a second while
+// a run trains (the rules describe trends; a fast run delivers dozens of steps a second), and at
+// once on refresh().
+class DiagnosticsFeed : public QObject {
+  Q_OBJECT
+
+ public:
+  DiagnosticsFeed(const RunController* run, widgets::DiagnosticsPanel* panel, QObject* parent = nullptr);
+
+  void refresh();
+  void start();  // a run began: refresh while records arrive
+  void stop();   // the run ended: one last refresh
+  int count() const { return count_; }  // refreshes so far
+
+ private:
+  const RunController* run_;
+  widgets::DiagnosticsPanel* panel_;
+  QTimer timer_;
+  bool stale_ = false;
+  int count_ = 0;
+};
 
 }  // namespace dpo::studio

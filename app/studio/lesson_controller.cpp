@@ -19,6 +19,7 @@
 
 #include "app/session/lesson_run.h"
 #include "app/studio/main_window.h"
+#include "app/studio/training_plots.h"
 #include "core/demo/demo_datasets.h"
 #include "resources/demo_assets.h"
 #include "widgets/metric_plot.h"
@@ -33,11 +34,11 @@ QString describeRun(const LessonRun& r) { return q(app::describe_lesson_run(r, r
 
 // Which of the window's plots draws a metrics.jsonl series.
 widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
-  if (metric.starts_with("rewards/margins") || metric.starts_with("rewards/accuracies")) return w.rewardMarginPlot();
-  if (metric.starts_with("rewards/") || metric.starts_with("logps/")) return w.logRatioPlot();
-  if (metric.starts_with("loss")) return w.lossPlot();
-  if (metric.starts_with("length")) return w.lengthPlot();
-  if (metric.starts_with("grad_norm") || metric.starts_with("learning_rate")) return w.optimiserPlot();
+  if (metric.starts_with("rewards/margins") || metric.starts_with("rewards/accuracies")) return w.plots()->rewardMarginPlot();
+  if (metric.starts_with("rewards/") || metric.starts_with("logps/")) return w.plots()->logRatioPlot();
+  if (metric.starts_with("loss")) return w.plots()->lossPlot();
+  if (metric.starts_with("length")) return w.plots()->lengthPlot();
+  if (metric.starts_with("grad_norm") || metric.starts_with("learning_rate")) return w.plots()->optimiserPlot();
   return nullptr;
 }
 
@@ -87,8 +88,8 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
   connect(panel_, &widgets::LessonPanel::lessonChosen, this, [this](int i) { highlightPlots(i); });
   connect(panel_, &widgets::LessonPanel::runRequested, this, &LessonController::runLesson);
   connect(panel_, &widgets::LessonPanel::runAllRequested, this, &LessonController::runAll);
-  connect(window, &MainWindow::lessonMeasured, this, &LessonController::onMeasured);
-  connect(window, &MainWindow::runFinished, this, &LessonController::onRunFinished);
+  connect(window->run(), &RunController::lessonMeasured, this, &LessonController::onMeasured);
+  connect(window->run(), &RunController::runFinished, this, &LessonController::onRunFinished);
   connect(panel_, &widgets::LessonPanel::openFileRequested, this, &LessonController::chooseLessonFile);
 }
 
@@ -173,7 +174,7 @@ void LessonController::runLesson(int lesson, int run) {
   if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return;
   const auto& runs = lessons_[lesson].runs;
   if (run < 0 || run >= static_cast<int>(runs.size())) return;
-  if (window_->isTraining()) {
+  if (window_->run()->isTraining()) {
     panel_->setStatus(tr("A run is in progress: stop it first."));
     return;
   }
@@ -197,7 +198,7 @@ void LessonController::highlightPlots(int lesson) {
   if (valid)
     for (const auto& p : lessons_[lesson].plots)
       if (auto* plot = plotFor(*window_, p); plot && !marked.contains(plot)) marked.append(plot);
-  for (auto* plot : window_->plots()) {
+  for (auto* plot : window_->plots()->plots()) {
     if (!plot) continue;
     if (!plot_titles_.contains(plot)) plot_titles_.insert(plot, plot->title());
     const bool on = marked.contains(plot);
@@ -211,7 +212,7 @@ void LessonController::highlightPlots(int lesson) {
 
 void LessonController::runAll(int lesson) {
   if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return;
-  if (window_->isTraining()) {
+  if (window_->run()->isTraining()) {
     panel_->setStatus(tr("A run is in progress: stop it first."));
     return;
   }

@@ -15,7 +15,10 @@
 #include <optional>
 #include <thread>
 
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/training_plots.h"
 #include "core/runtime/runtime.h"
 #include "widgets/dataset_panel.h"
 #include "widgets/metric_plot.h"
@@ -155,7 +158,7 @@ int main(int argc, char** argv) {
   }
   window.setRunConfig(config);
   const QString blas = QString::fromStdString(dpo::blas_description());
-  window.setComputeInfo(QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
+  window.facts()->setCompute(QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
 
   if (!headless) {
     window.show();
@@ -171,8 +174,8 @@ int main(int argc, char** argv) {
   QElapsedTimer clock;
 
   const auto save = [&](qint64 steps_done) {
-    window.refreshDiagnostics();  // the once-a-second timer may not have seen the last steps
-    window.flushPlots();
+    window.diagnostics()->refresh();  // the once-a-second timer may not have seen the last steps
+    window.plots()->flush();
     QApplication::processEvents();
     const QPixmap shot = window.grab();
     if (!shot.save(screenshot)) {
@@ -190,44 +193,44 @@ int main(int argc, char** argv) {
   if (after_steps > 0) {
     shoot = [&] {
       QTimer::singleShot(300, &window, [&] {  // queued replots of the inspector land first
-        const bool ok = save(window.stepsDone());
-        QObject::disconnect(&window, &MainWindow::runFinished, nullptr, nullptr);
-        QObject::connect(&window, &MainWindow::runFinished, &app, [ok] { QApplication::exit(ok ? 0 : 1); });
-        window.stopTraining();
+        const bool ok = save(window.run()->stepsDone());
+        QObject::disconnect(window.run(), &dpo::studio::RunController::runFinished, &app, nullptr);
+        QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app, [ok] { QApplication::exit(ok ? 0 : 1); });
+        window.run()->stop();
       });
     };
     open_pair = [&] {
       auto* inspector = window.pairInspector();
-      const auto& pairs = window.evals().back().pairs;
-      const dpo::studio::PairEvalRecord* pick = nullptr;
+      const auto& pairs = window.run()->evals().back().pairs;
+      const dpo::PairRecord* pick = nullptr;
       for (const auto& p : pairs)
         if (p.misranked && (!pick || p.margin < pick->margin)) pick = &p;
-      if (!pick && !pairs.isEmpty()) pick = &pairs.front();
+      if (!pick && !pairs.empty()) pick = &pairs.front();
       if (!pick || panel != "inspector") return shoot();
       QObject::connect(&window, &MainWindow::pairTokensShown, &window, shoot, Qt::SingleShotConnection);
-      inspector->selectPair(pick->line);
+      inspector->selectPair(static_cast<qint64>(pick->line));
     };
-    QObject::connect(&window, &MainWindow::runPaused, &window, [&](qint64 steps_done) {
-      if (!window.evals().empty() && window.evals().back().step == steps_done) return open_pair();
-      QObject::connect(&window, &MainWindow::evalRecorded, &window, open_pair, Qt::SingleShotConnection);
-      window.evaluateNow();
+    QObject::connect(window.run(), &dpo::studio::RunController::paused, &window, [&](qint64 steps_done) {
+      if (!window.run()->evals().empty() && window.run()->evals().back().step == steps_done) return open_pair();
+      QObject::connect(window.run(), &dpo::studio::RunController::evalRecorded, &window, open_pair, Qt::SingleShotConnection);
+      window.run()->evaluateNow();
     }, Qt::SingleShotConnection);
   }
-  QObject::connect(&window, &MainWindow::runFinished, &app, [&](qint64 steps_done, bool, bool failed) {
-    window.flushPlots();
+  QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app, [&](qint64 steps_done, bool, bool failed) {
+    window.plots()->flush();
     QApplication::processEvents();
     bool ok = !failed && steps_done == config.steps;
     if (failed) std::fprintf(stderr, "dpo-studio: %s\n", qPrintable(window.lastError()));
     if (smoke) {
       QStringList counts;
-      for (auto* plot : window.plots()) {
+      for (auto* plot : window.plots()->plots()) {
         int fewest = INT_MAX;
         for (int s = 0; s < plot->seriesCount(); ++s)
           if (!plot->isPointSeries(s)) fewest = std::min(fewest, plot->pointCount(s));
         ok = ok && fewest > 0 && fewest == steps_done;
         counts << QStringLiteral("%1 %2").arg(plot->objectName()).arg(fewest);
       }
-      const auto& rec = window.records();
+      const auto& rec = window.run()->records();
       const double seconds = clock.elapsed() / 1000.0;
       if (!rec.empty()) {
         std::printf("dpo-studio smoke: %s, %lld/%lld steps in %.1f s; loss %.4f -> %.4f, margin %+.4f, accuracy %.2f; "

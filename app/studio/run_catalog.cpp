@@ -8,8 +8,7 @@
 #include <map>
 
 #include "app/session/run_directory.h"
-#include "app/studio/record_convert.h"
-#include "core/train/checkpoint.h"
+#include "core/types/checkpoint_paths.h"
 
 namespace dpo::studio {
 
@@ -112,20 +111,21 @@ RunRecords loadRunRecords(const QString& dir, qint64 up_to_step) {
     std::map<int64_t, double> beta_at;  // β of each step, for the evaluations made after it
     for (const auto& m : run.metrics) {
       if (!keep(m.step)) continue;
-      r.metrics.push_back(toRecord(m, beta));
+      r.metrics.push_back(m);
+      if (!(m.beta > 0)) r.metrics.back().beta = beta;  // lines written before β was logged
       beta_at[m.step] = r.metrics.back().beta;
     }
     for (const auto& e : run.evals) {
       if (!keep(e.step)) continue;
       auto it = beta_at.upper_bound(e.step);
       const double b = it == beta_at.begin() ? beta : std::prev(it)->second;
-      r.evals.push_back(toRecord(e, b));
+      r.evals.push_back(e);
+      r.evals.back().beta = b;
     }
     for (const auto& e : run.events) {
       if (!keep(e.event.step)) continue;
-      auto record = toRecord(e.event);
-      record.value = e.value;
-      r.events.push_back(record);
+      r.events.push_back(e.event);
+      r.events.back().value = e.value;
     }
   } catch (const std::exception& e) {
     r.error = QString::fromStdString(e.what()).section('\n', 0, 0);

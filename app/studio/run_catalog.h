@@ -1,17 +1,18 @@
 #pragma once
-// Run directories for the studio: listing, summaries, reading a run's records back as the
-// studio's torch-free records, and naming runs in a comparison. Torch-free header.
+// Run directories for the studio: listing, summaries, reading a run's records back, and naming
+// runs in a comparison. Torch-free header.
 #include <QList>
 #include <QString>
 #include <QStringList>
 
 #include <vector>
 
-#include "app/studio/eval_record.h"
-#include "app/studio/metric_record.h"
-#include "app/studio/run_summary.h"
+#include "widgets/core_records.h"
+#include "widgets/run_summary.h"
 
 namespace dpo::studio {
+
+using widgets::RunSummary;
 
 // $DPO_STUDIO_RUNS, else $XDG_DATA_HOME/dpo-studio/runs, else ~/.local/share/dpo-studio/runs.
 QString defaultRunsRoot();
@@ -23,9 +24,9 @@ QList<RunSummary> listRuns(const QString& root);
 // A run's records, as the worker would have emitted them live.
 struct RunRecords {
   RunSummary summary;
-  std::vector<MetricRecord> metrics;
-  std::vector<EvalRecord> evals;
-  QList<RunEventRecord> events;
+  std::vector<StepMetrics> metrics;
+  std::vector<PreferenceEval> evals;
+  std::vector<TrainerEvent> events;
   QString error;  // one line ("…/metrics.jsonl:3: …") when the run could not be read
 };
 // Records with a step above `up_to_step` (>= 0) are left out: what a checkpoint of that step saw.

@@ -11,7 +11,6 @@
 #include "app/session/lesson_run.h"
 #include "app/session/run_directory.h"
 #include "app/session/run_setup.h"
-#include "app/studio/record_convert.h"
 #include "app/studio/run_catalog.h"
 #include "core/data/tokenize.h"
 #include "core/eval/token_scores.h"
@@ -26,14 +25,6 @@ namespace dpo::studio {
 
 namespace {
 QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
-
-QVector<TokenScoreRecord> toRecords(const std::vector<TokenScore>& tokens) {
-  QVector<TokenScoreRecord> out;
-  out.reserve(static_cast<qsizetype>(tokens.size()));
-  for (const auto& t : tokens)
-    out.push_back({QString::fromStdString(t.text), QString::fromStdString(t.piece), t.policy_logp, t.reference_logp});
-  return out;
-}
 
 }  // namespace
 
@@ -78,10 +69,10 @@ QList<LossChoice> availableLosses() {
 
 TrainingWorker::TrainingWorker(StudioRunConfig config, QObject* parent)
     : QObject(parent), config_(std::move(config)) {
-  qRegisterMetaType<MetricRecord>();
-  qRegisterMetaType<EvalRecord>();
-  qRegisterMetaType<PairTokensRecord>();
-  qRegisterMetaType<RunEventRecord>();
+  qRegisterMetaType<StepMetrics>();
+  qRegisterMetaType<PreferenceEval>();
+  qRegisterMetaType<PairTokenScores>();
+  qRegisterMetaType<TrainerEvent>();
   qRegisterMetaType<PlaygroundResult>();
 }
 
@@ -175,17 +166,13 @@ void TrainingWorker::serve(Session& session, const Requests& requests) {
   if (requests.beta) {
     const auto change = trainer.set_beta(*requests.beta);
     if (session.run_dir) session.run_dir->append_event(change, *requests.beta);
-    auto event = toRecord(change);
-    event.value = *requests.beta;
     session.beta = *requests.beta;
-    Q_EMIT eventLogged(event);
+    Q_EMIT eventLogged(change);
   }
   if (requests.learning_rate) {
     const auto change = trainer.set_learning_rate(*requests.learning_rate);
     if (session.run_dir) session.run_dir->append_event(change, *requests.learning_rate);
-    auto event = toRecord(change);
-    event.value = *requests.learning_rate;
-    Q_EMIT eventLogged(event);
+    Q_EMIT eventLogged(change);
   }
   if (requests.evaluate && session.last_eval_step != trainer.steps_done()) evaluate(session);
   if (requests.checkpoint) saveCheckpoint(session);
@@ -269,22 +256,17 @@ PlaygroundResult TrainingWorker::playground(Session& session, const GenerationRe
   return result;
 }
 
-PairTokensRecord TrainingWorker::scoreTokens(Session& session, qint64 line) {
+PairTokenScores TrainingWorker::scoreTokens(Session& session, qint64 line) {
   auto& trainer = *session.setup.trainer;
-  PairTokensRecord record;
-  record.line = line;
-  record.step = trainer.steps_done();
+  PairTokenScores record;
+  record.line = static_cast<size_t>(line);
   const auto& pairs = trainer.eval_pairs();
   const auto it = std::find_if(pairs.begin(), pairs.end(),
                                [&](const TokenizedPair& p) { return static_cast<qint64>(p.line) == line; });
   if (it != pairs.end()) {
-    const auto scores =
-        score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id, *session.setup.tokenizer);
-    record.prompt = QString::fromStdString(scores.prompt);
-    record.chosen = toRecords(scores.chosen);
-    record.rejected = toRecords(scores.rejected);
-    record.has_reference = scores.has_reference;
+    record = score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id, *session.setup.tokenizer);
   }
+  record.step = trainer.steps_done();
   return record;
 }
 
@@ -293,7 +275,7 @@ void TrainingWorker::evaluate(Session& session) {
   if (trainer.eval_pairs().empty()) return;
   const auto result = trainer.evaluate();
   if (session.run_dir) session.run_dir->append_eval(result);
-  Q_EMIT evalFinished(toRecord(result, session.beta));
+  Q_EMIT evalFinished(result);
   session.last_eval_step = trainer.steps_done();
 }
 
@@ -469,11 +451,11 @@ void TrainingWorker::run() {
     TrainerCallbacks callbacks;
     callbacks.on_event = [this, &session](const TrainerEvent& e) {
       session.run_dir->append_event(e);
-      Q_EMIT eventLogged(toRecord(e));
+      Q_EMIT eventLogged(e);
     };
     // The reference pass, before the first step, so Stop can cancel it and the bar can count it.
     callbacks.on_progress = [&](const std::string& stage, size_t done, size_t total) {
-      if (!report(stage, done, total)) throw Cancelled("cancelled during " + stage);
+      return report(stage, done, total);  // false once Stop is pressed
     };
     trainer.prepare(callbacks);
     callbacks.on_progress = nullptr;
@@ -494,7 +476,7 @@ void TrainingWorker::run() {
       steps_done = trainer.steps_done();
       session.run_dir->append_metrics(m);
       if (probe) probe->record(m);
-      Q_EMIT stepFinished(toRecord(m, session.beta));
+      Q_EMIT stepFinished(m);
       if (trainer.eval_due() && !stop_) evaluate(session);
       if (config_.pause_after > 0 && steps_done == config_.pause_after) {
         std::lock_guard lock(mutex_);

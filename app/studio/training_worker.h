@@ -9,12 +9,16 @@
 #include <mutex>
 #include <optional>
 
-#include "app/studio/eval_record.h"
-#include "app/studio/metric_record.h"
-#include "app/studio/playground_record.h"
 #include "core/lessons/lesson.h"
+#include "widgets/core_records.h"
+#include "widgets/playground_record.h"
 
 namespace dpo::studio {
+
+using widgets::PlaygroundAnswer;
+using widgets::PlaygroundResult;
+using widgets::kPlaygroundPolicy;
+using widgets::kPlaygroundReference;
 
 // What the settings panel hands to a run; a torch-free mirror of the parts of
 // dpo::app::RunOptions the studio exposes.
@@ -99,10 +103,10 @@ class TrainingWorker : public QObject {
 
  Q_SIGNALS:
   void prepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label);
-  void stepFinished(const dpo::studio::MetricRecord& record);
-  void evalFinished(const dpo::studio::EvalRecord& record);
-  void pairTokensReady(const dpo::studio::PairTokensRecord& tokens);
-  void eventLogged(const dpo::studio::RunEventRecord& event);
+  void stepFinished(const dpo::StepMetrics& metrics);
+  void evalFinished(const dpo::PreferenceEval& eval);
+  void pairTokensReady(const dpo::PairTokenScores& tokens);
+  void eventLogged(const dpo::TrainerEvent& event);
   // The run directory is ready (before the first step); resumed_from_step: the checkpoint's step
   // when resuming (its records beyond that step were dropped), else -1.
   void runDirectoryReady(const QString& dir, qint64 resumed_from_step);
@@ -110,7 +114,7 @@ class TrainingWorker : public QObject {
   void checkpointSaved(qint64 step, const QString& path, const QString& error);
   // Playground: decoded text as each new token arrives; source is a PlaygroundSource (0 policy, 1 reference).
   void generationToken(int source, const QString& text_piece);
-  void generationFinished(const dpo::studio::PlaygroundResult& result);
+  void generationFinished(const dpo::widgets::PlaygroundResult& result);
   void paused(qint64 steps_done);  // emitted once the worker is actually idle
   void resumed();
   // Preparation (tokenizing, the reference pass): total 0 while a stage cannot count.
@@ -141,7 +145,7 @@ class TrainingWorker : public QObject {
   bool waitWhilePaused(Session& session);
   void serve(Session& session, const Requests& requests);
   void evaluate(Session& session);
-  PairTokensRecord scoreTokens(Session& session, qint64 line);
+  PairTokenScores scoreTokens(Session& session, qint64 line);
   void saveCheckpoint(Session& session);
   PlaygroundResult playground(Session& session, const GenerationRequest& request);
   Requests takeRequests();  // with mutex_ held

@@ -11,7 +11,13 @@
 #include <QtTest>
 
 #include "app/studio/dataset_preview.h"
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 #include "widgets/dataset_panel.h"
 
 using dpo::widgets::DatasetPanel;

@@ -6,7 +6,13 @@
 #include <QtTest>
 
 #include "app/studio/latency_probe.h"
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 
 class EventLoopTest : public QObject {
   Q_OBJECT
@@ -23,13 +29,13 @@ class EventLoopTest : public QObject {
 
     dpo::studio::LatencyProbe probe(5);
     QEventLoop loop;
-    QObject::connect(&window, &dpo::studio::MainWindow::runFinished, &loop, &QEventLoop::quit);
+    QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &loop, &QEventLoop::quit);
     QTimer::singleShot(240000, &loop, &QEventLoop::quit);
     probe.start();
     window.startTraining();
     loop.exec();
     probe.stop();
-    QCOMPARE(window.stepsDone(), qint64{120});
+    QCOMPARE(window.run()->stepsDone(), qint64{120});
     qInfo("event-loop lateness: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %zu ticks", probe.quantile(0.5),
           probe.quantile(0.99), probe.max(), probe.samples());
     QVERIFY(probe.samples() > 50);

@@ -17,12 +17,20 @@
 #include "app/session/lesson_run.h"
 #include "app/studio/lesson_controller.h"
 #include "core/train/trainer.h"
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 #include "widgets/lesson_panel.h"
 #include "widgets/metric_plot.h"
 
 using dpo::studio::LessonController;
 using dpo::studio::MainWindow;
+using dpo::studio::RunController;
+using dpo::studio::RunState;
 
 namespace {
 constexpr int kRunTimeoutMs = 120'000;
@@ -72,11 +80,11 @@ class LessonsPanelTest : public QObject {
     QVERIFY(!panel->revealed());
 
     // The lesson's plots are marked: margins, loss, rewards/chosen|rejected; not the length plot.
-    QVERIFY(w.rewardMarginPlot()->property("lessonHighlight").toBool());
-    QVERIFY(w.lossPlot()->property("lessonHighlight").toBool());
-    QVERIFY(w.logRatioPlot()->property("lessonHighlight").toBool());
-    QVERIFY(!w.lengthPlot()->property("lessonHighlight").toBool());
-    QVERIFY(w.lossPlot()->title().startsWith(QString::fromUtf8("★")));
+    QVERIFY(w.plots()->rewardMarginPlot()->property("lessonHighlight").toBool());
+    QVERIFY(w.plots()->lossPlot()->property("lessonHighlight").toBool());
+    QVERIFY(w.plots()->logRatioPlot()->property("lessonHighlight").toBool());
+    QVERIFY(!w.plots()->lengthPlot()->property("lessonHighlight").toBool());
+    QVERIFY(w.plots()->lossPlot()->title().startsWith(QString::fromUtf8("★")));
 
     // Run: the settings come from the lesson's first run ("high": sigmoid, β 5, lr 1e-4, 120 steps).
     QCOMPARE(panel->runCombo()->count(), 2);
@@ -90,14 +98,14 @@ class LessonsPanelTest : public QObject {
     QCOMPARE(rc.batch_size, qint64(8));
     QVERIFY(qAbs(rc.learning_rate - 1e-4) < 1e-9);
     QVERIFY(rc.data_path.isEmpty());  // clean = the embedded demo
-    QVERIFY(w.isTraining());
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
-    QCOMPARE(w.stepsDone(), qint64(20));
-    QCOMPARE(w.records().front().beta, 5.0);
+    QVERIFY(w.run()->isTraining());
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
+    QCOMPARE(w.run()->stepsDone(), qint64(20));
+    QCOMPARE(w.run()->records().front().beta, 5.0);
     // The Step button steps once from there.
-    QTest::mouseClick(w.stepButton(), Qt::LeftButton);
-    QTRY_COMPARE_WITH_TIMEOUT(w.stepsDone(), qint64(21), kRunTimeoutMs);
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QTest::mouseClick(w.controls()->stepButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->stepsDone(), qint64(21), kRunTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
 
     // Reveal: what to look for, the explanation and the seed section.
     QTest::mouseClick(panel->revealButton(), Qt::LeftButton);
@@ -108,22 +116,22 @@ class LessonsPanelTest : public QObject {
 
     const QString shot = qEnvironmentVariable("DPO_LESSON_SCREENSHOT");
     if (!shot.isEmpty()) {
-      w.flushPlots();
+      w.plots()->flush();
       QCoreApplication::processEvents();
       QVERIFY(w.grab().save(shot));
     }
 
-    QSignalSpy finished(&w, &MainWindow::runFinished);
-    w.stopTraining();
+    QSignalSpy finished(w.run(), &RunController::runFinished);
+    w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
-    QTRY_VERIFY_WITH_TIMEOUT(!w.isTraining(), kRunTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining(), kRunTimeoutMs);
 
     // The second run of the lesson fills β 0.1.
     panel->runCombo()->setCurrentIndex(1);
     c->setAutoStart(false);
     QTest::mouseClick(panel->runButton(), Qt::LeftButton);
     QCOMPARE(w.runConfig().beta, 0.1);
-    QVERIFY(!w.isTraining());
+    QVERIFY(!w.run()->isTraining());
 
     // Another lesson: question again, explanation hidden again.
     QVERIFY(c->openLesson(c->findLesson("first-run")));
@@ -161,18 +169,18 @@ class LessonsPanelTest : public QObject {
     c->panel()->runCombo()->setCurrentIndex(0);
     QVERIFY(c->panel()->runButton()->isEnabled());
     c->panel()->runButton()->click();
-    QVERIFY(w.isTraining());
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
-    QCOMPARE(w.stepsDone(), qint64(4));
+    QVERIFY(w.run()->isTraining());
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
+    QCOMPARE(w.run()->stepsDone(), qint64(4));
     // NLL of the chosen answers: positive, and no implicit reward without a reference.
-    QVERIFY(w.records().front().loss > 0.1);
-    QCOMPARE(w.records().front().rewards_margins, 0.0);
+    QVERIFY(w.run()->records().front().loss > 0.1);
+    QCOMPARE(w.run()->records().front().rewards_margins, 0.0);
     QFile f(QDir(w.currentRunDir()).filePath("config.json"));
     QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(w.currentRunDir()));
     const QByteArray json = f.readAll();
     QVERIFY2(json.contains("\"objective\": \"sft\""), json.constData());
-    QSignalSpy finished(&w, &MainWindow::runFinished);
-    w.stopTraining();
+    QSignalSpy finished(w.run(), &RunController::runFinished);
+    w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
 
@@ -200,7 +208,7 @@ class LessonsPanelTest : public QObject {
       w.resize(1600, 1000);
       w.show();
       c->panel()->reveal();
-      w.flushPlots();
+      w.plots()->flush();
       QCoreApplication::processEvents();
       QVERIFY(w.grab().save(shot));
     }

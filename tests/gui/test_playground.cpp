@@ -11,13 +11,21 @@
 #include <cmath>
 #include <optional>
 
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
-#include "app/studio/playground_record.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
+#include "widgets/playground_record.h"
 #include "core/runtime/runtime.h"
 #include "widgets/playground_panel.h"
 
 using dpo::studio::MainWindow;
-using dpo::studio::PlaygroundResult;
+using dpo::studio::RunController;
+using dpo::studio::RunState;
+using dpo::widgets::PlaygroundResult;
 using dpo::widgets::PlaygroundPanel;
 
 namespace {
@@ -83,10 +91,10 @@ class PlaygroundTest : public QObject {
     QVERIFY(!panel->generateButton()->isEnabled());  // idle
 
     w.startTraining();
-    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= 1, kTimeoutMs);
-    if (w.state() == MainWindow::RunState::Running) QVERIFY(!panel->generateButton()->isEnabled());
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kTimeoutMs);
-    QCOMPARE(w.stepsDone(), qint64{2});
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->stepsDone() >= 1, kTimeoutMs);
+    if (w.run()->state() == RunState::Running) QVERIFY(!panel->generateButton()->isEnabled());
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kTimeoutMs);
+    QCOMPARE(w.run()->stepsDone(), qint64{2});
     QVERIFY(panel->generateButton()->isEnabled());
     QVERIFY(panel->hintLabel()->isHidden());
     w.tabs()->setCurrentWidget(panel);
@@ -144,16 +152,16 @@ class PlaygroundTest : public QObject {
       QVERIFY(panel->refLogpLabel(source)->text().contains(QString::number(a.logp_reference, 'f', 4)));
     }
     if (qEnvironmentVariableIsSet("DPO_PLAYGROUND_SHOT")) w.grab().save(qEnvironmentVariable("DPO_PLAYGROUND_SHOT"));
-    QCOMPARE(w.stepsDone(), qint64{2});  // served while paused: no step ran
-    QCOMPARE(w.state(), MainWindow::RunState::Paused);
+    QCOMPARE(w.run()->stepsDone(), qint64{2});  // served while paused: no step ran
+    QCOMPARE(w.run()->state(), RunState::Paused);
 
     // Resume: Generate is off again while training runs.
     w.togglePause();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Running, kTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Running, kTimeoutMs);
     QVERIFY(!panel->generateButton()->isEnabled());
     QVERIFY(!panel->hintLabel()->isHidden());
-    w.stopTraining();
-    QTRY_VERIFY_WITH_TIMEOUT(!w.isTraining(), 60'000);
+    w.run()->stop();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining(), 60'000);
     QVERIFY(!panel->generateButton()->isEnabled());
   }
 };

@@ -10,7 +10,13 @@
 
 #include <cstdlib>
 
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 #include "app/studio/run_catalog.h"
 #include "core/runtime/runtime.h"
 #include "widgets/metric_plot.h"
@@ -29,6 +35,8 @@
 #undef emit
 
 using dpo::studio::MainWindow;
+using dpo::studio::RunController;
+using dpo::studio::RunState;
 using dpo::widgets::MetricPlot;
 
 namespace {
@@ -77,11 +85,11 @@ class RunsTest : public QObject {
   void listsRunsOfTheRoot() {
     MainWindow w;
     w.setInteractiveErrors(false);
-    QCOMPARE(w.runsRoot(), root_.path());
-    QCOMPARE(w.runsPanel()->runCount(), 2);
-    const int i = w.runsPanel()->indexOf(QFileInfo(a_).absoluteFilePath());
+    QCOMPARE(w.runs()->runsRoot(), root_.path());
+    QCOMPARE(w.runs()->panel()->runCount(), 2);
+    const int i = w.runs()->panel()->indexOf(QFileInfo(a_).absoluteFilePath());
     QVERIFY(i >= 0);
-    const auto& run = w.runsPanel()->runs()[i];
+    const auto& run = w.runs()->panel()->runs()[i];
     QCOMPARE(run.loss, QString("sigmoid"));
     QCOMPARE(run.beta, 0.1);
     QCOMPARE(run.steps_done, qint64(6));
@@ -89,7 +97,7 @@ class RunsTest : public QObject {
     QVERIFY(run.resumable);
     QCOMPARE(run.checkpoint_step, qint64(3));
     QVERIFY(std::isfinite(run.last_accuracy));
-    auto* item = w.runsPanel()->tree()->topLevelItem(i);
+    auto* item = w.runs()->panel()->tree()->topLevelItem(i);
     QCOMPARE(item->text(dpo::widgets::RunsPanel::Beta), QString("0.1"));
     QCOMPARE(item->text(dpo::widgets::RunsPanel::Steps), QString("6 / 6"));
   }
@@ -98,15 +106,15 @@ class RunsTest : public QObject {
     MainWindow w;
     w.setInteractiveErrors(false);
     // Ticking both in the Runs list, as a user would.
-    w.runsPanel()->setChecked(QFileInfo(a_).absoluteFilePath(), true);
-    w.runsPanel()->setChecked(QFileInfo(b_).absoluteFilePath(), true);
-    QCOMPARE(w.compareRuns().size(), 2);
-    QCOMPARE(w.tabs()->currentWidget(), w.compareTab());
-    QStringList labels = w.compareLabels();
+    w.runs()->panel()->setChecked(QFileInfo(a_).absoluteFilePath(), true);
+    w.runs()->panel()->setChecked(QFileInfo(b_).absoluteFilePath(), true);
+    QCOMPARE(w.runs()->compareRuns().size(), 2);
+    QCOMPARE(w.tabs()->currentWidget(), w.runs()->compareTab());
+    QStringList labels = w.runs()->compareLabels();
     labels.sort();
     QCOMPARE(labels, (QStringList{QString::fromUtf8("β 0.1"), QString::fromUtf8("β 0.5")}));
 
-    MetricPlot* margin = w.compareMarginPlot();
+    MetricPlot* margin = w.runs()->compareMarginPlot();
     QVERIFY(margin != nullptr);
     QCOMPARE(margin->seriesCount(), 2);
     QCOMPARE(margin->pointCount(0), lineCount(a_ + "/metrics.jsonl"));
@@ -123,7 +131,7 @@ class RunsTest : public QObject {
       }
     }
     QCOMPARE(names.size(), 2);
-    QCOMPARE(names, w.compareLabels());
+    QCOMPARE(names, w.runs()->compareLabels());
     QVERIFY(colours[0] != colours[1]);
     int legend_names = 0;
     for (int i = 0; i < plot->legend->itemCount(); ++i)
@@ -131,15 +139,15 @@ class RunsTest : public QObject {
         legend_names += names.contains(item->plottable()->name()) ? 1 : 0;
     QVERIFY(legend_names >= 2);
     // Every compare plot overlays both runs.
-    for (auto* p : w.comparePlots()) QCOMPARE(p->seriesCount(), 2);
+    for (auto* p : w.runs()->comparePlots()) QCOMPARE(p->seriesCount(), 2);
 
     // Unticking one leaves one series.
-    w.runsPanel()->setChecked(QFileInfo(b_).absoluteFilePath(), false);
-    QCOMPARE(w.compareMarginPlot()->seriesCount(), 1);
+    w.runs()->panel()->setChecked(QFileInfo(b_).absoluteFilePath(), false);
+    QCOMPARE(w.runs()->compareMarginPlot()->seriesCount(), 1);
   }
 
   void differingSettingsNameLossAndBeta() {
-    dpo::studio::RunSummary x, y;
+    dpo::widgets::RunSummary x, y;
     x.name = "x";
     y.name = "y";
     x.settings = {{"trainer.loss_type", "sigmoid"}, {"trainer.beta", "0.1"}, {"trainer.seed", "0"}};
@@ -162,20 +170,20 @@ class RunsTest : public QObject {
     QVERIFY(w.isViewingRun());
     const int steps = lineCount(a_ + "/metrics.jsonl");
     QCOMPARE(steps, 6);
-    for (auto* plot : w.plots())
+    for (auto* plot : w.plots()->plots())
       for (int s = 0; s < plot->seriesCount(); ++s)
         if (!plot->isPointSeries(s) && plot->pointCount(s) > 0) QCOMPARE(plot->pointCount(s), steps);
-    QCOMPARE(w.rewardMarginPlot()->pointCount(0), steps);
-    QCOMPARE(static_cast<int>(w.records().size()), steps);
-    QCOMPARE(static_cast<int>(w.evals().size()), lineCount(a_ + "/eval.jsonl"));
+    QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(0), steps);
+    QCOMPARE(static_cast<int>(w.run()->records().size()), steps);
+    QCOMPARE(static_cast<int>(w.run()->evals().size()), lineCount(a_ + "/eval.jsonl"));
     QCOMPARE(w.pairInspector()->evalCount(), lineCount(a_ + "/eval.jsonl"));
     QVERIFY(!w.pairInspector()->visibleLines().isEmpty());
-    QCOMPARE(w.betaSpin()->value(), 0.1);
+    QCOMPARE(w.settings()->betaSpin()->value(), 0.1);
     // Read-only: Start off, the settings locked, Resume offered (checkpoint at step 3 of 6).
-    QVERIFY(!w.startButton()->isEnabled());
-    QVERIFY(!w.betaSpin()->isEnabled());
-    QVERIFY(w.resumeRunButton()->isVisibleTo(&w));
-    QVERIFY(w.resumeRunButton()->isEnabled());
+    QVERIFY(!w.controls()->startButton()->isEnabled());
+    QVERIFY(!w.settings()->betaSpin()->isEnabled());
+    QVERIFY(w.controls()->resumeRunButton()->isVisibleTo(&w));
+    QVERIFY(w.controls()->resumeRunButton()->isEnabled());
     // A broken record names file and line, and nothing is shown as if it were fine.
     QTemporaryDir broken;
     QVERIFY(QFile::copy(a_ + "/config.json", broken.filePath("config.json")));
@@ -187,23 +195,23 @@ class RunsTest : public QObject {
     QVERIFY2(w.lastError().contains("metrics.jsonl:1: "), qPrintable(w.lastError()));
     w.leaveRunView();
     QVERIFY(!w.isViewingRun());
-    QVERIFY(w.startButton()->isEnabled());
+    QVERIFY(w.controls()->startButton()->isEnabled());
   }
 
   void pauseSaveCheckpointStopResume() {
     QTemporaryDir runs;
     MainWindow w;
     w.setInteractiveErrors(false);
-    w.setRunsRoot(runs.path());
+    w.runs()->setRunsRoot(runs.path());
     auto c = w.runConfig();
     c.steps = 7;
     c.eval_every = 0;
     c.pause_after = 3;
     w.setRunConfig(c);
-    QSignalSpy paused(&w, &MainWindow::runPaused);
-    QSignalSpy ready(&w, &MainWindow::runDirectoryReady);
-    QSignalSpy saved(&w, &MainWindow::checkpointSaved);
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QSignalSpy paused(w.run(), &RunController::paused);
+    QSignalSpy ready(w.run(), &RunController::runDirectoryReady);
+    QSignalSpy saved(w.run(), &RunController::checkpointSaved);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
     QVERIFY(paused.wait(kRunTimeoutMs));
     QCOMPARE(paused.at(0).at(0).toLongLong(), qint64(3));
@@ -211,13 +219,13 @@ class RunsTest : public QObject {
     const QString dir = w.currentRunDir();
     QVERIFY(dir.startsWith(runs.path()));
     QVERIFY2(QFileInfo(dir).fileName().contains("-sigmoid-b0.1"), qPrintable(dir));
-    QVERIFY(w.saveCheckpointButton()->isEnabled());
-    w.saveCheckpointButton()->click();
+    QVERIFY(w.controls()->saveCheckpointButton()->isEnabled());
+    w.controls()->saveCheckpointButton()->click();
     QVERIFY(saved.wait(kRunTimeoutMs));
     QCOMPARE(saved.at(0).at(0).toLongLong(), qint64(3));
     QVERIFY2(saved.at(0).at(2).toString().isEmpty(), qPrintable(saved.at(0).at(2).toString()));
     QVERIFY(QDir(dir + "/checkpoints/step-000003").exists());
-    w.stopTraining();
+    w.run()->stop();
     QVERIFY(finished.wait(kRunTimeoutMs));
     QVERIFY(finished.at(0).at(1).toBool());  // stopped
     QCOMPARE(lineCount(dir + "/metrics.jsonl"), 3);
@@ -225,32 +233,32 @@ class RunsTest : public QObject {
     QVERIFY(QFile::exists(dir + "/config.json"));
 
     // The studio lists it as resumable; reopen and resume: steps go on from 4.
-    const int row = w.runsPanel()->indexOf(dir);
+    const int row = w.runs()->panel()->indexOf(dir);
     QVERIFY(row >= 0);
-    QVERIFY(w.runsPanel()->runs()[row].resumable);
+    QVERIFY(w.runs()->panel()->runs()[row].resumable);
     QVERIFY(w.viewRun(dir));
-    QVERIFY(!w.startButton()->isEnabled());
-    QVERIFY(w.resumeRunButton()->isEnabled());
-    QSignalSpy steps(&w, &MainWindow::stepRecorded);
+    QVERIFY(!w.controls()->startButton()->isEnabled());
+    QVERIFY(w.controls()->resumeRunButton()->isEnabled());
+    QSignalSpy steps(w.run(), &RunController::stepRecorded);
     finished.clear();
     ready.clear();
-    w.resumeRunButton()->click();
+    w.controls()->resumeRunButton()->click();
     QVERIFY(!w.isViewingRun());
-    QCOMPARE(static_cast<int>(w.records().size()), 3);  // drawn from the files first
+    QCOMPARE(static_cast<int>(w.run()->records().size()), 3);  // drawn from the files first
     QVERIFY(finished.wait(kRunTimeoutMs));
     QCOMPARE(ready.count(), 1);
     QCOMPARE(ready.at(0).at(0).toString(), dir);
     QCOMPARE(ready.at(0).at(1).toLongLong(), qint64(3));
     QVERIFY(!finished.at(0).at(2).toBool());  // not failed
     QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
-    QCOMPARE(w.stepsDone(), qint64(7));
+    QCOMPARE(w.run()->stepsDone(), qint64(7));
     // The first step recorded live after the preloaded three is step 4.
     QVERIFY(steps.count() >= 7);
-    QCOMPARE(steps.at(3).at(0).value<dpo::studio::MetricRecord>().step, qint64(4));
-    QCOMPARE(static_cast<int>(w.records().size()), 7);
-    for (size_t i = 0; i < w.records().size(); ++i) QCOMPARE(w.records()[i].step, static_cast<int64_t>(i + 1));
+    QCOMPARE(steps.at(3).at(0).value<dpo::StepMetrics>().step, qint64(4));
+    QCOMPARE(static_cast<int>(w.run()->records().size()), 7);
+    for (size_t i = 0; i < w.run()->records().size(); ++i) QCOMPARE(w.run()->records()[i].step, static_cast<int64_t>(i + 1));
     QCOMPARE(lineCount(dir + "/metrics.jsonl"), 7);
-    QCOMPARE(w.rewardMarginPlot()->pointCount(0), 7);
+    QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(0), 7);
   }
 };
 

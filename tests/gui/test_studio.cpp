@@ -7,6 +7,7 @@
 #include <QFrame>
 #include <QLabel>
 #include <QPushButton>
+#include <QSet>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QTemporaryDir>
@@ -21,7 +22,13 @@
 #include <optional>
 
 #include "app/studio/diagnostics_feed.h"
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 #include "core/runtime/runtime.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
@@ -34,11 +41,13 @@
 #include <QTableView>
 
 using dpo::studio::MainWindow;
-using dpo::studio::EvalRecord;
-using dpo::studio::MetricRecord;
-using dpo::studio::PairEvalRecord;
-using dpo::studio::PairTokensRecord;
-using dpo::studio::TokenScoreRecord;
+using dpo::studio::RunController;
+using dpo::studio::RunState;
+using dpo::PairRecord;
+using dpo::PairTokenScores;
+using dpo::PreferenceEval;
+using dpo::StepMetrics;
+using dpo::TokenScore;
 using dpo::widgets::PairFilter;
 using dpo::widgets::PairInspector;
 using dpo::widgets::DiagnosticItem;
@@ -51,15 +60,15 @@ constexpr int kStepTimeoutMs = 120'000;
 
 int fewestPoints(const MainWindow& w) {
   int fewest = INT_MAX;
-  for (auto* plot : w.plots())
+  for (auto* plot : w.plots()->plots())
     for (int s = 0; s < plot->seriesCount(); ++s)
       if (!plot->isPointSeries(s)) fewest = std::min(fewest, plot->pointCount(s));
   return fewest;
 }
 
-PairEvalRecord pair(qint64 step, qint64 line, double a, double b, double beta = 0.1, int64_t len_w = 10,
+PairRecord pair(qint64 step, qint64 line, double a, double b, double beta = 0.1, int64_t len_w = 10,
                     int64_t len_l = 10) {
-  PairEvalRecord p;
+  PairRecord p;
   p.step = step;
   p.line = line;
   p.logratio_chosen = a;
@@ -74,8 +83,8 @@ PairEvalRecord pair(qint64 step, qint64 line, double a, double b, double beta = 
   return p;
 }
 
-EvalRecord evalOf(qint64 step, QVector<PairEvalRecord> pairs) {
-  EvalRecord e;
+PreferenceEval evalOf(qint64 step, std::vector<PairRecord> pairs) {
+  PreferenceEval e;
   e.step = step;
   e.beta = 0.1;
   e.pairs = std::move(pairs);
@@ -86,13 +95,23 @@ EvalRecord evalOf(qint64 step, QVector<PairEvalRecord> pairs) {
 // Lines 10..15 at two evaluations (β = 0.1). Statuses at step 20 against step 10:
 //   10 right → right, 11 right → mis-ranked (became), 12 mis-ranked → right (flipped),
 //   13 mis-ranked → mis-ranked, 14 right → right with the largest |margin|, 15 mis-ranked → mis-ranked.
-std::pair<EvalRecord, EvalRecord> handMadeEvals() {
-  EvalRecord before = evalOf(10, {pair(10, 10, 0.5, 0.1), pair(10, 11, 0.3, 0.0), pair(10, 12, -0.2, 0.4),
+std::pair<PreferenceEval, PreferenceEval> handMadeEvals() {
+  PreferenceEval before = evalOf(10, {pair(10, 10, 0.5, 0.1), pair(10, 11, 0.3, 0.0), pair(10, 12, -0.2, 0.4),
                                   pair(10, 13, -1.0, 0.5), pair(10, 14, 2.0, 0.0), pair(10, 15, 0.0, 0.2)});
-  EvalRecord now = evalOf(20, {pair(20, 10, 0.6, 0.1, 0.1, 30, 10), pair(20, 11, -0.4, 0.3, 0.1, 5, 12),
+  PreferenceEval now = evalOf(20, {pair(20, 10, 0.6, 0.1, 0.1, 30, 10), pair(20, 11, -0.4, 0.3, 0.1, 5, 12),
                                pair(20, 12, 0.9, -0.3, 0.1, 8, 8), pair(20, 13, -1.5, 0.5, 0.1, 20, 4),
                                pair(20, 14, 6.0, -3.0, 0.1, 9, 11), pair(20, 15, -0.1, 0.0, 0.1, 10, 10)});
   return {before, now};
+}
+
+// A response token: the text it adds, the tokenizer's piece, log π and log π_ref.
+TokenScore tok(const char* text, const char* piece, double policy_logp, double reference_logp) {
+  TokenScore t;
+  t.text = text;
+  t.piece = piece;
+  t.policy_logp = policy_logp;
+  t.reference_logp = reference_logp;
+  return t;
 }
 
 QList<qint64> sorted(QList<qint64> v) {
@@ -117,7 +136,7 @@ class StudioTest : public QObject {
 
   void settingsPanel() {
     MainWindow w;
-    auto* beta = w.betaSpin();
+    auto* beta = w.settings()->betaSpin();
     QVERIFY(beta);
     QCOMPARE(beta->minimum(), 0.001);
     QCOMPARE(beta->maximum(), 10.0);
@@ -131,15 +150,18 @@ class StudioTest : public QObject {
     QCOMPARE(loss->currentText(), QString("sigmoid (DPO)"));
     auto* model = qobject_cast<QStandardItemModel*>(loss->model());
     QVERIFY(model);
-    int coming = 0;
+    // Every loss of the table once, each selectable (17 in core/types/loss_config.h's LossType).
+    QCOMPARE(loss->count(), 17);
+    QSet<QString> names;
     for (int i = 0; i < loss->count(); ++i) {
-      if (!loss->itemText(i).endsWith("(coming)")) continue;
-      ++coming;
-      QVERIFY(!model->item(i)->isEnabled());
+      QVERIFY2(model->item(i)->isEnabled(), qPrintable(loss->itemText(i)));
+      QVERIFY2(!loss->itemText(i).contains("coming"), qPrintable(loss->itemText(i)));
+      names.insert(loss->itemData(i).toString());
     }
-    QVERIFY(coming >= 3);
-    QCOMPARE(w.plots().size(), 5);  // margin, log-ratios, loss, length, optimiser (its own tab)
-    QCOMPARE(w.optimiserPlot()->seriesCount(), 2);
+    QCOMPARE(names.size(), 17);
+    for (const char* name : {"ipo", "hinge", "robust", "simpo", "orpo", "kto"}) QVERIFY2(names.contains(name), name);
+    QCOMPARE(w.plots()->plots().size(), 5);  // margin, log-ratios, loss, length, optimiser (its own tab)
+    QCOMPARE(w.plots()->optimiserPlot()->seriesCount(), 2);
   }
 
   void debiasedEmaMatchesHandComputedValues() {
@@ -224,13 +246,13 @@ class StudioTest : public QObject {
 
   void smoothingSliderDrivesEveryPlot() {
     MainWindow w;
-    QSlider* slider = w.smoothingSlider();
+    QSlider* slider = w.plots()->smoothingSlider();
     QVERIFY(slider);
-    for (auto* plot : w.plots()) QCOMPARE(plot->smoothing(), slider->value() / 100.0);
+    for (auto* plot : w.plots()->plots()) QCOMPARE(plot->smoothing(), slider->value() / 100.0);
     slider->setValue(0);
-    for (auto* plot : w.plots()) QCOMPARE(plot->smoothing(), 0.0);
+    for (auto* plot : w.plots()->plots()) QCOMPARE(plot->smoothing(), 0.0);
     slider->setValue(85);
-    for (auto* plot : w.plots()) QCOMPARE(plot->smoothing(), 0.85);
+    for (auto* plot : w.plots()->plots()) QCOMPARE(plot->smoothing(), 0.85);
   }
 
   void diagnosticsPanelStates() {
@@ -272,9 +294,9 @@ class StudioTest : public QObject {
 
   void recordsBecomeDiagnosticItems() {
     // 120 steps where the policy stays at the reference (β = 2): the core's β-too-high rule.
-    std::deque<MetricRecord> records;
+    std::deque<StepMetrics> records;
     for (int i = 1; i <= 120; ++i) {
-      MetricRecord r;
+      StepMetrics r;
       r.step = i;
       r.beta = 2.0;
       r.rewards_margins = i % 2 ? 0.001 : 0.003;
@@ -352,103 +374,103 @@ class StudioTest : public QObject {
     MainWindow w;
     configure(w, 100'000);  // never finishes on its own during the test
     w.show();
-    QCOMPARE(w.state(), MainWindow::RunState::Idle);
-    QVERIFY(w.startButton()->isEnabled());
-    QVERIFY(!w.pauseButton()->isEnabled());
-    QVERIFY(!w.stopButton()->isEnabled());
+    QCOMPARE(w.run()->state(), RunState::Idle);
+    QVERIFY(w.controls()->startButton()->isEnabled());
+    QVERIFY(!w.controls()->pauseButton()->isEnabled());
+    QVERIFY(!w.controls()->stopButton()->isEnabled());
 
-    QTest::mouseClick(w.startButton(), Qt::LeftButton);
-    QVERIFY(w.isTraining());
-    QVERIFY(!w.startButton()->isEnabled());
-    QVERIFY(w.stopButton()->isEnabled());
+    QTest::mouseClick(w.controls()->startButton(), Qt::LeftButton);
+    QVERIFY(w.run()->isTraining());
+    QVERIFY(!w.controls()->startButton()->isEnabled());
+    QVERIFY(w.controls()->stopButton()->isEnabled());
     QTRY_VERIFY_WITH_TIMEOUT(fewestPoints(w) >= 5, kStepTimeoutMs);
     QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
-    QCOMPARE(w.state(), MainWindow::RunState::Running);
+    QCOMPARE(w.run()->state(), RunState::Running);
     // The optimiser tab draws the records' own grad norms (hover text of step 1).
-    w.flushPlots();
-    QVERIFY2(w.optimiserPlot()->valuesText(1).contains(QString::number(w.records().front().grad_norm, 'g', 4).left(4)),
-             qPrintable(w.optimiserPlot()->valuesText(1)));
+    w.plots()->flush();
+    QVERIFY2(w.plots()->optimiserPlot()->valuesText(1).contains(QString::number(w.run()->records().front().grad_norm, 'g', 4).left(4)),
+             qPrintable(w.plots()->optimiserPlot()->valuesText(1)));
 
     // Diagnostics follow the run, at most about once a second however fast steps arrive.
-    const int diagnoses_at_start = w.diagnosisCount();
-    QTRY_VERIFY_WITH_TIMEOUT(w.diagnosisCount() > diagnoses_at_start, kStepTimeoutMs);
+    const int diagnoses_at_start = w.diagnostics()->count();
+    QTRY_VERIFY_WITH_TIMEOUT(w.diagnostics()->count() > diagnoses_at_start, kStepTimeoutMs);
     QVERIFY2(w.diagnosticsPanel()->summary().contains("steps"), qPrintable(w.diagnosticsPanel()->summary()));
-    const int diagnoses_before = w.diagnosisCount();
-    const qint64 steps_before = w.stepsDone();
+    const int diagnoses_before = w.diagnostics()->count();
+    const qint64 steps_before = w.run()->stepsDone();
     QElapsedTimer diagnose_clock;
     diagnose_clock.start();
     QTest::qWait(2500);
-    const int diagnoses = w.diagnosisCount() - diagnoses_before;
-    qInfo("%lld steps in %lld ms: %d diagnoses", static_cast<long long>(w.stepsDone() - steps_before),
+    const int diagnoses = w.diagnostics()->count() - diagnoses_before;
+    qInfo("%lld steps in %lld ms: %d diagnoses", static_cast<long long>(w.run()->stepsDone() - steps_before),
           static_cast<long long>(diagnose_clock.elapsed()), diagnoses);
     QVERIFY(diagnoses <= diagnose_clock.elapsed() / 1000 + 1);
 
     // Pause: takes effect after the step in progress, then nothing more arrives.
-    QVERIFY(w.pauseButton()->isEnabled());
-    QTest::mouseClick(w.pauseButton(), Qt::LeftButton);
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
-    QCOMPARE(w.pauseButton()->text(), QString("Resume"));
-    const qint64 paused_at = w.stepsDone();
+    QVERIFY(w.controls()->pauseButton()->isEnabled());
+    QTest::mouseClick(w.controls()->pauseButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kStepTimeoutMs);
+    QCOMPARE(w.controls()->pauseButton()->text(), QString("Resume"));
+    const qint64 paused_at = w.run()->stepsDone();
     const int points_at_pause = fewestPoints(w);
     QTest::qWait(600);
-    QCOMPARE(w.stepsDone(), paused_at);
+    QCOMPARE(w.run()->stepsDone(), paused_at);
     QCOMPARE(fewestPoints(w), points_at_pause);
 
     // Resume: steps flow again.
-    QTest::mouseClick(w.pauseButton(), Qt::LeftButton);
-    QCOMPARE(w.state(), MainWindow::RunState::Running);
-    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= paused_at + 2, kStepTimeoutMs);
+    QTest::mouseClick(w.controls()->pauseButton(), Qt::LeftButton);
+    QCOMPARE(w.run()->state(), RunState::Running);
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->stepsDone() >= paused_at + 2, kStepTimeoutMs);
     QVERIFY(fewestPoints(w) > points_at_pause);
 
     // Stop: the worker thread ends within a step and the window is ready for another run.
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     QElapsedTimer clock;
     clock.start();
-    QTest::mouseClick(w.stopButton(), Qt::LeftButton);
-    QTRY_VERIFY_WITH_TIMEOUT(!w.isTraining(), 15'000);
+    QTest::mouseClick(w.controls()->stopButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining(), 15'000);
     qInfo("stop took %lld ms", static_cast<long long>(clock.elapsed()));
     QCOMPARE(finished.count(), 1);
     QCOMPARE(finished.at(0).at(1).toBool(), true);   // stopped
     QCOMPARE(finished.at(0).at(2).toBool(), false);  // not failed
-    QCOMPARE(w.state(), MainWindow::RunState::Idle);
-    QVERIFY(w.startButton()->isEnabled());
-    QVERIFY(!w.stopButton()->isEnabled());
+    QCOMPARE(w.run()->state(), RunState::Idle);
+    QVERIFY(w.controls()->startButton()->isEnabled());
+    QVERIFY(!w.controls()->stopButton()->isEnabled());
 
     // Every step arrived once and in order, and each plot holds one point per step.
-    const auto& records = w.records();
+    const auto& records = w.run()->records();
     QVERIFY(!records.empty());
     for (size_t i = 0; i < records.size(); ++i) QCOMPARE(records[i].step, static_cast<qint64>(i + 1));
     QCOMPARE(fewestPoints(w), static_cast<int>(records.size()));
-    QCOMPARE(w.rewardMarginPlot()->drawnPointCount(0), static_cast<int>(records.size()));
+    QCOMPARE(w.plots()->rewardMarginPlot()->drawnPointCount(0), static_cast<int>(records.size()));
   }
 
   void stopWhilePaused() {
     MainWindow w;
     configure(w, 100'000);
     w.startTraining();
-    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= 1, kStepTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->stepsDone() >= 1, kStepTimeoutMs);
     w.togglePause();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
-    QSignalSpy finished(&w, &MainWindow::runFinished);
-    w.stopTraining();
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kStepTimeoutMs);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
+    w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5'000);  // no step runs: the wait is woken
-    QVERIFY(!w.isTraining());
-    QCOMPARE(w.state(), MainWindow::RunState::Idle);
+    QVERIFY(!w.run()->isTraining());
+    QCOMPARE(w.run()->state(), RunState::Idle);
   }
 
   void runToTheEnd() {
     MainWindow w;
     configure(w, 3);
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kStepTimeoutMs);
     QCOMPARE(finished.at(0).at(0).toLongLong(), 3);
     QCOMPARE(finished.at(0).at(1).toBool(), false);
-    QCOMPARE(w.stepsDone(), 3);
-    QCOMPARE(w.lossPlot()->drawnPointCount(0), 3);
-    QVERIFY(!w.isTraining());
+    QCOMPARE(w.run()->stepsDone(), 3);
+    QCOMPARE(w.plots()->lossPlot()->drawnPointCount(0), 3);
+    QVERIFY(!w.run()->isTraining());
     // The finished run has been diagnosed: the panel holds exactly what the core says about it.
-    const auto expected = dpo::studio::diagnoseRecords(w.records(), w.runConfig().beta, w.evals());
+    const auto expected = dpo::studio::diagnoseRecords(w.run()->records(), w.runConfig().beta, w.run()->evals());
     QCOMPARE(w.diagnosticsPanel()->items(), expected);
     QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"), qPrintable(w.diagnosticsPanel()->summary()));
     auto* footnote = w.diagnosticsPanel()->findChild<QLabel*>("diagnosticsFootnote");
@@ -456,14 +478,14 @@ class StudioTest : public QObject {
     QCOMPARE(footnote->text(), QString("The trend checks start after 20 steps (3 so far)."));
 
     // One evaluation at the end, and the final policy's token scores stay inspectable after the run.
-    QCOMPARE(w.evals().size(), size_t{1});
-    QCOMPARE(w.evals().back().step, 3);
-    const PairEvalRecord target = w.evals().back().pairs.back();
+    QCOMPARE(w.run()->evals().size(), size_t{1});
+    QCOMPARE(w.run()->evals().back().step, 3);
+    const PairRecord target = w.run()->evals().back().pairs.back();
     w.pairInspector()->selectPair(target.line);
     double a = 0, b = 0;
     for (const auto& t : w.pairInspector()->chosenHeatmap()->tokens()) a += t.logratio();
     for (const auto& t : w.pairInspector()->rejectedHeatmap()->tokens()) b += t.logratio();
-    QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().isEmpty());
+    QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().empty());
     QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3, qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
     QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
   }
@@ -473,12 +495,12 @@ class StudioTest : public QObject {
   void missingDataFileIsReported() {
     MainWindow w;
     configure(w, 10, "/nonexistent/dpo-studio-test/pairs.jsonl");
-    QVERIFY(!w.startButton()->isEnabled());
-    QVERIFY(!w.settingsProblemsLabel()->isHidden());
-    QVERIFY(w.settingsProblemsLabel()->text().contains("/nonexistent/dpo-studio-test/pairs.jsonl not found"));
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QVERIFY(!w.controls()->startButton()->isEnabled());
+    QVERIFY(!w.settings()->problemsLabel()->isHidden());
+    QVERIFY(w.settings()->problemsLabel()->text().contains("/nonexistent/dpo-studio-test/pairs.jsonl not found"));
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
-    QVERIFY(!w.isTraining());
+    QVERIFY(!w.run()->isTraining());
 
     QTemporaryDir dir;
     const QString bad = dir.filePath("broken.jsonl");
@@ -488,15 +510,15 @@ class StudioTest : public QObject {
     f.close();
     configure(w, 10, bad);
     // Only the warning that 10 steps end before the first evaluation at 25 remains.
-    QCOMPARE(w.settingsProblems().size(), 1);
-    QVERIFY(w.settingsProblems().front().startsWith("Evaluate every 25 steps"));
-    QVERIFY(w.startButton()->isEnabled());
+    QCOMPARE(w.settings()->settingsProblems().size(), 1);
+    QVERIFY(w.settings()->settingsProblems().front().startsWith("Evaluate every 25 steps"));
+    QVERIFY(w.controls()->startButton()->isEnabled());
     w.startTraining();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 30'000);
     QCOMPARE(finished.at(0).at(2).toBool(), true);  // failed
     QVERIFY2(w.lastError().contains("broken.jsonl:2"), qPrintable(w.lastError()));
-    QCOMPARE(w.state(), MainWindow::RunState::Idle);
-    QVERIFY(w.startButton()->isEnabled());
+    QCOMPARE(w.run()->state(), RunState::Idle);
+    QVERIFY(w.controls()->startButton()->isEnabled());
     QCOMPARE(fewestPoints(w), 0);
   }
 
@@ -505,20 +527,20 @@ class StudioTest : public QObject {
     configure(w, 100'000);
     w.show();
     w.startTraining();
-    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= 1, kStepTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->stepsDone() >= 1, kStepTimeoutMs);
     QElapsedTimer clock;
     clock.start();
     QVERIFY(w.close());
-    QVERIFY(!w.isTraining());  // joined synchronously in closeEvent
+    QVERIFY(!w.run()->isTraining());  // joined synchronously in closeEvent
     QVERIFY(clock.elapsed() < 15'000);
   }
 
   void evalRecordsFeedTheMarginAndLengthRules() {
     // 30 steps with a margin rising 0.1 per step; evaluations every 5 steps whose sampled length
     // rises with it (20 → 45 tokens) and whose 40 pair margins sit in two clusters (−1 and +3).
-    std::deque<MetricRecord> records;
+    std::deque<StepMetrics> records;
     for (int i = 1; i <= 30; ++i) {
-      MetricRecord r;
+      StepMetrics r;
       r.step = i;
       r.beta = 0.1;
       r.loss = 0.6;
@@ -527,11 +549,11 @@ class StudioTest : public QObject {
       r.length_chosen = r.length_rejected = 20;
       records.push_back(r);
     }
-    std::vector<EvalRecord> evals;
+    std::vector<PreferenceEval> evals;
     for (int step = 5; step <= 30; step += 5) {
-      QVector<PairEvalRecord> pairs;
+      std::vector<PairRecord> pairs;
       for (int k = 0; k < 40; ++k) pairs.push_back(pair(step, k + 1, k < 15 ? -10.0 - 0.1 * (k % 3) : 30.0 + 0.1 * (k % 3), 0.0));
-      EvalRecord e = evalOf(step, pairs);
+      PreferenceEval e = evalOf(step, pairs);
       e.sampled_length = 20.0 + step * (25.0 / 30.0);
       evals.push_back(e);
     }
@@ -558,7 +580,7 @@ class StudioTest : public QObject {
     QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::FlippedToCorrect), (QList<qint64>{12}));
     // With fewer pairs than the top-k count every pair is kept; with more, the largest |margin| win.
     QCOMPARE(filterPairs(now.pairs, before.pairs, PairFilter::LargestMargin).size(), 6);
-    QVector<PairEvalRecord> many;
+    std::vector<PairRecord> many;
     for (int i = 0; i < 30; ++i) many.push_back(pair(30, 100 + i, 0.01 * i, 0.0));  // |margin| grows with i
     const auto top = filterPairs(many, {}, PairFilter::LargestMargin);
     QCOMPARE(top.size(), dpo::widgets::kLargestMarginCount);
@@ -634,16 +656,16 @@ class StudioTest : public QObject {
     QCOMPARE(requests.last().at(0).toLongLong(), 14);
 
     // The answer for the selected pair fills the heatmaps; one for another pair is ignored.
-    PairTokensRecord stale;
+    PairTokenScores stale;
     stale.line = 11;
-    stale.chosen = {{"x", "x", -1.0, -0.5}};
+    stale.chosen = {tok("x", "x", -1.0, -0.5)};
     inspector.setPairTokens(stale);
-    QVERIFY(inspector.chosenHeatmap()->tokens().isEmpty());
-    PairTokensRecord tokens;
+    QVERIFY(inspector.chosenHeatmap()->tokens().empty());
+    PairTokenScores tokens;
     tokens.line = 14;
     tokens.prompt = "Which colour is the sky?";
-    tokens.chosen = {{"Blue", "▁Blue", -1.0, -3.0}, {".", ".", -0.5, -0.4}};
-    tokens.rejected = {{"Green", "▁Green", -4.0, -1.0}};
+    tokens.chosen = {tok("Blue", "▁Blue", -1.0, -3.0), tok(".", ".", -0.5, -0.4)};
+    tokens.rejected = {tok("Green", "▁Green", -4.0, -1.0)};
     tokens.has_reference = true;
     inspector.setPairTokens(tokens);
     QCOMPARE(inspector.chosenHeatmap()->tokens().size(), 2);
@@ -665,7 +687,7 @@ class StudioTest : public QObject {
 
     dpo::widgets::TokenHeatmap map;
     map.resize(400, 100);
-    map.setTokens({{"up", "▁up", -1.0, -2.5}, {"down", "▁down", -3.0, -1.0}, {"same", "▁same", -2.0, -2.0}}, 1.5);
+    map.setTokens({tok("up", "▁up", -1.0, -2.5), tok("down", "▁down", -3.0, -1.0), tok("same", "▁same", -2.0, -2.0)}, 1.5);
     map.show();
     const QImage image = map.grab().toImage();
     const QColor drawn[3] = {image.pixelColor(map.tokenRect(0).topLeft() + QPoint(1, 1)),
@@ -687,33 +709,33 @@ class StudioTest : public QObject {
     w.setRunConfig(c);
     w.show();
     w.startTraining();
-    QTRY_VERIFY_WITH_TIMEOUT(w.evals().size() >= 1, kStepTimeoutMs);
-    QCOMPARE(w.evals().front().step, 2);
-    QVERIFY(!w.evals().front().pairs.isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->evals().size() >= 1, kStepTimeoutMs);
+    QCOMPARE(w.run()->evals().front().step, 2);
+    QVERIFY(!w.run()->evals().front().pairs.empty());
     w.togglePause();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kStepTimeoutMs);
     // Evaluate where it stands, then score one pair's tokens: they must add up to its a and b.
-    if (w.evals().back().step != w.stepsDone()) {  // a scheduled eval may have just run at this step
-      const size_t evals_before = w.evals().size();
-      w.evaluateNow();
-      QTRY_COMPARE_WITH_TIMEOUT(w.evals().size(), evals_before + 1, kStepTimeoutMs);
+    if (w.run()->evals().back().step != w.run()->stepsDone()) {  // a scheduled eval may have just run at this step
+      const size_t evals_before = w.run()->evals().size();
+      w.run()->evaluateNow();
+      QTRY_COMPARE_WITH_TIMEOUT(w.run()->evals().size(), evals_before + 1, kStepTimeoutMs);
     }
-    const auto& latest = w.evals().back();
-    QCOMPARE(latest.step, w.stepsDone());
-    QCOMPARE(w.pairInspector()->evalCount(), static_cast<int>(w.evals().size()));
-    QCOMPARE(w.rewardMarginPlot()->pointCount(1 + 1), static_cast<int>(w.evals().size()));  // eval margin series
-    const PairEvalRecord target = latest.pairs.back();
+    const auto& latest = w.run()->evals().back();
+    QCOMPARE(latest.step, w.run()->stepsDone());
+    QCOMPARE(w.pairInspector()->evalCount(), static_cast<int>(w.run()->evals().size()));
+    QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(1 + 1), static_cast<int>(w.run()->evals().size()));  // eval margin series
+    const PairRecord target = latest.pairs.back();
     QSignalSpy shown(&w, &MainWindow::pairTokensShown);
     w.pairInspector()->selectPair(target.line);
     QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty(), kStepTimeoutMs);
     double a = 0, b = 0;
     for (const auto& t : w.pairInspector()->chosenHeatmap()->tokens()) a += t.logratio();
     for (const auto& t : w.pairInspector()->rejectedHeatmap()->tokens()) b += t.logratio();
-    QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().isEmpty());
+    QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().empty());
     QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3, qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
     QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
-    w.stopTraining();
-    QTRY_VERIFY_WITH_TIMEOUT(!w.isTraining(), 15'000);
+    w.run()->stop();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining(), 15'000);
   }
 
   void pauseBetaChangeResumeIsLoggedAndApplied() {
@@ -723,50 +745,50 @@ class StudioTest : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(&w));
     w.activateWindow();
     w.startTraining();
-    QCOMPARE(w.betaSpin()->value(), 0.1);
-    QTRY_VERIFY_WITH_TIMEOUT(w.stepsDone() >= 2, kStepTimeoutMs);
-    QVERIFY(!w.betaSpin()->isEnabled());  // only while paused
-    QVERIFY(!w.stepButton()->isEnabled());
+    QCOMPARE(w.settings()->betaSpin()->value(), 0.1);
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->stepsDone() >= 2, kStepTimeoutMs);
+    QVERIFY(!w.settings()->betaSpin()->isEnabled());  // only while paused
+    QVERIFY(!w.controls()->stepButton()->isEnabled());
     w.togglePause();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
-    QVERIFY(w.betaSpin()->isEnabled());
-    QVERIFY(w.learningRateSpin()->isEnabled());
-    QVERIFY(w.stepButton()->isEnabled());
-    const qint64 paused_at = w.stepsDone();
-    QCOMPARE(w.records().back().beta, 0.1);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kStepTimeoutMs);
+    QVERIFY(w.settings()->betaSpin()->isEnabled());
+    QVERIFY(w.settings()->learningRateSpin()->isEnabled());
+    QVERIFY(w.controls()->stepButton()->isEnabled());
+    const qint64 paused_at = w.run()->stepsDone();
+    QCOMPARE(w.run()->records().back().beta, 0.1);
 
     // Step: exactly one optimiser step, and the run stays paused.
-    QTest::mouseClick(w.stepButton(), Qt::LeftButton);
-    QTRY_COMPARE_WITH_TIMEOUT(w.stepsDone(), paused_at + 1, kStepTimeoutMs);
-    QTRY_VERIFY_WITH_TIMEOUT(w.stepButton()->isEnabled(), kStepTimeoutMs);
+    QTest::mouseClick(w.controls()->stepButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->stepsDone(), paused_at + 1, kStepTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(w.controls()->stepButton()->isEnabled(), kStepTimeoutMs);
     QTest::qWait(500);
-    QCOMPARE(w.stepsDone(), paused_at + 1);
-    QCOMPARE(w.state(), MainWindow::RunState::Paused);
+    QCOMPARE(w.run()->stepsDone(), paused_at + 1);
+    QCOMPARE(w.run()->state(), RunState::Paused);
 
     // β change while paused, then resume: logged once, marked on every plot, carried by the next step.
-    w.betaSpin()->setValue(0.25);
-    const size_t records_before = w.records().size();
-    QTest::mouseClick(w.pauseButton(), Qt::LeftButton);  // Resume
-    QTRY_VERIFY_WITH_TIMEOUT(w.records().size() > records_before, kStepTimeoutMs);
-    QCOMPARE(w.events().size(), 1);
-    QCOMPARE(w.events().front().kind, QString("beta"));
-    QCOMPARE(w.events().front().value, 0.25);
-    QCOMPARE(w.events().front().step, paused_at + 1);
+    w.settings()->betaSpin()->setValue(0.25);
+    const size_t records_before = w.run()->records().size();
+    QTest::mouseClick(w.controls()->pauseButton(), Qt::LeftButton);  // Resume
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->records().size() > records_before, kStepTimeoutMs);
+    QCOMPARE(w.run()->events().size(), 1);
+    QCOMPARE(w.run()->events().front().kind, std::string("beta"));
+    QCOMPARE(w.run()->events().front().value, 0.25);
+    QCOMPARE(w.run()->events().front().step, paused_at + 1);
     QCOMPARE(w.eventLog()->count(), 1);
     QVERIFY2(w.eventLog()->item(0)->text().contains("β → 0.25"), qPrintable(w.eventLog()->item(0)->text()));
-    for (auto* plot : w.plots()) QCOMPARE(plot->markerCount(), 1);
-    const auto& next = w.records()[records_before];
+    for (auto* plot : w.plots()->plots()) QCOMPARE(plot->markerCount(), 1);
+    const auto& next = w.run()->records()[records_before];
     QCOMPARE(next.step, paused_at + 2);
     QCOMPARE(next.beta, 0.25);
-    QCOMPARE(w.records()[records_before - 1].beta, 0.1);
+    QCOMPARE(w.run()->records()[records_before - 1].beta, 0.1);
 
     // Keyboard: F6 pauses, F10 steps, F6 resumes, Shift+F5 stops.
     QTest::keyClick(&w, Qt::Key_F6);
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kStepTimeoutMs);
-    const qint64 at = w.stepsDone();
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kStepTimeoutMs);
+    const qint64 at = w.run()->stepsDone();
     QTest::keyClick(&w, Qt::Key_F10);
-    QTRY_COMPARE_WITH_TIMEOUT(w.stepsDone(), at + 1, kStepTimeoutMs);
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->stepsDone(), at + 1, kStepTimeoutMs);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     QTest::keyClick(&w, Qt::Key_F5, Qt::ShiftModifier);
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 15'000);
   }

@@ -19,12 +19,20 @@
 
 #include <cmath>
 
+#include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_panel.h"
+#include "app/studio/runs_browser.h"
+#include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
+#include "app/studio/training_plots.h"
 #include "widgets/beta_slider.h"
 #include "widgets/error_dialog.h"
 #include "widgets/progress_strip.h"
 
 using dpo::studio::MainWindow;
+using dpo::studio::RunController;
+using dpo::studio::RunState;
 
 namespace {
 constexpr int kRunTimeoutMs = 120'000;
@@ -44,11 +52,11 @@ class StudioSettingsTest : public QObject {
   // The demo is listed first in both pickers; a demo variant is a data path the run understands.
   void pickersListTheDemo() {
     MainWindow w;
-    auto* model = w.modelCombo();
+    auto* model = w.settings()->modelCombo();
     QVERIFY(model->itemText(0).startsWith("Demo model"));
     QVERIFY(model->itemData(0).toString().isEmpty());
     QVERIFY(model->itemText(model->count() - 1).contains("Open Hugging Face folder"));
-    auto* data = w.dataCombo();
+    auto* data = w.settings()->dataCombo();
     QStringList demo;
     for (int i = 0; i < data->count(); ++i)
       if (data->itemText(i).startsWith("Demo: ")) demo << data->itemText(i).mid(6);
@@ -70,13 +78,13 @@ class StudioSettingsTest : public QObject {
     config.pause_after = 2;
     config.eval_every = 0;
     w.setRunConfig(config);
-    QCOMPARE(w.dataCombo()->currentText(), QString("Demo: noisy"));
+    QCOMPARE(w.settings()->dataCombo()->currentText(), QString("Demo: noisy"));
     w.startTraining();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
     QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
-    QCOMPARE(w.stepsDone(), qint64(2));
-    QSignalSpy finished(&w, &MainWindow::runFinished);
-    w.stopTraining();
+    QCOMPARE(w.run()->stepsDone(), qint64(2));
+    QSignalSpy finished(w.run(), &RunController::runFinished);
+    w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
 
@@ -87,16 +95,16 @@ class StudioSettingsTest : public QObject {
     auto config = w.runConfig();
     config.eval_every = 0;
     w.setRunConfig(config);
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
-    QCOMPARE(w.state(), MainWindow::RunState::Preparing);
-    w.stopTraining();  // before the worker's first preparation report
+    QCOMPARE(w.run()->state(), RunState::Preparing);
+    w.run()->stop();  // before the worker's first preparation report
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
     QCOMPARE(finished.at(0).at(0).toLongLong(), 0);    // steps
     QCOMPARE(finished.at(0).at(1).toBool(), true);     // stopped
     QCOMPARE(finished.at(0).at(2).toBool(), false);    // failed
     QVERIFY(w.lastError().isEmpty());
-    QVERIFY(w.progressStrip()->isHidden());
+    QVERIFY(w.statusLine()->progress()->isHidden());
   }
 
   // β on a log scale: 100 positions a decade from 0.001; the slider and the spin box follow each other.
@@ -107,11 +115,11 @@ class StudioSettingsTest : public QObject {
     QCOMPARE(BetaSlider::positionOf(10.0), 400);
     QVERIFY(qAbs(BetaSlider::betaAt(250) - std::pow(10.0, -0.5)) < 1e-12);
     MainWindow w;
-    auto* slider = w.betaSlider();
+    auto* slider = w.settings()->betaSlider();
     QCOMPARE(slider->value(), 200);  // the default β 0.1
     slider->triggerAction(QAbstractSlider::SliderPageStepAdd);  // +10 positions: 10^-0.9
-    QCOMPARE(w.betaSpin()->value(), 0.126);
-    w.betaSpin()->setValue(0.01);
+    QCOMPARE(w.settings()->betaSpin()->value(), 0.126);
+    w.settings()->betaSpin()->setValue(0.01);
     QCOMPARE(slider->value(), 100);
   }
 
@@ -127,17 +135,17 @@ class StudioSettingsTest : public QObject {
     config.pause_after = 1;
     config.eval_every = 0;
     w.setRunConfig(config);
-    QCOMPARE(w.loraRankSpin()->value(), 4);
-    QCOMPARE(w.gradAccumulationSpin()->value(), 2);
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    QCOMPARE(w.settings()->loraRankSpin()->value(), 4);
+    QCOMPARE(w.settings()->gradAccumulationSpin()->value(), 2);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
     QFile f(QDir(w.currentRunDir()).filePath("config.json"));
     QVERIFY(f.open(QIODevice::ReadOnly));
     const QJsonObject run = QJsonDocument::fromJson(f.readAll()).object().value("run").toObject();
     QCOMPARE(run.value("lora").toObject().value("r").toInt(), 4);
     QCOMPARE(run.value("trainer").toObject().value("gradient_accumulation_steps").toInt(), 2);
-    w.stopTraining();
+    w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
 
@@ -151,13 +159,13 @@ class StudioSettingsTest : public QObject {
     config.pause_after = 1;
     config.eval_every = 0;
     w.setRunConfig(config);
-    QCOMPARE(w.sftReferenceSteps(), qint64(3));
+    QCOMPARE(w.settings()->sftReferenceSteps(), qint64(3));
     QCOMPARE(w.runConfig().sft_reference_steps, qint64(3));
     QStringList stages;
-    connect(w.progressStrip()->bar(), &QProgressBar::valueChanged, this, [&] { stages << w.progressStrip()->stage(); });
-    QSignalSpy finished(&w, &MainWindow::runFinished);
+    connect(w.statusLine()->progress()->bar(), &QProgressBar::valueChanged, this, [&] { stages << w.statusLine()->progress()->stage(); });
+    QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
-    QTRY_COMPARE_WITH_TIMEOUT(w.state(), MainWindow::RunState::Paused, kRunTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
     QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
     const QDir run(w.currentRunDir());
     QVERIFY(QFileInfo::exists(run.filePath("sft-reference/config.json")));
@@ -167,7 +175,7 @@ class StudioSettingsTest : public QObject {
     const QJsonObject saved = QJsonDocument::fromJson(f.readAll()).object().value("run").toObject();
     QVERIFY2(saved.value("model").toString().endsWith("sft-reference"), qPrintable(saved.value("model").toString()));
     QVERIFY2(stages.join("|").contains("SFT on the chosen answers"), qPrintable(stages.join("|")));
-    w.stopTraining();
+    w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
   }
 
@@ -240,7 +248,7 @@ class StudioSettingsTest : public QObject {
       c.loss_name = "ipo";
       c.data_path = file;
       w.setRunConfig(c);
-      w.xAxisCombo()->setCurrentIndex(1);
+      w.plots()->xAxisCombo()->setCurrentIndex(1);
       w.saveSettings();
     }
     MainWindow w;
@@ -249,7 +257,7 @@ class StudioSettingsTest : public QObject {
     QCOMPARE(w.runConfig().beta, 0.3);
     QCOMPARE(w.runConfig().loss_name, QString("ipo"));
     QCOMPARE(w.runConfig().data_path, file);
-    QCOMPARE(w.xAxisCombo()->currentIndex(), 1);
+    QCOMPARE(w.plots()->xAxisCombo()->currentIndex(), 1);
   }
 
  private:

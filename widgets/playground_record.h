@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <limits>
 
-namespace dpo::studio {
+namespace dpo::widgets {
 
 // Which model a Playground answer (or streamed piece) comes from.
 enum PlaygroundSource : int { kPlaygroundPolicy = 0, kPlaygroundReference = 1 };
@@ -35,7 +35,7 @@ struct PlaygroundResult {
   const PlaygroundAnswer& answer(int source) const { return source == kPlaygroundReference ? reference : policy; }
 };
 
-}  // namespace dpo::studio
+}  // namespace dpo::widgets
 
-Q_DECLARE_METATYPE(dpo::studio::PlaygroundAnswer)
-Q_DECLARE_METATYPE(dpo::studio::PlaygroundResult)
+Q_DECLARE_METATYPE(dpo::widgets::PlaygroundAnswer)
+Q_DECLARE_METATYPE(dpo::widgets::PlaygroundResult)

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <limits>
 
-namespace dpo::studio {
+namespace dpo::widgets {
 
-// One run directory as the Runs panel lists it: torch-free, filled by app/studio/run_catalog from
+// One run directory as the Runs panel lists it: torch-free, filled by the studio's run catalog from
 // config.json, the last metrics.jsonl line and the checkpoints (dpo::app::brief_run).
 struct RunSummary {
   QString dir;    // absolute path of the run directory
@@ -29,6 +29,6 @@ struct RunSummary {
   QMap<QString, QString> settings;
 };
 
-}  // namespace dpo::studio
+}  // namespace dpo::widgets
 
-Q_DECLARE_METATYPE(dpo::studio::RunSummary)
+Q_DECLARE_METATYPE(dpo::widgets::RunSummary)

@@ -1,6 +1,5 @@
-// MainWindow: the model and dataset pickers (the built-in demo first, then recent folders and
-// files), the settings beyond the basics with their inline checks, and what persists (QSettings).
-#include <QCheckBox>
+#include "app/studio/settings_panel.h"
+
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -8,17 +7,18 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalBlocker>
-#include <QSlider>
 #include <QSpinBox>
+#include <QVBoxLayout>
 
 #include <algorithm>
 
-#include "app/studio/main_window.h"
+#include "app/studio/run_controller.h"
 #include "core/demo/demo_datasets.h"
 #include "widgets/beta_slider.h"
 
@@ -35,7 +35,196 @@ QString demoPath(const DemoDataset& d) {
 }
 }  // namespace
 
-void MainWindow::fillPickers() {
+SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->setSpacing(10);
+
+  // Model and data: the built-in demo first, then recent folders and files, then Open….
+  auto* data_box = new QGroupBox(tr("Model and data"), this);
+  auto* data_form = new QFormLayout(data_box);
+  model_combo_ = new QComboBox(data_box);
+  model_combo_->setObjectName("modelCombo");
+  model_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  model_combo_->setMinimumContentsLength(16);
+  model_combo_->setToolTip(tr("The policy to train (and, frozen, its reference): the built-in demo model or a Hugging Face folder"));
+  data_combo_ = new QComboBox(data_box);
+  data_combo_->setObjectName("dataCombo");
+  data_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  data_combo_->setMinimumContentsLength(16);
+  data_combo_->setToolTip(tr("The demo's datasets (true reward known), recent files, or any preference file"));
+  data_form->addRow(tr("Model"), model_combo_);
+  data_form->addRow(tr("Dataset"), data_combo_);
+  auto* data_row = new QHBoxLayout;
+  data_form->addRow(tr("File"), data_row);
+  data_edit_ = new QLineEdit(data_box);
+  data_edit_->setObjectName("dataEdit");
+  data_edit_->setPlaceholderText(tr("embedded demo (240 pairs)"));
+  data_edit_->setClearButtonEnabled(true);
+  data_edit_->setToolTip(tr("Preference JSONL, one {\"prompt\", \"chosen\", \"rejected\"} object per line.\n"
+                            "Leave empty to train on the embedded demo."));
+  open_button_ = new QPushButton(tr("Open…"), data_box);
+  connect(open_button_, &QPushButton::clicked, this, &SettingsPanel::chooseDataFile);
+  data_row->addWidget(data_edit_, 1);
+  data_row->addWidget(open_button_);
+  fillPickers();
+  connect(model_combo_, &QComboBox::activated, this, &SettingsPanel::onModelPicked);
+  connect(data_combo_, &QComboBox::activated, this, &SettingsPanel::onDataPicked);
+  connect(data_edit_, &QLineEdit::textChanged, this, &SettingsPanel::syncDataCombo);
+
+  // Objective
+  auto* objective_box = new QGroupBox(tr("Objective"), this);
+  auto* objective_form = new QFormLayout(objective_box);
+  loss_combo_ = new QComboBox(objective_box);
+  loss_combo_->setObjectName("lossCombo");
+  for (const auto& loss : availableLosses()) {
+    loss_combo_->addItem(loss.label, loss.name);
+    loss_combo_->setItemData(loss_combo_->count() - 1, loss.formula, Qt::ToolTipRole);
+  }
+  connect(loss_combo_, &QComboBox::currentIndexChanged, this, &SettingsPanel::updateLossFormula);
+  objective_form->addRow(tr("Loss"), loss_combo_);
+  loss_formula_ = new QLabel(objective_box);
+  loss_formula_->setWordWrap(true);
+  loss_formula_->setStyleSheet("color: #5f6b7a;");
+  loss_formula_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  objective_form->addRow(loss_formula_);
+
+  beta_spin_ = new QDoubleSpinBox(objective_box);
+  beta_spin_->setRange(0.001, 10.0);
+  beta_spin_->setDecimals(3);
+  // Steps scale with the value's magnitude (0.01 → 0.011, 1 → 1.1): a log-like feel.
+  beta_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+  beta_spin_->setToolTip(tr("β, the DPO temperature: how strongly the policy is tied to the reference.\n"
+                            "Larger β keeps it closer to the reference; smaller β lets it move further.\n"
+                            "Typical range 0.01 – 0.5 (seed 002 §6); 0.1 is the usual start.\n"
+                            "While paused you may change it: it applies from the next step and is marked on the plots."));
+  connect(beta_spin_, &QDoubleSpinBox::editingFinished, this, &SettingsPanel::runChangesEdited);
+  objective_form->addRow(tr("β (beta)"), beta_spin_);
+  beta_slider_ = new widgets::BetaSlider(objective_box);
+  beta_slider_->setObjectName("betaSlider");
+  objective_form->addRow(QString(), beta_slider_);
+  connect(beta_slider_, &widgets::BetaSlider::betaChanged, this, [this](double beta) {
+    beta_spin_->setValue(beta);
+  });
+  connect(beta_slider_, &QSlider::sliderReleased, this, &SettingsPanel::runChangesEdited);
+  connect(beta_spin_, &QDoubleSpinBox::valueChanged, this, [this](double beta) { beta_slider_->setBeta(beta); });
+
+  // Optimisation
+  auto* optim_box = new QGroupBox(tr("Optimisation"), this);
+  auto* optim_form = new QFormLayout(optim_box);
+  lr_spin_ = new QDoubleSpinBox(optim_box);
+  lr_spin_->setRange(1e-6, 1.0);
+  lr_spin_->setDecimals(6);
+  lr_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
+  lr_spin_->setToolTip(tr("AdamW learning rate of the policy.\n"
+                          "While paused you may change it: it applies from the next step and is marked on the plots."));
+  connect(lr_spin_, &QDoubleSpinBox::editingFinished, this, &SettingsPanel::runChangesEdited);
+  optim_form->addRow(tr("Learning rate"), lr_spin_);
+  steps_spin_ = new QSpinBox(optim_box);
+  steps_spin_->setRange(1, 1'000'000);
+  steps_spin_->setToolTip(tr("Optimiser steps of the run."));
+  optim_form->addRow(tr("Steps"), steps_spin_);
+  batch_spin_ = new QSpinBox(optim_box);
+  batch_spin_->setRange(1, 4096);
+  batch_spin_->setToolTip(tr("Preference pairs per optimiser step."));
+  optim_form->addRow(tr("Batch size (pairs)"), batch_spin_);
+  eval_spin_ = new QSpinBox(optim_box);
+  eval_spin_->setRange(0, 1'000'000);
+  eval_spin_->setSpecialValueText(tr("only at the end"));
+  eval_spin_->setToolTip(tr("Evaluate the held-out pairs every this many steps: eval points on the plots, sampled "
+                            "length, and the pair inspector."));
+  optim_form->addRow(tr("Evaluate every (steps)"), eval_spin_);
+
+  layout->addWidget(data_box);
+  layout->addWidget(objective_box);
+  layout->addWidget(optim_box);
+  layout->addWidget(buildMoreSettings());
+  connect(data_edit_, &QLineEdit::textChanged, this, &SettingsPanel::validate);
+  connect(data_edit_, &QLineEdit::textChanged, this, [this](const QString& text) { Q_EMIT dataPathChanged(text.trimmed()); });
+  connect(steps_spin_, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
+  connect(eval_spin_, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
+
+  // Settings a run would fail on, named before Start (which stays disabled until they are fixed).
+  validation_ = new QLabel(this);
+  validation_->setObjectName("settingsProblems");
+  validation_->setWordWrap(true);
+  validation_->hide();
+  layout->addWidget(validation_);
+}
+
+void SettingsPanel::setRunConfig(const StudioRunConfig& config) {
+  data_edit_->setText(config.data_path);
+  const int loss_index = loss_combo_->findData(config.loss_name);
+  loss_combo_->setCurrentIndex(loss_index >= 0 ? loss_index : 0);
+  beta_spin_->setValue(config.beta);
+  lr_spin_->setValue(config.learning_rate);
+  steps_spin_->setValue(static_cast<int>(config.steps));
+  batch_spin_->setValue(static_cast<int>(config.batch_size));
+  eval_spin_->setValue(static_cast<int>(config.eval_every));
+  if (config.model_dir != modelDir()) setModelDir(config.model_dir);
+  if (config.reference_dir != referenceDir()) setReferenceDir(config.reference_dir);
+  setSftReferenceSteps(config.sft_reference_steps);
+  const int device = device_combo_->findData(config.device);
+  device_combo_->setCurrentIndex(device >= 0 ? device : 0);
+  accum_spin_->setValue(static_cast<int>(config.grad_accumulation));
+  seed_spin_->setValue(static_cast<int>(config.seed));
+  max_length_spin_->setValue(static_cast<int>(config.max_length));
+  max_prompt_spin_->setValue(static_cast<int>(config.max_prompt_length));
+  lora_spin_->setValue(static_cast<int>(config.lora_r));
+  lora_alpha_spin_->setValue(config.lora_alpha);
+  beta_slider_->setBeta(config.beta);
+  updateLossFormula();
+  validate();
+}
+
+StudioRunConfig SettingsPanel::runConfig() const {
+  StudioRunConfig c;
+  c.data_path = data_edit_->text().trimmed();
+  c.loss_name = loss_combo_->currentData().toString();
+  c.beta = beta_spin_->value();
+  c.learning_rate = lr_spin_->value();
+  c.steps = steps_spin_->value();
+  c.batch_size = batch_spin_->value();
+  c.eval_every = eval_spin_->value();
+  c.model_dir = modelDir();
+  c.reference_dir = referenceDir();
+  c.sft_reference_steps = sftReferenceSteps();
+  c.device = device_combo_->currentData().toString();
+  c.grad_accumulation = accum_spin_->value();
+  c.seed = static_cast<quint64>(seed_spin_->value());
+  c.max_length = max_length_spin_->value();
+  c.max_prompt_length = max_prompt_spin_->value();
+  c.lora_r = lora_spin_->value();
+  c.lora_alpha = lora_alpha_spin_->value();
+  return c;
+}
+
+void SettingsPanel::updateLossFormula() {
+  const QString formula = loss_combo_->currentData(Qt::ToolTipRole).toString();
+  loss_formula_->setText(formula);
+  loss_formula_->setVisible(!formula.isEmpty());
+}
+
+void SettingsPanel::chooseDataFile() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open preference pairs"), data_edit_->text(),
+                                                    tr("JSON Lines (*.jsonl *.json);;All files (*)"));
+  if (!path.isEmpty()) data_edit_->setText(path);
+}
+
+void SettingsPanel::setRunState(RunState state) {
+  const bool idle = state == RunState::Idle;
+  const bool paused = state == RunState::Paused;
+  // While paused only β and the learning rate may change; everything else is fixed for the run.
+  for (QWidget* w : std::initializer_list<QWidget*>{data_edit_, open_button_, loss_combo_, steps_spin_, batch_spin_,
+                                                    eval_spin_, model_combo_, data_combo_, more_settings_})
+    w->setEnabled(idle);
+  beta_spin_->setEnabled(idle || paused);
+  beta_slider_->setEnabled(idle || paused);
+  lr_spin_->setEnabled(idle || paused);
+  if (idle) validate();
+}
+
+void SettingsPanel::fillPickers() {
   {
     const QSignalBlocker block(model_combo_);
     const QString current = model_combo_->currentData().toString();
@@ -67,15 +256,15 @@ void MainWindow::fillPickers() {
   syncDataCombo();
 }
 
-void MainWindow::syncDataCombo() {
+void SettingsPanel::syncDataCombo() {
   const QSignalBlocker block(data_combo_);
   data_combo_->setCurrentIndex(data_combo_->findData(data_edit_->text().trimmed()));  // -1: a path typed in
 }
 
-void MainWindow::onModelPicked(int index) {
+void SettingsPanel::onModelPicked(int index) {
   if (model_combo_->itemData(index).toString() != kOpenItem) {
     model_index_ = index;
-    validateSettings();
+    validate();
     return;
   }
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder (config.json, model.safetensors, tokenizer)"));
@@ -87,7 +276,7 @@ void MainWindow::onModelPicked(int index) {
   setModelDir(dir);
 }
 
-void MainWindow::onDataPicked(int index) {
+void SettingsPanel::onDataPicked(int index) {
   const QString path = data_combo_->itemData(index).toString();
   if (path == kOpenItem) {
     chooseDataFile();
@@ -97,50 +286,49 @@ void MainWindow::onDataPicked(int index) {
   data_edit_->setText(path);
 }
 
-void MainWindow::setModelDir(const QString& dir) {
+void SettingsPanel::setModelDir(const QString& dir) {
   if (!dir.isEmpty()) addRecent(recent_models_, dir);
   fillPickers();
   const QSignalBlocker block(model_combo_);
   const int i = model_combo_->findData(dir);
   model_combo_->setCurrentIndex(i >= 0 ? i : 0);
   model_index_ = model_combo_->currentIndex();
-  validateSettings();
+  validate();
 }
 
-QString MainWindow::modelDir() const {
+QString SettingsPanel::modelDir() const {
   const QString dir = model_combo_->currentData().toString();
   return dir == kOpenItem ? QString() : dir;
 }
 
-void MainWindow::addRecent(QStringList& list, const QString& path) {
+void SettingsPanel::addRecent(QStringList& list, const QString& path) {
   if (path.isEmpty() || path.startsWith(QStringLiteral("demo:"))) return;
   list.removeAll(path);
   list.prepend(path);
   while (list.size() > kRecentMax) list.removeLast();
-  if (persistent_) {
-    QSettings settings;
-    settings.setValue(QStringLiteral("recent/data"), recent_data_);
-    settings.setValue(QStringLiteral("recent/models"), recent_models_);
-  }
+  if (persistent_) saveRecent();
 }
 
-void MainWindow::rememberUsed(const StudioRunConfig& config) {
+void SettingsPanel::saveRecent() const {
+  QSettings settings;
+  settings.setValue(QStringLiteral("recent/data"), recent_data_);
+  settings.setValue(QStringLiteral("recent/models"), recent_models_);
+}
+
+void SettingsPanel::rememberUsed(const StudioRunConfig& config) {
   addRecent(recent_data_, config.data_path);
   addRecent(recent_models_, config.model_dir);
   fillPickers();
-  saveSettings();
+  if (persistent_) saveRecent();
 }
 
-void MainWindow::enablePersistence() {
-  persistent_ = true;
-  QSettings s;
+void SettingsPanel::loadSettings(QSettings& s) {
   recent_data_ = s.value(QStringLiteral("recent/data")).toStringList();
   recent_models_ = s.value(QStringLiteral("recent/models")).toStringList();
   // Files that went away since are dropped rather than offered.
-  recent_data_.erase(std::remove_if(recent_data_.begin(), recent_data_.end(), [](const QString& p) { return !QFileInfo::exists(p); }),
-                     recent_data_.end());
-  recent_models_.erase(std::remove_if(recent_models_.begin(), recent_models_.end(), [](const QString& p) { return !QFileInfo::exists(p); }),
-                       recent_models_.end());
+  const auto gone = [](const QString& p) { return !QFileInfo::exists(p); };
+  recent_data_.erase(std::remove_if(recent_data_.begin(), recent_data_.end(), gone), recent_data_.end());
+  recent_models_.erase(std::remove_if(recent_models_.begin(), recent_models_.end(), gone), recent_models_.end());
   fillPickers();
   if (s.contains(QStringLiteral("run/loss"))) {
     StudioRunConfig c = runConfig();
@@ -157,17 +345,9 @@ void MainWindow::enablePersistence() {
     const QString model = s.value(QStringLiteral("run/model")).toString();
     if (!model.isEmpty() && QFileInfo::exists(model)) setModelDir(model);
   }
-  smoothing_slider_->setValue(s.value(QStringLiteral("view/smoothing"), smoothing_slider_->value()).toInt());
-  const int x = x_axis_combo_->findData(s.value(QStringLiteral("view/x_axis"), x_axis_combo_->currentData()));
-  if (x >= 0) x_axis_combo_->setCurrentIndex(x);
-  clip_check_->setChecked(s.value(QStringLiteral("view/clip_outliers"), false).toBool());
-  restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(s.value(QStringLiteral("window/state")).toByteArray());
 }
 
-void MainWindow::saveSettings() {
-  if (!persistent_) return;
-  QSettings s;
+void SettingsPanel::saveSettings(QSettings& s) const {
   const StudioRunConfig c = runConfig();
   s.setValue(QStringLiteral("run/data"), c.data_path);
   s.setValue(QStringLiteral("run/model"), c.model_dir);
@@ -177,17 +357,12 @@ void MainWindow::saveSettings() {
   s.setValue(QStringLiteral("run/steps"), c.steps);
   s.setValue(QStringLiteral("run/batch_size"), c.batch_size);
   s.setValue(QStringLiteral("run/eval_every"), c.eval_every);
-  s.setValue(QStringLiteral("view/smoothing"), smoothing_slider_->value());
-  s.setValue(QStringLiteral("view/x_axis"), x_axis_combo_->currentData());
-  s.setValue(QStringLiteral("view/clip_outliers"), clip_check_->isChecked());
-  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  s.setValue(QStringLiteral("window/state"), saveState());
   s.setValue(QStringLiteral("recent/data"), recent_data_);
   s.setValue(QStringLiteral("recent/models"), recent_models_);
 }
 
-QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
-  auto* box = new QGroupBox(tr("Reference, LoRA, limits"), parent);
+QWidget* SettingsPanel::buildMoreSettings() {
+  auto* box = new QGroupBox(tr("Reference, LoRA, limits"), this);
   box->setObjectName("moreSettings");
   more_settings_ = box;
   auto* form = new QFormLayout(box);
@@ -204,7 +379,7 @@ QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
                                   "~/.cache/dpo-studio/reference, so no training step runs it."));
   connect(reference_combo_, &QComboBox::activated, this, [this](int index) {
     if (reference_combo_->itemData(index).toString() != kOpenItem) {
-      validateSettings();
+      validate();
       return;
     }
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Reference model folder (Hugging Face)"));
@@ -265,12 +440,12 @@ QWidget* MainWindow::buildMoreSettings(QWidget* parent) {
   lora_alpha_spin_->setDecimals(1);
   form->addRow(tr("LoRA α"), lora_alpha_spin_);
   for (auto* spin : {accum_spin_, seed_spin_, max_length_spin_, max_prompt_spin_, lora_spin_})
-    connect(spin, &QSpinBox::valueChanged, this, &MainWindow::validateSettings);
-  connect(lora_alpha_spin_, &QDoubleSpinBox::valueChanged, this, &MainWindow::validateSettings);
+    connect(spin, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
+  connect(lora_alpha_spin_, &QDoubleSpinBox::valueChanged, this, &SettingsPanel::validate);
   return box;
 }
 
-void MainWindow::setReferenceDir(const QString& dir) {
+void SettingsPanel::setReferenceDir(const QString& dir) {
   while (reference_combo_->count() > 3) reference_combo_->removeItem(3);
   if (dir.isEmpty()) {
     reference_combo_->setCurrentIndex(0);
@@ -278,19 +453,19 @@ void MainWindow::setReferenceDir(const QString& dir) {
     reference_combo_->addItem(QFileInfo(dir).fileName() + QStringLiteral("  —  ") + dir, dir);
     reference_combo_->setCurrentIndex(3);
   }
-  validateSettings();
+  validate();
 }
 
-QString MainWindow::referenceDir() const {
+QString SettingsPanel::referenceDir() const {
   const QString dir = reference_combo_->currentData().toString();
   return dir == kOpenItem || dir == kSftItem ? QString() : dir;
 }
 
-qint64 MainWindow::sftReferenceSteps() const {
+qint64 SettingsPanel::sftReferenceSteps() const {
   return reference_combo_->currentData().toString() == kSftItem ? sft_steps_spin_->value() : 0;
 }
 
-void MainWindow::setSftReferenceSteps(qint64 steps) {
+void SettingsPanel::setSftReferenceSteps(qint64 steps) {
   if (steps <= 0) {
     if (reference_combo_->currentData().toString() == kSftItem) reference_combo_->setCurrentIndex(0);
     return;
@@ -299,11 +474,11 @@ void MainWindow::setSftReferenceSteps(qint64 steps) {
   reference_combo_->setCurrentIndex(2);
 }
 
-QStringList MainWindow::settingsProblems() const {
+QStringList SettingsPanel::settingsProblems() const {
   QStringList problems;
-  const QString data = data_edit_->text().trimmed();
-  if (!data.isEmpty() && !data.startsWith(QStringLiteral("demo:")) && !QFileInfo(data).isFile())
-    problems << tr("Data file %1 not found").arg(data);
+  const QString path = data_edit_->text().trimmed();
+  if (!path.isEmpty() && !path.startsWith(QStringLiteral("demo:")) && !QFileInfo(path).isFile())
+    problems << tr("Data file %1 not found").arg(path);
   auto hf_folder = [&](const QString& dir, const QString& what) {
     if (!dir.isEmpty() && !QFileInfo::exists(QDir(dir).filePath(QStringLiteral("config.json"))))
       problems << tr("%1 %2 has no config.json (a Hugging Face folder is expected)").arg(what, dir);
@@ -324,8 +499,8 @@ QStringList MainWindow::settingsProblems() const {
   return problems;
 }
 
-bool MainWindow::validateSettings() {
-  if (!validation_ || !start_button_ || !more_settings_) return true;  // still building the window
+bool SettingsPanel::validate() {
+  if (!validation_ || !more_settings_) return true;  // still building the form
   const QStringList problems = settingsProblems();
   // The eval cadence is only a warning; everything else would fail at once when the run starts.
   bool blocking = false;
@@ -334,11 +509,9 @@ bool MainWindow::validateSettings() {
   validation_->setVisible(!problems.isEmpty());
   validation_->setText(problems.join(QLatin1Char('\n')));
   validation_->setStyleSheet(blocking ? QStringLiteral("color: #cf222e;") : QStringLiteral("color: #9a6700;"));
-  if (blocking)
-    start_button_->setEnabled(false);
-  else if (state_ == RunState::Idle && !isViewingRun())
-    start_button_->setEnabled(true);
-  return !blocking;
+  valid_ = !blocking;
+  Q_EMIT validityChanged(valid_);
+  return valid_;
 }
 
 }  // namespace dpo::studio

@@ -1,0 +1,20 @@
+# cmake/Layering.cmake rejects widgets/ files that include app/ or torch, and accepts core/types.
+# Run as: cmake -DLAYERING=<path of Layering.cmake> -DWORK=<scratch dir> -P test_layering.cmake
+function(expect include_line want_rc)
+  file(REMOVE_RECURSE "${WORK}")
+  file(MAKE_DIRECTORY "${WORK}/widgets" "${WORK}/core/types")
+  file(WRITE "${WORK}/widgets/view.h" "#pragma once\n${include_line}\n")
+  execute_process(COMMAND ${CMAKE_COMMAND} -DPROJECT_SOURCE_DIR=${WORK} -P ${LAYERING}
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+  if(want_rc EQUAL 0 AND NOT rc EQUAL 0)
+    message(FATAL_ERROR "'${include_line}' was rejected: ${err}")
+  elseif(NOT want_rc EQUAL 0 AND rc EQUAL 0)
+    message(FATAL_ERROR "'${include_line}' was accepted")
+  endif()
+endfunction()
+expect("#include \"app/studio/main_window.h\"" 1)
+expect("#include <torch/torch.h>" 1)
+expect("#include \"core/train/trainer.h\"" 1)
+expect("#include \"core/types/step_metrics.h\"" 0)
+expect("#include \"widgets/metric_plot.h\"" 0)
+file(REMOVE_RECURSE "${WORK}")
