@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   const size_t idle_ticks = probe.samples();
 
   auto config = window.runConfig();
-  config.steps = steps;
+  config.run.trainer.max_steps = steps;
   if (argc > 2) config.threads = QString(argv[2]).toInt();
   window.setRunConfig(config);
   QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &loop, &QEventLoop::quit);

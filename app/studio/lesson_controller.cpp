@@ -156,16 +156,16 @@ StudioRunConfig LessonController::configFor(int lesson, int run) const {
   if (run < 0 || run >= static_cast<int>(l.runs.size())) return c;
   LessonRun r = l.runs[run];
   if (short_runs_ && l.short_steps) r.steps = *l.short_steps;
-  c.loss_name = q(r.loss);
-  c.beta = r.beta;
-  c.learning_rate = r.learning_rate;
-  c.steps = r.steps;
-  c.batch_size = r.batch_size;
-  c.objective = q(r.objective);
-  c.seed = r.seed;
-  c.label_smoothing = r.label_smoothing;
-  c.length_alpha = r.length_alpha;
-  c.data_path.clear();  // the worker writes the lesson's demo variant into the run folder
+  c.run.trainer.loss.type = parse_loss_type(r.loss).value_or(c.run.trainer.loss.type);
+  c.run.trainer.loss.beta = r.beta;
+  c.run.trainer.learning_rate = r.learning_rate;
+  c.run.trainer.max_steps = r.steps;
+  c.run.trainer.batch_size = r.batch_size;
+  c.run.trainer.objective = r.objective == "sft" ? Objective::Sft : Objective::Preference;
+  c.run.trainer.seed = r.seed;
+  c.run.trainer.loss.label_smoothing = r.label_smoothing;
+  c.run.trainer.loss.length_alpha = r.length_alpha;
+  c.run.data_path.clear();  // the worker writes the lesson's demo variant into the run folder
   c.lesson = r;
   return c;
 }

@@ -124,13 +124,13 @@ int main(int argc, char** argv) {
   if (!headless) window.enablePersistence();  // smoke runs and screenshots start from the defaults
   auto config = window.runConfig();
   config.threads = threads_in_effect;
-  if (smoke) config.steps = 10;
-  else if (!screenshot.isEmpty()) config.steps = 40;
+  if (smoke) config.run.trainer.max_steps = 10;
+  else if (!screenshot.isEmpty()) config.run.trainer.max_steps = 40;
   if (parser.isSet(steps_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(steps_opt).toLongLong(&ok);
     if (!ok || n < 1) return fail("--steps needs a positive integer");
-    config.steps = n;
+    config.run.trainer.max_steps = n;
   }
   qint64 after_steps = 0;
   if (parser.isSet(after_opt)) {
@@ -139,8 +139,8 @@ int main(int argc, char** argv) {
     if (!ok || after_steps < 1) return fail("--after-steps needs a positive integer");
     if (screenshot.isEmpty()) return fail("--after-steps goes with --screenshot");
     config.pause_after = after_steps;
-    if (!parser.isSet(steps_opt)) config.steps = std::max<qint64>(config.steps, 200);
-    if (config.steps <= after_steps) return fail("--steps must be larger than --after-steps");
+    if (!parser.isSet(steps_opt)) config.run.trainer.max_steps = std::max<qint64>(config.run.trainer.max_steps, 200);
+    if (config.run.trainer.max_steps <= after_steps) return fail("--steps must be larger than --after-steps");
   }
   const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
   if (panel != "main" && panel != "inspector" && panel != "dataset") return fail("--panel is main, inspector or dataset");
@@ -148,13 +148,13 @@ int main(int argc, char** argv) {
     bool ok = false;
     const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
     if (!ok || n < 0) return fail("--eval-every needs a non-negative integer");
-    config.eval_every = n;
+    config.run.trainer.eval_every = n;
   }
-  if (parser.isSet(data_opt)) config.data_path = parser.value(data_opt);
+  if (parser.isSet(data_opt)) config.run.data_path = parser.value(data_opt).toStdString();
   if (parser.isSet(beta_opt)) {
     const auto beta = parsePositive(parser.value(beta_opt));
     if (!beta) return fail("--beta needs a positive number");
-    config.beta = *beta;
+    config.run.trainer.loss.beta = *beta;
   }
   window.setRunConfig(config);
   const QString blas = QString::fromStdString(dpo::blas_description());
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
   QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app, [&](qint64 steps_done, bool, bool failed) {
     window.plots()->flush();
     QApplication::processEvents();
-    bool ok = !failed && steps_done == config.steps;
+    bool ok = !failed && steps_done == config.run.trainer.max_steps;
     if (failed) std::fprintf(stderr, "dpo-studio: %s\n", qPrintable(window.lastError()));
     if (smoke) {
       QStringList counts;
@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
       if (!rec.empty()) {
         std::printf("dpo-studio smoke: %s, %lld/%lld steps in %.1f s; loss %.4f -> %.4f, margin %+.4f, accuracy %.2f; "
                     "points: %s\n",
-                    ok ? "ok" : "FAILED", static_cast<long long>(steps_done), static_cast<long long>(config.steps),
+                    ok ? "ok" : "FAILED", static_cast<long long>(steps_done), static_cast<long long>(config.run.trainer.max_steps),
                     seconds, rec.front().loss, rec.back().loss, rec.back().rewards_margins,
                     rec.back().rewards_accuracies, qPrintable(counts.join(", ")));
       } else {

@@ -48,14 +48,14 @@ namespace dpo::studio {
 namespace {
 // The form's view of a run's settings.
 StudioRunConfig configFor(StudioRunConfig c, const RunSummary& run) {
-  c.data_path = run.settings.value("data");
-  c.columns = run.settings.value("columns");
-  if (!run.loss.isEmpty()) c.loss_name = run.loss;
-  if (run.beta > 0) c.beta = run.beta;
-  if (run.learning_rate > 0) c.learning_rate = run.learning_rate;
-  if (run.steps_total > 0) c.steps = run.steps_total;
-  c.batch_size = run.settings.value("trainer.per_device_train_batch_size", QString::number(c.batch_size)).toLongLong();
-  c.eval_every = run.settings.value("trainer.eval_steps", QString::number(c.eval_every)).toLongLong();
+  c.run.data_path = run.settings.value("data").toStdString();
+  c.run.columns = run.settings.value("columns").toStdString();
+  if (const auto loss = parse_loss_type(run.loss.toStdString())) c.run.trainer.loss.type = *loss;
+  if (run.beta > 0) c.run.trainer.loss.beta = run.beta;
+  if (run.learning_rate > 0) c.run.trainer.learning_rate = run.learning_rate;
+  if (run.steps_total > 0) c.run.trainer.max_steps = run.steps_total;
+  c.run.trainer.batch_size = run.settings.value("trainer.per_device_train_batch_size", QString::number(c.run.trainer.batch_size)).toLongLong();
+  c.run.trainer.eval_every = run.settings.value("trainer.eval_steps", QString::number(c.run.trainer.eval_every)).toLongLong();
   return c;
 }
 
@@ -100,7 +100,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   buildMenus();
   connectRun();
   new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
-  setRunConfig(defaultRunConfig());
+  setRunConfig({});  // RunOptions' defaults: the studio and `dpo train` start from the same place
   updateControls();
   showState();
   resize(1500, 940);
@@ -152,7 +152,7 @@ void MainWindow::buildCentre() {
   auto* data_debounce = new QTimer(this);
   data_debounce->setSingleShot(true);
   data_debounce->setInterval(300);
-  connect(data_debounce, &QTimer::timeout, this, [this] { dataset_panel_->load(settings_->runConfig().data_path); });
+  connect(data_debounce, &QTimer::timeout, this, [this] { dataset_panel_->load(QString::fromStdString(settings_->runConfig().run.data_path)); });
   connect(settings_, &SettingsPanel::dataPathChanged, data_debounce, qOverload<>(&QTimer::start));
   data_debounce->start();  // the embedded demo (or the configured file) at start-up
   // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
@@ -252,7 +252,7 @@ void MainWindow::connectRun() {
   connect(run_, &RunController::stepRecorded, this, [this](const StepMetrics& m) {
     if (!status_->progress()->isHidden()) status_->progress()->finish();
     plots_->addStep(m);
-    status_->showStep(m, run_->activeConfig().steps, run_->records());
+    status_->showStep(m, run_->activeConfig().run.trainer.max_steps, run_->records());
     facts_->showStep(m);
   });
   connect(run_, &RunController::evalRecorded, this, [this](const PreferenceEval& e) {
@@ -268,7 +268,7 @@ void MainWindow::connectRun() {
   connect(run_, &RunController::generationToken, playground_, &widgets::PlaygroundPanel::appendToken);
   connect(run_, &RunController::generationFinished, playground_, &widgets::PlaygroundPanel::showResult);
   connect(run_, &RunController::paused, this, [this](qint64 steps_done) {
-    status_->showStepCount(steps_done, run_->activeConfig().steps);
+    status_->showStepCount(steps_done, run_->activeConfig().run.trainer.max_steps);
     runs_->refresh();  // the current run's row: steps and accuracy so far
   });
   connect(run_, &RunController::failed, this, &MainWindow::onFailed);
@@ -315,7 +315,7 @@ void MainWindow::setRunConfig(const StudioRunConfig& config) {
 
 StudioRunConfig MainWindow::runConfig() const {
   StudioRunConfig c = settings_->runConfig();
-  c.columns = dataset_panel_->columnsText();
+  c.run.columns = dataset_panel_->columnsText().toStdString();
   c.pause_after = pause_after_;
   c.threads = threads_;
   c.lesson = lesson_run_;
@@ -342,16 +342,16 @@ void MainWindow::startTraining() {
   run_->setActiveConfig(config);
   inspector_->setTokensAvailable(true);
   diagnostics_->start();
-  status_->showStepCount(0, config.steps);
+  status_->showStepCount(0, config.run.trainer.max_steps);
   facts_->setRun(config.lesson ? tr("demo: %1").arg(QString::fromStdString(config.lesson->dataset))
-                 : config.data_path.isEmpty() ? tr("embedded demo")
-                                              : config.data_path,
+                 : config.run.data_path.empty() ? tr("embedded demo")
+                                            : QString::fromStdString(config.run.data_path),
                  tr("—"));
   if (!config.resume_dir.isEmpty()) {
     const auto summary = summarizeRun(config.resume_dir);
     replayRun(config.resume_dir, summary.checkpoint_step);
     inspector_->setTokensAvailable(true);
-    status_->showStepCount(summary.checkpoint_step, config.steps);
+    status_->showStepCount(summary.checkpoint_step, config.run.trainer.max_steps);
   }
   run_->start(config);
 }
@@ -401,13 +401,13 @@ void MainWindow::onFailed(const QString& message) {
     const auto& c = run_->activeConfig();
     const QString details =
         tr("Run settings: loss %1, β %2, learning rate %3, batch %4, %5 steps\nData: %6\nModel: %7\nSteps done: %8")
-            .arg(c.loss_name)
-            .arg(c.beta)
-            .arg(c.learning_rate)
-            .arg(c.batch_size)
-            .arg(c.steps)
-            .arg(c.data_path.isEmpty() ? tr("embedded demo") : c.data_path)
-            .arg(c.model_dir.isEmpty() ? tr("embedded demo model") : c.model_dir)
+            .arg(lossName(c.run))
+            .arg(c.run.trainer.loss.beta)
+            .arg(c.run.trainer.learning_rate)
+            .arg(c.run.trainer.batch_size)
+            .arg(c.run.trainer.max_steps)
+            .arg(c.run.data_path.empty() ? tr("embedded demo") : QString::fromStdString(c.run.data_path))
+            .arg(c.run.model_dir.empty() ? tr("embedded demo model") : QString::fromStdString(c.run.model_dir))
             .arg(run_->stepsDone());
     widgets::makeErrorDialog(this, tr("Training failed"), message,
                              tr("The plots, the run log and the run folder keep everything recorded so far."), details)
@@ -485,7 +485,7 @@ bool MainWindow::viewRun(const QString& dir_in) {
   run_->setActiveConfig(form);
   runs_->setViewed(dir, summary);
   current_run_dir_ = dir;
-  facts_->setRun(form.data_path.isEmpty() ? tr("embedded demo") : form.data_path,
+  facts_->setRun(form.run.data_path.empty() ? tr("embedded demo") : QString::fromStdString(form.run.data_path),
                  summary.settings.value("model").isEmpty() ? tr("demo model") : summary.settings.value("model"));
   controls_->setRunFolderText(tr("Run folder: %1").arg(dir));
   replayRun(dir, -1);

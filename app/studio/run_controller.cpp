@@ -26,7 +26,7 @@ void RunController::shutdown() {
 
 double RunController::currentBeta() const {
   const double beta = records_.empty() ? 0.0 : records_.back().beta;
-  return beta > 0 ? beta : config_.beta;
+  return beta > 0 ? beta : config_.run.trainer.loss.beta;
 }
 
 void RunController::clearRecords() {
@@ -113,12 +113,12 @@ void RunController::applyChanges(double beta, double learning_rate) {
   if (!worker_ || state_ != RunState::Paused) return;
   // Spin boxes round to their decimals, so compare at that precision.
   const auto differs = [](double a, double b) { return std::abs(a - b) > 1e-9 * std::max(1.0, std::abs(b)); };
-  if (differs(beta, config_.beta)) {
-    config_.beta = beta;
+  if (differs(beta, config_.run.trainer.loss.beta)) {
+    config_.run.trainer.loss.beta = beta;
     worker_->requestBeta(beta);
   }
-  if (differs(learning_rate, config_.learning_rate)) {
-    config_.learning_rate = learning_rate;
+  if (differs(learning_rate, config_.run.trainer.learning_rate)) {
+    config_.run.trainer.learning_rate = learning_rate;
     worker_->requestLearningRate(learning_rate);
   }
 }

@@ -20,6 +20,7 @@
 
 #include "app/studio/run_controller.h"
 #include "core/demo/demo_datasets.h"
+#include "core/types/loss_config.h"
 #include "widgets/beta_slider.h"
 
 namespace dpo::studio {
@@ -28,6 +29,8 @@ namespace {
 constexpr int kRecentMax = 8;
 const QString kOpenItem = QStringLiteral("\x01open");  // the "Open…" entry's data
 const QString kSftItem = QStringLiteral("\x01sft");    // Reference: fit by SFT first
+
+QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
 
 QString demoPath(const DemoDataset& d) {
   // clean is the embedded demo itself (an empty path), so a fresh studio starts on it.
@@ -77,9 +80,9 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   auto* objective_form = new QFormLayout(objective_box);
   loss_combo_ = new QComboBox(objective_box);
   loss_combo_->setObjectName("lossCombo");
-  for (const auto& loss : availableLosses()) {
-    loss_combo_->addItem(loss.label, loss.name);
-    loss_combo_->setItemData(loss_combo_->count() - 1, loss.formula, Qt::ToolTipRole);
+  for (const auto& loss : loss_table()) {
+    loss_combo_->addItem(qstr(loss.label), qstr(loss.name));
+    loss_combo_->setItemData(loss_combo_->count() - 1, qstr(loss.formula), Qt::ToolTipRole);
   }
   connect(loss_combo_, &QComboBox::currentIndexChanged, this, &SettingsPanel::updateLossFormula);
   objective_form->addRow(tr("Loss"), loss_combo_);
@@ -153,49 +156,54 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
 }
 
 void SettingsPanel::setRunConfig(const StudioRunConfig& config) {
-  data_edit_->setText(config.data_path);
-  const int loss_index = loss_combo_->findData(config.loss_name);
+  const auto& run = config.run;
+  const auto& t = run.trainer;
+  data_edit_->setText(QString::fromStdString(run.data_path));
+  const int loss_index = loss_combo_->findData(lossName(run));
   loss_combo_->setCurrentIndex(loss_index >= 0 ? loss_index : 0);
-  beta_spin_->setValue(config.beta);
-  lr_spin_->setValue(config.learning_rate);
-  steps_spin_->setValue(static_cast<int>(config.steps));
-  batch_spin_->setValue(static_cast<int>(config.batch_size));
-  eval_spin_->setValue(static_cast<int>(config.eval_every));
-  if (config.model_dir != modelDir()) setModelDir(config.model_dir);
-  if (config.reference_dir != referenceDir()) setReferenceDir(config.reference_dir);
+  beta_spin_->setValue(t.loss.beta);
+  lr_spin_->setValue(t.learning_rate);
+  steps_spin_->setValue(static_cast<int>(t.max_steps));
+  batch_spin_->setValue(static_cast<int>(t.batch_size));
+  eval_spin_->setValue(static_cast<int>(t.eval_every));
+  const QString model = QString::fromStdString(run.model_dir), reference = QString::fromStdString(run.reference_dir);
+  if (model != modelDir()) setModelDir(model);
+  if (reference != referenceDir()) setReferenceDir(reference);
   setSftReferenceSteps(config.sft_reference_steps);
-  const int device = device_combo_->findData(config.device);
+  const int device = device_combo_->findData(QString::fromStdString(run.device));
   device_combo_->setCurrentIndex(device >= 0 ? device : 0);
-  accum_spin_->setValue(static_cast<int>(config.grad_accumulation));
-  seed_spin_->setValue(static_cast<int>(config.seed));
-  max_length_spin_->setValue(static_cast<int>(config.max_length));
-  max_prompt_spin_->setValue(static_cast<int>(config.max_prompt_length));
-  lora_spin_->setValue(static_cast<int>(config.lora_r));
-  lora_alpha_spin_->setValue(config.lora_alpha);
-  beta_slider_->setBeta(config.beta);
+  accum_spin_->setValue(static_cast<int>(t.grad_accumulation));
+  seed_spin_->setValue(static_cast<int>(t.seed));
+  max_length_spin_->setValue(static_cast<int>(run.tokenize.max_length));
+  max_prompt_spin_->setValue(static_cast<int>(run.tokenize.max_prompt_length));
+  lora_spin_->setValue(static_cast<int>(run.lora.r));
+  lora_alpha_spin_->setValue(run.lora.alpha);
+  beta_slider_->setBeta(t.loss.beta);
   updateLossFormula();
   validate();
 }
 
 StudioRunConfig SettingsPanel::runConfig() const {
   StudioRunConfig c;
-  c.data_path = data_edit_->text().trimmed();
-  c.loss_name = loss_combo_->currentData().toString();
-  c.beta = beta_spin_->value();
-  c.learning_rate = lr_spin_->value();
-  c.steps = steps_spin_->value();
-  c.batch_size = batch_spin_->value();
-  c.eval_every = eval_spin_->value();
-  c.model_dir = modelDir();
-  c.reference_dir = referenceDir();
+  auto& run = c.run;
+  auto& t = run.trainer;
+  run.data_path = data_edit_->text().trimmed().toStdString();
+  t.loss.type = parse_loss_type(loss_combo_->currentData().toString().toStdString()).value_or(LossType::Sigmoid);
+  t.loss.beta = beta_spin_->value();
+  t.learning_rate = lr_spin_->value();
+  t.max_steps = steps_spin_->value();
+  t.batch_size = batch_spin_->value();
+  t.eval_every = eval_spin_->value();
+  run.model_dir = modelDir().toStdString();
+  run.reference_dir = referenceDir().toStdString();
   c.sft_reference_steps = sftReferenceSteps();
-  c.device = device_combo_->currentData().toString();
-  c.grad_accumulation = accum_spin_->value();
-  c.seed = static_cast<quint64>(seed_spin_->value());
-  c.max_length = max_length_spin_->value();
-  c.max_prompt_length = max_prompt_spin_->value();
-  c.lora_r = lora_spin_->value();
-  c.lora_alpha = lora_alpha_spin_->value();
+  run.device = device_combo_->currentData().toString().toStdString();
+  t.grad_accumulation = accum_spin_->value();
+  t.seed = static_cast<uint64_t>(seed_spin_->value());
+  run.tokenize.max_length = max_length_spin_->value();
+  run.tokenize.max_prompt_length = max_prompt_spin_->value();
+  run.lora.r = lora_spin_->value();
+  run.lora.alpha = lora_alpha_spin_->value();
   return c;
 }
 
@@ -316,8 +324,8 @@ void SettingsPanel::saveRecent() const {
 }
 
 void SettingsPanel::rememberUsed(const StudioRunConfig& config) {
-  addRecent(recent_data_, config.data_path);
-  addRecent(recent_models_, config.model_dir);
+  addRecent(recent_data_, QString::fromStdString(config.run.data_path));
+  addRecent(recent_models_, QString::fromStdString(config.run.model_dir));
   fillPickers();
   if (persistent_) saveRecent();
 }
@@ -332,15 +340,17 @@ void SettingsPanel::loadSettings(QSettings& s) {
   fillPickers();
   if (s.contains(QStringLiteral("run/loss"))) {
     StudioRunConfig c = runConfig();
-    c.data_path = s.value(QStringLiteral("run/data"), c.data_path).toString();
-    if (!c.data_path.isEmpty() && !c.data_path.startsWith(QStringLiteral("demo:")) && !QFileInfo::exists(c.data_path))
-      c.data_path.clear();
-    c.loss_name = s.value(QStringLiteral("run/loss"), c.loss_name).toString();
-    c.beta = s.value(QStringLiteral("run/beta"), c.beta).toDouble();
-    c.learning_rate = s.value(QStringLiteral("run/learning_rate"), c.learning_rate).toDouble();
-    c.steps = s.value(QStringLiteral("run/steps"), c.steps).toLongLong();
-    c.batch_size = s.value(QStringLiteral("run/batch_size"), c.batch_size).toLongLong();
-    c.eval_every = s.value(QStringLiteral("run/eval_every"), c.eval_every).toLongLong();
+    auto& t = c.run.trainer;
+    const QString file = s.value(QStringLiteral("run/data")).toString();
+    const bool missing = !file.isEmpty() && !file.startsWith(QStringLiteral("demo:")) && !QFileInfo::exists(file);
+    c.run.data_path = missing ? std::string() : file.toStdString();
+    const auto loss = parse_loss_type(s.value(QStringLiteral("run/loss")).toString().toStdString());
+    if (loss) t.loss.type = *loss;
+    t.loss.beta = s.value(QStringLiteral("run/beta"), t.loss.beta).toDouble();
+    t.learning_rate = s.value(QStringLiteral("run/learning_rate"), t.learning_rate).toDouble();
+    t.max_steps = s.value(QStringLiteral("run/steps"), qint64{t.max_steps}).toLongLong();
+    t.batch_size = s.value(QStringLiteral("run/batch_size"), qint64{t.batch_size}).toLongLong();
+    t.eval_every = s.value(QStringLiteral("run/eval_every"), qint64{t.eval_every}).toLongLong();
     setRunConfig(c);
     const QString model = s.value(QStringLiteral("run/model")).toString();
     if (!model.isEmpty() && QFileInfo::exists(model)) setModelDir(model);
@@ -348,15 +358,15 @@ void SettingsPanel::loadSettings(QSettings& s) {
 }
 
 void SettingsPanel::saveSettings(QSettings& s) const {
-  const StudioRunConfig c = runConfig();
-  s.setValue(QStringLiteral("run/data"), c.data_path);
-  s.setValue(QStringLiteral("run/model"), c.model_dir);
-  s.setValue(QStringLiteral("run/loss"), c.loss_name);
-  s.setValue(QStringLiteral("run/beta"), c.beta);
-  s.setValue(QStringLiteral("run/learning_rate"), c.learning_rate);
-  s.setValue(QStringLiteral("run/steps"), c.steps);
-  s.setValue(QStringLiteral("run/batch_size"), c.batch_size);
-  s.setValue(QStringLiteral("run/eval_every"), c.eval_every);
+  const auto run = runConfig().run;
+  s.setValue(QStringLiteral("run/data"), QString::fromStdString(run.data_path));
+  s.setValue(QStringLiteral("run/model"), QString::fromStdString(run.model_dir));
+  s.setValue(QStringLiteral("run/loss"), lossName(run));
+  s.setValue(QStringLiteral("run/beta"), run.trainer.loss.beta);
+  s.setValue(QStringLiteral("run/learning_rate"), run.trainer.learning_rate);
+  s.setValue(QStringLiteral("run/steps"), qint64{run.trainer.max_steps});
+  s.setValue(QStringLiteral("run/batch_size"), qint64{run.trainer.batch_size});
+  s.setValue(QStringLiteral("run/eval_every"), qint64{run.trainer.eval_every});
   s.setValue(QStringLiteral("recent/data"), recent_data_);
   s.setValue(QStringLiteral("recent/models"), recent_models_);
 }

@@ -41,31 +41,7 @@ struct TrainingWorker::Session {
   int64_t last_checkpoint_step = -1;
 };
 
-StudioRunConfig defaultRunConfig() {
-  const auto t = app::RunOptions::default_trainer_config();
-  StudioRunConfig c;
-  c.loss_name = qstr(loss_info(t.loss.type).name);
-  c.beta = t.loss.beta;
-  c.learning_rate = t.learning_rate;
-  c.steps = t.max_steps;
-  c.batch_size = t.batch_size;
-  c.eval_every = t.eval_every;
-  c.grad_accumulation = t.grad_accumulation;
-  c.seed = t.seed;
-  c.length_alpha = t.loss.length_alpha;
-  const app::RunOptions o;
-  c.device = QString::fromStdString(o.device);
-  c.max_length = o.tokenize.max_length;
-  c.max_prompt_length = o.tokenize.max_prompt_length;
-  c.lora_alpha = o.lora.alpha;
-  return c;
-}
-
-QList<LossChoice> availableLosses() {
-  QList<LossChoice> out;
-  for (const auto& info : loss_table()) out.push_back({qstr(info.name), qstr(info.label), qstr(info.formula)});
-  return out;
-}
+QString lossName(const app::RunOptions& run) { return qstr(loss_info(run.trainer.loss.type).name); }
 
 TrainingWorker::TrainingWorker(StudioRunConfig config, QObject* parent)
     : QObject(parent), config_(std::move(config)) {
@@ -333,40 +309,19 @@ void TrainingWorker::run() {
   qint64 steps_done = 0;
   try {
     if (config_.threads > 0) configure_threads(config_.threads);
-    app::RunOptions options;
-    options.data_path = config_.data_path.toStdString();
-    options.columns = config_.columns.toStdString();
-    const auto loss = parse_loss_type(config_.loss_name.toStdString());
-    if (!loss) throw ConfigError("unknown loss '" + config_.loss_name.toStdString() + "'");
-    options.trainer.loss.type = *loss;
-    options.trainer.loss.beta = config_.beta;
-    options.trainer.learning_rate = config_.learning_rate;
-    options.trainer.max_steps = config_.steps;
-    options.trainer.batch_size = config_.batch_size;
-    options.trainer.eval_every = config_.eval_every;
-    options.model_dir = config_.model_dir.toStdString();
-    options.trainer.objective = config_.objective == QStringLiteral("sft") ? Objective::Sft : Objective::Preference;
-    options.trainer.seed = config_.seed;
-    options.trainer.loss.label_smoothing = config_.label_smoothing;
-    options.trainer.loss.length_alpha = config_.length_alpha;
-    options.reference_dir = config_.reference_dir.toStdString();
-    options.device = config_.device.toStdString();
-    options.trainer.grad_accumulation = config_.grad_accumulation;
-    options.tokenize.max_length = config_.max_length;
-    options.tokenize.max_prompt_length = config_.max_prompt_length;
-    options.lora.r = config_.lora_r;
-    options.lora.alpha = config_.lora_alpha;
+    app::RunOptions options = config_.run;
     std::optional<LessonRun> lesson = config_.lesson;
     if (lesson) {
       // The lesson's dataset, objective and seeds; what the form shows (filled from the lesson, and
       // perhaps changed by the teacher) for the rest.
-      lesson->loss = config_.loss_name.toStdString();
-      lesson->beta = config_.beta;
-      lesson->learning_rate = config_.learning_rate;
-      lesson->steps = config_.steps;
-      lesson->batch_size = config_.batch_size;
+      const auto& form = config_.run.trainer;
+      lesson->loss = std::string(loss_info(form.loss.type).name);
+      lesson->beta = form.loss.beta;
+      lesson->learning_rate = form.learning_rate;
+      lesson->steps = form.max_steps;
+      lesson->batch_size = form.batch_size;
       options = app::lesson_run_options(*lesson, lesson->steps);
-      options.trainer.eval_every = config_.eval_every;  // plots only: the lesson trains on every pair
+      options.trainer.eval_every = form.eval_every;  // plots only: the lesson trains on every pair
     }
 
     // The run directory: a new one under the runs root, or the one to resume (whose settings win).

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "app/session/run_options.h"
 #include "core/lessons/lesson.h"
 #include "widgets/core_records.h"
 #include "widgets/playground_record.h"
@@ -20,54 +21,27 @@ using widgets::PlaygroundResult;
 using widgets::kPlaygroundPolicy;
 using widgets::kPlaygroundReference;
 
-// What the settings panel hands to a run; a torch-free mirror of the parts of
-// dpo::app::RunOptions the studio exposes.
+// What the settings panel hands to a run: the options `dpo train` takes (app/session/run_options.h),
+// plus what only the studio has.
 struct StudioRunConfig {
-  QString data_path;  // empty: embedded demo
-  QString model_dir;  // Hugging Face folder; empty: the embedded demo model
-  QString columns;    // column mapping, "prompt=question,chosen=good" (RunOptions::columns); empty: none
-  QString loss_name = QStringLiteral("sigmoid");
-  double beta = 0.1;
-  double learning_rate = 1e-3;
-  qint64 steps = 200;
-  qint64 batch_size = 8;
-  qint64 eval_every = 25;
-  qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)
-  int threads = 0;  // 0: keep the process-wide setting
-  QString objective = QStringLiteral("dpo");  // "dpo" (the loss above) or "sft" (NLL on chosen)
-  quint64 seed = 0;  // data order
-  double label_smoothing = 0.0;  // cDPO / rDPO ε
-  double length_alpha = 0.01;    // rdpo-length α per token of length difference
-  QString reference_dir;           // π_ref from another folder; empty: a frozen copy of the policy
+  app::RunOptions run;  // data, model, reference, trainer, LoRA, tokenizing; empty paths: the demo
   qint64 sft_reference_steps = 0;  // > 0: first fit the model by SFT on chosen; that is π_ref and the start
-  QString device = QStringLiteral("auto");  // "auto" (CUDA when present), "cpu", "cuda"
-  qint64 grad_accumulation = 1;    // micro-batches of batch_size pairs per optimiser step
-  qint64 max_length = 256;         // prompt + longer completion, tokens
-  qint64 max_prompt_length = 128;  // 0: no limit of its own
-  qint64 lora_r = 0;               // 0: full fine-tuning; else LoRA rank (the base is then π_ref)
-  double lora_alpha = 16;
+  qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)
+  int threads = 0;         // 0: keep the process-wide setting
   // Lesson mode: this run of a lesson, trained as `dpo lesson run` trains it (its dataset, objective
-  // and seeds; loss, β, learning rate, steps and batch from the fields above); the values its
-  // check reads come back in lessonMeasured().
+  // and seeds; loss, β, learning rate, steps and batch from `run`); the values its check reads come
+  // back in lessonMeasured().
   std::optional<dpo::LessonRun> lesson;
   // Run directory (config.json, metrics.jsonl, ..., checkpoints/, final/): new runs go to
   // runs_root/<yyyyMMdd-HHmmss>-<loss>-b<beta>/; empty: defaultRunsRoot() (app/studio/run_catalog.h).
   QString runs_root;
   // Not empty: continue this run directory from its newest checkpoint, with its config.json settings
-  // (as `dpo train --resume`); the fields above other than threads and pause_after are then ignored.
+  // (as `dpo train --resume`); `run` is then ignored.
   QString resume_dir;
 };
 
-// Defaults of dpo::app::RunOptions, so the studio and the CLI start from the same place.
-StudioRunConfig defaultRunConfig();
-
-struct LossChoice {
-  QString name;     // CLI spelling
-  QString label;    // shown in the combo
-  QString formula;
-};
-// dpo::loss_table(), without torch headers.
-QList<LossChoice> availableLosses();
+// The loss's CLI name ("sigmoid") of a config, for pickers and messages.
+QString lossName(const app::RunOptions& run);
 
 // Runs one training run. Lives on its own QThread: run() is invoked there (queued) and loops over
 // Trainer::step(). The request*() calls come from the GUI thread and only touch atomics and

@@ -6,20 +6,11 @@
 #include "core/data/layout.h"
 #include "core/data/preference_pair.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/types/run_parts.h"
 
 namespace dpo {
 
-enum class PromptTruncation { kKeepEnd, kKeepStart };
 PromptTruncation parse_prompt_truncation(std::string_view name);  // "keep_end" or "keep_start"
-
-struct TokenizeOptions {
-  int64_t max_length = 256;         // prompt + longer completion; a prompt that alone reaches it is an error
-  int64_t max_prompt_length = 128;  // <= 0: no limit of its own
-  bool add_bos = true;              // prepend the tokenizer's BOS (when it has one)
-  int64_t max_completion_length = 0;  // <= 0: only max_length limits completions
-  PromptTruncation prompt_truncation = PromptTruncation::kKeepEnd;
-  bool add_eos = true;  // append the tokenizer's EOS to completions (when it has one)
-};
 
 // Prompt and completions are encoded separately so no token spans the boundary: prompt_ids is
 // then an exact prefix of the sequence scored. BOS exactly once at the start: a prompt that already

@@ -8,16 +8,9 @@
 #include <vector>
 
 #include "core/model/llama.h"
+#include "core/types/run_parts.h"
 
 namespace dpo {
-
-// PEFT's LoraConfig fields (adapter_config.json).
-struct LoraConfig {
-  int64_t r = 0;  // 0: no LoRA
-  double alpha = 16;
-  double dropout = 0.0;
-  std::vector<std::string> target_modules{"q_proj", "k_proj", "v_proj", "o_proj"};
-};
 
 // Adds an adapter to every projection whose name is in target_modules and freezes everything
 // else. Returns the number of trainable parameters. ConfigError for r < 1 or a target that matches

@@ -1,5 +1,7 @@
 #pragma once
 // Torch-free value types of the core: included by the core, the app and the Qt widgets alike.
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace dpo {
@@ -46,5 +48,32 @@ struct LossConfig {
   double kto_desirable_weight = 1.0;    // λ_D of kto
   double kto_undesirable_weight = 1.0;  // λ_U of kto
 };
+
+// The table and the functions over it are defined in core/train/losses.cpp (dpo_core); they read
+// no tensors, so the app may call them without torch headers.
+struct LossInfo {
+  LossType type;
+  std::string_view name;     // CLI / config spelling
+  std::string_view label;    // shown in the studio
+  std::string_view formula;  // in words and symbols
+  bool needs_reference;      // false: π_ref is never read (reference-free losses)
+  bool needs_lengths;        // reads response token counts (per-token averages, length penalty)
+  bool paired;               // false (kto): not computable by preference_loss(), see kto_loss()
+  double default_beta;       // the paper's / TRL's recommended β
+};
+
+const std::vector<LossInfo>& loss_table();
+const LossInfo& loss_info(LossType type);
+std::optional<LossType> parse_loss_type(std::string_view name);
+// "sigmoid" ({sigmoid, 1}) or a weighted combination "sigmoid:1,sppo_hard:0.5". Throws ConfigError
+// naming the bad part; `what` names the option in that message ("unknown --type 'x' (known: ...)").
+std::vector<LossTerm> parse_loss_terms(std::string_view spec, std::string_view what = "loss");
+
+// The terms `config` stands for: `terms`, or {type, 1} when `terms` is empty.
+std::vector<LossTerm> loss_terms(const LossConfig& config);
+// True when any term reads π_ref; callers skip the reference forward pass otherwise.
+bool needs_reference(const LossConfig& config);
+// True when any term, or rpo_alpha, reads response token counts.
+bool needs_lengths(const LossConfig& config);
 
 }  // namespace dpo

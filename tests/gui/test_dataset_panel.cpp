@@ -153,12 +153,12 @@ class TestDatasetPanel : public QObject {
     auto* edit = window.findChild<QLineEdit*>();
     QVERIFY(edit);
     auto config = window.runConfig();
-    config.data_path = path;
+    config.run.data_path = path.toStdString();
     window.setRunConfig(config);
     QTRY_COMPARE_WITH_TIMEOUT(panel->preview().pairs, qint64(19), 60000);
     panel->setColumns({{"prompt", "prompt"}});  // identity mapping is dropped by the dialog, not here
     QTRY_VERIFY_WITH_TIMEOUT(!panel->isLoading(), 60000);
-    QCOMPARE(window.runConfig().columns, QStringLiteral("prompt=prompt"));
+    QCOMPARE(window.runConfig().run.columns, std::string("prompt=prompt"));
   }
 };
 

@@ -24,7 +24,7 @@ class EventLoopTest : public QObject {
     window.resize(1600, 1000);
     window.show();
     auto config = window.runConfig();
-    config.steps = 120;
+    config.run.trainer.max_steps = 120;
     window.setRunConfig(config);
 
     dpo::studio::LatencyProbe probe(5);

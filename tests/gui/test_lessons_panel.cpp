@@ -59,7 +59,7 @@ class LessonsPanelTest : public QObject {
     w.setInteractiveErrors(false);
     auto config = w.runConfig();
     config.pause_after = 20;  // the run pauses itself: a teacher would press F6 / Step here
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     w.resize(1600, 1000);
     w.show();
@@ -92,12 +92,12 @@ class LessonsPanelTest : public QObject {
     QVERIFY(panel->runButton()->isEnabled());
     QTest::mouseClick(panel->runButton(), Qt::LeftButton);
     const auto rc = w.runConfig();
-    QCOMPARE(rc.beta, 5.0);
-    QCOMPARE(rc.loss_name, QString("sigmoid"));
-    QCOMPARE(rc.steps, qint64(120));
-    QCOMPARE(rc.batch_size, qint64(8));
-    QVERIFY(qAbs(rc.learning_rate - 1e-4) < 1e-9);
-    QVERIFY(rc.data_path.isEmpty());  // clean = the embedded demo
+    QCOMPARE(rc.run.trainer.loss.beta, 5.0);
+    QCOMPARE(dpo::studio::lossName(rc.run), QString("sigmoid"));
+    QCOMPARE(rc.run.trainer.max_steps, int64_t(120));
+    QCOMPARE(rc.run.trainer.batch_size, int64_t(8));
+    QVERIFY(qAbs(rc.run.trainer.learning_rate - 1e-4) < 1e-9);
+    QVERIFY(rc.run.data_path.empty());  // clean = the embedded demo
     QVERIFY(w.run()->isTraining());
     QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
     QCOMPARE(w.run()->stepsDone(), qint64(20));
@@ -130,7 +130,7 @@ class LessonsPanelTest : public QObject {
     panel->runCombo()->setCurrentIndex(1);
     c->setAutoStart(false);
     QTest::mouseClick(panel->runButton(), Qt::LeftButton);
-    QCOMPARE(w.runConfig().beta, 0.1);
+    QCOMPARE(w.runConfig().run.trainer.loss.beta, 0.1);
     QVERIFY(!w.run()->isTraining());
 
     // Another lesson: question again, explanation hidden again.
@@ -146,12 +146,12 @@ class LessonsPanelTest : public QObject {
     const auto cfg = c->configFor(noisy, 1);  // rdpo: robust, ε 0.25 on the noisy variant
     QVERIFY(cfg.lesson.has_value());
     QCOMPARE(QString::fromStdString(cfg.lesson->dataset), QString("noisy"));
-    QCOMPARE(cfg.loss_name, QString("robust"));
-    QCOMPARE(cfg.label_smoothing, 0.25);
-    QCOMPARE(cfg.steps, qint64(400));
-    QVERIFY(cfg.data_path.isEmpty());  // the worker writes the variant into the run folder
+    QCOMPARE(dpo::studio::lossName(cfg.run), QString("robust"));
+    QCOMPARE(cfg.run.trainer.loss.label_smoothing, 0.25);
+    QCOMPARE(cfg.run.trainer.max_steps, int64_t(400));
+    QVERIFY(cfg.run.data_path.empty());  // the worker writes the variant into the run folder
     c->setShortRuns(true);
-    QCOMPARE(c->configFor(noisy, 1).steps, qint64(300));
+    QCOMPARE(c->configFor(noisy, 1).run.trainer.max_steps, int64_t(300));
   }
 
   // Lesson 7's first run is SFT on chosen: the studio trains it (NLL, no reference) and says so in
@@ -161,7 +161,7 @@ class LessonsPanelTest : public QObject {
     w.setInteractiveErrors(false);
     auto config = w.runConfig();
     config.pause_after = 4;
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     auto* c = w.findChild<LessonController*>();
     const int ref = c->findLesson("reference-matters");
@@ -190,7 +190,7 @@ class LessonsPanelTest : public QObject {
     MainWindow w;
     w.setInteractiveErrors(false);
     auto config = w.runConfig();
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     auto* c = w.findChild<LessonController*>();
     c->setShortRuns(true);
@@ -255,9 +255,9 @@ class LessonsPanelTest : public QObject {
     QVERIFY(c->panel()->questionLabel()->text().contains("beta 0.3"));
     c->setAutoStart(false);
     c->panel()->runButton()->click();  // the window is not shown here
-    QCOMPARE(w.runConfig().beta, 0.3);
-    QCOMPARE(w.runConfig().loss_name, QString("ipo"));
-    QCOMPARE(w.runConfig().steps, qint64(15));
+    QCOMPARE(w.runConfig().run.trainer.loss.beta, 0.3);
+    QCOMPARE(dpo::studio::lossName(w.runConfig().run), QString("ipo"));
+    QCOMPARE(w.runConfig().run.trainer.max_steps, int64_t(15));
 
     const QString bad = dir.filePath("bad.json");
     QFile b(bad);

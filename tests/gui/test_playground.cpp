@@ -78,8 +78,8 @@ class PlaygroundTest : public QObject {
   void streamsBothAnswersAndShowsTheirRewards() {
     MainWindow w;
     auto c = w.runConfig();
-    c.steps = 1000;
-    c.eval_every = 0;
+    c.run.trainer.max_steps = 1000;
+    c.run.trainer.eval_every = 0;
     c.pause_after = 2;
     w.setRunConfig(c);
     w.setInteractiveErrors(false);

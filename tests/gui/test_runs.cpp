@@ -204,8 +204,8 @@ class RunsTest : public QObject {
     w.setInteractiveErrors(false);
     w.runs()->setRunsRoot(runs.path());
     auto c = w.runConfig();
-    c.steps = 7;
-    c.eval_every = 0;
+    c.run.trainer.max_steps = 7;
+    c.run.trainer.eval_every = 0;
     c.pause_after = 3;
     w.setRunConfig(c);
     QSignalSpy paused(w.run(), &RunController::paused);

@@ -121,8 +121,8 @@ QList<qint64> sorted(QList<qint64> v) {
 
 void configure(MainWindow& w, qint64 steps, const QString& data = {}) {
   auto c = w.runConfig();
-  c.steps = steps;
-  c.data_path = data;
+  c.run.trainer.max_steps = steps;
+  c.run.data_path = data.toStdString();
   w.setRunConfig(c);
   w.setInteractiveErrors(false);
 }
@@ -470,7 +470,7 @@ class StudioTest : public QObject {
     QCOMPARE(w.plots()->lossPlot()->drawnPointCount(0), 3);
     QVERIFY(!w.run()->isTraining());
     // The finished run has been diagnosed: the panel holds exactly what the core says about it.
-    const auto expected = dpo::studio::diagnoseRecords(w.run()->records(), w.runConfig().beta, w.run()->evals());
+    const auto expected = dpo::studio::diagnoseRecords(w.run()->records(), w.runConfig().run.trainer.loss.beta, w.run()->evals());
     QCOMPARE(w.diagnosticsPanel()->items(), expected);
     QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"), qPrintable(w.diagnosticsPanel()->summary()));
     auto* footnote = w.diagnosticsPanel()->findChild<QLabel*>("diagnosticsFootnote");
@@ -705,7 +705,7 @@ class StudioTest : public QObject {
     MainWindow w;
     configure(w, 100'000);
     auto c = w.runConfig();
-    c.eval_every = 2;
+    c.run.trainer.eval_every = 2;
     w.setRunConfig(c);
     w.show();
     w.startTraining();

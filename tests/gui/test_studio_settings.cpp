@@ -62,11 +62,11 @@ class StudioSettingsTest : public QObject {
       if (data->itemText(i).startsWith("Demo: ")) demo << data->itemText(i).mid(6);
     QCOMPARE(demo, QStringList({"clean", "noisy", "length-biased", "unpaired", "scored"}));
     QCOMPARE(data->currentIndex(), 0);  // clean: the embedded demo, an empty path
-    QVERIFY(w.runConfig().data_path.isEmpty());
+    QVERIFY(w.runConfig().run.data_path.empty());
     data->setCurrentIndex(data->findText("Demo: noisy"));
     Q_EMIT data->activated(data->currentIndex());
-    QCOMPARE(w.runConfig().data_path, QString("demo:noisy"));
-    QVERIFY(w.runConfig().model_dir.isEmpty());
+    QCOMPARE(w.runConfig().run.data_path, std::string("demo:noisy"));
+    QVERIFY(w.runConfig().run.model_dir.empty());
   }
 
   // demo:noisy trains: 60 of its 240 labels are flipped, so it differs from the clean demo.
@@ -74,9 +74,9 @@ class StudioSettingsTest : public QObject {
     MainWindow w;
     w.setInteractiveErrors(false);
     auto config = w.runConfig();
-    config.data_path = "demo:noisy";
+    config.run.data_path = "demo:noisy";
     config.pause_after = 2;
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     QCOMPARE(w.settings()->dataCombo()->currentText(), QString("Demo: noisy"));
     w.startTraining();
@@ -93,7 +93,7 @@ class StudioSettingsTest : public QObject {
     MainWindow w;
     w.setInteractiveErrors(false);
     auto config = w.runConfig();
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
@@ -128,12 +128,12 @@ class StudioSettingsTest : public QObject {
     MainWindow w;
     w.setInteractiveErrors(false);
     auto config = w.runConfig();
-    QCOMPARE(config.max_length, qint64(256));  // RunOptions' defaults
-    QCOMPARE(config.lora_alpha, 16.0);
-    config.lora_r = 4;
-    config.grad_accumulation = 2;
+    QCOMPARE(config.run.tokenize.max_length, int64_t(256));  // RunOptions' defaults
+    QCOMPARE(config.run.lora.alpha, 16.0);
+    config.run.lora.r = 4;
+    config.run.trainer.grad_accumulation = 2;
     config.pause_after = 1;
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     QCOMPARE(w.settings()->loraRankSpin()->value(), 4);
     QCOMPARE(w.settings()->gradAccumulationSpin()->value(), 2);
@@ -157,7 +157,7 @@ class StudioSettingsTest : public QObject {
     auto config = w.runConfig();
     config.sft_reference_steps = 3;
     config.pause_after = 1;
-    config.eval_every = 0;
+    config.run.trainer.eval_every = 0;
     w.setRunConfig(config);
     QCOMPARE(w.settings()->sftReferenceSteps(), qint64(3));
     QCOMPARE(w.runConfig().sft_reference_steps, qint64(3));
@@ -235,7 +235,7 @@ class StudioSettingsTest : public QObject {
     {
       MainWindow w;  // not persistent: saveSettings writes nothing
       auto c = w.runConfig();
-      c.beta = 0.7;
+      c.run.trainer.loss.beta = 0.7;
       w.setRunConfig(c);
       w.saveSettings();
       QVERIFY(!QSettings().contains("run/beta"));
@@ -244,19 +244,19 @@ class StudioSettingsTest : public QObject {
       MainWindow w;
       w.enablePersistence();
       auto c = w.runConfig();
-      c.beta = 0.3;
-      c.loss_name = "ipo";
-      c.data_path = file;
+      c.run.trainer.loss.beta = 0.3;
+      c.run.trainer.loss.type = dpo::LossType::Ipo;
+      c.run.data_path = file.toStdString();
       w.setRunConfig(c);
       w.plots()->xAxisCombo()->setCurrentIndex(1);
       w.saveSettings();
     }
     MainWindow w;
-    QCOMPARE(w.runConfig().beta, 0.1);  // a fresh window, before persistence, has the defaults
+    QCOMPARE(w.runConfig().run.trainer.loss.beta, 0.1);  // a fresh window, before persistence, has the defaults
     w.enablePersistence();
-    QCOMPARE(w.runConfig().beta, 0.3);
-    QCOMPARE(w.runConfig().loss_name, QString("ipo"));
-    QCOMPARE(w.runConfig().data_path, file);
+    QCOMPARE(w.runConfig().run.trainer.loss.beta, 0.3);
+    QCOMPARE(dpo::studio::lossName(w.runConfig().run), QString("ipo"));
+    QCOMPARE(w.runConfig().run.data_path, file.toStdString());
     QCOMPARE(w.plots()->xAxisCombo()->currentIndex(), 1);
   }
 
