@@ -7,7 +7,7 @@
 #include <exception>
 #include <map>
 
-#include "app/session/run_directory.h"
+#include "app/session/run_records.h"
 #include "core/types/checkpoint_paths.h"
 
 namespace dpo::studio {
