@@ -22,8 +22,9 @@ struct SvgFont {
   double rotate = 0.0;  // degrees about the anchor point (−90 for a left axis label)
 };
 
-// A minimal SVG 1.1 writer (the Qt SVG module is not available on the target systems): enough
-// shapes to draw a plot as vectors. Coordinates are user units = pixels, origin top-left, y down.
+// A minimal SVG 1.1 writer: enough shapes to draw a plot as vectors. Not QSvgGenerator (qt6-svg):
+// in Qt 6.4 it writes no clip paths (QPainter::setClipRect is dropped), so a zoomed plot's lines
+// would spill over the axes; this writer clips with <clipPath>. Coordinates are user units = pixels, origin top-left, y down.
 // Every piece of text goes through escape(), so titles such as "a < b & c" stay valid XML.
 class SvgWriter {
  public:
