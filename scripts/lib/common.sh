@@ -9,7 +9,7 @@ DPO_BUILD_DIR="$DPO_ROOT/build/$DPO_PRESET"
 DPO_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libtorch-dev libopenblas0-openmp
-  qt6-base-dev qt6-svg-dev libgl-dev libqcustomplot-dev
+  qt6-base-dev libgl-dev libqcustomplot-dev
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libbenchmark-dev zlib1g-dev libxxhash-dev
   clang-format-14 clang-tidy-14
