@@ -6,8 +6,9 @@
 
 #include <cstdio>
 
-#include "app/studio/latency_probe.h"
+#include <QElapsedTimer>
 #include "app/studio/diagnostics_feed.h"
+#include "app/studio/latency_probe.h"
 #include "app/studio/main_window.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
@@ -15,7 +16,6 @@
 #include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
 #include "widgets/metric_plot.h"
-#include <QElapsedTimer>
 
 int main(int argc, char** argv) {
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -45,11 +45,11 @@ int main(int argc, char** argv) {
   window.startTraining();
   loop.exec();
   probe.stop();
-  std::printf("idle window:   p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu ticks)\n", idle_p50, idle_p99, idle_max,
-              idle_ticks);
+  std::printf("idle window:   p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu ticks)\n", idle_p50, idle_p99,
+              idle_max, idle_ticks);
   std::printf("training %lld steps: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%zu ticks)\n",
-              static_cast<long long>(window.run()->stepsDone()), probe.quantile(0.5), probe.quantile(0.99), probe.max(),
-              probe.samples());
+              static_cast<long long>(window.run()->stepsDone()), probe.quantile(0.5), probe.quantile(0.99),
+              probe.max(), probe.samples());
   for (auto* plot : window.plots()->plots()) {
     QElapsedTimer t;
     t.start();

@@ -42,21 +42,24 @@ int main(int argc, char** argv) {
         return true;
       });
       for (const auto& [k, v] : probe.finish(run.label, run.beta)) values[run.label + "." + k] = v;
-      if (first_run_seconds == 0) first_run_seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
+      if (first_run_seconds == 0)
+        first_run_seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const auto check = dpo::evaluate_check(lesson.check, values, lesson.name);
     failed += check.passed ? 0 : 1;
     std::string shown;
     for (const auto& c : check.clauses) shown += (shown.empty() ? "" : "; ") + c.measured;
-    std::printf("%-22s %-5s %9.1f %10.2f  %s\n", name.c_str(), check.passed ? "PASS" : "FAIL", seconds, seconds / 120.0,
-                shown.c_str());
+    std::printf("%-22s %-5s %9.1f %10.2f  %s\n", name.c_str(), check.passed ? "PASS" : "FAIL", seconds,
+                seconds / 120.0, shown.c_str());
     if (name == "first-run") {
       const auto& r = lesson.runs.front().label;
-      std::printf("  first-run: DPO on clean, default settings: true reward of sampled answers %.4f -> %.4f in %.1f s "
-                  "(÷ 60 s budget: %.2f)\n",
-                  values.at(r + ".sampled.reward_before"), values.at(r + ".sampled.reward_after"), first_run_seconds,
-                  first_run_seconds / 60.0);
+      std::printf(
+          "  first-run: DPO on clean, default settings: true reward of sampled answers %.4f -> %.4f in %.1f "
+          "s "
+          "(÷ 60 s budget: %.2f)\n",
+          values.at(r + ".sampled.reward_before"), values.at(r + ".sampled.reward_after"), first_run_seconds,
+          first_run_seconds / 60.0);
     }
     std::fflush(stdout);
   }

@@ -43,12 +43,14 @@ int main(int argc, char** argv) {
   const long peak_kb = static_cast<long>(dpo::peak_resident_bytes() / 1024);
 
   size_t ids = 0;
-  for (const auto& p : tokenized.pairs) ids += p.prompt_ids.size() + p.chosen_ids.size() + p.rejected_ids.size();
+  for (const auto& p : tokenized.pairs)
+    ids += p.prompt_ids.size() + p.chosen_ids.size() + p.rejected_ids.size();
   const double token_bytes = static_cast<double>(ids * sizeof(int64_t));
   const double used = static_cast<double>(peak_kb - before_kb) * 1024.0;
   std::printf("pairs %zu, token ids %zu (%.1f MB as int64), threads %u\n", tokenized.pairs.size(), ids,
               token_bytes / 1e6, std::thread::hardware_concurrency());
-  std::printf("tokenize: 1 thread %.2f s, all threads %.2f s: %.2fx faster\n", single, parallel, single / parallel);
+  std::printf("tokenize: 1 thread %.2f s, all threads %.2f s: %.2fx faster\n", single, parallel,
+              single / parallel);
   std::printf("peak memory added while tokenizing: %.1f MB = %.2fx the token storage (target < 3x): %s\n",
               used / 1e6, used / token_bytes, used < 3 * token_bytes ? "PASS" : "FAIL");
   std::filesystem::remove(path);

@@ -6,15 +6,16 @@
 // The embedded demo (resources/demo) and lessons (resources/lessons), compiled into the binaries.
 namespace dpo::resources {
 
-std::string_view demo_tokenizer_model();   // sentencepiece ModelProto bytes
-std::string_view demo_preferences_jsonl(); // {"prompt","chosen","rejected"} rows: the `clean` variant
+std::string_view demo_tokenizer_model();    // sentencepiece ModelProto bytes
+std::string_view demo_preferences_jsonl();  // {"prompt","chosen","rejected"} rows: the `clean` variant
 
 struct EmbeddedFile {
   std::string_view name;  // file name inside its folder
   std::string_view bytes;
 };
-const std::vector<EmbeddedFile>& lesson_files();      // resources/lessons/*.json, sorted by name
-const std::vector<EmbeddedFile>& demo_model_files();  // resources/demo/model/*; empty before make-demo made it
+const std::vector<EmbeddedFile>& lesson_files();  // resources/lessons/*.json, sorted by name
+const std::vector<EmbeddedFile>&
+demo_model_files();  // resources/demo/model/*; empty before make-demo made it
 
 // Writes the embedded demo model as a Hugging Face folder under `parent` (once per content: the
 // folder's name carries a hash of the bytes) and returns it; "" when no model is embedded.

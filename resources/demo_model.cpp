@@ -1,9 +1,9 @@
+#include <unistd.h>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
-#include <unistd.h>
-#include <cstdio>
 
 #include "resources/demo_assets.h"
 

@@ -18,8 +18,9 @@ BetaSlider::BetaSlider(QWidget* parent) : QSlider(Qt::Horizontal, parent) {
   setRange(0, static_cast<int>((kHighExponent - kLowExponent) * kPerDecade));
   setTickPosition(QSlider::TicksBelow);
   setTickInterval(kPerDecade);  // one tick a decade: 0.001, 0.01, 0.1, 1, 10
-  setToolTip(tr("β on a log scale, one tick a decade (0.001 … 10). Shaded: the typical range 0.01 – 0.5 "
-                "(seed 002 §6)."));
+  setToolTip(
+      tr("β on a log scale, one tick a decade (0.001 … 10). Shaded: the typical range 0.01 – 0.5 "
+         "(seed 002 §6)."));
   connect(this, &QSlider::sliderMoved, this, [this](int position) { Q_EMIT betaChanged(betaAt(position)); });
   connect(this, &QSlider::actionTriggered, this, [this](int action) {
     if (action != QAbstractSlider::SliderMove) Q_EMIT betaChanged(betaAt(sliderPosition()));
@@ -32,7 +33,8 @@ double BetaSlider::betaAt(int position) {
 
 int BetaSlider::positionOf(double beta) {
   const double e = std::log10(std::max(beta, 1e-12));
-  return static_cast<int>(std::lround(std::clamp(e - kLowExponent, 0.0, kHighExponent - kLowExponent) * kPerDecade));
+  return static_cast<int>(
+      std::lround(std::clamp(e - kLowExponent, 0.0, kHighExponent - kLowExponent) * kPerDecade));
 }
 
 double BetaSlider::beta() const { return betaAt(value()); }
@@ -56,7 +58,9 @@ void BetaSlider::paintEvent(QPaintEvent* event) {
   QPainter painter(this);
   QColor band(0x2e, 0xa0, 0x43);
   band.setAlpha(70);
-  painter.fillRect(QRect(QPoint(x_of(kTypicalLow), groove.top() - 3), QPoint(x_of(kTypicalHigh), groove.bottom() + 3)), band);
+  painter.fillRect(
+      QRect(QPoint(x_of(kTypicalLow), groove.top() - 3), QPoint(x_of(kTypicalHigh), groove.bottom() + 3)),
+      band);
   painter.end();
   QSlider::paintEvent(event);
 }

@@ -11,8 +11,8 @@ class BetaSlider : public QSlider {
  public:
   explicit BetaSlider(QWidget* parent = nullptr);
 
-  double beta() const;          // the value at the handle
-  void setBeta(double beta);    // clamped to the range; emits betaChanged only on user moves
+  double beta() const;        // the value at the handle
+  void setBeta(double beta);  // clamped to the range; emits betaChanged only on user moves
   static double betaAt(int position);
   static int positionOf(double beta);
   static constexpr double kTypicalLow = 0.01, kTypicalHigh = 0.5;

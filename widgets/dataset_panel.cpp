@@ -98,7 +98,8 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
   plot_->xAxis->setLabel(tr("tokens"));
   plot_->yAxis->setLabel(tr("rows"));
   plot_->plotLayout()->insertRow(0);
-  plot_->plotLayout()->addElement(0, 0, new QCPTextElement(plot_, tr("Token lengths"), QFont(font().family(), 10, QFont::Bold)));
+  plot_->plotLayout()->addElement(
+      0, 0, new QCPTextElement(plot_, tr("Token lengths"), QFont(font().family(), 10, QFont::Bold)));
   splitter->addWidget(table_);
   splitter->addWidget(plot_);
   splitter->setStretchFactor(0, 1);
@@ -140,7 +141,8 @@ void DatasetPanel::setColumns(const QMap<QString, QString>& columns) {
 
 QString DatasetPanel::columnsText() const {
   QStringList parts;
-  for (auto it = columns_.begin(); it != columns_.end(); ++it) parts << it.key() + QLatin1Char('=') + it.value();
+  for (auto it = columns_.begin(); it != columns_.end(); ++it)
+    parts << it.key() + QLatin1Char('=') + it.value();
   return parts.join(QLatin1Char(','));
 }
 
@@ -165,8 +167,9 @@ void DatasetPanel::showPreview(const DatasetPreviewData& preview) {
   explanation_->setText(failed ? QString() : preview.explanation);
   explanation_->setVisible(!failed);
   if (failed) {
-    counts_->setText(preview.columns.isEmpty() ? QString()
-                                            : tr("first row's columns: %1").arg(preview.columns.join(QStringLiteral(", "))));
+    counts_->setText(preview.columns.isEmpty()
+                         ? QString()
+                         : tr("first row's columns: %1").arg(preview.columns.join(QStringLiteral(", "))));
   } else {
     QStringList parts;
     if (preview.unpaired > 0)
@@ -192,11 +195,12 @@ void DatasetPanel::showPreview(const DatasetPreviewData& preview) {
                        .arg(preview.rejected_longer)
                        .arg(preview.same_length);
     if (preview.length_bias_warning)
-      text += tr(" Length bias: DPO can learn \"longer is better\" from this preview instead of the preference "
-                 "(seed 002 §10); watch the chosen/rejected length plot.");
+      text +=
+          tr(" Length bias: DPO can learn \"longer is better\" from this preview instead of the preference "
+             "(seed 002 §10); watch the chosen/rejected length plot.");
     bias_->setText(text);
     bias_->setStyleSheet(preview.length_bias_warning ? QStringLiteral("color: #b35900; font-weight: bold;")
-                                                  : QString());
+                                                     : QString());
     bias_->show();
   }
 
@@ -276,19 +280,21 @@ void DatasetPanel::editColumns() {
   if (dialog.exec() == QDialog::Accepted) setColumns(dialog.mapping());
 }
 
-ColumnMappingDialog::ColumnMappingDialog(const QStringList& file_columns, const QMap<QString, QString>& current,
-                                         QWidget* parent)
+ColumnMappingDialog::ColumnMappingDialog(const QStringList& file_columns,
+                                         const QMap<QString, QString>& current, QWidget* parent)
     : QDialog(parent) {
   setWindowTitle(tr("Column mapping"));
   auto* layout = new QVBoxLayout(this);
-  auto* hint = new QLabel(
-      file_columns.isEmpty() ? tr("The file's first row could not be read; type the column names.")
-                             : tr("Columns of the file's first row: %1").arg(file_columns.join(QStringLiteral(", "))),
-      this);
+  auto* hint =
+      new QLabel(file_columns.isEmpty()
+                     ? tr("The file's first row could not be read; type the column names.")
+                     : tr("Columns of the file's first row: %1").arg(file_columns.join(QStringLiteral(", "))),
+                 this);
   hint->setWordWrap(true);
   layout->addWidget(hint);
   auto* form = new QFormLayout;
-  for (const QString& field : {QStringLiteral("prompt"), QStringLiteral("chosen"), QStringLiteral("rejected")}) {
+  for (const QString& field :
+       {QStringLiteral("prompt"), QStringLiteral("chosen"), QStringLiteral("rejected")}) {
     auto* combo = new QComboBox(this);
     combo->setObjectName(field + QStringLiteral("Column"));
     combo->setEditable(true);
@@ -316,9 +322,10 @@ QMap<QString, QString> ColumnMappingDialog::mapping() const {
   QMap<QString, QString> m;
   for (auto it = combos_.begin(); it != combos_.end(); ++it) {
     QComboBox* combo = it.value();
-    QString column = combo->currentIndex() > 0 && combo->currentText() == combo->itemText(combo->currentIndex())
-                         ? combo->currentData().toString()
-                         : combo->currentText().trimmed();
+    QString column =
+        combo->currentIndex() > 0 && combo->currentText() == combo->itemText(combo->currentIndex())
+            ? combo->currentData().toString()
+            : combo->currentText().trimmed();
     if (column == tr("(as detected)")) column.clear();
     if (!column.isEmpty() && column != it.key()) m[it.key()] = column;
   }

@@ -19,14 +19,14 @@ namespace dpo::widgets {
 
 // What the dataset panel shows, as plain data (filled by the studio from the core's loader and stats).
 struct DatasetPreviewData {
-  QString source;            // file path or "embedded demo"
-  QString error;             // the core's one-line error; empty on success
-  QString explanation;       // the detected layout, in words
-  QString layout;            // layout name (standard, sharegpt, ...)
-  QStringList columns;       // keys of the file's first row (for the column mapping)
+  QString source;       // file path or "embedded demo"
+  QString error;        // the core's one-line error; empty on success
+  QString explanation;  // the detected layout, in words
+  QString layout;       // layout name (standard, sharegpt, ...)
+  QStringList columns;  // keys of the file's first row (for the column mapping)
   qint64 pairs = 0;
-  qint64 unpaired = 0;       // KTO rows
-  qint64 skipped = 0;        // rows skipped (read or tokenize)
+  qint64 unpaired = 0;  // KTO rows
+  qint64 skipped = 0;   // rows skipped (read or tokenize)
   QStringList skipped_messages;
   struct Row {
     qint64 line = 0;
@@ -53,7 +53,8 @@ class DatasetPanel : public QWidget {
   Q_OBJECT
 
  public:
-  using Loader = std::function<DatasetPreviewData(const QString& path, const QMap<QString, QString>& columns)>;
+  using Loader =
+      std::function<DatasetPreviewData(const QString& path, const QMap<QString, QString>& columns)>;
 
   explicit DatasetPanel(QWidget* parent = nullptr);
   ~DatasetPanel() override;

@@ -17,9 +17,12 @@ struct Look {
 
 Look look(DiagnosticItem::Severity s) {
   switch (s) {
-    case DiagnosticItem::Severity::Error: return {"Error", "#c0392b", "#fdecea"};
-    case DiagnosticItem::Severity::Warning: return {"Warning", "#d68910", "#fff5e1"};
-    case DiagnosticItem::Severity::Info: return {"Note", "#0072b2", "#e9f2fa"};
+    case DiagnosticItem::Severity::Error:
+      return {"Error", "#c0392b", "#fdecea"};
+    case DiagnosticItem::Severity::Warning:
+      return {"Warning", "#d68910", "#fff5e1"};
+    case DiagnosticItem::Severity::Info:
+      return {"Note", "#0072b2", "#e9f2fa"};
   }
   return {"Note", "#0072b2", "#e9f2fa"};
 }
@@ -31,8 +34,10 @@ const char* const kChecks =
     "accuracy saturating early · NaN or infinite values · length bias between chosen and rejected.";
 
 const char* const kSection10 =
-    "Seed 002 §10, Diagnostics: log the implicit-reward gap (it should rise; stuck near zero means DPO learns "
-    "nothing, usually β too high), the chosen and rejected log-ratios separately (both drifting down together "
+    "Seed 002 §10, Diagnostics: log the implicit-reward gap (it should rise; stuck near zero means DPO "
+    "learns "
+    "nothing, usually β too high), the chosen and rejected log-ratios separately (both drifting down "
+    "together "
     "is the early symptom of β too low), and response length on held-out prompts (growing steadily means "
     "length is doing the work the preferences should do).";
 
@@ -96,9 +101,10 @@ QString DiagnosticsPanel::summary() const { return summary_->text(); }
 
 void DiagnosticsPanel::setItems(const QList<DiagnosticItem>& items, qint64 steps_checked) {
   if (steps_checked == 0) {
-    summary_->setText(tr("Findings about the run appear here once training starts: β too high or too low, "
-                         "chosen answers losing probability, length exploitation, early saturation, loss "
-                         "spikes, NaNs."));
+    summary_->setText(
+        tr("Findings about the run appear here once training starts: β too high or too low, "
+           "chosen answers losing probability, length exploitation, early saturation, loss "
+           "spikes, NaNs."));
     summary_->setStyleSheet("color: #5f6b7a;");
   } else if (items.isEmpty()) {
     summary_->setText(tr("✓ All clear so far: no §10 symptom in %1 steps.").arg(steps_checked));
@@ -106,8 +112,9 @@ void DiagnosticsPanel::setItems(const QList<DiagnosticItem>& items, qint64 steps
   } else {
     int problems = 0;
     for (const auto& item : items) problems += item.severity != DiagnosticItem::Severity::Info;
-    const QString count = items.size() == 1 ? (problems ? tr("1 finding") : tr("1 note"))
-                                            : (problems ? tr("%1 findings") : tr("%1 notes")).arg(items.size());
+    const QString count = items.size() == 1
+                              ? (problems ? tr("1 finding") : tr("1 note"))
+                              : (problems ? tr("%1 findings") : tr("%1 notes")).arg(items.size());
     summary_->setText(problems ? tr("%1 after %2 steps:").arg(count).arg(steps_checked)
                                : tr("No problem in %1 steps; %2:").arg(steps_checked).arg(count));
     summary_->setStyleSheet(problems ? "font-weight: bold;" : "color: #1e7a4f; font-weight: bold;");
@@ -123,7 +130,8 @@ void DiagnosticsPanel::setItems(const QList<DiagnosticItem>& items, qint64 steps
     delete old->widget();
     delete old;
   }
-  for (qsizetype i = 0; i < items_.size(); ++i) cards_layout_->insertWidget(static_cast<int>(i), buildCard(items_[i]));
+  for (qsizetype i = 0; i < items_.size(); ++i)
+    cards_layout_->insertWidget(static_cast<int>(i), buildCard(items_[i]));
 }
 
 QWidget* DiagnosticsPanel::buildCard(const DiagnosticItem& item) {
@@ -155,8 +163,8 @@ QWidget* DiagnosticsPanel::buildCard(const DiagnosticItem& item) {
   body->setObjectName("findingBody");
   layout->addWidget(body);
 
-  auto* reference = wrapped(item.step > 0 ? tr("%1 · at step %2").arg(item.reference).arg(item.step) : item.reference,
-                            card);
+  auto* reference = wrapped(
+      item.step > 0 ? tr("%1 · at step %2").arg(item.reference).arg(item.step) : item.reference, card);
   reference->setObjectName("findingReference");
   reference->setStyleSheet("QLabel { color: #5f6b7a; }");
   reference->setToolTip(tr(kSection10));

@@ -12,12 +12,12 @@ namespace dpo::widgets {
 struct DiagnosticItem {
   enum class Severity { Info, Warning, Error };
   Severity severity = Severity::Info;
-  QString id;          // e.g. "beta_too_high"
+  QString id;  // e.g. "beta_too_high"
   QString title;
   QString evidence;
   QString meaning;
   QString suggestion;
-  QString reference;   // "seed 002 §10"
+  QString reference;  // "seed 002 §10"
   qint64 step = 0;
 
   bool operator==(const DiagnosticItem&) const = default;

@@ -4,8 +4,8 @@
 
 namespace dpo::widgets {
 
-QMessageBox* makeErrorDialog(QWidget* parent, const QString& title, const QString& message, const QString& hint,
-                             const QString& details) {
+QMessageBox* makeErrorDialog(QWidget* parent, const QString& title, const QString& message,
+                             const QString& hint, const QString& details) {
   auto* box = new QMessageBox(QMessageBox::Critical, title, QString(), QMessageBox::Ok, parent);
   box->setObjectName("errorDialog");
   box->setAttribute(Qt::WA_DeleteOnClose);

@@ -6,8 +6,8 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
-#include <QVariant>
 #include <QVBoxLayout>
+#include <QVariant>
 
 namespace dpo::widgets {
 
@@ -28,7 +28,8 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   layout->addWidget(list_);
   open_button_ = new QPushButton(tr("Open lesson file…"), this);
   open_button_->setObjectName("openLessonButton");
-  open_button_->setToolTip(tr("A lesson JSON file you wrote (resources/lessons/README.md describes the format)"));
+  open_button_->setToolTip(
+      tr("A lesson JSON file you wrote (resources/lessons/README.md describes the format)"));
   layout->addWidget(open_button_);
 
   auto* line = new QFrame(this);
@@ -46,7 +47,9 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   question_ = wrapped(this);
   question_->setObjectName("lessonQuestion");
   // Light boxes carry their own dark text, so they stay readable in a dark palette.
-  question_->setStyleSheet("QLabel { background: #fff6dd; color: #1f2328; border: 1px solid #e8a33d; border-radius: 4px; padding: 6px; }");
+  question_->setStyleSheet(
+      "QLabel { background: #fff6dd; color: #1f2328; border: 1px solid #e8a33d; border-radius: 4px; padding: "
+      "6px; }");
   layout->addWidget(question_);
   plots_ = wrapped(this);
   plots_->setStyleSheet("color: #7d8794;");
@@ -67,7 +70,9 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   reveal_button_->setToolTip(tr("Show what to look for and the explanation (after the class has answered)"));
   run_all_button_ = new QPushButton(tr("Run all && check"), this);
   run_all_button_->setObjectName("lessonRunAllButton");
-  run_all_button_->setToolTip(tr("Run every run of the lesson one after the other, then check the symptom (PASS/FAIL with the measured values)"));
+  run_all_button_->setToolTip(
+      tr("Run every run of the lesson one after the other, then check the symptom (PASS/FAIL with the "
+         "measured values)"));
   buttons->addWidget(run_button_);
   buttons->addWidget(run_all_button_);
   buttons->addWidget(reveal_button_);
@@ -84,7 +89,9 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   explanation_ = wrapped(this);
   explanation_->setObjectName("lessonExplanation");
   explanation_->setTextFormat(Qt::RichText);
-  explanation_->setStyleSheet("QLabel { background: #eaf4ea; color: #1f2328; border: 1px solid #6aa86a; border-radius: 4px; padding: 6px; }");
+  explanation_->setStyleSheet(
+      "QLabel { background: #eaf4ea; color: #1f2328; border: 1px solid #6aa86a; border-radius: 4px; padding: "
+      "6px; }");
   layout->addWidget(explanation_);
   layout->addStretch(1);
 
@@ -139,7 +146,8 @@ void LessonPanel::showLesson(int index) {
   clearCheck();
   if (!valid) {
     title_->setText(tr("Pick a lesson"));
-    question_->setText(tr("Each lesson asks the class a question first, then runs, then reveals the answer."));
+    question_->setText(
+        tr("Each lesson asks the class a question first, then runs, then reveals the answer."));
     plots_->clear();
     run_combo_->setEnabled(false);
     run_button_->setEnabled(false);
@@ -170,8 +178,9 @@ void LessonPanel::reveal() {
   if (current_ < 0) return;
   const auto& l = lessons_[current_];
   revealed_ = true;
-  explanation_->setText(tr("<b>What to look for:</b> %1<br><br><b>Why:</b> %2<br><br><b>Read more:</b> seed %3")
-                            .arg(l.symptom.toHtmlEscaped(), l.explanation.toHtmlEscaped(), l.seed_section.toHtmlEscaped()));
+  explanation_->setText(
+      tr("<b>What to look for:</b> %1<br><br><b>Why:</b> %2<br><br><b>Read more:</b> seed %3")
+          .arg(l.symptom.toHtmlEscaped(), l.explanation.toHtmlEscaped(), l.seed_section.toHtmlEscaped()));
   explanation_->setVisible(true);
   Q_EMIT revealedLesson(current_);
 }

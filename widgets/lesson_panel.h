@@ -17,8 +17,8 @@ struct LessonView {
   int number = 0;
   QString title;
   QString question;
-  QStringList runs;        // one line per run: "high: loss sigmoid, β 5, dataset clean, ..."
-  QStringList plots;       // metric names, e.g. "rewards/margins"
+  QStringList runs;   // one line per run: "high: loss sigmoid, β 5, dataset clean, ..."
+  QStringList plots;  // metric names, e.g. "rewards/margins"
   QString symptom;
   QString explanation;
   QString seed_section;

@@ -307,7 +307,8 @@ QVector<QPointF> MetricPlot::drawnPoints(int series) const {
   QVector<QPointF> out;
   if (series < 0 || series >= seriesCount()) return out;
   const auto& points = series_[series].raw->data();
-  for (auto it = points->constBegin(); it != points->constEnd(); ++it) out.push_back(QPointF(it->key, it->value));
+  for (auto it = points->constBegin(); it != points->constEnd(); ++it)
+    out.push_back(QPointF(it->key, it->value));
   return out;
 }
 
@@ -335,7 +336,8 @@ namespace {
 void appendInOrder(QCPGraph* graph, const QVector<double>& keys, const QVector<double>& values) {
   if (keys.isEmpty()) return;
   auto data = graph->data();
-  if (data->isEmpty() || (keys.back() > data->constBegin()->key && keys.front() >= (data->constEnd() - 1)->key)) {
+  if (data->isEmpty() ||
+      (keys.back() > data->constBegin()->key && keys.front() >= (data->constEnd() - 1)->key)) {
     graph->addData(keys, values, true);
     return;
   }
@@ -434,9 +436,15 @@ void MetricPlot::setXAxis(XAxis axis) {
   if (axis == x_axis_) return;
   x_axis_ = axis;
   switch (axis) {
-    case XAxis::Step: plot_->xAxis->setLabel(step_label_); break;
-    case XAxis::Tokens: plot_->xAxis->setLabel(tr("tokens")); break;
-    case XAxis::Seconds: plot_->xAxis->setLabel(tr("time (s)")); break;
+    case XAxis::Step:
+      plot_->xAxis->setLabel(step_label_);
+      break;
+    case XAxis::Tokens:
+      plot_->xAxis->setLabel(tr("tokens"));
+      break;
+    case XAxis::Seconds:
+      plot_->xAxis->setLabel(tr("time (s)"));
+      break;
   }
   remap_all_ = true;
   auto_range_ = true;
@@ -552,7 +560,8 @@ void MetricPlot::onTick() {
       QVector<std::pair<double, double>> all;
       for (qsizetype i = 0; i < s.steps.size(); ++i) all.push_back({s.steps[i], s.values[i]});
       for (qsizetype i = 0; i < s.pending_x.size(); ++i) all.push_back({s.pending_x[i], s.pending_y[i]});
-      std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::stable_sort(all.begin(), all.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
       s.steps.clear();
       s.values.clear();
       QVector<QCPGraphData> points;
@@ -627,8 +636,10 @@ std::optional<double> MetricPlot::nearestStep(double x) const {
 QString MetricPlot::valuesText(double x) const {
   const auto step = nearestStep(x);
   if (!step) return {};
-  QString head = QStringLiteral("%1 %2").arg(step_label_.isEmpty() ? tr("step") : step_label_).arg(*step, 0, 'g', 10);
-  if (x_axis_ != XAxis::Step) head += QStringLiteral(" · %1 %2").arg(plot_->xAxis->label()).arg(mapStep(*step), 0, 'g', 10);
+  QString head =
+      QStringLiteral("%1 %2").arg(step_label_.isEmpty() ? tr("step") : step_label_).arg(*step, 0, 'g', 10);
+  if (x_axis_ != XAxis::Step)
+    head += QStringLiteral(" · %1 %2").arg(plot_->xAxis->label()).arg(mapStep(*step), 0, 'g', 10);
   QStringList lines{head};
   for (const auto& s : series_) {
     const int i = indexOfStep(s, *step);
@@ -699,10 +710,17 @@ SvgWriter::Stroke strokeOf(const QPen& pen) {
   SvgWriter::Stroke s{pen.color(), std::max(0.5, pen.widthF()), {}};
   const double w = s.width;
   switch (pen.style()) {
-    case Qt::DashLine: s.dashes = {4 * w, 2 * w}; break;
-    case Qt::DotLine: s.dashes = {1 * w, 2 * w}; break;
-    case Qt::DashDotLine: s.dashes = {4 * w, 2 * w, 1 * w, 2 * w}; break;
-    default: break;
+    case Qt::DashLine:
+      s.dashes = {4 * w, 2 * w};
+      break;
+    case Qt::DotLine:
+      s.dashes = {1 * w, 2 * w};
+      break;
+    case Qt::DashDotLine:
+      s.dashes = {4 * w, 2 * w, 1 * w, 2 * w};
+      break;
+    default:
+      break;
   }
   return s;
 }
@@ -818,9 +836,11 @@ bool MetricPlot::saveSvg(const QString& path, int width, int height) {
   if (!xa->label().isEmpty())
     svg.text({R.center().x(), R.bottom() + kTick + 13 + 17}, xa->label(), colors.text, label_font);
   if (!ya->label().isEmpty())
-    svg.text({22, R.center().y()}, ya->label(), colors.text, {kFontPx, false, SvgWriter::Anchor::Middle, -90});
+    svg.text({22, R.center().y()}, ya->label(), colors.text,
+             {kFontPx, false, SvgWriter::Anchor::Middle, -90});
   if (right && !ya2->label().isEmpty())
-    svg.text({W - 22, R.center().y()}, ya2->label(), colors.text, {kFontPx, false, SvgWriter::Anchor::Middle, 90});
+    svg.text({W - 22, R.center().y()}, ya2->label(), colors.text,
+             {kFontPx, false, SvgWriter::Anchor::Middle, 90});
 
   // Data, clipped to the axis rectangle: reference line, markers, then each series like on screen.
   svg.beginClip(R);
@@ -855,13 +875,15 @@ bool MetricPlot::saveSvg(const QString& path, int width, int height) {
     }
   }
   svg.endClip();
-  if (reference_label_ && reference_px && std::isfinite(*reference_px) && R.contains(R.center().x(), *reference_px))
+  if (reference_label_ && reference_px && std::isfinite(*reference_px) &&
+      R.contains(R.center().x(), *reference_px))
     svg.text({R.right() - 4, *reference_px - 3}, reference_label_->text(), reference_label_->color(),
              {kFontPx, false, SvgWriter::Anchor::End, 0});
   for (const auto& [line, text] : markers_) {
     const double x = px(line->point1->coords().x());
     if (x >= R.left() && x <= R.right())
-      svg.text({x + 3, R.top() + 12}, text->text(), text->color(), {kFontPx, false, SvgWriter::Anchor::Start, 0});
+      svg.text({x + 3, R.top() + 12}, text->text(), text->color(),
+               {kFontPx, false, SvgWriter::Anchor::Start, 0});
   }
 
   // Legend rows under the axes, title on top.

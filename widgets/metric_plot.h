@@ -1,7 +1,7 @@
 #pragma once
 #include <QColor>
-#include <QPointF>
 #include <QFrame>
+#include <QPointF>
 #include <QString>
 #include <QTimer>
 #include <QVector>
@@ -92,8 +92,8 @@ class MetricPlot : public QFrame {
   QColor textColor() const;  // axis label / tick label colour in use (the palette's WindowText)
 
   int seriesCount() const { return static_cast<int>(series_.size()); }
-  int pointCount(int series) const;  // buffered + drawn
-  int drawnPointCount(int series) const;  // handed to the plot by the last redraw
+  int pointCount(int series) const;                // buffered + drawn
+  int drawnPointCount(int series) const;           // handed to the plot by the last redraw
   QVector<QPointF> drawnPoints(int series) const;  // (drawn x, raw y) of the last redraw, step order
   std::pair<double, double> yRange(Axis axis = Axis::Left) const;  // (lower, upper) shown now
   int replotCount() const { return replots_; }

@@ -30,7 +30,18 @@ const QColor kChosen(0x00, 0x72, 0xB2);
 const QColor kRejected(0xD5, 0x5E, 0x00);
 const QColor kMargin(0x00, 0x9E, 0x73);
 
-enum Column { kLine, kStatus, kMarginCol, kRewardChosen, kRewardRejected, kA, kB, kLengthDiff, kWeight, kColumns };
+enum Column {
+  kLine,
+  kStatus,
+  kMarginCol,
+  kRewardChosen,
+  kRewardRejected,
+  kA,
+  kB,
+  kLengthDiff,
+  kWeight,
+  kColumns
+};
 
 QStandardItem* numberItem(double value, int decimals) {
   auto* item = new QStandardItem(QString::number(value, 'f', decimals));
@@ -75,11 +86,19 @@ QList<qint64> filterPairs(const std::vector<PairRecord>& latest, const std::vect
     const PairRecord* was = it == previous.end() ? nullptr : it->second;
     bool keep = true;
     switch (filter) {
-      case PairFilter::All: break;
-      case PairFilter::MisrankedNow: keep = p.misranked; break;
-      case PairFilter::BecameMisranked: keep = p.misranked && was && !was->misranked; break;
-      case PairFilter::FlippedToCorrect: keep = !p.misranked && was && was->misranked; break;
-      case PairFilter::LargestMargin: break;
+      case PairFilter::All:
+        break;
+      case PairFilter::MisrankedNow:
+        keep = p.misranked;
+        break;
+      case PairFilter::BecameMisranked:
+        keep = p.misranked && was && !was->misranked;
+        break;
+      case PairFilter::FlippedToCorrect:
+        keep = !p.misranked && was && was->misranked;
+        break;
+      case PairFilter::LargestMargin:
+        break;
     }
     if (keep) out.push_back(p.line);
   }
@@ -96,8 +115,10 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   filter_combo_->setObjectName("pairFilter");
   filter_combo_->addItem(tr("all eval pairs"), static_cast<int>(PairFilter::All));
   filter_combo_->addItem(tr("mis-ranked now"), static_cast<int>(PairFilter::MisrankedNow));
-  filter_combo_->addItem(tr("became mis-ranked since the last eval"), static_cast<int>(PairFilter::BecameMisranked));
-  filter_combo_->addItem(tr("flipped to correct since the last eval"), static_cast<int>(PairFilter::FlippedToCorrect));
+  filter_combo_->addItem(tr("became mis-ranked since the last eval"),
+                         static_cast<int>(PairFilter::BecameMisranked));
+  filter_combo_->addItem(tr("flipped to correct since the last eval"),
+                         static_cast<int>(PairFilter::FlippedToCorrect));
   filter_combo_->addItem(tr("largest |margin| (top %1)").arg(kLargestMarginCount),
                          static_cast<int>(PairFilter::LargestMargin));
   connect(filter_combo_, &QComboBox::currentIndexChanged, this, [this] { rebuildTable(); });
@@ -106,7 +127,8 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   bar->addWidget(count_label_);
   auto* hint = new QLabel(tr("Click a row or a point to see which tokens drove the pair."), this);
   hint->setStyleSheet("color: #7a8594;");
-  hint->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a hint may be cut, not widen the window
+  hint->setSizePolicy(QSizePolicy::Ignored,
+                      QSizePolicy::Preferred);  // a hint may be cut, not widen the window
   hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
   bar->addWidget(hint, 1);
   outer->addLayout(bar);
@@ -117,8 +139,8 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   // Left: the table over the scatter and the histogram.
   auto* left = new QSplitter(Qt::Vertical, split);
   model_ = new QStandardItemModel(0, kColumns, this);
-  model_->setHorizontalHeaderLabels({tr("line"), tr("status"), tr("margin"), tr("reward y_w"), tr("reward y_l"),
-                                     tr("a"), tr("b"), tr("len Δ"), tr("grad w")});
+  model_->setHorizontalHeaderLabels({tr("line"), tr("status"), tr("margin"), tr("reward y_w"),
+                                     tr("reward y_l"), tr("a"), tr("b"), tr("len Δ"), tr("grad w")});
   const QString tips[kColumns] = {
       tr("The pair's line in the data file"),
       tr("At the latest evaluation, compared with the one before"),
@@ -154,7 +176,8 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   auto* scatter_box = new QWidget(charts);
   auto* scatter_layout = new QVBoxLayout(scatter_box);
   scatter_layout->setContentsMargins(0, 0, 0, 0);
-  scatter_layout->addWidget(heading(tr("Why did chosen go down? Δlog π(chosen) vs Δlog π(rejected)"), scatter_box));
+  scatter_layout->addWidget(
+      heading(tr("Why did chosen go down? Δlog π(chosen) vs Δlog π(rejected)"), scatter_box));
   scatter_ = new QuadrantScatter(scatter_box);
   scatter_layout->addWidget(scatter_, 1);
   auto* hist_box = new QWidget(charts);
@@ -252,8 +275,10 @@ void PairInspector::addEval(const PreferenceEval& eval) {
   for (const auto& p : eval.pairs) margins.push_back(p.margin);
   histogram_->setMargins(margins);
   rebuildTable();
-  if (selected_) showPair(*selected_);  // new numbers, and the tokens are stale: ask again
-  else if (!eval.pairs.empty() && !visibleLines().isEmpty()) selectPair(visibleLines().front());
+  if (selected_)
+    showPair(*selected_);  // new numbers, and the tokens are stale: ask again
+  else if (!eval.pairs.empty() && !visibleLines().isEmpty())
+    selectPair(visibleLines().front());
 }
 
 void PairInspector::clear() {
@@ -276,11 +301,14 @@ void PairInspector::clear() {
 void PairInspector::setTokensAvailable(bool available) {
   tokens_available_ = available;
   if (!available && chosen_map_->tokens().empty())
-    tokens_state_->setText(tr("Per-token scores are computed by the running model: start a run (or pause one) and "
-                              "select a pair."));
+    tokens_state_->setText(
+        tr("Per-token scores are computed by the running model: start a run (or pause one) and "
+           "select a pair."));
 }
 
-PairFilter PairInspector::filter() const { return static_cast<PairFilter>(filter_combo_->currentData().toInt()); }
+PairFilter PairInspector::filter() const {
+  return static_cast<PairFilter>(filter_combo_->currentData().toInt());
+}
 
 void PairInspector::setFilter(PairFilter filter) {
   filter_combo_->setCurrentIndex(filter_combo_->findData(static_cast<int>(filter)));
@@ -288,7 +316,8 @@ void PairInspector::setFilter(PairFilter filter) {
 
 QList<qint64> PairInspector::visibleLines() const {
   QList<qint64> out;
-  for (int r = 0; r < model_->rowCount(); ++r) out.push_back(model_->item(r, kLine)->data(kLineRole).toLongLong());
+  for (int r = 0; r < model_->rowCount(); ++r)
+    out.push_back(model_->item(r, kLine)->data(kLineRole).toLongLong());
   return out;
 }
 
@@ -349,8 +378,8 @@ void PairInspector::rebuildTable() {
   if (selected_) {
     for (int r = 0; r < model_->rowCount(); ++r)
       if (model_->item(r, kLine)->data(kLineRole).toLongLong() == *selected_)
-        table_->selectionModel()->setCurrentIndex(model_->index(r, 0),
-                                                  QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        table_->selectionModel()->setCurrentIndex(
+            model_->index(r, 0), QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   }
   rebuilding_ = false;
 }
@@ -361,8 +390,8 @@ void PairInspector::selectPair(qint64 line) {
   rebuilding_ = true;
   for (int r = 0; r < model_->rowCount(); ++r)
     if (model_->item(r, kLine)->data(kLineRole).toLongLong() == line) {
-      table_->selectionModel()->setCurrentIndex(model_->index(r, 0),
-                                                QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+      table_->selectionModel()->setCurrentIndex(
+          model_->index(r, 0), QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
       table_->scrollTo(model_->index(r, 0));
     }
   rebuilding_ = false;
@@ -376,18 +405,19 @@ void PairInspector::showPair(qint64 line) {
   if (!p) return;
   scatter_->setSelectedLine(line);
   histogram_->setMarked(p->margin);
-  details_->setText(tr("<b>Pair from line %1</b> — %2 at step %3<br>margin β·(a − b) = %4 · a = %5 · b = %6<br>"
-                       "DPO gradient weight σ(r_l − r_w) now = <b>%7</b> · lengths %8 / %9 tokens · loss %10")
-                        .arg(line)
-                        .arg(statusOf(*p))
-                        .arg(p->step)
-                        .arg(p->margin, 0, 'f', 4)
-                        .arg(p->logratio_chosen, 0, 'f', 3)
-                        .arg(p->logratio_rejected, 0, 'f', 3)
-                        .arg(p->gradient_weight, 0, 'f', 3)
-                        .arg(p->length_chosen)
-                        .arg(p->length_rejected)
-                        .arg(p->loss, 0, 'f', 4));
+  details_->setText(
+      tr("<b>Pair from line %1</b> — %2 at step %3<br>margin β·(a − b) = %4 · a = %5 · b = %6<br>"
+         "DPO gradient weight σ(r_l − r_w) now = <b>%7</b> · lengths %8 / %9 tokens · loss %10")
+          .arg(line)
+          .arg(statusOf(*p))
+          .arg(p->step)
+          .arg(p->margin, 0, 'f', 4)
+          .arg(p->logratio_chosen, 0, 'f', 3)
+          .arg(p->logratio_rejected, 0, 'f', 3)
+          .arg(p->gradient_weight, 0, 'f', 3)
+          .arg(p->length_chosen)
+          .arg(p->length_rejected)
+          .arg(p->loss, 0, 'f', 4));
   updateHistory(line);
   if (tokens_available_) {
     tokens_state_->setText(tr("Scoring the tokens of this pair…"));
@@ -435,7 +465,8 @@ void PairInspector::updateHistory(qint64 line) {
 
 void PairInspector::setPairTokens(const dpo::PairTokenScores& tokens) {
   tokens_.insert(static_cast<qint64>(tokens.line), tokens);
-  if (selected_ && static_cast<qint64>(tokens.line) == *selected_) showTokens(tokens);  // else an answer to an older selection
+  if (selected_ && static_cast<qint64>(tokens.line) == *selected_)
+    showTokens(tokens);  // else an answer to an older selection
 }
 
 void PairInspector::showTokens(const dpo::PairTokenScores& tokens) {

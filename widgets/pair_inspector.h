@@ -29,8 +29,8 @@ enum class PairFilter { All, MisrankedNow, BecameMisranked, FlippedToCorrect, La
 // The lines of the pairs `filter` keeps, in the order of `latest`. LargestMargin keeps the
 // kLargestMarginCount pairs of largest |margin|.
 inline constexpr int kLargestMarginCount = 10;
-QList<qint64> filterPairs(const std::vector<dpo::PairRecord>& latest, const std::vector<dpo::PairRecord>& before,
-                          PairFilter filter);
+QList<qint64> filterPairs(const std::vector<dpo::PairRecord>& latest,
+                          const std::vector<dpo::PairRecord>& before, PairFilter filter);
 
 // The pair inspector: a sortable, filterable table of eval pairs; for the selected pair its text
 // with a per-token log π − log π_ref heatmap, its margin and reward history over the evaluations,

@@ -27,8 +27,9 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent) {
   prompt_->setPlaceholderText(tr("Type a prompt, e.g. Question: what is 7 + 7?\\nAnswer:"));
   prompt_->setPlainText(QStringLiteral("Question: what is 7 + 7?\nAnswer:"));
   prompt_->setMaximumHeight(prompt_->fontMetrics().lineSpacing() * 5 + 12);
-  prompt_->setToolTip(tr("Encoded as the training prompts are (BOS first). The demo model expects "
-                         "\"Question: …\\nAnswer:\", \"User: …\\nAssistant:\" or the start of a story."));
+  prompt_->setToolTip(
+      tr("Encoded as the training prompts are (BOS first). The demo model expects "
+         "\"Question: …\\nAnswer:\", \"User: …\\nAssistant:\" or the start of a story."));
   layout->addWidget(new QLabel(tr("Prompt"), this));
   layout->addWidget(prompt_);
 
@@ -69,17 +70,20 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent) {
   layout->addLayout(controls);
 
   auto* columns = new QHBoxLayout;
-  columns->addWidget(buildColumn(tr("Policy"), tr("Sampled from π, the model being trained, as it is now"), policy_), 1);
-  columns->addWidget(buildColumn(tr("Reference"), tr("Sampled from π_ref, the frozen reference the loss compares against"),
-                                 reference_),
-                     1);
+  columns->addWidget(
+      buildColumn(tr("Policy"), tr("Sampled from π, the model being trained, as it is now"), policy_), 1);
+  columns->addWidget(
+      buildColumn(tr("Reference"), tr("Sampled from π_ref, the frozen reference the loss compares against"),
+                  reference_),
+      1);
   layout->addLayout(columns, 1);
 
-  auto* explanation = new QLabel(
-      tr("r = β·(log π(y|x) − log π_ref(y|x)) is DPO's implicit reward of an answer y: how much more likely the "
-         "policy makes it than the reference does, scaled by β. Each log-probability sums the answer's tokens, "
-         "scored by one forward pass of prompt + answer."),
-      this);
+  auto* explanation = new QLabel(tr("r = β·(log π(y|x) − log π_ref(y|x)) is DPO's implicit reward of an "
+                                    "answer y: how much more likely the "
+                                    "policy makes it than the reference does, scaled by β. Each "
+                                    "log-probability sums the answer's tokens, "
+                                    "scored by one forward pass of prompt + answer."),
+                                 this);
   explanation->setObjectName("playgroundExplanation");
   explanation->setWordWrap(true);
   layout->addWidget(explanation);
@@ -179,21 +183,25 @@ void PlaygroundPanel::showResult(const PlaygroundResult& result) {
       c.text->setPlainText(tr("(no reference model: this loss is reference-free)"));
     const bool scored = answer.generated && result.error.isEmpty();
     c.logp->setText(tr("log π = %1").arg(scored ? number(answer.logp_policy) : QStringLiteral("n/a")));
-    c.ref_logp->setText(tr("log π_ref = %1").arg(scored ? number(answer.logp_reference) : QStringLiteral("n/a")));
+    c.ref_logp->setText(
+        tr("log π_ref = %1").arg(scored ? number(answer.logp_reference) : QStringLiteral("n/a")));
     c.reward->setText(tr("r = %1 · (log π − log π_ref) = %2")
-                          .arg(QString::number(result.beta, 'g', 4), scored ? number(answer.reward) : QStringLiteral("n/a")));
+                          .arg(QString::number(result.beta, 'g', 4),
+                               scored ? number(answer.reward) : QStringLiteral("n/a")));
   }
   if (!result.error.isEmpty()) {
     status_->setText(tr("Failed: %1").arg(result.error));
   } else {
-    status_->setText(tr("Step %1 · β = %2 · prompt %3 tokens · policy %4 tokens (%5) · reference %6")
-                         .arg(result.step)
-                         .arg(result.beta, 0, 'g', 4)
-                         .arg(result.prompt_tokens)
-                         .arg(result.policy.tokens)
-                         .arg(result.policy.finish)
-                         .arg(result.has_reference ? tr("%1 tokens (%2)").arg(result.reference.tokens).arg(result.reference.finish)
-                                                   : tr("none (reference-free loss: rewards n/a)")));
+    status_->setText(
+        tr("Step %1 · β = %2 · prompt %3 tokens · policy %4 tokens (%5) · reference %6")
+            .arg(result.step)
+            .arg(result.beta, 0, 'g', 4)
+            .arg(result.prompt_tokens)
+            .arg(result.policy.tokens)
+            .arg(result.policy.finish)
+            .arg(result.has_reference
+                     ? tr("%1 tokens (%2)").arg(result.reference.tokens).arg(result.reference.finish)
+                     : tr("none (reference-free loss: rewards n/a)")));
   }
   updateEnabled();
   Q_EMIT resultShown(result);

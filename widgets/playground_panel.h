@@ -51,7 +51,7 @@ class PlaygroundPanel : public QWidget {
 
  Q_SIGNALS:
   void generationRequested(const QString& prompt, int max_new_tokens, double temperature, quint64 seed);
-  void tokenAppended(int source, const QString& piece);         // after appendToken showed it
+  void tokenAppended(int source, const QString& piece);            // after appendToken showed it
   void resultShown(const dpo::widgets::PlaygroundResult& result);  // after showResult
 
  private:

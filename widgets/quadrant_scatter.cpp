@@ -63,9 +63,10 @@ QuadrantScatter::QuadrantScatter(QWidget* parent) : QFrame(parent) {
   plot_->legend->setBrush(QColor(255, 255, 255, 200));
   plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignLeft | Qt::AlignBottom);
   plot_->legend->setVisible(false);  // the corner words say it; colours are in the tooltip
-  plot_->setToolTip(tr("Each eval pair at its chosen and rejected log-ratio. Below the dashed diagonal "
-                       "a = b the pair is ranked right (green); above it, mis-ranked (orange). Click a point "
-                       "to inspect that pair."));
+  plot_->setToolTip(
+      tr("Each eval pair at its chosen and rejected log-ratio. Below the dashed diagonal "
+         "a = b the pair is ranked right (green); above it, mis-ranked (orange). Click a point "
+         "to inspect that pair."));
   connect(plot_, &QCustomPlot::mousePress, this, &QuadrantScatter::onPress);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -160,8 +161,9 @@ MarginHistogram::MarginHistogram(QWidget* parent) : QFrame(parent) {
   mark_ = new QCPItemStraightLine(plot_);
   mark_->setPen(QPen(Qt::black, 2));
   mark_->setVisible(false);
-  plot_->setToolTip(tr("Margins of the eval pairs at the latest evaluation; left of 0 = mis-ranked. Two separate "
-                       "humps suggest noisy labels (try robust DPO / cDPO). The black line is the selected pair."));
+  plot_->setToolTip(
+      tr("Margins of the eval pairs at the latest evaluation; left of 0 = mis-ranked. Two separate "
+         "humps suggest noisy labels (try robust DPO / cDPO). The black line is the selected pair."));
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(plot_);
@@ -184,7 +186,8 @@ void MarginHistogram::setMargins(const QVector<double>& margins) {
     const double start = std::floor(lo / width) * width;
     const int n = static_cast<int>(std::ceil((hi - start) / width)) + 1;
     counts_.fill(0, n);
-    for (double m : margins) counts_[std::clamp(static_cast<int>(std::floor((m - start) / width)), 0, n - 1)]++;
+    for (double m : margins)
+      counts_[std::clamp(static_cast<int>(std::floor((m - start) / width)), 0, n - 1)]++;
     for (int i = 0; i < n; ++i) {
       const double centre = start + (i + 0.5) * width;
       (centre < 0 ? keys_below : keys_above).push_back(centre);

@@ -12,18 +12,18 @@ namespace dpo::widgets {
 // One run directory as the Runs panel lists it: torch-free, filled by the studio's run catalog from
 // config.json, the last metrics.jsonl line and the checkpoints (dpo::app::brief_run).
 struct RunSummary {
-  QString dir;    // absolute path of the run directory
-  QString name;   // its folder name
-  QString loss;   // "sigmoid", "ipo", ...
+  QString dir;   // absolute path of the run directory
+  QString name;  // its folder name
+  QString loss;  // "sigmoid", "ipo", ...
   double beta = 0;
   double learning_rate = 0;
-  int64_t steps_done = 0;   // step of the last metrics line
-  int64_t steps_total = 0;  // planned optimiser steps
+  int64_t steps_done = 0;                                           // step of the last metrics line
+  int64_t steps_total = 0;                                          // planned optimiser steps
   double last_accuracy = std::numeric_limits<double>::quiet_NaN();  // rewards/accuracies of the last step
-  bool resumable = false;   // has a complete checkpoint
-  int64_t checkpoint_step = 0;  // of the newest checkpoint
-  QString source;           // "studio" or "cli"
-  QString error;            // config.json missing or unreadable ("" when fine)
+  bool resumable = false;                                           // has a complete checkpoint
+  int64_t checkpoint_step = 0;                                      // of the newest checkpoint
+  QString source;                                                   // "studio" or "cli"
+  QString error;  // config.json missing or unreadable ("" when fine)
   // Every setting of config.json's "run", flattened: "trainer.beta" → "0.1". Compared across runs
   // to name each run in a comparison by what differs.
   QMap<QString, QString> settings;

@@ -25,7 +25,8 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   open_button_ = new QPushButton(tr("Open run…"), this);
   open_button_->setToolTip(tr("Open a run directory (the studio's or one `dpo train` wrote)  [Ctrl+O]"));
   view_button_ = new QPushButton(tr("View"), this);
-  view_button_->setToolTip(tr("Show the selected run read-only: its plots, pairs and log (or double-click it)"));
+  view_button_->setToolTip(
+      tr("Show the selected run read-only: its plots, pairs and log (or double-click it)"));
   refresh_button_ = new QPushButton(tr("Refresh"), this);
   refresh_button_->setToolTip(tr("Read the runs folder again"));
   buttons->addWidget(open_button_);
@@ -40,8 +41,8 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   tree_->setUniformRowHeights(true);
   tree_->setAlternatingRowColors(true);
   tree_->setColumnCount(ColumnCount);
-  tree_->setHeaderLabels({tr("Run (☑ compare)"), tr("Loss"), tr("β"), tr("lr"), tr("Steps"), tr("Accuracy"),
-                          tr("Resumable")});
+  tree_->setHeaderLabels(
+      {tr("Run (☑ compare)"), tr("Loss"), tr("β"), tr("lr"), tr("Steps"), tr("Accuracy"), tr("Resumable")});
   tree_->headerItem()->setToolTip(Name, tr("Tick runs to overlay them on the Compare plots"));
   tree_->headerItem()->setToolTip(Accuracy, tr("rewards/accuracies of the last step"));
   tree_->headerItem()->setToolTip(Resumable, tr("Has a checkpoint to continue from"));
@@ -64,9 +65,8 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   connect(view_button_, &QPushButton::clicked, this, [this] {
     if (auto* item = tree_->currentItem()) Q_EMIT runActivated(item->data(Name, kDirRole).toString());
   });
-  connect(tree_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* item, int) {
-    Q_EMIT runActivated(item->data(Name, kDirRole).toString());
-  });
+  connect(tree_, &QTreeWidget::itemDoubleClicked, this,
+          [this](QTreeWidgetItem* item, int) { Q_EMIT runActivated(item->data(Name, kDirRole).toString()); });
   connect(tree_, &QTreeWidget::itemChanged, this, [this](QTreeWidgetItem*, int column) {
     if (!filling_ && column == Name) Q_EMIT compareChanged(checkedRuns());
   });
@@ -80,7 +80,8 @@ void RunsPanel::fill(QTreeWidgetItem* item, const dpo::widgets::RunSummary& run)
   item->setText(Beta, run.error.isEmpty() ? QString::number(run.beta, 'g', 4) : QString());
   item->setText(LearningRate, run.error.isEmpty() ? QString::number(run.learning_rate, 'g', 3) : QString());
   item->setText(Steps, QStringLiteral("%1 / %2").arg(run.steps_done).arg(run.steps_total));
-  item->setText(Accuracy, std::isfinite(run.last_accuracy) ? QString::number(run.last_accuracy, 'f', 2) : tr("—"));
+  item->setText(Accuracy,
+                std::isfinite(run.last_accuracy) ? QString::number(run.last_accuracy, 'f', 2) : tr("—"));
   item->setText(Resumable, run.resumable ? tr("yes (step %1)").arg(run.checkpoint_step) : tr("no"));
   for (int c = Beta; c < ColumnCount; ++c) item->setTextAlignment(c, Qt::AlignRight | Qt::AlignVCenter);
   QFont font = item->font(Name);
@@ -91,7 +92,8 @@ void RunsPanel::fill(QTreeWidgetItem* item, const dpo::widgets::RunSummary& run)
 
 void RunsPanel::setRuns(const QList<dpo::widgets::RunSummary>& runs) {
   const QStringList checked = checkedRuns();
-  const QString selected = tree_->currentItem() ? tree_->currentItem()->data(Name, kDirRole).toString() : QString();
+  const QString selected =
+      tree_->currentItem() ? tree_->currentItem()->data(Name, kDirRole).toString() : QString();
   filling_ = true;
   runs_ = runs;
   tree_->clear();
@@ -130,7 +132,8 @@ void RunsPanel::setChecked(const QString& dir, bool on) {
 void RunsPanel::setCurrentRun(const QString& dir) {
   current_ = dir;
   filling_ = true;
-  for (int i = 0; i < tree_->topLevelItemCount() && i < runs_.size(); ++i) fill(tree_->topLevelItem(i), runs_[i]);
+  for (int i = 0; i < tree_->topLevelItemCount() && i < runs_.size(); ++i)
+    fill(tree_->topLevelItem(i), runs_[i]);
   filling_ = false;
 }
 

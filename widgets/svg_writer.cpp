@@ -30,12 +30,23 @@ QString SvgWriter::escape(const QString& text) {
     if (u < 0x20 && u != '\t' && u != '\n' && u != '\r') continue;
     if (u == 0xFFFE || u == 0xFFFF) continue;
     switch (u) {
-      case '&': out += QLatin1String("&amp;"); break;
-      case '<': out += QLatin1String("&lt;"); break;
-      case '>': out += QLatin1String("&gt;"); break;
-      case '"': out += QLatin1String("&quot;"); break;
-      case '\'': out += QLatin1String("&apos;"); break;
-      default: out += c;
+      case '&':
+        out += QLatin1String("&amp;");
+        break;
+      case '<':
+        out += QLatin1String("&lt;");
+        break;
+      case '>':
+        out += QLatin1String("&gt;");
+        break;
+      case '"':
+        out += QLatin1String("&quot;");
+        break;
+      case '\'':
+        out += QLatin1String("&apos;");
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -99,7 +110,8 @@ int SvgWriter::polyline(const QVector<QPointF>& points, const Stroke& stroke) {
   return written;
 }
 
-void SvgWriter::polygon(const QVector<QPointF>& points, const QColor& fill, const std::optional<Stroke>& stroke) {
+void SvgWriter::polygon(const QVector<QPointF>& points, const QColor& fill,
+                        const std::optional<Stroke>& stroke) {
   QString pts;
   for (const QPointF& p : points) pts += num(p.x()) + ',' + num(p.y()) + ' ';
   body_ += QStringLiteral("<polygon points=\"%1\"").arg(pts.trimmed()) + color(fill, "fill");
@@ -110,17 +122,20 @@ void SvgWriter::polygon(const QVector<QPointF>& points, const QColor& fill, cons
 void SvgWriter::text(QPointF at, const QString& text, const QColor& c, const Font& font) {
   static const char* anchors[] = {"start", "middle", "end"};
   body_ += QStringLiteral("<text x=\"%1\" y=\"%2\" font-size=\"%3\" text-anchor=\"%4\"")
-               .arg(num(at.x()), num(at.y()), num(font.size), QLatin1String(anchors[static_cast<int>(font.anchor)]));
+               .arg(num(at.x()), num(at.y()), num(font.size),
+                    QLatin1String(anchors[static_cast<int>(font.anchor)]));
   if (font.bold) body_ += QLatin1String(" font-weight=\"bold\"");
   if (font.rotate != 0)
-    body_ += QStringLiteral(" transform=\"rotate(%1 %2 %3)\"").arg(num(font.rotate), num(at.x()), num(at.y()));
+    body_ +=
+        QStringLiteral(" transform=\"rotate(%1 %2 %3)\"").arg(num(font.rotate), num(at.x()), num(at.y()));
   body_ += color(c, "fill") + '>' + escape(text) + QLatin1String("</text>\n");
 }
 
 void SvgWriter::beginClip(const QRectF& r) {
   const QString id = QStringLiteral("clip%1").arg(clips_++);
-  body_ += QStringLiteral("<clipPath id=\"%1\"><rect x=\"%2\" y=\"%3\" width=\"%4\" height=\"%5\"/></clipPath>\n")
-               .arg(id, num(r.x()), num(r.y()), num(r.width()), num(r.height()));
+  body_ +=
+      QStringLiteral("<clipPath id=\"%1\"><rect x=\"%2\" y=\"%3\" width=\"%4\" height=\"%5\"/></clipPath>\n")
+          .arg(id, num(r.x()), num(r.y()), num(r.width()), num(r.height()));
   body_ += QStringLiteral("<g clip-path=\"url(#%1)\">\n").arg(id);
   ++open_groups_;
 }

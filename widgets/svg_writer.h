@@ -24,8 +24,8 @@ struct SvgFont {
 
 // A minimal SVG 1.1 writer: enough shapes to draw a plot as vectors. Not QSvgGenerator (qt6-svg):
 // in Qt 6.4 it writes no clip paths (QPainter::setClipRect is dropped), so a zoomed plot's lines
-// would spill over the axes; this writer clips with <clipPath>. Coordinates are user units = pixels, origin top-left, y down.
-// Every piece of text goes through escape(), so titles such as "a < b & c" stay valid XML.
+// would spill over the axes; this writer clips with <clipPath>. Coordinates are user units = pixels, origin
+// top-left, y down. Every piece of text goes through escape(), so titles such as "a < b & c" stay valid XML.
 class SvgWriter {
  public:
   using Stroke = SvgStroke;
@@ -41,7 +41,8 @@ class SvgWriter {
   void line(QPointF a, QPointF b, const Stroke& stroke);
   // Non-finite points split the line: one <polyline> per finite run of ≥ 1 point.
   int polyline(const QVector<QPointF>& points, const Stroke& stroke);
-  void polygon(const QVector<QPointF>& points, const QColor& fill, const std::optional<Stroke>& stroke = std::nullopt);
+  void polygon(const QVector<QPointF>& points, const QColor& fill,
+               const std::optional<Stroke>& stroke = std::nullopt);
   void text(QPointF at, const QString& text, const QColor& color, const Font& font = {});
 
   // Later shapes are clipped to r until endClip() (the plot's axis rectangle).

@@ -55,7 +55,8 @@ void TokenHeatmap::setTokens(const std::vector<dpo::TokenScore>& tokens, double 
   tokens_ = tokens;
   scale_ = scale > 0 ? scale : 1.0;
   shown_.clear();
-  for (const auto& t : tokens_) shown_.push_back(visible(QString::fromStdString(t.text), QString::fromStdString(t.piece)));
+  for (const auto& t : tokens_)
+    shown_.push_back(visible(QString::fromStdString(t.text), QString::fromStdString(t.piece)));
   layoutTokens(width());
   updateGeometry();
   update();
@@ -68,7 +69,9 @@ QColor TokenHeatmap::tokenColor(int index) const {
   return logRatioColor(tokens_[static_cast<size_t>(index)].logratio(), scale_);
 }
 
-QRect TokenHeatmap::tokenRect(int index) const { return index >= 0 && index < rects_.size() ? rects_[index] : QRect(); }
+QRect TokenHeatmap::tokenRect(int index) const {
+  return index >= 0 && index < rects_.size() ? rects_[index] : QRect();
+}
 
 int TokenHeatmap::tokenAt(const QPoint& pos) const {
   for (int i = 0; i < rects_.size(); ++i)
@@ -140,8 +143,10 @@ bool TokenHeatmap::event(QEvent* event) {
   if (event->type() == QEvent::ToolTip) {
     auto* help = static_cast<QHelpEvent*>(event);
     const int i = tokenAt(help->pos());
-    if (i >= 0) QToolTip::showText(help->globalPos(), tokenToolTip(i), this, tokenRect(i));
-    else QToolTip::hideText();
+    if (i >= 0)
+      QToolTip::showText(help->globalPos(), tokenToolTip(i), this, tokenRect(i));
+    else
+      QToolTip::hideText();
     return true;
   }
   return QWidget::event(event);
@@ -149,8 +154,9 @@ bool TokenHeatmap::event(QEvent* event) {
 
 LogRatioLegend::LogRatioLegend(QWidget* parent) : QWidget(parent) {
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
-  setToolTip(tr("Per-token log π − log π_ref: how much more (blue) or less (red) likely the policy makes each "
-                "token than the reference did. The colours saturate at ± the largest |value| of the pair."));
+  setToolTip(
+      tr("Per-token log π − log π_ref: how much more (blue) or less (red) likely the policy makes each "
+         "token than the reference did. The colours saturate at ± the largest |value| of the pair."));
 }
 
 void LogRatioLegend::setScale(double scale) {
@@ -180,7 +186,8 @@ void LogRatioLegend::paintEvent(QPaintEvent*) {
   p.drawText(below, Qt::AlignLeft, QStringLiteral("−%1").arg(scale_, 0, 'g', 3));
   p.drawText(below, Qt::AlignHCenter, QStringLiteral("0"));
   p.drawText(below, Qt::AlignRight, QStringLiteral("+%1").arg(scale_, 0, 'g', 3));
-  p.drawText(QRect(0, 0, label_w - 6, bar_h + 4), Qt::AlignRight | Qt::AlignVCenter, tr("less likely than π_ref"));
+  p.drawText(QRect(0, 0, label_w - 6, bar_h + 4), Qt::AlignRight | Qt::AlignVCenter,
+             tr("less likely than π_ref"));
   p.drawText(QRect(bar.right() + 6, 0, label_w, bar_h + 4), Qt::AlignLeft | Qt::AlignVCenter,
              tr("more likely"));
   p.drawText(QRect(0, ty + fm.height(), width(), fm.height()), Qt::AlignHCenter,

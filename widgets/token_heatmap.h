@@ -26,8 +26,8 @@ class TokenHeatmap : public QWidget {
   const std::vector<dpo::TokenScore>& tokens() const { return tokens_; }
   int count() const { return static_cast<int>(tokens_.size()); }
   double scale() const { return scale_; }
-  QColor tokenColor(int index) const;   // the background drawn for token `index`
-  QRect tokenRect(int index) const;     // where it is drawn
+  QColor tokenColor(int index) const;    // the background drawn for token `index`
+  QRect tokenRect(int index) const;      // where it is drawn
   int tokenAt(const QPoint& pos) const;  // -1: none
   QString tokenToolTip(int index) const;
 

@@ -1,7 +1,7 @@
 #include "app/session/lesson_run.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <set>
@@ -35,7 +35,9 @@ std::vector<std::string> distinct_prompts(const std::vector<PreferencePair>& pai
   return prompts;
 }
 
-int64_t pad_of(const Tokenizer& tokenizer) { return tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0)); }
+int64_t pad_of(const Tokenizer& tokenizer) {
+  return tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
+}
 
 }  // namespace
 
@@ -106,7 +108,8 @@ std::map<std::string, double> LessonProbe::finish(const std::string& label, doub
   // The plain DPO loss at the run's β, so runs with different losses compare on one scale.
   LossConfig heldout_loss;
   heldout_loss.beta = beta;
-  auto eval = evaluate_preferences(policy, nullptr, heldout_, pad_of(tokenizer), heldout_loss, 16, &reference_);
+  auto eval =
+      evaluate_preferences(policy, nullptr, heldout_, pad_of(tokenizer), heldout_loss, 16, &reference_);
   double a = 0, b = 0;
   for (const auto& r : eval.pairs) {
     a += r.logratio_chosen / static_cast<double>(eval.pairs.size());
@@ -129,9 +132,10 @@ std::map<std::string, double> LessonProbe::finish(const std::string& label, doub
 std::string describe_lesson_run(const LessonRun& r, int64_t steps) {
   std::ostringstream s;
   s << r.label << ": "
-    << (r.objective == "sft" ? std::string("SFT on chosen") : "loss " + r.loss + ", beta " + nlohmann::json(r.beta).dump())
-    << ", dataset " << r.dataset << ", lr " << r.learning_rate << ", " << steps << " steps, batch " << r.batch_size
-    << ", seed " << r.seed;
+    << (r.objective == "sft" ? std::string("SFT on chosen")
+                             : "loss " + r.loss + ", beta " + nlohmann::json(r.beta).dump())
+    << ", dataset " << r.dataset << ", lr " << r.learning_rate << ", " << steps << " steps, batch "
+    << r.batch_size << ", seed " << r.seed;
   if (r.label_smoothing > 0) s << ", label smoothing " << r.label_smoothing;
   if (r.loss == "rdpo-length") s << ", length alpha " << r.length_alpha;
   return s.str();

@@ -15,9 +15,9 @@ namespace dpo::app {
 // the studio's worker so both build runs the same way, and saved as the run's config.json.
 struct RunOptions {
   std::string data_path;
-  std::string tokenizer_path;  // a file; default: the model folder's tokenizer, else the demo's
-  std::string model_dir;       // Hugging Face folder; empty: a tiny random Llama for the demo
-  std::string reference_dir;   // π_ref from another folder; empty: a frozen copy of the policy
+  std::string tokenizer_path;   // a file; default: the model folder's tokenizer, else the demo's
+  std::string model_dir;        // Hugging Face folder; empty: a tiny random Llama for the demo
+  std::string reference_dir;    // π_ref from another folder; empty: a frozen copy of the policy
   std::string device = "auto";  // "auto" (CUDA when present), "cpu", "cuda", "cuda:1"
   // Data layer (see `dpo data stats`): file format, layout and column overrides, bad-row policy.
   std::string format;

@@ -26,7 +26,8 @@ namespace dpo::app {
 //   checkpoints/step-N/, final/, adapter/ (LoRA)
 // Record lines are appended and flushed one at a time, so a reader (the studio, tail -f) can follow
 // a live run.
-inline constexpr const char* kRunRecordFiles[] = {"metrics.jsonl", "eval.jsonl", "pairs.jsonl", "events.jsonl"};
+inline constexpr const char* kRunRecordFiles[] = {"metrics.jsonl", "eval.jsonl", "pairs.jsonl",
+                                                  "events.jsonl"};
 
 // A TrainerEvent as events.jsonl keeps it; `value` is the new β or learning rate (NaN: none).
 struct RunEvent {
@@ -54,10 +55,10 @@ LoadedRun load_run(const std::filesystem::path& dir);
 // checkpoints.
 struct RunBrief {
   std::filesystem::path dir;
-  nlohmann::json config;  // empty object when config.json is missing or unreadable
-  std::string error;      // why config.json could not be read ("" when fine)
-  int64_t steps_done = 0;   // step of the last metrics line
-  int64_t max_steps = 0;    // the run's planned steps
+  nlohmann::json config;   // empty object when config.json is missing or unreadable
+  std::string error;       // why config.json could not be read ("" when fine)
+  int64_t steps_done = 0;  // step of the last metrics line
+  int64_t max_steps = 0;   // the run's planned steps
   std::optional<StepMetrics> last;
   std::optional<std::filesystem::path> checkpoint;  // the newest complete one
 };

@@ -65,7 +65,8 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
   out.columns = firstRowColumns(path);
   try {
     // The demo tokenizer is cheap to build; one per call keeps this thread-safe.
-    auto tokenizer = SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
+    auto tokenizer =
+        SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
     ChatRenderer renderer;
     renderer.template_source = std::string(chatml_template_source());
     renderer.description = "the built-in ChatML template (the demo tokenizer has none)";
@@ -81,10 +82,9 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     layout.renderer = &renderer;
     layout.on_bad_row = BadRowPolicy::kError;
 
-    const auto dataset =
-        path.empty() ? parse_preference_dataset(resources::demo_preferences_jsonl(), "embedded demo",
-                                                FileFormat::kJsonl, layout)
-                     : load_preference_dataset(path, layout);
+    const auto dataset = path.empty() ? parse_preference_dataset(resources::demo_preferences_jsonl(),
+                                                                 "embedded demo", FileFormat::kJsonl, layout)
+                                      : load_preference_dataset(path, layout);
     TokenizeOptions options;  // the run's defaults: truncation counted, histograms untruncated
     const auto tokenized = tokenize_dataset(*tokenizer, dataset, options, layout.on_bad_row);
     const auto full = tokenize_dataset(*tokenizer, dataset, untruncated(options), BadRowPolicy::kSkip);
@@ -103,8 +103,9 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     }
     for (const auto& u : dataset.unpaired) {
       if (out.rows.size() >= preview_rows) break;
-      out.rows.push_back({static_cast<qint64>(u.line), q(u.prompt), q(u.completion),
-                          u.label ? QStringLiteral("(label: desirable)") : QStringLiteral("(label: undesirable)")});
+      out.rows.push_back(
+          {static_cast<qint64>(u.line), q(u.prompt), q(u.completion),
+           u.label ? QStringLiteral("(label: desirable)") : QStringLiteral("(label: undesirable)")});
     }
     out.prompt = histogram(stats.prompt);
     out.chosen = histogram(stats.chosen);

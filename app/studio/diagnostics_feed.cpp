@@ -52,12 +52,14 @@ void DiagnosticsFeed::refresh() {
   stale_ = false;
   ++count_;
   const auto& records = run_->records();
-  panel_->setItems(diagnoseRecords(records, run_->currentBeta(), run_->evals()), static_cast<qint64>(records.size()));
+  panel_->setItems(diagnoseRecords(records, run_->currentBeta(), run_->evals()),
+                   static_cast<qint64>(records.size()));
   const auto trend_steps = static_cast<qint64>(diagnose::limits::kMinStepsForTrend);
   const auto steps = static_cast<qint64>(records.size());
-  panel_->setFootnote(steps > 0 && steps < trend_steps
-                          ? tr("The trend checks start after %1 steps (%2 so far).").arg(trend_steps).arg(steps)
-                          : QString());
+  panel_->setFootnote(
+      steps > 0 && steps < trend_steps
+          ? tr("The trend checks start after %1 steps (%2 so far).").arg(trend_steps).arg(steps)
+          : QString());
 }
 
 void DiagnosticsFeed::start() {

@@ -29,8 +29,8 @@ class DiagnosticsFeed : public QObject {
   DiagnosticsFeed(const RunController* run, widgets::DiagnosticsPanel* panel, QObject* parent = nullptr);
 
   void refresh();
-  void start();  // a run began: refresh while records arrive
-  void stop();   // the run ended: one last refresh
+  void start();                         // a run began: refresh while records arrive
+  void stop();                          // the run ended: one last refresh
   int count() const { return count_; }  // refreshes so far
 
  private:

@@ -13,7 +13,8 @@ namespace dpo::studio {
 // past its due time it ran. A training step that blocked the loop shows up as one long lateness.
 class LatencyProbe : public QObject {
  public:
-  explicit LatencyProbe(int interval_ms = 5, QObject* parent = nullptr) : QObject(parent), interval_ms_(interval_ms) {
+  explicit LatencyProbe(int interval_ms = 5, QObject* parent = nullptr)
+      : QObject(parent), interval_ms_(interval_ms) {
     timer_.setTimerType(Qt::PreciseTimer);
     timer_.setInterval(interval_ms_);
     QObject::connect(&timer_, &QTimer::timeout, this, [this] {

@@ -34,11 +34,13 @@ QString describeRun(const LessonRun& r) { return q(app::describe_lesson_run(r, r
 
 // Which of the window's plots draws a metrics.jsonl series.
 widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
-  if (metric.starts_with("rewards/margins") || metric.starts_with("rewards/accuracies")) return w.plots()->rewardMarginPlot();
+  if (metric.starts_with("rewards/margins") || metric.starts_with("rewards/accuracies"))
+    return w.plots()->rewardMarginPlot();
   if (metric.starts_with("rewards/") || metric.starts_with("logps/")) return w.plots()->logRatioPlot();
   if (metric.starts_with("loss")) return w.plots()->lossPlot();
   if (metric.starts_with("length")) return w.plots()->lengthPlot();
-  if (metric.starts_with("grad_norm") || metric.starts_with("learning_rate")) return w.plots()->optimiserPlot();
+  if (metric.starts_with("grad_norm") || metric.starts_with("learning_rate"))
+    return w.plots()->optimiserPlot();
   return nullptr;
 }
 
@@ -55,11 +57,13 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
       qWarning("dpo-studio: %s", e.what());
     }
   }
-  std::stable_sort(lessons_.begin(), lessons_.end(), [](const Lesson& a, const Lesson& b) { return a.number < b.number; });
+  std::stable_sort(lessons_.begin(), lessons_.end(),
+                   [](const Lesson& a, const Lesson& b) { return a.number < b.number; });
 
   dock_ = new QDockWidget(tr("Lessons"), window);
   dock_->setObjectName("lessonDock");
-  dock_->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+  dock_->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                     QDockWidget::DockWidgetClosable);
   panel_ = new widgets::LessonPanel(dock_);
   panel_->setObjectName("lessonPanel");
   panel_->setMinimumWidth(240);
@@ -74,13 +78,15 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
   dock_->setWidget(scroll);
   window->addDockWidget(Qt::RightDockWidgetArea, dock_);
-  if (auto* diagnostics = window->findChild<QDockWidget*>("diagnosticsDock")) window->tabifyDockWidget(diagnostics, dock_);
+  if (auto* diagnostics = window->findChild<QDockWidget*>("diagnosticsDock"))
+    window->tabifyDockWidget(diagnostics, dock_);
   dock_->hide();  // the studio opens as before; the Lessons menu shows it
 
   menu_ = window->menuBar()->addMenu(tr("&Lessons"));
   menu_->setObjectName("lessonsMenu");
   for (int i = 0; i < static_cast<int>(lessons_.size()); ++i)
-    menu_->addAction(tr("&%1. %2").arg(lessons_[i].number).arg(q(lessons_[i].title)), this, [this, i] { openLesson(i); });
+    menu_->addAction(tr("&%1. %2").arg(lessons_[i].number).arg(q(lessons_[i].title)), this,
+                     [this, i] { openLesson(i); });
   menu_->addSeparator();
   menu_->addAction(tr("&Open lesson file…"), this, &LessonController::chooseLessonFile);
   menu_->addAction(dock_->toggleViewAction());
@@ -144,7 +150,8 @@ int LessonController::openLessonFile(const QString& path) {
 }
 
 void LessonController::chooseLessonFile() {
-  const QString path = QFileDialog::getOpenFileName(window_, tr("Open a lesson"), QString(), tr("Lessons (*.json);;All files (*)"));
+  const QString path = QFileDialog::getOpenFileName(window_, tr("Open a lesson"), QString(),
+                                                    tr("Lessons (*.json);;All files (*)"));
   if (path.isEmpty()) return;
   if (openLessonFile(path) < 0) QMessageBox::warning(window_, tr("Lesson"), last_error_);
 }
@@ -187,8 +194,9 @@ void LessonController::runLesson(int lesson, int run) {
     last_check_ = -1;
   }
   highlightPlots(lesson);
-  panel_->setStatus(tr("Running %1. Pause (F6) and Step (F10) to go one step at a time; Reveal when the class has seen it.")
-                        .arg(q(runs[run].label)));
+  panel_->setStatus(
+      tr("Running %1. Pause (F6) and Step (F10) to go one step at a time; Reveal when the class has seen it.")
+          .arg(q(runs[run].label)));
   if (auto_start_) window_->startTraining();
 }
 
@@ -202,10 +210,12 @@ void LessonController::highlightPlots(int lesson) {
     if (!plot) continue;
     if (!plot_titles_.contains(plot)) plot_titles_.insert(plot, plot->title());
     const bool on = marked.contains(plot);
-    plot->setTitle(on ? QStringLiteral("★ ") + plot_titles_.value(plot) + tr("  (lesson %1)").arg(lessons_[lesson].number)
+    plot->setTitle(on ? QStringLiteral("★ ") + plot_titles_.value(plot) +
+                            tr("  (lesson %1)").arg(lessons_[lesson].number)
                       : plot_titles_.value(plot));
-    plot->setStyleSheet(on ? QStringLiteral("#%1 { border: 3px solid #e8a33d; border-radius: 4px; }").arg(plot->objectName())
-                           : QString());
+    plot->setStyleSheet(
+        on ? QStringLiteral("#%1 { border: 3px solid #e8a33d; border-radius: 4px; }").arg(plot->objectName())
+           : QString());
     plot->setProperty("lessonHighlight", on);
   }
 }
@@ -232,15 +242,17 @@ void LessonController::startNextQueued() {
   auto_start_ = true;
   runLesson(measured_lesson_, run);
   auto_start_ = was;
-  panel_->setStatus(tr("Running %1 (%2 of %3) — the check follows the last run.")
-                        .arg(q(lessons_[measured_lesson_].runs[run].label))
-                        .arg(static_cast<int>(lessons_[measured_lesson_].runs.size()) - static_cast<int>(queue_.size()))
-                        .arg(lessons_[measured_lesson_].runs.size()));
+  panel_->setStatus(
+      tr("Running %1 (%2 of %3) — the check follows the last run.")
+          .arg(q(lessons_[measured_lesson_].runs[run].label))
+          .arg(static_cast<int>(lessons_[measured_lesson_].runs.size()) - static_cast<int>(queue_.size()))
+          .arg(lessons_[measured_lesson_].runs.size()));
 }
 
 void LessonController::onMeasured(const QString& label, const QVariantMap& values) {
   if (measured_lesson_ < 0) return;
-  for (auto it = values.begin(); it != values.end(); ++it) measured_[label + "." + it.key()] = it.value().toDouble();
+  for (auto it = values.begin(); it != values.end(); ++it)
+    measured_[label + "." + it.key()] = it.value().toDouble();
   checkIfComplete();
 }
 
@@ -248,7 +260,8 @@ void LessonController::onRunFinished(qint64, bool stopped, bool failed) {
   if (queue_.isEmpty()) return;
   if (stopped || failed) {
     queue_.clear();
-    panel_->setStatus(failed ? tr("The run failed; the check needs every run.") : tr("Stopped; the check needs every run."));
+    panel_->setStatus(failed ? tr("The run failed; the check needs every run.")
+                             : tr("Stopped; the check needs every run."));
     return;
   }
   // Start the next run once this one's thread is gone (finished() is the worker's last signal).
@@ -273,7 +286,8 @@ bool LessonController::checkIfComplete() {
     }
     const auto result = evaluate_check(l.check, values, l.name);
     QStringList clauses;
-    for (const auto& c : result.clauses) clauses.append((c.passed ? QStringLiteral("✓ ") : QStringLiteral("✗ ")) + q(c.measured));
+    for (const auto& c : result.clauses)
+      clauses.append((c.passed ? QStringLiteral("✓ ") : QStringLiteral("✗ ")) + q(c.measured));
     last_check_ = result.passed ? 1 : 0;
     panel_->setCheck(result.passed, q(l.symptom), clauses);
     panel_->setStatus(tr("All runs done. Reveal when the class has answered."));

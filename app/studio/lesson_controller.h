@@ -1,7 +1,7 @@
 #pragma once
 #include <QHash>
-#include <QObject>
 #include <QList>
+#include <QObject>
 #include <QString>
 #include <QVariantMap>
 
@@ -74,9 +74,9 @@ class LessonController : public QObject {
   QString last_error_;
   bool auto_start_ = true;
   bool short_runs_ = false;
-  int measured_lesson_ = -1;          // the lesson whose runs measured_ holds
-  QHash<QString, double> measured_;   // "<run>.<kind>.<metric>"
-  QList<int> queue_;                  // runs still to start in Run all
+  int measured_lesson_ = -1;         // the lesson whose runs measured_ holds
+  QHash<QString, double> measured_;  // "<run>.<kind>.<metric>"
+  QList<int> queue_;                 // runs still to start in Run all
   int last_check_ = -1;
 };
 

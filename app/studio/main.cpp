@@ -1,9 +1,9 @@
 #include <QApplication>
-#include <QPalette>
-#include <QStyleFactory>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
+#include <QPalette>
 #include <QPixmap>
+#include <QStyleFactory>
 #include <QTabWidget>
 #include <QTimer>
 
@@ -67,22 +67,34 @@ int main(int argc, char** argv) {
   QApplication::setStyle("Fusion");
 
   QCommandLineParser parser;
-  parser.setApplicationDescription("DPO Studio: train a policy with Direct Preference Optimization and watch it learn.");
+  parser.setApplicationDescription(
+      "DPO Studio: train a policy with Direct Preference Optimization and watch it learn.");
   parser.addHelpOption();
   parser.addVersionOption();
-  const QCommandLineOption smoke_opt("smoke", "Run a few demo steps headless, check that every plot received points, and exit (0 = ok).");
-  const QCommandLineOption screenshot_opt("screenshot", "Run a few demo steps, save the main window to <file> and exit.", "file");
-  const QCommandLineOption after_opt("after-steps", "With --screenshot: pause after <n> steps, evaluate, and shoot the paused window.", "n");
-  const QCommandLineOption panel_opt("panel", "With --screenshot: what to show, main (the plots, default), inspector (the pair inspector) or dataset (the data preview).", "name");
-  const QCommandLineOption eval_opt("eval-every", "Evaluate the held-out pairs every <n> steps (0: only at the end).", "n");
-  const QCommandLineOption steps_opt("steps", "Optimiser steps (default: 200; 10 with --smoke; 40 with --screenshot).", "n");
-  const QCommandLineOption threads_opt("threads", "Intra-op threads for torch (default: hardware concurrency).", "n");
-  const QCommandLineOption data_opt("data", "Preference JSONL {prompt, chosen, rejected} (default: embedded demo).", "file");
+  const QCommandLineOption smoke_opt(
+      "smoke", "Run a few demo steps headless, check that every plot received points, and exit (0 = ok).");
+  const QCommandLineOption screenshot_opt(
+      "screenshot", "Run a few demo steps, save the main window to <file> and exit.", "file");
+  const QCommandLineOption after_opt(
+      "after-steps", "With --screenshot: pause after <n> steps, evaluate, and shoot the paused window.", "n");
+  const QCommandLineOption panel_opt("panel",
+                                     "With --screenshot: what to show, main (the plots, default), inspector "
+                                     "(the pair inspector) or dataset (the data preview).",
+                                     "name");
+  const QCommandLineOption eval_opt("eval-every",
+                                    "Evaluate the held-out pairs every <n> steps (0: only at the end).", "n");
+  const QCommandLineOption steps_opt(
+      "steps", "Optimiser steps (default: 200; 10 with --smoke; 40 with --screenshot).", "n");
+  const QCommandLineOption threads_opt("threads",
+                                       "Intra-op threads for torch (default: hardware concurrency).", "n");
+  const QCommandLineOption data_opt(
+      "data", "Preference JSONL {prompt, chosen, rejected} (default: embedded demo).", "file");
   const QCommandLineOption beta_opt("beta", "DPO temperature β (typical 0.01 - 0.5).", "b");
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
-  const QCommandLineOption dark_opt("dark", "A dark palette (Fusion style), e.g. for a projector in a dim room.");
-  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, eval_opt, steps_opt, threads_opt, data_opt, beta_opt,
-                     start_opt, dark_opt});
+  const QCommandLineOption dark_opt("dark",
+                                    "A dark palette (Fusion style), e.g. for a projector in a dim room.");
+  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, eval_opt, steps_opt, threads_opt,
+                     data_opt, beta_opt, start_opt, dark_opt});
   parser.process(app);
   if (parser.isSet(dark_opt)) {
     QApplication::setStyle(QStyleFactory::create("Fusion"));
@@ -124,8 +136,10 @@ int main(int argc, char** argv) {
   if (!headless) window.enablePersistence();  // smoke runs and screenshots start from the defaults
   auto config = window.runConfig();
   config.threads = threads_in_effect;
-  if (smoke) config.run.trainer.max_steps = 10;
-  else if (!screenshot.isEmpty()) config.run.trainer.max_steps = 40;
+  if (smoke)
+    config.run.trainer.max_steps = 10;
+  else if (!screenshot.isEmpty())
+    config.run.trainer.max_steps = 40;
   if (parser.isSet(steps_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(steps_opt).toLongLong(&ok);
@@ -139,11 +153,13 @@ int main(int argc, char** argv) {
     if (!ok || after_steps < 1) return fail("--after-steps needs a positive integer");
     if (screenshot.isEmpty()) return fail("--after-steps goes with --screenshot");
     config.pause_after = after_steps;
-    if (!parser.isSet(steps_opt)) config.run.trainer.max_steps = std::max<qint64>(config.run.trainer.max_steps, 200);
+    if (!parser.isSet(steps_opt))
+      config.run.trainer.max_steps = std::max<qint64>(config.run.trainer.max_steps, 200);
     if (config.run.trainer.max_steps <= after_steps) return fail("--steps must be larger than --after-steps");
   }
   const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
-  if (panel != "main" && panel != "inspector" && panel != "dataset") return fail("--panel is main, inspector or dataset");
+  if (panel != "main" && panel != "inspector" && panel != "dataset")
+    return fail("--panel is main, inspector or dataset");
   if (parser.isSet(eval_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
@@ -158,7 +174,8 @@ int main(int argc, char** argv) {
   }
   window.setRunConfig(config);
   const QString blas = QString::fromStdString(dpo::blas_description());
-  window.facts()->setCompute(QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
+  window.facts()->setCompute(
+      QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
 
   if (!headless) {
     window.show();
@@ -183,7 +200,8 @@ int main(int argc, char** argv) {
       return false;
     }
     std::printf("dpo-studio: %lld steps, %s saved to %s (%dx%d)\n", static_cast<long long>(steps_done),
-                panel == "inspector" ? "pair inspector" : "window", qPrintable(screenshot), shot.width(), shot.height());
+                panel == "inspector" ? "pair inspector" : "window", qPrintable(screenshot), shot.width(),
+                shot.height());
     std::fflush(stdout);
     return true;
   };
@@ -195,7 +213,8 @@ int main(int argc, char** argv) {
       QTimer::singleShot(300, &window, [&] {  // queued replots of the inspector land first
         const bool ok = save(window.run()->stepsDone());
         QObject::disconnect(window.run(), &dpo::studio::RunController::runFinished, &app, nullptr);
-        QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app, [ok] { QApplication::exit(ok ? 0 : 1); });
+        QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app,
+                         [ok] { QApplication::exit(ok ? 0 : 1); });
         window.run()->stop();
       });
     };
@@ -210,43 +229,52 @@ int main(int argc, char** argv) {
       QObject::connect(&window, &MainWindow::pairTokensShown, &window, shoot, Qt::SingleShotConnection);
       inspector->selectPair(static_cast<qint64>(pick->line));
     };
-    QObject::connect(window.run(), &dpo::studio::RunController::paused, &window, [&](qint64 steps_done) {
-      if (!window.run()->evals().empty() && window.run()->evals().back().step == steps_done) return open_pair();
-      QObject::connect(window.run(), &dpo::studio::RunController::evalRecorded, &window, open_pair, Qt::SingleShotConnection);
-      window.run()->evaluateNow();
-    }, Qt::SingleShotConnection);
+    QObject::connect(
+        window.run(), &dpo::studio::RunController::paused, &window,
+        [&](qint64 steps_done) {
+          if (!window.run()->evals().empty() && window.run()->evals().back().step == steps_done)
+            return open_pair();
+          QObject::connect(window.run(), &dpo::studio::RunController::evalRecorded, &window, open_pair,
+                           Qt::SingleShotConnection);
+          window.run()->evaluateNow();
+        },
+        Qt::SingleShotConnection);
   }
-  QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app, [&](qint64 steps_done, bool, bool failed) {
-    window.plots()->flush();
-    QApplication::processEvents();
-    bool ok = !failed && steps_done == config.run.trainer.max_steps;
-    if (failed) std::fprintf(stderr, "dpo-studio: %s\n", qPrintable(window.lastError()));
-    if (smoke) {
-      QStringList counts;
-      for (auto* plot : window.plots()->plots()) {
-        int fewest = INT_MAX;
-        for (int s = 0; s < plot->seriesCount(); ++s)
-          if (!plot->isPointSeries(s)) fewest = std::min(fewest, plot->pointCount(s));
-        ok = ok && fewest > 0 && fewest == steps_done;
-        counts << QStringLiteral("%1 %2").arg(plot->objectName()).arg(fewest);
-      }
-      const auto& rec = window.run()->records();
-      const double seconds = clock.elapsed() / 1000.0;
-      if (!rec.empty()) {
-        std::printf("dpo-studio smoke: %s, %lld/%lld steps in %.1f s; loss %.4f -> %.4f, margin %+.4f, accuracy %.2f; "
-                    "points: %s\n",
-                    ok ? "ok" : "FAILED", static_cast<long long>(steps_done), static_cast<long long>(config.run.trainer.max_steps),
-                    seconds, rec.front().loss, rec.back().loss, rec.back().rewards_margins,
-                    rec.back().rewards_accuracies, qPrintable(counts.join(", ")));
-      } else {
-        std::printf("dpo-studio smoke: FAILED, no steps ran\n");
-      }
-    } else {
-      ok = save(steps_done) && ok;
-    }
-    std::fflush(stdout);
-    QApplication::exit(ok ? 0 : 1);
-  });
+  QObject::connect(window.run(), &dpo::studio::RunController::runFinished, &app,
+                   [&](qint64 steps_done, bool, bool failed) {
+                     window.plots()->flush();
+                     QApplication::processEvents();
+                     bool ok = !failed && steps_done == config.run.trainer.max_steps;
+                     if (failed) std::fprintf(stderr, "dpo-studio: %s\n", qPrintable(window.lastError()));
+                     if (smoke) {
+                       QStringList counts;
+                       for (auto* plot : window.plots()->plots()) {
+                         int fewest = INT_MAX;
+                         for (int s = 0; s < plot->seriesCount(); ++s)
+                           if (!plot->isPointSeries(s)) fewest = std::min(fewest, plot->pointCount(s));
+                         ok = ok && fewest > 0 && fewest == steps_done;
+                         counts << QStringLiteral("%1 %2").arg(plot->objectName()).arg(fewest);
+                       }
+                       const auto& rec = window.run()->records();
+                       const double seconds = clock.elapsed() / 1000.0;
+                       if (!rec.empty()) {
+                         std::printf(
+                             "dpo-studio smoke: %s, %lld/%lld steps in %.1f s; loss %.4f -> %.4f, margin "
+                             "%+.4f, accuracy %.2f; "
+                             "points: %s\n",
+                             ok ? "ok" : "FAILED", static_cast<long long>(steps_done),
+                             static_cast<long long>(config.run.trainer.max_steps), seconds, rec.front().loss,
+                             rec.back().loss, rec.back().rewards_margins, rec.back().rewards_accuracies,
+                             qPrintable(counts.join(", ")));
+                       } else {
+                         std::printf("dpo-studio smoke: FAILED, no steps ran\n");
+                       }
+                     } else {
+                       ok = save(steps_done) && ok;
+                     }
+                     std::fflush(stdout);
+                     QApplication::exit(ok ? 0 : 1);
+                   });
   QTimer::singleShot(0, &window, [&] {
     clock.start();
     window.startTraining();

@@ -54,8 +54,11 @@ StudioRunConfig configFor(StudioRunConfig c, const RunSummary& run) {
   if (run.beta > 0) c.run.trainer.loss.beta = run.beta;
   if (run.learning_rate > 0) c.run.trainer.learning_rate = run.learning_rate;
   if (run.steps_total > 0) c.run.trainer.max_steps = run.steps_total;
-  c.run.trainer.batch_size = run.settings.value("trainer.per_device_train_batch_size", QString::number(c.run.trainer.batch_size)).toLongLong();
-  c.run.trainer.eval_every = run.settings.value("trainer.eval_steps", QString::number(c.run.trainer.eval_every)).toLongLong();
+  c.run.trainer.batch_size =
+      run.settings.value("trainer.per_device_train_batch_size", QString::number(c.run.trainer.batch_size))
+          .toLongLong();
+  c.run.trainer.eval_every =
+      run.settings.value("trainer.eval_steps", QString::number(c.run.trainer.eval_every)).toLongLong();
   return c;
 }
 
@@ -80,8 +83,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  const int panel_width = std::max(scroll->widget()->minimumWidth(), scroll->widget()->minimumSizeHint().width()) +
-                          scroll->style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 4;
+  const int panel_width =
+      std::max(scroll->widget()->minimumWidth(), scroll->widget()->minimumSizeHint().width()) +
+      scroll->style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 4;
   scroll->setMinimumWidth(panel_width);
   splitter->addWidget(scroll);
   tabs_ = new QTabWidget(splitter);
@@ -100,7 +104,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   buildMenus();
   connectRun();
   new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
-  setRunConfig({});  // RunOptions' defaults: the studio and `dpo train` start from the same place
+  setRunConfig({});            // RunOptions' defaults: the studio and `dpo train` start from the same place
   updateControls();
   showState();
   resize(1500, 940);
@@ -119,9 +123,10 @@ QWidget* MainWindow::buildLeftColumn() {
   layout->addWidget(controls_);
   facts_ = new RunFacts(panel);
   layout->addWidget(facts_);
-  auto* hint = new QLabel(tr("Plots: hover for exact values, drag to pan, wheel to zoom, double-click to fit; "
-                             "right-click for a log scale and PNG/CSV export."),
-                          panel);
+  auto* hint =
+      new QLabel(tr("Plots: hover for exact values, drag to pan, wheel to zoom, double-click to fit; "
+                    "right-click for a log scale and PNG/CSV export."),
+                 panel);
   hint->setWordWrap(true);
   hint->setStyleSheet("color: #7a8594;");
   layout->addWidget(hint);
@@ -136,9 +141,11 @@ void MainWindow::buildCentre() {
   inspector_ = new widgets::PairInspector(tabs_);
   inspector_->setObjectName("pairInspector");
   tabs_->addTab(inspector_, tr("Pair inspector"));
-  tabs_->setTabToolTip(1, tr("The eval pairs at the latest evaluation: which are mis-ranked, and which tokens drove them"));
+  tabs_->setTabToolTip(
+      1, tr("The eval pairs at the latest evaluation: which are mis-ranked, and which tokens drove them"));
   tabs_->addTab(runs_->compareTab(), tr("Compare"));
-  tabs_->setTabToolTip(2, tr("Runs ticked in the Runs list, overlaid: one colour per run, named by what differs"));
+  tabs_->setTabToolTip(
+      2, tr("Runs ticked in the Runs list, overlaid: one colour per run, named by what differs"));
   runs_->setSmoothing(plots_->smoothingSlider()->value() / 100.0);
   tabs_->addTab(plots_->optimiserPlot(), tr("Optimiser"));
   tabs_->setTabToolTip(3, tr("Gradient norm before clipping and the learning rate schedule, per step"));
@@ -152,7 +159,8 @@ void MainWindow::buildCentre() {
   auto* data_debounce = new QTimer(this);
   data_debounce->setSingleShot(true);
   data_debounce->setInterval(300);
-  connect(data_debounce, &QTimer::timeout, this, [this] { dataset_panel_->load(QString::fromStdString(settings_->runConfig().run.data_path)); });
+  connect(data_debounce, &QTimer::timeout, this,
+          [this] { dataset_panel_->load(QString::fromStdString(settings_->runConfig().run.data_path)); });
   connect(settings_, &SettingsPanel::dataPathChanged, data_debounce, qOverload<>(&QTimer::start));
   data_debounce->start();  // the embedded demo (or the configured file) at start-up
   // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
@@ -171,8 +179,9 @@ void MainWindow::buildDocks() {
   event_log_ = new QListWidget;
   event_log_->setObjectName("eventLog");
   event_log_->setMaximumHeight(150);  // a few lines; the findings above need the room
-  event_log_->setToolTip(tr("Changes made during the run (β, learning rate) and steps the trainer skipped; each "
-                            "is marked on the plots."));
+  event_log_->setToolTip(
+      tr("Changes made during the run (β, learning rate) and steps the trainer skipped; each "
+         "is marked on the plots."));
   auto* events = makeDock(this, tr("Run log"), "eventDock", event_log_);
   addDockWidget(Qt::RightDockWidgetArea, events);
   resizeDocks({events}, {120}, Qt::Vertical);
@@ -187,7 +196,8 @@ void MainWindow::buildMenus() {
   QAction* open = file->addAction(tr("&Open pairs file…"));
   open->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));  // Ctrl+O opens a run
   connect(open, &QAction::triggered, settings_, &SettingsPanel::chooseDataFile);
-  QAction* open_run = file->addAction(tr("Open &run…"), QKeySequence::Open, this, &MainWindow::chooseRunDirectory);
+  QAction* open_run =
+      file->addAction(tr("Open &run…"), QKeySequence::Open, this, &MainWindow::chooseRunDirectory);
   open_run->setToolTip(tr("Open a run directory read-only (the studio's or one `dpo train` wrote)"));
   file->addAction(tr("Save &plots as PNG…"), this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the plot images"));
@@ -198,8 +208,10 @@ void MainWindow::buildMenus() {
 
   auto* view = menuBar()->addMenu(tr("&View"));
   view->addAction(findChild<QDockWidget*>("diagnosticsDock")->toggleViewAction());
-  view->addAction(tr("&Training plots"), QKeySequence(Qt::CTRL | Qt::Key_1), this, [this] { showInspector(false); });
-  view->addAction(tr("Pair &inspector"), QKeySequence(Qt::CTRL | Qt::Key_2), this, [this] { showInspector(true); });
+  view->addAction(tr("&Training plots"), QKeySequence(Qt::CTRL | Qt::Key_1), this,
+                  [this] { showInspector(false); });
+  view->addAction(tr("Pair &inspector"), QKeySequence(Qt::CTRL | Qt::Key_2), this,
+                  [this] { showInspector(true); });
   view->addAction(findChild<QDockWidget*>("eventDock")->toggleViewAction());
   view->addAction(findChild<QDockWidget*>("runsDock")->toggleViewAction());
 
@@ -229,7 +241,8 @@ void MainWindow::connectRun() {
   connect(settings_, &SettingsPanel::runChangesEdited, this, &MainWindow::applyRunChanges);
   connect(plots_, &TrainingPlots::smoothingChanged, runs_, &RunsBrowser::setSmoothing);
   connect(inspector_, &widgets::PairInspector::pairTokensRequested, run_, &RunController::requestPairTokens);
-  connect(playground_, &widgets::PlaygroundPanel::generationRequested, run_, &RunController::requestGeneration);
+  connect(playground_, &widgets::PlaygroundPanel::generationRequested, run_,
+          &RunController::requestGeneration);
   connect(runs_, &RunsBrowser::viewRequested, this, [this](const QString& dir) { viewRun(dir); });
   connect(runs_, &RunsBrowser::openRequested, this, &MainWindow::chooseRunDirectory);
   connect(runs_, &RunsBrowser::compareShown, this, [this] { tabs_->setCurrentWidget(runs_->compareTab()); });
@@ -345,7 +358,7 @@ void MainWindow::startTraining() {
   status_->showStepCount(0, config.run.trainer.max_steps);
   facts_->setRun(config.lesson ? tr("demo: %1").arg(QString::fromStdString(config.lesson->dataset))
                  : config.run.data_path.empty() ? tr("embedded demo")
-                                            : QString::fromStdString(config.run.data_path),
+                                                : QString::fromStdString(config.run.data_path),
                  tr("—"));
   if (!config.resume_dir.isEmpty()) {
     const auto summary = summarizeRun(config.resume_dir);
@@ -375,18 +388,21 @@ void MainWindow::saveCheckpoint() {
   const bool paused = run_->state() == RunState::Paused;
   if (!run_->saveCheckpoint()) return;
   checkpoint_requested_ = true;
-  statusBar()->showMessage(paused ? tr("Saving a checkpoint…") : tr("Saving a checkpoint after the step in progress…"),
-                           8000);
+  statusBar()->showMessage(
+      paused ? tr("Saving a checkpoint…") : tr("Saving a checkpoint after the step in progress…"), 8000);
 }
 
 void MainWindow::onEvent(const TrainerEvent& e) {
   const QString kind = QString::fromStdString(e.kind);
   QString label = kind;
-  if (kind == "beta") label = tr("β → %1").arg(e.value, 0, 'g', 4);
-  else if (kind == "learning_rate") label = tr("lr → %1").arg(e.value, 0, 'g', 3);
-  const QString line = kind == "beta" || kind == "learning_rate"
-                           ? tr("after step %1: %2 (from step %3 on)").arg(e.step).arg(label).arg(e.step + 1)
-                           : tr("step %1: %2").arg(e.step).arg(e.message.empty() ? kind : QString::fromStdString(e.message));
+  if (kind == "beta")
+    label = tr("β → %1").arg(e.value, 0, 'g', 4);
+  else if (kind == "learning_rate")
+    label = tr("lr → %1").arg(e.value, 0, 'g', 3);
+  const QString line =
+      kind == "beta" || kind == "learning_rate"
+          ? tr("after step %1: %2 (from step %3 on)").arg(e.step).arg(label).arg(e.step + 1)
+          : tr("step %1: %2").arg(e.step).arg(e.message.empty() ? kind : QString::fromStdString(e.message));
   event_log_->addItem(line);
   event_log_->scrollToBottom();
   statusBar()->showMessage(line, 8000);
@@ -400,17 +416,20 @@ void MainWindow::onFailed(const QString& message) {
   if (interactive_errors_) {
     const auto& c = run_->activeConfig();
     const QString details =
-        tr("Run settings: loss %1, β %2, learning rate %3, batch %4, %5 steps\nData: %6\nModel: %7\nSteps done: %8")
+        tr("Run settings: loss %1, β %2, learning rate %3, batch %4, %5 steps\nData: %6\nModel: %7\nSteps "
+           "done: %8")
             .arg(lossName(c.run))
             .arg(c.run.trainer.loss.beta)
             .arg(c.run.trainer.learning_rate)
             .arg(c.run.trainer.batch_size)
             .arg(c.run.trainer.max_steps)
             .arg(c.run.data_path.empty() ? tr("embedded demo") : QString::fromStdString(c.run.data_path))
-            .arg(c.run.model_dir.empty() ? tr("embedded demo model") : QString::fromStdString(c.run.model_dir))
+            .arg(c.run.model_dir.empty() ? tr("embedded demo model")
+                                         : QString::fromStdString(c.run.model_dir))
             .arg(run_->stepsDone());
     widgets::makeErrorDialog(this, tr("Training failed"), message,
-                             tr("The plots, the run log and the run folder keep everything recorded so far."), details)
+                             tr("The plots, the run log and the run folder keep everything recorded so far."),
+                             details)
         ->open();
   }
   statusBar()->showMessage(message.section('\n', 0, 0), 15000);
@@ -485,8 +504,9 @@ bool MainWindow::viewRun(const QString& dir_in) {
   run_->setActiveConfig(form);
   runs_->setViewed(dir, summary);
   current_run_dir_ = dir;
-  facts_->setRun(form.run.data_path.empty() ? tr("embedded demo") : QString::fromStdString(form.run.data_path),
-                 summary.settings.value("model").isEmpty() ? tr("demo model") : summary.settings.value("model"));
+  facts_->setRun(
+      form.run.data_path.empty() ? tr("embedded demo") : QString::fromStdString(form.run.data_path),
+      summary.settings.value("model").isEmpty() ? tr("demo model") : summary.settings.value("model"));
   controls_->setRunFolderText(tr("Run folder: %1").arg(dir));
   replayRun(dir, -1);
   inspector_->setTokensAvailable(false);  // no model loaded: token heatmaps need a live run
@@ -521,7 +541,8 @@ void MainWindow::chooseRunDirectory() {
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run directory"), runs_->runsRoot());
   if (dir.isEmpty()) return;
   if (!openRun(dir) && interactive_errors_) {
-    auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot open the run"), last_error_, QMessageBox::Ok, this);
+    auto* box =
+        new QMessageBox(QMessageBox::Warning, tr("Cannot open the run"), last_error_, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
   }

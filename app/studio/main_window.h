@@ -64,9 +64,9 @@ class MainWindow : public QMainWindow {
   // on (QSettings). Off by default, so tests and headless runs neither read nor write them.
   void enablePersistence();
   void saveSettings();
-  QString lastError() const { return last_error_; }  // of the last failed run, view or open
+  QString lastError() const { return last_error_; }           // of the last failed run, view or open
   QString currentRunDir() const { return current_run_dir_; }  // of the run training now (or last)
-  void showInspector(bool on);  // the Pair inspector tab, or the training plots
+  void showInspector(bool on);                                // the Pair inspector tab, or the training plots
 
   // Runs (issue 7): a run folder opens read-only with all its plots; a stopped run resumes.
   bool openRun(const QString& dir);  // lists it too; false (see lastError()) when it cannot be read
@@ -81,8 +81,8 @@ class MainWindow : public QMainWindow {
   void startTraining();
   void togglePause();
   void stepOnce();
-  void applyRunChanges();  // while paused: send changed β / learning rate to the run
-  void saveCheckpoint();   // Ctrl+S: checkpoints/step-N between steps, or at once while paused
+  void applyRunChanges();     // while paused: send changed β / learning rate to the run
+  void saveCheckpoint();      // Ctrl+S: checkpoints/step-N between steps, or at once while paused
   void chooseRunDirectory();  // File ▸ Open run… (Ctrl+O)
 
  Q_SIGNALS:
@@ -104,8 +104,8 @@ class MainWindow : public QMainWindow {
   void onEvent(const TrainerEvent& event);
   void onRunDirectoryReady(const QString& dir, qint64 resumed_from_step);
   void onCheckpointSaved(qint64 step, const QString& path, const QString& error);
-  void showError(const QString& message);  // lastError, status bar and warning log
-  void showState();                          // the status bar's run state
+  void showError(const QString& message);                 // lastError, status bar and warning log
+  void showState();                                       // the status bar's run state
   void replayRun(const QString& dir, qint64 up_to_step);  // a run folder's records into the views
 
   RunController* run_ = nullptr;

@@ -29,7 +29,9 @@ QString scalarText(const nlohmann::json& v) {
 void flatten(const nlohmann::json& j, const QString& prefix, QMap<QString, QString>& out) {
   if (j.is_object()) {
     for (const auto& [key, value] : j.items())
-      flatten(value, prefix.isEmpty() ? QString::fromStdString(key) : prefix + "." + QString::fromStdString(key), out);
+      flatten(value,
+              prefix.isEmpty() ? QString::fromStdString(key) : prefix + "." + QString::fromStdString(key),
+              out);
   } else {
     out.insert(prefix, scalarText(j));
   }
@@ -147,14 +149,16 @@ QStringList differingSettingLabels(const QList<RunSummary>& runs) {
     if (!seen.contains(key) || ignoredSetting(key)) continue;
     bool differs = false;
     for (const auto& run : runs)
-      differs = differs || run.settings.value(key, QStringLiteral("—")) != runs.front().settings.value(key, QStringLiteral("—"));
+      differs = differs || run.settings.value(key, QStringLiteral("—")) !=
+                               runs.front().settings.value(key, QStringLiteral("—"));
     if (differs) keys.push_back(key);
   }
   QStringList labels;
   for (const auto& run : runs) {
     QStringList parts;
     for (const auto& key : keys)
-      parts.push_back(settingLabel(key) + " " + settingValue(key, run.settings.value(key, QStringLiteral("—"))));
+      parts.push_back(settingLabel(key) + " " +
+                      settingValue(key, run.settings.value(key, QStringLiteral("—"))));
     labels.push_back(parts.isEmpty() ? run.name : parts.join(QString::fromUtf8(" · ")));
   }
   // Runs with identical settings (a repeat) still need distinct names.

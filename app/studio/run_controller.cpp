@@ -134,7 +134,8 @@ void RunController::requestPairTokens(qint64 line) {
   if (worker_) worker_->requestPairTokens(line);
 }
 
-void RunController::requestGeneration(const QString& prompt, int max_new_tokens, double temperature, quint64 seed) {
+void RunController::requestGeneration(const QString& prompt, int max_new_tokens, double temperature,
+                                      quint64 seed) {
   if (worker_) worker_->requestGeneration(prompt, max_new_tokens, temperature, seed);
 }
 

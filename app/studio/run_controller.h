@@ -41,18 +41,18 @@ class RunController : public QObject {
   // β of the latest step, else of the run's settings.
   double currentBeta() const;
 
-  void shutdown();  // stop and wait for the worker (closing the window)
-  void clearRecords();                // emits recordsCleared
+  void shutdown();                     // stop and wait for the worker (closing the window)
+  void clearRecords();                 // emits recordsCleared
   void replay(const RunRecords& run);  // a run folder's records, as if they arrived live
 
  public Q_SLOTS:
   bool start(const StudioRunConfig& config);  // false unless idle; records are kept (see clearRecords)
   void togglePause();
   void stop();
-  void stepOnce();      // while paused: one optimiser step, then paused again
-  void evaluateNow();   // before the next step, or at once while paused
+  void stepOnce();     // while paused: one optimiser step, then paused again
+  void evaluateNow();  // before the next step, or at once while paused
   void applyChanges(double beta, double learning_rate);  // while paused: from the next step on
-  bool saveCheckpoint();  // false when no run can take it
+  bool saveCheckpoint();                                 // false when no run can take it
   void requestPairTokens(qint64 line);
   void requestGeneration(const QString& prompt, int max_new_tokens, double temperature, quint64 seed);
 

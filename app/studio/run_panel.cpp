@@ -50,10 +50,12 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   column->addLayout(buttons);
 
   auto* row = new QHBoxLayout;
-  checkpoint_ = new QPushButton(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("Save checkpoint"), this);
+  checkpoint_ =
+      new QPushButton(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("Save checkpoint"), this);
   checkpoint_->setObjectName("saveCheckpointButton");
-  checkpoint_->setToolTip(tr("Write a resumable checkpoint of the run now: after the step in progress, or at "
-                             "once while paused. Stop and the end of a run write one too  [Ctrl+S]"));
+  checkpoint_->setToolTip(
+      tr("Write a resumable checkpoint of the run now: after the step in progress, or at "
+         "once while paused. Stop and the end of a run write one too  [Ctrl+S]"));
   resume_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("Resume run"), this);
   resume_->setObjectName("resumeRunButton");
   resume_->setToolTip(tr("Continue this run from its newest checkpoint, with its own settings"));
@@ -79,8 +81,8 @@ void RunControls::update(const Situation& now) {
   const bool idle = state == RunState::Idle;
   const bool paused = state == RunState::Paused;
   start_->setEnabled(idle && now.settings_valid && !now.viewing);
-  stop_->setEnabled(state == RunState::Preparing || state == RunState::Running || state == RunState::Pausing ||
-                    state == RunState::Paused);
+  stop_->setEnabled(state == RunState::Preparing || state == RunState::Running ||
+                    state == RunState::Pausing || state == RunState::Paused);
   pause_->setEnabled(state == RunState::Running || state == RunState::Paused);
   step_->setEnabled(paused && !now.stepping);
   pause_->setText(paused ? tr("Resume") : state == RunState::Pausing ? tr("Pausing…") : tr("Pause"));
@@ -88,7 +90,8 @@ void RunControls::update(const Situation& now) {
   checkpoint_->setEnabled(state == RunState::Running || state == RunState::Pausing || paused);
 
   const auto& run = now.viewed;
-  const bool can_continue = now.viewing && run.resumable && (run.steps_total <= 0 || run.checkpoint_step < run.steps_total);
+  const bool can_continue =
+      now.viewing && run.resumable && (run.steps_total <= 0 || run.checkpoint_step < run.steps_total);
   resume_->setVisible(now.viewing && run.resumable);
   resume_->setEnabled(idle && can_continue);
   resume_->setToolTip(can_continue ? tr("Continue this run from its checkpoint at step %1 (of %2)")
@@ -145,7 +148,8 @@ void RunFacts::setRun(const QString& data_text, const QString& model_text) {
   model_->setText(model_text);
 }
 
-void RunFacts::setPrepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label) {
+void RunFacts::setPrepared(const QString& data_label, qint64 pairs, qint64 parameters,
+                           const QString& model_label) {
   data_->setText(tr("%1 · %2 pairs").arg(data_label).arg(pairs));
   model_->setText(tr("%1 · %2 parameters").arg(model_label, formatCount(parameters)));
 }

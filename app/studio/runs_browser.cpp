@@ -129,15 +129,18 @@ void RunsBrowser::rebuildComparePlots() {
   };
   const Spec specs[] = {
       {"compareMarginPlot", tr("Implicit reward margin (rewards/margins)"),
-       tr("Higher and rising: the runs separate chosen from rejected."), tr("β · (chosen − rejected log-ratio)  [nats]"),
+       tr("Higher and rising: the runs separate chosen from rejected."),
+       tr("β · (chosen − rejected log-ratio)  [nats]"),
        [](const StepMetrics& r) { return r.rewards_margins; }, 0.0},
-      {"compareAccuracyPlot", tr("Preference accuracy (rewards/accuracies)"), tr("Share of pairs ranked right in each batch."),
-       tr("accuracy  [share of pairs]"), [](const StepMetrics& r) { return r.rewards_accuracies; }, std::nullopt},
-      {"compareLossPlot", tr("Loss"), tr("Starts at ln 2 for DPO; compare how fast each run falls."), tr("loss  [nats]"),
-       [](const StepMetrics& r) { return r.loss; }, 0.69314718},
+      {"compareAccuracyPlot", tr("Preference accuracy (rewards/accuracies)"),
+       tr("Share of pairs ranked right in each batch."), tr("accuracy  [share of pairs]"),
+       [](const StepMetrics& r) { return r.rewards_accuracies; }, std::nullopt},
+      {"compareLossPlot", tr("Loss"), tr("Starts at ln 2 for DPO; compare how fast each run falls."),
+       tr("loss  [nats]"), [](const StepMetrics& r) { return r.loss; }, 0.69314718},
       {"compareChosenPlot", tr("Chosen log-ratio"),
        tr("log π − log π_ref of the chosen answers: falling means chosen got less likely."),
-       tr("log π(y_w|x) − log π_ref(y_w|x)  [nats]"), [](const StepMetrics& r) { return r.logratio_chosen(); }, 0.0},
+       tr("log π(y_w|x) − log π_ref(y_w|x)  [nats]"),
+       [](const StepMetrics& r) { return r.logratio_chosen(); }, 0.0},
   };
   auto* grid = static_cast<QGridLayout*>(compare_area_->layout());
   int k = 0;
@@ -150,7 +153,8 @@ void RunsBrowser::rebuildComparePlots() {
     if (spec.reference) plot->setReferenceLine(*spec.reference);
     for (int i = 0; i < compare_runs_.size(); ++i) {
       const int series = plot->addSeries(compare_labels_.value(i), kRunColours[i % std::size(kRunColours)]);
-      for (const auto& r : metrics[static_cast<size_t>(i)]) plot->addPoint(series, static_cast<double>(r.step), spec.value(r));
+      for (const auto& r : metrics[static_cast<size_t>(i)])
+        plot->addPoint(series, static_cast<double>(r.step), spec.value(r));
     }
     plot->setSmoothing(smoothing_);
     grid->addWidget(plot, k / 2, k % 2);
@@ -158,11 +162,12 @@ void RunsBrowser::rebuildComparePlots() {
     ++k;
   }
   for (auto* plot : std::as_const(compare_plots_)) plot->flush();
-  QString note = compare_runs_.isEmpty()
-                     ? tr("Tick runs in the Runs list (View ▸ Runs) to overlay them here: one colour per run, each "
-                          "named by the settings in which the runs differ.")
-                     : tr("%n run(s) overlaid; each is named by the settings in which they differ.", nullptr,
-                          static_cast<int>(compare_runs_.size()));
+  QString note =
+      compare_runs_.isEmpty()
+          ? tr("Tick runs in the Runs list (View ▸ Runs) to overlay them here: one colour per run, each "
+               "named by the settings in which the runs differ.")
+          : tr("%n run(s) overlaid; each is named by the settings in which they differ.", nullptr,
+               static_cast<int>(compare_runs_.size()));
   if (!errors.isEmpty()) note += "\n" + errors.join("\n");
   compare_note_->setText(note);
 }

@@ -26,7 +26,7 @@ class RunsBrowser : public QObject {
   explicit RunsBrowser(QObject* parent = nullptr);
 
   widgets::RunsPanel* panel() const { return panel_; }  // for the Runs dock
-  QWidget* compareTab() const { return compare_tab_; }   // for the central tabs
+  QWidget* compareTab() const { return compare_tab_; }  // for the central tabs
 
   QString runsRoot() const { return runs_root_; }  // where new runs go (default: defaultRunsRoot())
   void setRunsRoot(const QString& root);           // and lists it

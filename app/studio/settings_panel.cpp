@@ -50,12 +50,14 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   model_combo_->setObjectName("modelCombo");
   model_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   model_combo_->setMinimumContentsLength(16);
-  model_combo_->setToolTip(tr("The policy to train (and, frozen, its reference): the built-in demo model or a Hugging Face folder"));
+  model_combo_->setToolTip(tr(
+      "The policy to train (and, frozen, its reference): the built-in demo model or a Hugging Face folder"));
   data_combo_ = new QComboBox(data_box);
   data_combo_->setObjectName("dataCombo");
   data_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   data_combo_->setMinimumContentsLength(16);
-  data_combo_->setToolTip(tr("The demo's datasets (true reward known), recent files, or any preference file"));
+  data_combo_->setToolTip(
+      tr("The demo's datasets (true reward known), recent files, or any preference file"));
   data_form->addRow(tr("Model"), model_combo_);
   data_form->addRow(tr("Dataset"), data_combo_);
   auto* data_row = new QHBoxLayout;
@@ -64,8 +66,9 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   data_edit_->setObjectName("dataEdit");
   data_edit_->setPlaceholderText(tr("embedded demo (240 pairs)"));
   data_edit_->setClearButtonEnabled(true);
-  data_edit_->setToolTip(tr("Preference JSONL, one {\"prompt\", \"chosen\", \"rejected\"} object per line.\n"
-                            "Leave empty to train on the embedded demo."));
+  data_edit_->setToolTip(
+      tr("Preference JSONL, one {\"prompt\", \"chosen\", \"rejected\"} object per line.\n"
+         "Leave empty to train on the embedded demo."));
   open_button_ = new QPushButton(tr("Open…"), data_box);
   connect(open_button_, &QPushButton::clicked, this, &SettingsPanel::chooseDataFile);
   data_row->addWidget(data_edit_, 1);
@@ -97,20 +100,21 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   beta_spin_->setDecimals(3);
   // Steps scale with the value's magnitude (0.01 → 0.011, 1 → 1.1): a log-like feel.
   beta_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
-  beta_spin_->setToolTip(tr("β, the DPO temperature: how strongly the policy is tied to the reference.\n"
-                            "Larger β keeps it closer to the reference; smaller β lets it move further.\n"
-                            "Typical range 0.01 – 0.5 (seed 002 §6); 0.1 is the usual start.\n"
-                            "While paused you may change it: it applies from the next step and is marked on the plots."));
+  beta_spin_->setToolTip(
+      tr("β, the DPO temperature: how strongly the policy is tied to the reference.\n"
+         "Larger β keeps it closer to the reference; smaller β lets it move further.\n"
+         "Typical range 0.01 – 0.5 (seed 002 §6); 0.1 is the usual start.\n"
+         "While paused you may change it: it applies from the next step and is marked on the plots."));
   connect(beta_spin_, &QDoubleSpinBox::editingFinished, this, &SettingsPanel::runChangesEdited);
   objective_form->addRow(tr("β (beta)"), beta_spin_);
   beta_slider_ = new widgets::BetaSlider(objective_box);
   beta_slider_->setObjectName("betaSlider");
   objective_form->addRow(QString(), beta_slider_);
-  connect(beta_slider_, &widgets::BetaSlider::betaChanged, this, [this](double beta) {
-    beta_spin_->setValue(beta);
-  });
+  connect(beta_slider_, &widgets::BetaSlider::betaChanged, this,
+          [this](double beta) { beta_spin_->setValue(beta); });
   connect(beta_slider_, &QSlider::sliderReleased, this, &SettingsPanel::runChangesEdited);
-  connect(beta_spin_, &QDoubleSpinBox::valueChanged, this, [this](double beta) { beta_slider_->setBeta(beta); });
+  connect(beta_spin_, &QDoubleSpinBox::valueChanged, this,
+          [this](double beta) { beta_slider_->setBeta(beta); });
 
   // Optimisation
   auto* optim_box = new QGroupBox(tr("Optimisation"), this);
@@ -119,8 +123,9 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   lr_spin_->setRange(1e-6, 1.0);
   lr_spin_->setDecimals(6);
   lr_spin_->setStepType(QAbstractSpinBox::AdaptiveDecimalStepType);
-  lr_spin_->setToolTip(tr("AdamW learning rate of the policy.\n"
-                          "While paused you may change it: it applies from the next step and is marked on the plots."));
+  lr_spin_->setToolTip(
+      tr("AdamW learning rate of the policy.\n"
+         "While paused you may change it: it applies from the next step and is marked on the plots."));
   connect(lr_spin_, &QDoubleSpinBox::editingFinished, this, &SettingsPanel::runChangesEdited);
   optim_form->addRow(tr("Learning rate"), lr_spin_);
   steps_spin_ = new QSpinBox(optim_box);
@@ -134,8 +139,9 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   eval_spin_ = new QSpinBox(optim_box);
   eval_spin_->setRange(0, 1'000'000);
   eval_spin_->setSpecialValueText(tr("only at the end"));
-  eval_spin_->setToolTip(tr("Evaluate the held-out pairs every this many steps: eval points on the plots, sampled "
-                            "length, and the pair inspector."));
+  eval_spin_->setToolTip(
+      tr("Evaluate the held-out pairs every this many steps: eval points on the plots, sampled "
+         "length, and the pair inspector."));
   optim_form->addRow(tr("Evaluate every (steps)"), eval_spin_);
 
   layout->addWidget(data_box);
@@ -143,7 +149,8 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   layout->addWidget(optim_box);
   layout->addWidget(buildMoreSettings());
   connect(data_edit_, &QLineEdit::textChanged, this, &SettingsPanel::validate);
-  connect(data_edit_, &QLineEdit::textChanged, this, [this](const QString& text) { Q_EMIT dataPathChanged(text.trimmed()); });
+  connect(data_edit_, &QLineEdit::textChanged, this,
+          [this](const QString& text) { Q_EMIT dataPathChanged(text.trimmed()); });
   connect(steps_spin_, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
   connect(eval_spin_, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
 
@@ -166,7 +173,8 @@ void SettingsPanel::setRunConfig(const StudioRunConfig& config) {
   steps_spin_->setValue(static_cast<int>(t.max_steps));
   batch_spin_->setValue(static_cast<int>(t.batch_size));
   eval_spin_->setValue(static_cast<int>(t.eval_every));
-  const QString model = QString::fromStdString(run.model_dir), reference = QString::fromStdString(run.reference_dir);
+  const QString model = QString::fromStdString(run.model_dir),
+                reference = QString::fromStdString(run.reference_dir);
   if (model != modelDir()) setModelDir(model);
   if (reference != referenceDir()) setReferenceDir(reference);
   setSftReferenceSteps(config.sft_reference_steps);
@@ -188,7 +196,8 @@ StudioRunConfig SettingsPanel::runConfig() const {
   auto& run = c.run;
   auto& t = run.trainer;
   run.data_path = data_edit_->text().trimmed().toStdString();
-  t.loss.type = parse_loss_type(loss_combo_->currentData().toString().toStdString()).value_or(LossType::Sigmoid);
+  t.loss.type =
+      parse_loss_type(loss_combo_->currentData().toString().toStdString()).value_or(LossType::Sigmoid);
   t.loss.beta = beta_spin_->value();
   t.learning_rate = lr_spin_->value();
   t.max_steps = steps_spin_->value();
@@ -223,8 +232,9 @@ void SettingsPanel::setRunState(RunState state) {
   const bool idle = state == RunState::Idle;
   const bool paused = state == RunState::Paused;
   // While paused only β and the learning rate may change; everything else is fixed for the run.
-  for (QWidget* w : std::initializer_list<QWidget*>{data_edit_, open_button_, loss_combo_, steps_spin_, batch_spin_,
-                                                    eval_spin_, model_combo_, data_combo_, more_settings_})
+  for (QWidget* w :
+       std::initializer_list<QWidget*>{data_edit_, open_button_, loss_combo_, steps_spin_, batch_spin_,
+                                       eval_spin_, model_combo_, data_combo_, more_settings_})
     w->setEnabled(idle);
   beta_spin_->setEnabled(idle || paused);
   beta_slider_->setEnabled(idle || paused);
@@ -238,7 +248,8 @@ void SettingsPanel::fillPickers() {
     const QString current = model_combo_->currentData().toString();
     model_combo_->clear();
     model_combo_->addItem(tr("Demo model (built in: SFT on the demo world)"), QString());
-    model_combo_->setItemData(0, tr("A small Llama trained by the project's own code; its true reward is known"), Qt::ToolTipRole);
+    model_combo_->setItemData(
+        0, tr("A small Llama trained by the project's own code; its true reward is known"), Qt::ToolTipRole);
     for (const auto& path : recent_models_) {
       model_combo_->addItem(QFileInfo(path).fileName() + QStringLiteral("  —  ") + path, path);
       model_combo_->setItemData(model_combo_->count() - 1, path, Qt::ToolTipRole);
@@ -253,7 +264,8 @@ void SettingsPanel::fillPickers() {
     for (const auto& d : demo_datasets()) {
       if (d.name == "eval") continue;  // held out: lessons measure on it, nobody should train on it
       data_combo_->addItem(tr("Demo: %1").arg(QString::fromStdString(d.name)), demoPath(d));
-      data_combo_->setItemData(data_combo_->count() - 1, QString::fromStdString(d.description), Qt::ToolTipRole);
+      data_combo_->setItemData(data_combo_->count() - 1, QString::fromStdString(d.description),
+                               Qt::ToolTipRole);
     }
     for (const auto& path : recent_data_) {
       data_combo_->addItem(QFileInfo(path).fileName(), path);
@@ -275,7 +287,8 @@ void SettingsPanel::onModelPicked(int index) {
     validate();
     return;
   }
-  const QString dir = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder (config.json, model.safetensors, tokenizer)"));
+  const QString dir = QFileDialog::getExistingDirectory(
+      this, tr("Hugging Face model folder (config.json, model.safetensors, tokenizer)"));
   if (dir.isEmpty()) {
     const QSignalBlocker block(model_combo_);
     model_combo_->setCurrentIndex(model_index_);
@@ -336,13 +349,15 @@ void SettingsPanel::loadSettings(QSettings& s) {
   // Files that went away since are dropped rather than offered.
   const auto gone = [](const QString& p) { return !QFileInfo::exists(p); };
   recent_data_.erase(std::remove_if(recent_data_.begin(), recent_data_.end(), gone), recent_data_.end());
-  recent_models_.erase(std::remove_if(recent_models_.begin(), recent_models_.end(), gone), recent_models_.end());
+  recent_models_.erase(std::remove_if(recent_models_.begin(), recent_models_.end(), gone),
+                       recent_models_.end());
   fillPickers();
   if (s.contains(QStringLiteral("run/loss"))) {
     StudioRunConfig c = runConfig();
     auto& t = c.run.trainer;
     const QString file = s.value(QStringLiteral("run/data")).toString();
-    const bool missing = !file.isEmpty() && !file.startsWith(QStringLiteral("demo:")) && !QFileInfo::exists(file);
+    const bool missing =
+        !file.isEmpty() && !file.startsWith(QStringLiteral("demo:")) && !QFileInfo::exists(file);
     c.run.data_path = missing ? std::string() : file.toStdString();
     const auto loss = parse_loss_type(s.value(QStringLiteral("run/loss")).toString().toStdString());
     if (loss) t.loss.type = *loss;
@@ -381,12 +396,15 @@ QWidget* SettingsPanel::buildMoreSettings() {
   reference_combo_->addItem(tr("Frozen copy of the model"), QString());
   reference_combo_->addItem(tr("Another folder…"), kOpenItem);
   reference_combo_->addItem(tr("Fit by SFT on chosen first"), kSftItem);
-  reference_combo_->setItemData(2, tr("SFT on the chosen answers for the steps below, then that model is both the "
-                                      "policy's start and π_ref (saved in the run folder as sft-reference/)"),
-                                Qt::ToolTipRole);
-  reference_combo_->setToolTip(tr("π_ref, the policy's anchor. With LoRA the base model (adapters off) is the reference "
-                                  "and no copy is kept. Its log-probs are computed once before training and cached in "
-                                  "~/.cache/dpo-studio/reference, so no training step runs it."));
+  reference_combo_->setItemData(
+      2,
+      tr("SFT on the chosen answers for the steps below, then that model is both the "
+         "policy's start and π_ref (saved in the run folder as sft-reference/)"),
+      Qt::ToolTipRole);
+  reference_combo_->setToolTip(
+      tr("π_ref, the policy's anchor. With LoRA the base model (adapters off) is the reference "
+         "and no copy is kept. Its log-probs are computed once before training and cached in "
+         "~/.cache/dpo-studio/reference, so no training step runs it."));
   connect(reference_combo_, &QComboBox::activated, this, [this](int index) {
     if (reference_combo_->itemData(index).toString() != kOpenItem) {
       validate();
@@ -417,19 +435,22 @@ QWidget* SettingsPanel::buildMoreSettings() {
   accum_spin_ = new QSpinBox(box);
   accum_spin_->setObjectName("accumSpin");
   accum_spin_->setRange(1, 1024);
-  accum_spin_->setToolTip(tr("Micro-batches per optimiser step: the effective batch is batch size × this, at the memory "
-                             "cost of one micro-batch."));
+  accum_spin_->setToolTip(
+      tr("Micro-batches per optimiser step: the effective batch is batch size × this, at the memory "
+         "cost of one micro-batch."));
   form->addRow(tr("Grad accumulation"), accum_spin_);
   seed_spin_ = new QSpinBox(box);
   seed_spin_->setObjectName("seedSpin");
   seed_spin_->setRange(0, 1'000'000);
-  seed_spin_->setToolTip(tr("Seed of the data order: the same seed, settings and threads give the same run."));
+  seed_spin_->setToolTip(
+      tr("Seed of the data order: the same seed, settings and threads give the same run."));
   form->addRow(tr("Seed"), seed_spin_);
   max_length_spin_ = new QSpinBox(box);
   max_length_spin_->setObjectName("maxLengthSpin");
   max_length_spin_->setRange(16, 131072);
-  max_length_spin_->setToolTip(tr("Prompt plus the longer completion, in tokens; longer pairs are truncated (counted in "
-                                  "the Dataset tab)."));
+  max_length_spin_->setToolTip(
+      tr("Prompt plus the longer completion, in tokens; longer pairs are truncated (counted in "
+         "the Dataset tab)."));
   form->addRow(tr("Max length"), max_length_spin_);
   max_prompt_spin_ = new QSpinBox(box);
   max_prompt_spin_->setObjectName("maxPromptSpin");
@@ -441,8 +462,9 @@ QWidget* SettingsPanel::buildMoreSettings() {
   lora_spin_->setObjectName("loraRankSpin");
   lora_spin_->setRange(0, 1024);
   lora_spin_->setSpecialValueText(tr("off (full fine-tuning)"));
-  lora_spin_->setToolTip(tr("LoRA rank on the attention projections; the base model with adapters off is then the "
-                            "reference. The run folder gets adapter/ (PEFT) and final/ (merged)."));
+  lora_spin_->setToolTip(
+      tr("LoRA rank on the attention projections; the base model with adapters off is then the "
+         "reference. The run folder gets adapter/ (PEFT) and final/ (merged)."));
   form->addRow(tr("LoRA rank"), lora_spin_);
   lora_alpha_spin_ = new QDoubleSpinBox(box);
   lora_alpha_spin_->setObjectName("loraAlphaSpin");
@@ -503,9 +525,10 @@ QStringList SettingsPanel::settingsProblems() const {
                     .arg(max_prompt_spin_->value())
                     .arg(max_length_spin_->value());
   if (eval_spin_->value() > steps_spin_->value())
-    problems << tr("Evaluate every %1 steps is more than the %2 steps of the run (it evaluates only at the end)")
-                    .arg(eval_spin_->value())
-                    .arg(steps_spin_->value());
+    problems
+        << tr("Evaluate every %1 steps is more than the %2 steps of the run (it evaluates only at the end)")
+               .arg(eval_spin_->value())
+               .arg(steps_spin_->value());
   return problems;
 }
 
@@ -518,7 +541,8 @@ bool SettingsPanel::validate() {
     if (!p.startsWith(tr("Evaluate every"))) blocking = true;
   validation_->setVisible(!problems.isEmpty());
   validation_->setText(problems.join(QLatin1Char('\n')));
-  validation_->setStyleSheet(blocking ? QStringLiteral("color: #cf222e;") : QStringLiteral("color: #9a6700;"));
+  validation_->setStyleSheet(blocking ? QStringLiteral("color: #cf222e;")
+                                      : QStringLiteral("color: #9a6700;"));
   valid_ = !blocking;
   Q_EMIT validityChanged(valid_);
   return valid_;

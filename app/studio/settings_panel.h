@@ -41,7 +41,7 @@ class SettingsPanel : public QWidget {
   void setModelDir(const QString& dir);  // added to the recent folders
   QString referenceDir() const;          // empty: a frozen copy of the policy
   void setReferenceDir(const QString& dir);
-  qint64 sftReferenceSteps() const;      // > 0: Reference is "Fit by SFT on chosen first"
+  qint64 sftReferenceSteps() const;  // > 0: Reference is "Fit by SFT on chosen first"
   void setSftReferenceSteps(qint64 steps);
   QStringList recentDataFiles() const { return recent_data_; }
   void rememberUsed(const StudioRunConfig& config);  // its data file and model go to the recent lists

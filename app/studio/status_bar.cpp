@@ -35,13 +35,22 @@ void StatusLine::showState(const Situation& now) {
                       : now.has_records      ? tr("Finished")
                                              : tr("Ready"));
       break;
-    case RunState::Preparing: state_->setText(tr("Preparing data and model…")); break;
-    case RunState::Running: state_->setText(tr("Training")); break;
-    case RunState::Pausing: state_->setText(tr("Pausing after this step…")); break;
-    case RunState::Paused:
-      state_->setText(now.stepping ? tr("Paused · stepping once…") : tr("Paused · β and learning rate editable"));
+    case RunState::Preparing:
+      state_->setText(tr("Preparing data and model…"));
       break;
-    case RunState::Stopping: state_->setText(tr("Stopping after this step…")); break;
+    case RunState::Running:
+      state_->setText(tr("Training"));
+      break;
+    case RunState::Pausing:
+      state_->setText(tr("Pausing after this step…"));
+      break;
+    case RunState::Paused:
+      state_->setText(now.stepping ? tr("Paused · stepping once…")
+                                   : tr("Paused · β and learning rate editable"));
+      break;
+    case RunState::Stopping:
+      state_->setText(tr("Stopping after this step…"));
+      break;
   }
 }
 
@@ -63,7 +72,9 @@ void StatusLine::showStep(const StepMetrics& r, qint64 total_steps, const std::d
   }
 }
 
-void StatusLine::showStepCount(qint64 done, qint64 total) { step_->setText(tr("step %1 / %2").arg(done).arg(total)); }
+void StatusLine::showStepCount(qint64 done, qint64 total) {
+  step_->setText(tr("step %1 / %2").arg(done).arg(total));
+}
 
 void StatusLine::clear() {
   loss_->clear();

@@ -38,22 +38,26 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   margin_plot_ = new MetricPlot(this);
   margin_plot_->setObjectName("rewardMarginPlot");
   margin_plot_->setTitle(tr("Implicit reward margin (rewards/margins)"));
-  margin_plot_->setCaption(tr("Good: rises above 0 and keeps rising; accuracy (right axis) climbs toward 1."));
+  margin_plot_->setCaption(
+      tr("Good: rises above 0 and keeps rising; accuracy (right axis) climbs toward 1."));
   margin_plot_->setAxisLabels(tr("step"), tr("β · (chosen − rejected log-ratio)  [nats]"),
                               tr("accuracy  [share of pairs]"));
   margin_plot_->addSeries(tr("reward margin"), kMargin);
   margin_plot_->addSeries(tr("accuracy (right)"), kAccent, MetricPlot::Axis::Right, true);
   eval_margin_ = margin_plot_->addPointSeries(tr("eval margin"), kMargin.darker(140));
-  eval_accuracy_ = margin_plot_->addPointSeries(tr("eval acc. (right)"), kAccent.darker(140), MetricPlot::Axis::Right);
+  eval_accuracy_ =
+      margin_plot_->addPointSeries(tr("eval acc. (right)"), kAccent.darker(140), MetricPlot::Axis::Right);
   margin_plot_->setRightAxisRange(0.0, 1.05);
   margin_plot_->setReferenceLine(0.0, tr("zero margin"));
 
   logratio_plot_ = new MetricPlot(this);
   logratio_plot_->setObjectName("logRatioPlot");
   logratio_plot_->setTitle(tr("Chosen vs rejected log-ratio"));
-  logratio_plot_->setCaption(tr("Good: both start at 0; chosen stays ≥ rejected; both falling together hints β too low."));
-  logratio_plot_->setToolTip(tr("Sequence log-probabilities, summed over the response tokens; the plotted values are "
-                                "rewards/chosen and rewards/rejected divided by β."));
+  logratio_plot_->setCaption(
+      tr("Good: both start at 0; chosen stays ≥ rejected; both falling together hints β too low."));
+  logratio_plot_->setToolTip(
+      tr("Sequence log-probabilities, summed over the response tokens; the plotted values are "
+         "rewards/chosen and rewards/rejected divided by β."));
   logratio_plot_->setAxisLabels(tr("step"), tr("log π(y|x) − log π_ref(y|x)  [nats]"));
   logratio_plot_->addSeries(tr("chosen y_w"), kChosen);
   logratio_plot_->addSeries(tr("rejected y_l"), kRejected);
@@ -75,8 +79,9 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   length_plot_ = new MetricPlot(this);
   length_plot_->setObjectName("lengthPlot");
   length_plot_->setTitle(tr("Response length per batch"));
-  length_plot_->setCaption(tr("Watch for length bias: if chosen is routinely longer than rejected, the policy can "
-                              "learn “longer is better”; sampled length rising with the margin is exploitation."));
+  length_plot_->setCaption(
+      tr("Watch for length bias: if chosen is routinely longer than rejected, the policy can "
+         "learn “longer is better”; sampled length rising with the margin is exploitation."));
   length_plot_->setAxisLabels(tr("step"), tr("mean response length  [tokens]"),
                               tr("tokens processed  [tokens, cumulative]"));
   length_plot_->addSeries(tr("chosen y_w"), kChosen);
@@ -89,8 +94,9 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   optimiser_plot_ = new MetricPlot;
   optimiser_plot_->setObjectName("optimiserPlot");
   optimiser_plot_->setTitle(tr("Gradient norm and learning rate"));
-  optimiser_plot_->setCaption(tr("Good: the norm settles after the first steps; spikes with loss spikes mean the "
-                                 "learning rate is too high (clipping reports the norm before clipping)."));
+  optimiser_plot_->setCaption(
+      tr("Good: the norm settles after the first steps; spikes with loss spikes mean the "
+         "learning rate is too high (clipping reports the norm before clipping)."));
   optimiser_plot_->setAxisLabels(tr("step"), tr("gradient norm (pre-clip)"), tr("learning rate"));
   optimiser_plot_->addSeries(tr("grad norm"), kLoss);
   optimiser_plot_->addSeries(tr("learning rate (right)"), kAccent, MetricPlot::Axis::Right, true);
@@ -117,8 +123,9 @@ QWidget* TrainingPlots::buildToolbar() {
   smoothing_slider_->setRange(0, 99);
   smoothing_slider_->setValue(60);
   smoothing_slider_->setFixedWidth(160);
-  smoothing_slider_->setToolTip(tr("Weight of the past in the exponential moving average drawn over each raw "
-                                   "series (TensorBoard's smoothing, debiased at the start). 0 = raw only."));
+  smoothing_slider_->setToolTip(
+      tr("Weight of the past in the exponential moving average drawn over each raw "
+         "series (TensorBoard's smoothing, debiased at the start). 0 = raw only."));
   smoothing_value_ = new QLabel(bar);
   smoothing_value_->setMinimumWidth(32);
   connect(smoothing_slider_, &QSlider::valueChanged, this, &TrainingPlots::setSmoothing);
@@ -130,16 +137,18 @@ QWidget* TrainingPlots::buildToolbar() {
   x_axis_combo_->addItem(tr("x: step"), static_cast<int>(widgets::MetricPlot::XAxis::Step));
   x_axis_combo_->addItem(tr("x: tokens"), static_cast<int>(widgets::MetricPlot::XAxis::Tokens));
   x_axis_combo_->addItem(tr("x: time"), static_cast<int>(widgets::MetricPlot::XAxis::Seconds));
-  x_axis_combo_->setToolTip(tr("Draw every plot against the optimizer step, the tokens trained on, or the seconds "
-                               "since the run started (compare runs of different batch sizes or speeds)"));
+  x_axis_combo_->setToolTip(
+      tr("Draw every plot against the optimizer step, the tokens trained on, or the seconds "
+         "since the run started (compare runs of different batch sizes or speeds)"));
   connect(x_axis_combo_, &QComboBox::currentIndexChanged, this, [this] {
     const auto axis = static_cast<widgets::MetricPlot::XAxis>(x_axis_combo_->currentData().toInt());
     for (auto* plot : plots()) plot->setXAxis(axis);
   });
   clip_check_ = new QCheckBox(tr("Ignore outliers"), bar);
   clip_check_->setObjectName("clipOutliersCheck");
-  clip_check_->setToolTip(tr("Scale the y axes to the 1st–99th percentile, so one spike does not flatten the curves "
-                             "(the spike is still drawn)"));
+  clip_check_->setToolTip(
+      tr("Scale the y axes to the 1st–99th percentile, so one spike does not flatten the curves "
+         "(the spike is still drawn)"));
   connect(clip_check_, &QCheckBox::toggled, this, [this](bool on) {
     for (auto* plot : plots()) plot->setClipOutliers(on);
   });

@@ -35,7 +35,7 @@ struct TrainingWorker::Session {
   int64_t pad_id = 0;
   double beta = 0;
   int64_t last_eval_step = -1;
-  TokenizeOptions tokenize{};  // as prepare_run encoded the training prompts
+  TokenizeOptions tokenize{};            // as prepare_run encoded the training prompts
   app::RunDirectory* run_dir = nullptr;  // where the run's records and checkpoints go
   const app::RunOptions* options = nullptr;
   int64_t last_checkpoint_step = -1;
@@ -115,7 +115,8 @@ void TrainingWorker::requestPairTokens(qint64 line) {
   wake_.notify_all();
 }
 
-void TrainingWorker::requestGeneration(const QString& prompt, int max_new_tokens, double temperature, quint64 seed) {
+void TrainingWorker::requestGeneration(const QString& prompt, int max_new_tokens, double temperature,
+                                       quint64 seed) {
   {
     std::lock_guard lock(mutex_);
     requests_.generation = GenerationRequest{prompt, max_new_tokens, temperature, seed};  // the latest one
@@ -224,7 +225,8 @@ PlaygroundResult TrainingWorker::playground(Session& session, const GenerationRe
         result.policy.logp_reference = answer_logp(*reference, prompt, y_policy);
         result.reference.logp_reference = answer_logp(*reference, prompt, y_reference);
       }
-      for (auto* a : {&result.policy, &result.reference}) a->reward = session.beta * (a->logp_policy - a->logp_reference);
+      for (auto* a : {&result.policy, &result.reference})
+        a->reward = session.beta * (a->logp_policy - a->logp_reference);
     }  // else: a reference-free loss; has_reference = false and the rewards stay NaN (n/a)
   } catch (const std::exception& e) {
     result.error = QString::fromStdString(e.what()).section('\n', 0, 0);
@@ -240,7 +242,8 @@ PairTokenScores TrainingWorker::scoreTokens(Session& session, qint64 line) {
   const auto it = std::find_if(pairs.begin(), pairs.end(),
                                [&](const TokenizedPair& p) { return static_cast<qint64>(p.line) == line; });
   if (it != pairs.end()) {
-    record = score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id, *session.setup.tokenizer);
+    record = score_pair_tokens(trainer.policy(), trainer.reference(), *it, session.pad_id,
+                               *session.setup.tokenizer);
   }
   record.step = trainer.steps_done();
   return record;
@@ -263,7 +266,8 @@ void TrainingWorker::saveCheckpoint(Session& session) {
     return;
   }
   if (session.last_checkpoint_step == step) {  // nothing new since the last one
-    Q_EMIT checkpointSaved(step, QString::fromStdString(checkpoint_dir(session.run_dir->path(), step).string()), {});
+    Q_EMIT checkpointSaved(
+        step, QString::fromStdString(checkpoint_dir(session.run_dir->path(), step).string()), {});
     return;
   }
   try {
@@ -334,7 +338,8 @@ void TrainingWorker::run() {
       const auto root = config_.runs_root.isEmpty() ? app::default_runs_root()
                                                     : std::filesystem::path(config_.runs_root.toStdString());
       run_dir.emplace(app::RunDirectory::create(
-          app::new_run_dir(root, std::string(loss_info(options.trainer.loss.type).name), options.trainer.loss.beta),
+          app::new_run_dir(root, std::string(loss_info(options.trainer.loss.type).name),
+                           options.trainer.loss.beta),
           false));
     }
 
@@ -345,7 +350,8 @@ void TrainingWorker::run() {
       const auto now = std::chrono::steady_clock::now();
       if (done == 0 || done == total || now - last_report > std::chrono::milliseconds(50)) {
         last_report = now;
-        Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
+        Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done),
+                         static_cast<qint64>(total));
       }
       return true;
     };
@@ -361,7 +367,8 @@ void TrainingWorker::run() {
       auto fit = app::prepare_run(sft, report);
       TrainerCallbacks quiet;
       while (!fit.trainer->finished()) {
-        if (!report(stage, static_cast<size_t>(fit.trainer->steps_done()), static_cast<size_t>(sft.trainer.max_steps)))
+        if (!report(stage, static_cast<size_t>(fit.trainer->steps_done()),
+                    static_cast<size_t>(sft.trainer.max_steps)))
           throw Cancelled("cancelled while " + stage);
         fit.trainer->step(quiet);
       }
@@ -442,7 +449,8 @@ void TrainingWorker::run() {
     if (trainer.finished() && !stop_ && session.last_eval_step != steps_done) evaluate(session);
     if (probe && trainer.finished() && !stop_) {
       QVariantMap values;
-      for (const auto& [key, v] : probe->finish(lesson->label, lesson->beta)) values.insert(QString::fromStdString(key), v);
+      for (const auto& [key, v] : probe->finish(lesson->label, lesson->beta))
+        values.insert(QString::fromStdString(key), v);
       Q_EMIT lessonMeasured(QString::fromStdString(lesson->label), values);
     }
     // Stopped or finished: a checkpoint to resume from (or to look at) and the final model.
@@ -464,7 +472,8 @@ void TrainingWorker::run() {
     // is still better shown than crashing the studio.
     const bool ours = dynamic_cast<const Error*>(&e) != nullptr;
     QString message = QString::fromStdString(e.what());
-    if (!ours) message = tr("internal error: %1").arg(message);  // the dialog shows line 1, the rest under details
+    if (!ours)
+      message = tr("internal error: %1").arg(message);  // the dialog shows line 1, the rest under details
     Q_EMIT failed(message);
   }
   Q_EMIT finished(steps_done, stop_.load());

@@ -16,15 +16,15 @@
 
 namespace dpo::studio {
 
-using widgets::PlaygroundAnswer;
-using widgets::PlaygroundResult;
 using widgets::kPlaygroundPolicy;
 using widgets::kPlaygroundReference;
+using widgets::PlaygroundAnswer;
+using widgets::PlaygroundResult;
 
 // What the settings panel hands to a run: the options `dpo train` takes (app/session/run_options.h),
 // plus what only the studio has.
 struct StudioRunConfig {
-  app::RunOptions run;  // data, model, reference, trainer, LoRA, tokenizing; empty paths: the demo
+  app::RunOptions run;             // data, model, reference, trainer, LoRA, tokenizing; empty paths: the demo
   qint64 sft_reference_steps = 0;  // > 0: first fit the model by SFT on chosen; that is π_ref and the start
   qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)
   int threads = 0;         // 0: keep the process-wide setting

@@ -45,7 +45,9 @@ class TestDatasetPanel : public QObject {
     const QString path = shared("preference/trl_zen/standard_preference.jsonl");
     if (!QFile::exists(path)) QSKIP("shared data missing");
     DatasetPanel panel;
-    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) { return dpo::studio::loadDatasetPreview(p, c); });
+    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) {
+      return dpo::studio::loadDatasetPreview(p, c);
+    });
     const auto& d = loadIn(panel, path);
     QVERIFY2(d.error.isEmpty(), qPrintable(d.error));
     QCOMPARE(d.pairs, qint64(19));
@@ -56,7 +58,8 @@ class TestDatasetPanel : public QObject {
     QVERIFY(panel.countsLabel()->text().contains(QStringLiteral("19 pairs")));
     QVERIFY(panel.errorLabel()->isHidden());
     QCOMPARE(panel.table()->rowCount(), 19);
-    QCOMPARE(panel.table()->item(0, 1)->data(Qt::UserRole).toString(), QStringLiteral("Beautiful is better than"));
+    QCOMPARE(panel.table()->item(0, 1)->data(Qt::UserRole).toString(),
+             QStringLiteral("Beautiful is better than"));
     QCOMPARE(panel.table()->item(0, 2)->data(Qt::UserRole).toString(), QStringLiteral(" ugly."));
     QCOMPARE(panel.table()->item(0, 3)->data(Qt::UserRole).toString(), QStringLiteral(" the moon."));
     QVERIFY(!d.prompt.bin_starts.isEmpty());
@@ -73,7 +76,9 @@ class TestDatasetPanel : public QObject {
     const QString path = shared("preference/llamafactory/dpo_en_demo.json");
     if (!QFile::exists(path)) QSKIP("shared data missing");
     DatasetPanel panel;
-    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) { return dpo::studio::loadDatasetPreview(p, c); });
+    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) {
+      return dpo::studio::loadDatasetPreview(p, c);
+    });
     const auto& d = loadIn(panel, path);
     QVERIFY2(d.error.isEmpty(), qPrintable(d.error));
     QCOMPARE(d.pairs, qint64(300));
@@ -91,10 +96,13 @@ class TestDatasetPanel : public QObject {
     const QString path = dir.filePath(QStringLiteral("broken.jsonl"));
     QFile f(path);
     QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n{\"prompt\": \"a\", \"chosen\": \n");
+    f.write(
+        "{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"c\"}\n{\"prompt\": \"a\", \"chosen\": \n");
     f.close();
     DatasetPanel panel;
-    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) { return dpo::studio::loadDatasetPreview(p, c); });
+    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) {
+      return dpo::studio::loadDatasetPreview(p, c);
+    });
     const auto& d = loadIn(panel, path);
     QVERIFY(!d.error.isEmpty());
     QVERIFY2(d.error.contains(QStringLiteral("broken.jsonl:2")), qPrintable(d.error));
@@ -115,7 +123,9 @@ class TestDatasetPanel : public QObject {
     f.write("{\"question\": \"Why?\", \"good\": \" Because.\", \"bad\": \" No.\"}\n");
     f.close();
     DatasetPanel panel;
-    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) { return dpo::studio::loadDatasetPreview(p, c); });
+    panel.setLoader([](const QString& p, const QMap<QString, QString>& c) {
+      return dpo::studio::loadDatasetPreview(p, c);
+    });
     auto d = loadIn(panel, path);
     QVERIFY(!d.error.isEmpty());  // nothing detected without a mapping
     QCOMPARE(d.columns, QStringList({"question", "good", "bad"}));

@@ -5,8 +5,8 @@
 #include <QTimer>
 #include <QtTest>
 
-#include "app/studio/latency_probe.h"
 #include "app/studio/diagnostics_feed.h"
+#include "app/studio/latency_probe.h"
 #include "app/studio/main_window.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"

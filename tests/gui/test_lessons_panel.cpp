@@ -15,15 +15,15 @@
 #include <QtTest>
 
 #include "app/session/lesson_run.h"
-#include "app/studio/lesson_controller.h"
-#include "core/train/trainer.h"
 #include "app/studio/diagnostics_feed.h"
+#include "app/studio/lesson_controller.h"
 #include "app/studio/main_window.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
 #include "app/studio/settings_panel.h"
 #include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
+#include "core/train/trainer.h"
 #include "widgets/lesson_panel.h"
 #include "widgets/metric_plot.h"
 
@@ -233,7 +233,10 @@ class LessonsPanelTest : public QObject {
       const QString name = QStringLiteral("dpo.") + key;
       QVERIFY2(measured.contains(name), qPrintable(name));
       QVERIFY2(qAbs(measured.value(name) - expected.at(key)) <= 1e-6 * (1 + qAbs(expected.at(key))),
-               qPrintable(QStringLiteral("%1: studio %2, cli %3").arg(name).arg(measured.value(name)).arg(expected.at(key))));
+               qPrintable(QStringLiteral("%1: studio %2, cli %3")
+                              .arg(name)
+                              .arg(measured.value(name))
+                              .arg(expected.at(key))));
     }
   }
 

@@ -129,11 +129,11 @@ class TestMetricPlot : public QObject {
     QFile csv(dir.filePath("x.csv"));
     QVERIFY(csv.open(QIODevice::ReadOnly | QIODevice::Text));
     QCOMPARE(QString::fromUtf8(csv.readAll()), QString("step,tokens,loss,eval loss\n"
-                                                        "5,0,0.5,\n"
-                                                        "10,1000,1,\n"
-                                                        "15,2000,1.5,\n"
-                                                        "20,3000,2,1.5\n"
-                                                        "30,5000,3,\n"));
+                                                       "5,0,0.5,\n"
+                                                       "10,1000,1,\n"
+                                                       "15,2000,1.5,\n"
+                                                       "20,3000,2,1.5\n"
+                                                       "30,5000,3,\n"));
 
     // Back to steps: the plain keys again.
     plot.setXAxis(MetricPlot::XAxis::Step);
@@ -228,7 +228,8 @@ class TestMetricPlot : public QObject {
     QXmlStreamReader xml(doc);
     int polylines = 0;
     while (!xml.atEnd())
-      if (xml.readNext() == QXmlStreamReader::StartElement && xml.name() == QLatin1String("polyline")) ++polylines;
+      if (xml.readNext() == QXmlStreamReader::StartElement && xml.name() == QLatin1String("polyline"))
+        ++polylines;
     QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
     QCOMPARE(polylines, 2);
   }

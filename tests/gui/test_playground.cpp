@@ -1,9 +1,9 @@
 // The Playground tab (issue 7) on a live demo run: policy and reference answers stream token by
 // token while the run is paused, then both are scored with their implicit rewards.
+#include <QDoubleSpinBox>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QDoubleSpinBox>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QtTest>
@@ -18,15 +18,15 @@
 #include "app/studio/settings_panel.h"
 #include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
-#include "widgets/playground_record.h"
 #include "core/runtime/runtime.h"
 #include "widgets/playground_panel.h"
+#include "widgets/playground_record.h"
 
 using dpo::studio::MainWindow;
 using dpo::studio::RunController;
 using dpo::studio::RunState;
-using dpo::widgets::PlaygroundResult;
 using dpo::widgets::PlaygroundPanel;
+using dpo::widgets::PlaygroundResult;
 
 namespace {
 constexpr int kTimeoutMs = 180'000;  // shared 2-core machines: a demo step is well under a second alone
@@ -151,7 +151,8 @@ class PlaygroundTest : public QObject {
       QVERIFY(panel->logpLabel(source)->text().contains(QString::number(a.logp_policy, 'f', 4)));
       QVERIFY(panel->refLogpLabel(source)->text().contains(QString::number(a.logp_reference, 'f', 4)));
     }
-    if (qEnvironmentVariableIsSet("DPO_PLAYGROUND_SHOT")) w.grab().save(qEnvironmentVariable("DPO_PLAYGROUND_SHOT"));
+    if (qEnvironmentVariableIsSet("DPO_PLAYGROUND_SHOT"))
+      w.grab().save(qEnvironmentVariable("DPO_PLAYGROUND_SHOT"));
     QCOMPARE(w.run()->stepsDone(), qint64{2});  // served while paused: no step ran
     QCOMPARE(w.run()->state(), RunState::Paused);
 

@@ -12,12 +12,12 @@
 
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/run_catalog.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
 #include "app/studio/settings_panel.h"
 #include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
-#include "app/studio/run_catalog.h"
 #include "core/runtime/runtime.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
@@ -55,9 +55,10 @@ int lineCount(const QString& path) {
 QString cliTrain(const QString& dir, const QStringList& extra) {
   QProcess p;
   p.setProcessChannelMode(QProcess::MergedChannels);
-  p.start(QStringLiteral(DPO_CLI), QStringList{"--threads", "2", "train", "--steps", "6", "--eval-every", "3",
-                                               "--checkpoint-every", "3", "--quiet", "--no-cache", "--out", dir} +
-                                       extra);
+  p.start(QStringLiteral(DPO_CLI),
+          QStringList{"--threads", "2", "train", "--steps", "6", "--eval-every", "3", "--checkpoint-every",
+                      "3", "--quiet", "--no-cache", "--out", dir} +
+              extra);
   if (!p.waitForFinished(kRunTimeoutMs)) return "timed out";
   return p.exitCode() == 0 ? QString() : QString::fromUtf8(p.readAll());
 }
@@ -256,7 +257,8 @@ class RunsTest : public QObject {
     QVERIFY(steps.count() >= 7);
     QCOMPARE(steps.at(3).at(0).value<dpo::StepMetrics>().step, qint64(4));
     QCOMPARE(static_cast<int>(w.run()->records().size()), 7);
-    for (size_t i = 0; i < w.run()->records().size(); ++i) QCOMPARE(w.run()->records()[i].step, static_cast<int64_t>(i + 1));
+    for (size_t i = 0; i < w.run()->records().size(); ++i)
+      QCOMPARE(w.run()->records()[i].step, static_cast<int64_t>(i + 1));
     QCOMPARE(lineCount(dir + "/metrics.jsonl"), 7);
     QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(0), 7);
   }

@@ -2,14 +2,14 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
-#include <QLineEdit>
-#include <QStandardItemModel>
 #include <QFrame>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSet>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QToolTip>
 #include <QtTest>
@@ -21,7 +21,6 @@
 #include <limits>
 #include <optional>
 
-#include "app/studio/diagnostics_feed.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
 #include "app/studio/run_panel.h"
@@ -40,19 +39,19 @@
 #include <QListWidget>
 #include <QTableView>
 
-using dpo::studio::MainWindow;
-using dpo::studio::RunController;
-using dpo::studio::RunState;
 using dpo::PairRecord;
 using dpo::PairTokenScores;
 using dpo::PreferenceEval;
 using dpo::StepMetrics;
 using dpo::TokenScore;
-using dpo::widgets::PairFilter;
-using dpo::widgets::PairInspector;
+using dpo::studio::MainWindow;
+using dpo::studio::RunController;
+using dpo::studio::RunState;
 using dpo::widgets::DiagnosticItem;
 using dpo::widgets::DiagnosticsPanel;
 using dpo::widgets::MetricPlot;
+using dpo::widgets::PairFilter;
+using dpo::widgets::PairInspector;
 
 namespace {
 // Generous: a demo step takes well under a second here, but CI machines are shared.
@@ -67,7 +66,7 @@ int fewestPoints(const MainWindow& w) {
 }
 
 PairRecord pair(qint64 step, qint64 line, double a, double b, double beta = 0.1, int64_t len_w = 10,
-                    int64_t len_l = 10) {
+                int64_t len_l = 10) {
   PairRecord p;
   p.step = step;
   p.line = line;
@@ -96,11 +95,13 @@ PreferenceEval evalOf(qint64 step, std::vector<PairRecord> pairs) {
 //   10 right → right, 11 right → mis-ranked (became), 12 mis-ranked → right (flipped),
 //   13 mis-ranked → mis-ranked, 14 right → right with the largest |margin|, 15 mis-ranked → mis-ranked.
 std::pair<PreferenceEval, PreferenceEval> handMadeEvals() {
-  PreferenceEval before = evalOf(10, {pair(10, 10, 0.5, 0.1), pair(10, 11, 0.3, 0.0), pair(10, 12, -0.2, 0.4),
-                                  pair(10, 13, -1.0, 0.5), pair(10, 14, 2.0, 0.0), pair(10, 15, 0.0, 0.2)});
-  PreferenceEval now = evalOf(20, {pair(20, 10, 0.6, 0.1, 0.1, 30, 10), pair(20, 11, -0.4, 0.3, 0.1, 5, 12),
-                               pair(20, 12, 0.9, -0.3, 0.1, 8, 8), pair(20, 13, -1.5, 0.5, 0.1, 20, 4),
-                               pair(20, 14, 6.0, -3.0, 0.1, 9, 11), pair(20, 15, -0.1, 0.0, 0.1, 10, 10)});
+  PreferenceEval before =
+      evalOf(10, {pair(10, 10, 0.5, 0.1), pair(10, 11, 0.3, 0.0), pair(10, 12, -0.2, 0.4),
+                  pair(10, 13, -1.0, 0.5), pair(10, 14, 2.0, 0.0), pair(10, 15, 0.0, 0.2)});
+  PreferenceEval now =
+      evalOf(20, {pair(20, 10, 0.6, 0.1, 0.1, 30, 10), pair(20, 11, -0.4, 0.3, 0.1, 5, 12),
+                  pair(20, 12, 0.9, -0.3, 0.1, 8, 8), pair(20, 13, -1.5, 0.5, 0.1, 20, 4),
+                  pair(20, 14, 6.0, -3.0, 0.1, 9, 11), pair(20, 15, -0.1, 0.0, 0.1, 10, 10)});
   return {before, now};
 }
 
@@ -159,7 +160,8 @@ class StudioTest : public QObject {
       names.insert(loss->itemData(i).toString());
     }
     QCOMPARE(names.size(), 17);
-    for (const char* name : {"ipo", "hinge", "robust", "simpo", "orpo", "kto"}) QVERIFY2(names.contains(name), name);
+    for (const char* name : {"ipo", "hinge", "robust", "simpo", "orpo", "kto"})
+      QVERIFY2(names.contains(name), name);
     QCOMPARE(w.plots()->plots().size(), 5);  // margin, log-ratios, loss, length, optimiser (its own tab)
     QCOMPARE(w.plots()->optimiserPlot()->seriesCount(), 2);
   }
@@ -218,9 +220,9 @@ class StudioTest : public QObject {
     QVERIFY(file.open(QIODevice::ReadOnly | QIODevice::Text));
     // Step 3 smoothed: (0.5·0.475 + 0.5·0.5) / 0.875 = 0.4875 / 0.875 = 0.557142857143
     QCOMPARE(QString::fromUtf8(file.readAll()), QString("step,loss,loss (smoothed),accuracy\n"
-                                                         "1,0.7,0.7,0.25\n"
-                                                         "2,0.6,0.633333333333,\n"
-                                                         "3,0.5,0.557142857143,0.75\n"));
+                                                        "1,0.7,0.7,0.25\n"
+                                                        "2,0.6,0.633333333333,\n"
+                                                        "3,0.5,0.557142857143,0.75\n"));
 
     // A real hover over the plot area shows the same text as a tooltip.
     plot.resize(640, 420);
@@ -262,10 +264,22 @@ class StudioTest : public QObject {
     QCOMPARE(panel.summary(), QString("✓ All clear so far: no §10 symptom in 40 steps."));
     QCOMPARE(panel.findChildren<QFrame*>("diagnosticCard").size(), 0);
 
-    DiagnosticItem error{DiagnosticItem::Severity::Error, "non_finite", "Non-finite values", "at step 7: loss = nan",
-                         "diverged", "lower the learning rate", "seed 002 §10", 7};
-    DiagnosticItem warning{DiagnosticItem::Severity::Warning, "beta_too_high", "Margin stuck", "margin 0.002",
-                           "not learning", "lower β", "seed 002 §10", 40};
+    DiagnosticItem error{DiagnosticItem::Severity::Error,
+                         "non_finite",
+                         "Non-finite values",
+                         "at step 7: loss = nan",
+                         "diverged",
+                         "lower the learning rate",
+                         "seed 002 §10",
+                         7};
+    DiagnosticItem warning{DiagnosticItem::Severity::Warning,
+                           "beta_too_high",
+                           "Margin stuck",
+                           "margin 0.002",
+                           "not learning",
+                           "lower β",
+                           "seed 002 §10",
+                           40};
     panel.setItems({error, warning}, 40);
     QCOMPARE(panel.itemCount(), 2);
     QCOMPARE(panel.summary(), QString("2 findings after 40 steps:"));
@@ -277,15 +291,22 @@ class StudioTest : public QObject {
     QCOMPARE(ids, (QStringList{"beta_too_high", "non_finite"}));
     bool evidence_shown = false;
     for (auto* body : panel.findChildren<QLabel*>("findingBody"))
-      evidence_shown = evidence_shown || (body->text().contains("margin 0.002") && body->text().contains("lower β"));
+      evidence_shown =
+          evidence_shown || (body->text().contains("margin 0.002") && body->text().contains("lower β"));
     QVERIFY(evidence_shown);
     // The same findings a second later: no rebuild (no flicker, scroll position kept).
     const int rebuilds = panel.rebuildCount();
     panel.setItems({error, warning}, 41);
     QCOMPARE(panel.rebuildCount(), rebuilds);
     QCOMPARE(panel.summary(), QString("2 findings after 41 steps:"));
-    DiagnosticItem note{DiagnosticItem::Severity::Info, "length_bias_in_data", "Chosen longer", "1.27×", "", "",
-                        "seed 002 §10", 0};
+    DiagnosticItem note{DiagnosticItem::Severity::Info,
+                        "length_bias_in_data",
+                        "Chosen longer",
+                        "1.27×",
+                        "",
+                        "",
+                        "seed 002 §10",
+                        0};
     panel.setItems({note}, 40);
     QCOMPARE(panel.summary(), QString("No problem in 40 steps; 1 note:"));
     panel.clear();
@@ -361,9 +382,12 @@ class StudioTest : public QObject {
     QTest::qWait(100);
     const int trickle_replots = plot.replotCount() - before_trickle;
     const int allowed = static_cast<int>(clock.elapsed() / 40) + 2;
-    qInfo("%d points over %lld ms: %d replots", added, static_cast<long long>(clock.elapsed()), trickle_replots);
-    QVERIFY2(trickle_replots <= allowed,
-             qPrintable(QString("%1 replots for %2 points, allowed %3").arg(trickle_replots).arg(added).arg(allowed)));
+    qInfo("%d points over %lld ms: %d replots", added, static_cast<long long>(clock.elapsed()),
+          trickle_replots);
+    QVERIFY2(
+        trickle_replots <= allowed,
+        qPrintable(
+            QString("%1 replots for %2 points, allowed %3").arg(trickle_replots).arg(added).arg(allowed)));
     QCOMPARE(plot.drawnPointCount(a), 1000 + added);
 
     plot.clear();
@@ -388,7 +412,8 @@ class StudioTest : public QObject {
     QCOMPARE(w.run()->state(), RunState::Running);
     // The optimiser tab draws the records' own grad norms (hover text of step 1).
     w.plots()->flush();
-    QVERIFY2(w.plots()->optimiserPlot()->valuesText(1).contains(QString::number(w.run()->records().front().grad_norm, 'g', 4).left(4)),
+    QVERIFY2(w.plots()->optimiserPlot()->valuesText(1).contains(
+                 QString::number(w.run()->records().front().grad_norm, 'g', 4).left(4)),
              qPrintable(w.plots()->optimiserPlot()->valuesText(1)));
 
     // Diagnostics follow the run, at most about once a second however fast steps arrive.
@@ -470,9 +495,11 @@ class StudioTest : public QObject {
     QCOMPARE(w.plots()->lossPlot()->drawnPointCount(0), 3);
     QVERIFY(!w.run()->isTraining());
     // The finished run has been diagnosed: the panel holds exactly what the core says about it.
-    const auto expected = dpo::studio::diagnoseRecords(w.run()->records(), w.runConfig().run.trainer.loss.beta, w.run()->evals());
+    const auto expected = dpo::studio::diagnoseRecords(w.run()->records(),
+                                                       w.runConfig().run.trainer.loss.beta, w.run()->evals());
     QCOMPARE(w.diagnosticsPanel()->items(), expected);
-    QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"), qPrintable(w.diagnosticsPanel()->summary()));
+    QVERIFY2(w.diagnosticsPanel()->summary().contains("3 steps"),
+             qPrintable(w.diagnosticsPanel()->summary()));
     auto* footnote = w.diagnosticsPanel()->findChild<QLabel*>("diagnosticsFootnote");
     QVERIFY(footnote);
     QCOMPARE(footnote->text(), QString("The trend checks start after 20 steps (3 so far)."));
@@ -486,8 +513,10 @@ class StudioTest : public QObject {
     for (const auto& t : w.pairInspector()->chosenHeatmap()->tokens()) a += t.logratio();
     for (const auto& t : w.pairInspector()->rejectedHeatmap()->tokens()) b += t.logratio();
     QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().empty());
-    QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3, qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
-    QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
+    QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3,
+             qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
+    QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3,
+             qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
   }
 
   // A missing file is named above Start, which stays disabled; a file the core rejects fails the
@@ -497,7 +526,8 @@ class StudioTest : public QObject {
     configure(w, 10, "/nonexistent/dpo-studio-test/pairs.jsonl");
     QVERIFY(!w.controls()->startButton()->isEnabled());
     QVERIFY(!w.settings()->problemsLabel()->isHidden());
-    QVERIFY(w.settings()->problemsLabel()->text().contains("/nonexistent/dpo-studio-test/pairs.jsonl not found"));
+    QVERIFY(
+        w.settings()->problemsLabel()->text().contains("/nonexistent/dpo-studio-test/pairs.jsonl not found"));
     QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
     QVERIFY(!w.run()->isTraining());
@@ -552,7 +582,8 @@ class StudioTest : public QObject {
     std::vector<PreferenceEval> evals;
     for (int step = 5; step <= 30; step += 5) {
       std::vector<PairRecord> pairs;
-      for (int k = 0; k < 40; ++k) pairs.push_back(pair(step, k + 1, k < 15 ? -10.0 - 0.1 * (k % 3) : 30.0 + 0.1 * (k % 3), 0.0));
+      for (int k = 0; k < 40; ++k)
+        pairs.push_back(pair(step, k + 1, k < 15 ? -10.0 - 0.1 * (k % 3) : 30.0 + 0.1 * (k % 3), 0.0));
       PreferenceEval e = evalOf(step, pairs);
       e.sampled_length = 20.0 + step * (25.0 / 30.0);
       evals.push_back(e);
@@ -584,7 +615,8 @@ class StudioTest : public QObject {
     for (int i = 0; i < 30; ++i) many.push_back(pair(30, 100 + i, 0.01 * i, 0.0));  // |margin| grows with i
     const auto top = filterPairs(many, {}, PairFilter::LargestMargin);
     QCOMPARE(top.size(), dpo::widgets::kLargestMarginCount);
-    for (qint64 line : top) QVERIFY2(line >= 130 - dpo::widgets::kLargestMarginCount, qPrintable(QString::number(line)));
+    for (qint64 line : top)
+      QVERIFY2(line >= 130 - dpo::widgets::kLargestMarginCount, qPrintable(QString::number(line)));
     // Without an earlier evaluation nothing "became" or "flipped".
     QVERIFY(filterPairs(now.pairs, {}, PairFilter::BecameMisranked).isEmpty());
     QVERIFY(filterPairs(now.pairs, {}, PairFilter::FlippedToCorrect).isEmpty());
@@ -597,7 +629,8 @@ class StudioTest : public QObject {
     QCOMPARE(sorted(inspector.visibleLines()), (QList<qint64>{11, 13, 15}));
     inspector.setFilter(PairFilter::FlippedToCorrect);
     QCOMPARE(inspector.visibleLines(), (QList<qint64>{12}));
-    inspector.filterCombo()->setCurrentIndex(inspector.filterCombo()->findData(int(PairFilter::BecameMisranked)));
+    inspector.filterCombo()->setCurrentIndex(
+        inspector.filterCombo()->findData(int(PairFilter::BecameMisranked)));
     QCOMPARE(inspector.visibleLines(), (QList<qint64>{11}));
   }
 
@@ -687,7 +720,9 @@ class StudioTest : public QObject {
 
     dpo::widgets::TokenHeatmap map;
     map.resize(400, 100);
-    map.setTokens({tok("up", "▁up", -1.0, -2.5), tok("down", "▁down", -3.0, -1.0), tok("same", "▁same", -2.0, -2.0)}, 1.5);
+    map.setTokens(
+        {tok("up", "▁up", -1.0, -2.5), tok("down", "▁down", -3.0, -1.0), tok("same", "▁same", -2.0, -2.0)},
+        1.5);
     map.show();
     const QImage image = map.grab().toImage();
     const QColor drawn[3] = {image.pixelColor(map.tokenRect(0).topLeft() + QPoint(1, 1)),
@@ -715,7 +750,8 @@ class StudioTest : public QObject {
     w.togglePause();
     QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kStepTimeoutMs);
     // Evaluate where it stands, then score one pair's tokens: they must add up to its a and b.
-    if (w.run()->evals().back().step != w.run()->stepsDone()) {  // a scheduled eval may have just run at this step
+    if (w.run()->evals().back().step !=
+        w.run()->stepsDone()) {  // a scheduled eval may have just run at this step
       const size_t evals_before = w.run()->evals().size();
       w.run()->evaluateNow();
       QTRY_COMPARE_WITH_TIMEOUT(w.run()->evals().size(), evals_before + 1, kStepTimeoutMs);
@@ -723,7 +759,8 @@ class StudioTest : public QObject {
     const auto& latest = w.run()->evals().back();
     QCOMPARE(latest.step, w.run()->stepsDone());
     QCOMPARE(w.pairInspector()->evalCount(), static_cast<int>(w.run()->evals().size()));
-    QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(1 + 1), static_cast<int>(w.run()->evals().size()));  // eval margin series
+    QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(1 + 1),
+             static_cast<int>(w.run()->evals().size()));  // eval margin series
     const PairRecord target = latest.pairs.back();
     QSignalSpy shown(&w, &MainWindow::pairTokensShown);
     w.pairInspector()->selectPair(target.line);
@@ -732,8 +769,10 @@ class StudioTest : public QObject {
     for (const auto& t : w.pairInspector()->chosenHeatmap()->tokens()) a += t.logratio();
     for (const auto& t : w.pairInspector()->rejectedHeatmap()->tokens()) b += t.logratio();
     QVERIFY(!w.pairInspector()->chosenHeatmap()->tokens().empty());
-    QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3, qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
-    QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3, qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
+    QVERIFY2(std::abs(a - target.logratio_chosen) < 2e-3,
+             qPrintable(QString("%1 vs %2").arg(a).arg(target.logratio_chosen)));
+    QVERIFY2(std::abs(b - target.logratio_rejected) < 2e-3,
+             qPrintable(QString("%1 vs %2").arg(b).arg(target.logratio_rejected)));
     w.run()->stop();
     QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining(), 15'000);
   }

@@ -3,17 +3,17 @@
 #include <QComboBox>
 #include <QCoreApplication>
 #include <QDir>
-#include <QFileInfo>
 #include <QDoubleSpinBox>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSpinBox>
 #include <QLabel>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -100,9 +100,9 @@ class StudioSettingsTest : public QObject {
     QCOMPARE(w.run()->state(), RunState::Preparing);
     w.run()->stop();  // before the worker's first preparation report
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
-    QCOMPARE(finished.at(0).at(0).toLongLong(), 0);    // steps
-    QCOMPARE(finished.at(0).at(1).toBool(), true);     // stopped
-    QCOMPARE(finished.at(0).at(2).toBool(), false);    // failed
+    QCOMPARE(finished.at(0).at(0).toLongLong(), 0);  // steps
+    QCOMPARE(finished.at(0).at(1).toBool(), true);   // stopped
+    QCOMPARE(finished.at(0).at(2).toBool(), false);  // failed
     QVERIFY(w.lastError().isEmpty());
     QVERIFY(w.statusLine()->progress()->isHidden());
   }
@@ -116,7 +116,7 @@ class StudioSettingsTest : public QObject {
     QVERIFY(qAbs(BetaSlider::betaAt(250) - std::pow(10.0, -0.5)) < 1e-12);
     MainWindow w;
     auto* slider = w.settings()->betaSlider();
-    QCOMPARE(slider->value(), 200);  // the default β 0.1
+    QCOMPARE(slider->value(), 200);                             // the default β 0.1
     slider->triggerAction(QAbstractSlider::SliderPageStepAdd);  // +10 positions: 10^-0.9
     QCOMPARE(w.settings()->betaSpin()->value(), 0.126);
     w.settings()->betaSpin()->setValue(0.01);
@@ -162,7 +162,8 @@ class StudioSettingsTest : public QObject {
     QCOMPARE(w.settings()->sftReferenceSteps(), qint64(3));
     QCOMPARE(w.runConfig().sft_reference_steps, qint64(3));
     QStringList stages;
-    connect(w.statusLine()->progress()->bar(), &QProgressBar::valueChanged, this, [&] { stages << w.statusLine()->progress()->stage(); });
+    connect(w.statusLine()->progress()->bar(), &QProgressBar::valueChanged, this,
+            [&] { stages << w.statusLine()->progress()->stage(); });
     QSignalSpy finished(w.run(), &RunController::runFinished);
     w.startTraining();
     QTRY_COMPARE_WITH_TIMEOUT(w.run()->state(), RunState::Paused, kRunTimeoutMs);
@@ -173,7 +174,8 @@ class StudioSettingsTest : public QObject {
     QFile f(run.filePath("config.json"));
     QVERIFY(f.open(QIODevice::ReadOnly));
     const QJsonObject saved = QJsonDocument::fromJson(f.readAll()).object().value("run").toObject();
-    QVERIFY2(saved.value("model").toString().endsWith("sft-reference"), qPrintable(saved.value("model").toString()));
+    QVERIFY2(saved.value("model").toString().endsWith("sft-reference"),
+             qPrintable(saved.value("model").toString()));
     QVERIFY2(stages.join("|").contains("SFT on the chosen answers"), qPrintable(stages.join("|")));
     w.run()->stop();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
@@ -185,11 +187,15 @@ class StudioSettingsTest : public QObject {
     MainWindow w;
     QString widths;
     for (auto* child : w.findChildren<QWidget*>(QString(), Qt::FindDirectChildrenOnly))
-      widths += QStringLiteral("%1 %2: %3\n").arg(child->metaObject()->className(), child->objectName())
+      widths += QStringLiteral("%1 %2: %3\n")
+                    .arg(child->metaObject()->className(), child->objectName())
                     .arg(child->minimumSizeHint().width());
     for (int i = 0; i < w.tabs()->count(); ++i)
-      widths += QStringLiteral("tab %1: %2\n").arg(w.tabs()->tabText(i)).arg(w.tabs()->widget(i)->minimumSizeHint().width());
-    QVERIFY2(w.minimumSizeHint().width() <= 1600, qPrintable(QStringLiteral("%1\n%2").arg(w.minimumSizeHint().width()).arg(widths)));
+      widths += QStringLiteral("tab %1: %2\n")
+                    .arg(w.tabs()->tabText(i))
+                    .arg(w.tabs()->widget(i)->minimumSizeHint().width());
+    QVERIFY2(w.minimumSizeHint().width() <= 1600,
+             qPrintable(QStringLiteral("%1\n%2").arg(w.minimumSizeHint().width()).arg(widths)));
   }
 
   void progressStripCounts() {
@@ -212,9 +218,9 @@ class StudioSettingsTest : public QObject {
   }
 
   void errorDialogShowsTheCauseAndKeepsTheRest() {
-    auto* box = dpo::widgets::makeErrorDialog(nullptr, "Training failed",
-                                              "internal error: CUDA out of memory\nat frame 3\nat frame 4",
-                                              "Everything recorded so far is kept.", "Run settings: loss sigmoid");
+    auto* box = dpo::widgets::makeErrorDialog(
+        nullptr, "Training failed", "internal error: CUDA out of memory\nat frame 3\nat frame 4",
+        "Everything recorded so far is kept.", "Run settings: loss sigmoid");
     QCOMPARE(box->text(), QString("<b>internal error: CUDA out of memory</b>"));
     QCOMPARE(box->informativeText(), QString("Everything recorded so far is kept."));
     QVERIFY(box->detailedText().contains("at frame 4"));
@@ -252,7 +258,8 @@ class StudioSettingsTest : public QObject {
       w.saveSettings();
     }
     MainWindow w;
-    QCOMPARE(w.runConfig().run.trainer.loss.beta, 0.1);  // a fresh window, before persistence, has the defaults
+    QCOMPARE(w.runConfig().run.trainer.loss.beta,
+             0.1);  // a fresh window, before persistence, has the defaults
     w.enablePersistence();
     QCOMPARE(w.runConfig().run.trainer.loss.beta, 0.3);
     QCOMPARE(dpo::studio::lossName(w.runConfig().run), QString("ipo"));
