@@ -26,6 +26,7 @@
 #include "core/train/logprobs.h"
 #include "core/train/pair_logps.h"
 #include "core/train/reference.h"
+#include "core/train/step_sums.h"
 
 namespace dpo {
 
@@ -37,20 +38,6 @@ bool uses_term(const LossConfig& loss, LossType type) {
   for (const auto& t : loss_terms(loss))
     if (t.type == type) return true;
   return false;
-}
-
-torch::Tensor gather(const std::vector<float>& values, const std::vector<size_t>& indices) {
-  std::vector<float> picked;
-  picked.reserve(indices.size());
-  for (auto i : indices) picked.push_back(values[i]);
-  return torch::tensor(picked, torch::kFloat32);
-}
-
-torch::Tensor gather(const std::vector<double>& values, const std::vector<size_t>& indices) {
-  std::vector<double> picked;
-  picked.reserve(indices.size());
-  for (auto i : indices) picked.push_back(values[i]);
-  return torch::tensor(picked, torch::kFloat64);
 }
 
 double mean_of(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).mean().item<double>(); }
@@ -87,60 +74,6 @@ void validate(const TrainerInputs& in, const TrainerConfig& c) {
     throw ConfigError("trainer: the margin loss needs per-pair scores (score_chosen / score_rejected in the data)");
 }
 
-// Sums over the pairs of one step, turned into means at the end. The per-batch sums stay on the
-// device and are read back once (settle), so a CUDA step waits for the device once, not 10 times
-// per micro-batch.
-struct StepSums {
-  double loss = 0, rewards_chosen = 0, rewards_rejected = 0, accurate = 0, logps_chosen = 0, logps_rejected = 0,
-         logits_chosen = 0, logits_rejected = 0, length_chosen = 0, length_rejected = 0;
-  // KTO: "chosen" sums run over desirable examples, "rejected" over undesirable ones.
-  double desirable = 0, undesirable = 0, kl = 0;
-
-  static torch::Tensor total(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).sum(); }
-
-  void add(const torch::Tensor& losses, const LossOutput& lo, const BatchLogps& b) {
-    auto none = torch::zeros({}, lo.chosen_rewards.options().dtype(torch::kFloat64));
-    push({total(losses), total(lo.chosen_rewards), total(lo.rejected_rewards),
-          total(lo.chosen_rewards > lo.rejected_rewards), total(b.logps.policy_chosen), total(b.logps.policy_rejected),
-          total(b.logits_chosen), total(b.logits_rejected), total(b.logps.chosen_tokens),
-          total(b.logps.rejected_tokens), none, none, none});
-  }
-
-  void add_kto(const KtoOutput& ko, const torch::Tensor& is_desirable, const BatchLogps& b) {
-    auto d = is_desirable.to(torch::kFloat64), u = 1.0 - d;
-    auto r = ko.rewards.detach().to(torch::kFloat64), pc = b.logps.policy_chosen.detach().to(torch::kFloat64);
-    auto len = b.logps.chosen_tokens.to(torch::kFloat64), logits = b.logits_chosen.to(torch::kFloat64);
-    push({total(ko.losses), (r * d).sum(), (r * u).sum(),
-          ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum(), (pc * d).sum(), (pc * u).sum(),
-          (logits * d).sum(), (logits * u).sum(), (len * d).sum(), (len * u).sum(), d.sum(), u.sum(), total(ko.kl)});
-  }
-
-  // SFT: the summed NLL, log π of the chosen completions and their token counts.
-  void add_sft(const torch::Tensor& nll, const SequenceLogps& lp) {
-    auto none = torch::zeros({}, nll.options().dtype(torch::kFloat64));
-    push({total(nll), none, none, none, total(lp.sum), none, none, none, total(lp.tokens), none, none, none, none});
-  }
-
-  // Reads the device-side sums back (one host-device sync) into the fields above; every push lists
-  // its 13 sums in their declaration order.
-  void settle() {
-    if (!pending_.defined()) return;
-    auto host = pending_.to(torch::kCPU);
-    const auto v = host.accessor<double, 1>();
-    double* fields[] = {&loss, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen, &logps_rejected,
-                        &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &desirable, &undesirable, &kl};
-    for (int64_t i = 0; i < v.size(0); ++i) *fields[i] += v[i];
-    pending_ = torch::Tensor();
-  }
-
- private:
-  void push(std::vector<torch::Tensor> parts) {
-    auto v = torch::stack(parts);  // (13) fp64
-    pending_ = pending_.defined() ? pending_ + v : v;
-  }
-  torch::Tensor pending_;
-};
-
 // Autocast for the forward passes of a step (torch.autocast("cuda", dtype=torch.bfloat16)).
 class Bf16Autocast {
  public:
@@ -159,15 +92,68 @@ class Bf16Autocast {
   at::ScalarType dtype_;
 };
 
-torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_t>& indices) {
-  std::vector<uint8_t> picked;
-  picked.reserve(indices.size());
-  for (auto i : indices) picked.push_back(labels[i] ? 1 : 0);
-  return torch::tensor(picked, torch::kBool);
+// TRL's RunningMoments mean of the batch-mean rewards: bco_pair's δ.
+struct RunningMean {
+  double mean = 0;
+  int64_t count = 0;
+  void add(double value) {
+    ++count;
+    mean += (value - mean) / static_cast<double>(count);
+  }
+};
+
+// One step's micro-batches, collated before the first forward: the step's loss is a mean over all
+// its pairs (or, for SFT, all its chosen tokens), so each micro-batch's share is known up front.
+struct MicroBatches {
+  std::vector<std::vector<size_t>> indices;  // the training pairs of each micro-batch
+  std::vector<PreferenceBatch> batches;
+  double pairs = 0;
+  double sft_tokens = 0;  // chosen response tokens: SFT's denominator
+  int64_t tokens = 0;     // real tokens of both halves, no padding
+};
+
+struct Update {
+  double grad_norm = 0;  // before clipping
+  bool skipped = false;  // non-finite loss or gradient: no optimiser step
+};
+
+// SFT: the NLL of the chosen completions as its share of the step's per-token mean.
+void sft_micro_step(LlamaForCausalLM& policy, const PreferenceBatch& b, double step_tokens, int64_t chunk_rows,
+                    StepSums& sums) {
+  // Only the chosen half: rows [0, B). (B, T)
+  auto lp = model_response_logprobs(policy, b.input_ids.narrow(0, 0, b.pairs), b.attention_mask.narrow(0, 0, b.pairs),
+                                    b.response_mask.narrow(0, 0, b.pairs), chunk_rows)
+                .logps;
+  auto nll = -lp.sum.sum();
+  (nll / std::max(1.0, step_tokens)).backward();
+  sums.add_sft(nll, lp);
 }
 
-KtoConfig kto_config(const LossConfig& c) {
-  return {.beta = c.beta, .desirable_weight = c.kto_desirable_weight, .undesirable_weight = c.kto_undesirable_weight};
+// KTO on (B) labelled rows.
+void kto_micro_step(const BatchLogps& out, const torch::Tensor& labels, const LossConfig& loss, double step_pairs,
+                    StepSums& sums) {
+  // rows' "rejected" half is the mismatched completion: only the (detached) KL estimate reads it.
+  auto ko = kto_loss(kto_config(loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
+                     out.logps.policy_rejected.detach(), out.logps.reference_rejected);
+  (ko.losses.sum() / step_pairs).backward();
+  sums.add_kto(ko, labels, out);
+}
+
+// A loss of the table; `margins` (B) fp64 or undefined. bco_pair updates its running δ first.
+void preference_micro_step(BatchLogps& out, const torch::Tensor& margins, LossConfig loss, RunningMean& bco,
+                           double step_pairs, StepSums& sums) {
+  if (margins.defined())
+    out.logps.margin = margins.to(out.logps.policy_chosen.device(), out.logps.policy_chosen.scalar_type());
+  if (uses_term(loss, LossType::BcoPair)) {
+    // TRL: δ is the running mean of the batch-mean rewards, updated before the loss.
+    auto a = out.logps.policy_chosen.detach() - out.logps.reference_chosen;
+    auto b = out.logps.policy_rejected.detach() - out.logps.reference_rejected;
+    bco.add(mean_of(torch::cat({loss.beta * a, loss.beta * b})));
+    loss.bco_delta = bco.mean;
+  }
+  auto lo = preference_loss(loss, out.logps);
+  (lo.losses.sum() / step_pairs).backward();
+  sums.add(lo.losses, lo, out);
 }
 
 }  // namespace
@@ -193,8 +179,7 @@ struct Trainer::State {
   int64_t tokens = 0;
   int64_t consecutive_nonfinite = 0;
   int64_t epoch_slots = 0, epoch_padded = 0;  // token slots and padded slots batched this epoch
-  double bco_mean = 0;  // TRL's RunningMoments mean of the batch-mean rewards (bco_pair's δ)
-  int64_t bco_count = 0;
+  RunningMean bco;
   double elapsed_before = 0;  // seconds of earlier sessions (resume)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -245,6 +230,117 @@ struct Trainer::State {
     pairs.reserve(indices.size());
     for (auto i : indices) pairs.push_back(train_pairs[i]);
     return collate_pairs(pairs, pad_id, config.pad_to_multiple_of);
+  }
+
+  torch::Device device() const { return policy->parameters().front().device(); }
+
+  MicroBatches next_micro_batches() {
+    MicroBatches mb;
+    for (int64_t k = 0; k < config.grad_accumulation; ++k) {
+      mb.indices.push_back(next_indices());
+      mb.batches.push_back(collate(mb.indices.back()));
+    }
+    for (const auto& b : mb.batches) {
+      mb.pairs += static_cast<double>(b.pairs);
+      const auto real = b.attention_mask.sum().item<int64_t>();
+      mb.tokens += real;
+      epoch_slots += b.attention_mask.numel();
+      epoch_padded += b.attention_mask.numel() - real;
+      if (config.objective == Objective::Sft)
+        mb.sft_tokens +=
+            b.response_mask.narrow(0, 0, b.pairs).narrow(1, 1, b.response_mask.size(1) - 1).sum().item<double>();
+    }
+    return mb;
+  }
+
+  // π_ref for some rows: their precomputed sums when there are, else a forward pass of the model.
+  ReferenceSource reference_source(const std::optional<ReferenceLogps>& precomputed, const std::vector<size_t>& rows) {
+    ReferenceSource source{.model = reference_model()};
+    if (precomputed) {
+      source.chosen = rows_of(precomputed->chosen, rows);
+      source.rejected = rows_of(precomputed->rejected, rows);
+    }
+    return source;
+  }
+
+  // Clips the gradient and steps the optimiser, or skips a non-finite step: an event, and a
+  // TrainingError after max_nonfinite_steps in a row.
+  Update update(double loss, const MicroBatches& mb, const TrainerCallbacks& callbacks) {
+    const double max_norm = config.max_grad_norm > 0 ? config.max_grad_norm : std::numeric_limits<double>::infinity();
+    Update u;
+    u.grad_norm = torch::nn::utils::clip_grad_norm_(policy->parameters(), max_norm);
+    u.skipped = !std::isfinite(loss) || !std::isfinite(u.grad_norm);
+    if (!u.skipped) {
+      optimizer->step();
+      consecutive_nonfinite = 0;
+      return u;
+    }
+    optimizer->zero_grad();
+    ++consecutive_nonfinite;
+    TrainerEvent event{.step = step + 1, .kind = "nonfinite"};
+    for (const auto& indices : mb.indices)
+      for (auto i : indices) event.pair_lines.push_back(train_pairs[i].line);
+    event.message = "step " + std::to_string(event.step) + " skipped: loss " + std::to_string(loss) +
+                    ", gradient norm " + std::to_string(u.grad_norm) + " (not finite)";
+    if (callbacks.on_event) callbacks.on_event(event);
+    if (consecutive_nonfinite >= config.max_nonfinite_steps) {
+      std::string lines;
+      for (size_t i = 0; i < std::min<size_t>(event.pair_lines.size(), 8); ++i)
+        lines += (i ? "," : "") + std::to_string(event.pair_lines[i]);
+      throw TrainingError("training stopped: " + std::to_string(consecutive_nonfinite) +
+                          " consecutive steps with a non-finite loss or gradient (last at step " +
+                          std::to_string(event.step) + ", pairs on lines " + lines +
+                          "); lower the learning rate or beta, or check those pairs");
+    }
+    return u;
+  }
+
+  // TR-DPO: every τ steps π_ref ← α·π + (1 − α)·π_ref.
+  void sync_reference(const TrainerCallbacks& callbacks) {
+    const int64_t every = config.sync_reference_every;
+    const double alpha = config.sync_reference_alpha;
+    if (every <= 0 || !reference || step % every != 0) return;
+    {
+      torch::NoGradGuard no_grad;
+      auto source = policy->named_parameters();
+      for (auto& p : reference->named_parameters()) p.value().mul_(1.0 - alpha).add_(source[p.key()], alpha);
+    }
+    if (callbacks.on_event)
+      callbacks.on_event({.step = step, .kind = "reference_sync",
+                          .message = "reference ← " + std::to_string(alpha) + "·policy + " +
+                                     std::to_string(1.0 - alpha) + "·reference"});
+  }
+
+  StepMetrics metrics(const StepSums& sums, const MicroBatches& mb, double loss, const Update& u, double lr,
+                      std::chrono::steady_clock::time_point step_started) const {
+    const double n = mb.pairs;
+    // KTO: chosen-side means over desirable examples, rejected-side over undesirable ones.
+    const double nc = kto() ? std::max(1.0, sums.desirable) : n, nr = kto() ? std::max(1.0, sums.undesirable) : n;
+    StepMetrics m;
+    m.skipped = u.skipped;
+    m.step = step;
+    m.epoch = epoch;
+    m.loss = loss;
+    m.rewards_chosen = sums.rewards_chosen / nc;
+    m.rewards_rejected = sums.rewards_rejected / nr;
+    m.rewards_margins = kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
+    m.rewards_accuracies = sums.accurate / n;
+    m.logps_chosen = sums.logps_chosen / nc;
+    m.logps_rejected = sums.logps_rejected / nr;
+    m.logits_chosen = sums.logits_chosen / nc;
+    m.logits_rejected = sums.logits_rejected / nr;
+    m.length_chosen = sums.length_chosen / nc;
+    m.length_rejected = sums.length_rejected / nr;
+    m.kl = sums.kl / static_cast<double>(mb.batches.size());
+    m.padding_ratio = epoch_slots > 0 ? static_cast<double>(epoch_padded) / static_cast<double>(epoch_slots) : 0.0;
+    m.learning_rate = lr;
+    m.beta = config.loss.beta;
+    m.grad_norm = u.grad_norm;
+    m.tokens = tokens;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count();
+    m.tokens_per_second = seconds > 0 ? static_cast<double>(mb.tokens) / seconds : 0.0;
+    m.elapsed_seconds = elapsed();
+    return m;
   }
 
   double elapsed() const {
@@ -331,153 +427,40 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
 StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   auto& s = *state_;
   prepare(callbacks);
-  const auto step_started = std::chrono::steady_clock::now();
+  const auto started = std::chrono::steady_clock::now();
   const auto& c = s.config;
   const double lr = scheduled_learning_rate(c.learning_rate, s.step, c.warmup_steps, c.max_steps, c.schedule);
   for (auto& group : s.optimizer->param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   s.optimizer->zero_grad();
-
-  // Every micro-batch first: the step's loss is a mean over all its pairs (or, for SFT, all its
-  // tokens), so each micro-batch's share is known before the first backward.
-  std::vector<std::vector<size_t>> micro_indices;
-  std::vector<PreferenceBatch> micro;
-  for (int64_t k = 0; k < c.grad_accumulation; ++k) {
-    micro_indices.push_back(s.next_indices());
-    micro.push_back(s.collate(micro_indices.back()));
-  }
-  double total_pairs = 0, total_sft_tokens = 0;
-  int64_t step_tokens = 0;
-  for (const auto& b : micro) {
-    total_pairs += static_cast<double>(b.pairs);
-    const auto real = b.attention_mask.sum().item<int64_t>();
-    step_tokens += real;
-    s.epoch_slots += b.attention_mask.numel();
-    s.epoch_padded += b.attention_mask.numel() - real;
-    if (c.objective == Objective::Sft)
-      total_sft_tokens += b.response_mask.narrow(0, 0, b.pairs).narrow(1, 1, b.response_mask.size(1) - 1).sum().item<double>();
-  }
+  const auto mb = s.next_micro_batches();
 
   StepSums sums;
-  const auto device = s.policy->parameters().front().device();
+  const auto device = s.device();
   std::optional<Bf16Autocast> autocast;
   if (c.bf16_autocast && device.is_cuda()) autocast.emplace();
-  for (size_t k = 0; k < micro.size(); ++k) {
-    const auto& b = micro[k];
+  for (size_t k = 0; k < mb.batches.size(); ++k) {
+    const auto& rows = mb.indices[k];
     if (c.objective == Objective::Sft) {
-      // Only the chosen half: rows [0, B). (B, T)
-      auto lp = model_response_logprobs(s.policy, b.input_ids.narrow(0, 0, b.pairs),
-                                        b.attention_mask.narrow(0, 0, b.pairs), b.response_mask.narrow(0, 0, b.pairs),
-                                        c.logit_chunk_rows)
-                    .logps;
-      auto nll = -lp.sum.sum();
-      (nll / std::max(1.0, total_sft_tokens)).backward();
-      sums.add_sft(nll, lp);
+      sft_micro_step(s.policy, mb.batches[k], mb.sft_tokens, c.logit_chunk_rows, sums);
       continue;
     }
-    ReferenceSource source{.model = s.reference_model()};
-    if (s.train_reference) {
-      source.chosen = gather(s.train_reference->chosen, micro_indices[k]);
-      source.rejected = gather(s.train_reference->rejected, micro_indices[k]);
-    }
-    auto out = batch_preference_logps(s.policy, source, b, c.loss, c.logit_chunk_rows);
+    auto out = batch_preference_logps(s.policy, s.reference_source(s.train_reference, rows), mb.batches[k], c.loss,
+                                      c.logit_chunk_rows);
     if (out.ran_reference) ++s.counters.reference_forwards;
-    if (s.kto()) {
-      auto labels = labels_of(s.train_desirable, micro_indices[k]).to(device);
-      // rows' "rejected" half is the mismatched completion: only the (detached) KL estimate reads it.
-      auto ko = kto_loss(kto_config(c.loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
-                         out.logps.policy_rejected.detach(), out.logps.reference_rejected);
-      (ko.losses.sum() / total_pairs).backward();
-      sums.add_kto(ko, labels, out);
-      continue;
-    }
-    if (!s.train_margins.empty())
-      out.logps.margin = gather(s.train_margins, micro_indices[k]).to(device, out.logps.policy_chosen.scalar_type());
-    auto loss_config = c.loss;
-    if (uses_term(c.loss, LossType::BcoPair)) {
-      // TRL: δ is the running mean of the batch-mean rewards, updated before the loss.
-      auto a = out.logps.policy_chosen.detach() - out.logps.reference_chosen;
-      auto bb = out.logps.policy_rejected.detach() - out.logps.reference_rejected;
-      const double batch_mean = mean_of(torch::cat({c.loss.beta * a, c.loss.beta * bb}));
-      ++s.bco_count;
-      s.bco_mean += (batch_mean - s.bco_mean) / static_cast<double>(s.bco_count);
-      loss_config.bco_delta = s.bco_mean;
-    }
-    auto lo = preference_loss(loss_config, out.logps);
-    (lo.losses.sum() / total_pairs).backward();
-    sums.add(lo.losses, lo, out);
+    if (s.kto())
+      kto_micro_step(out, labels_of(s.train_desirable, rows).to(device), c.loss, mb.pairs, sums);
+    else
+      preference_micro_step(out, s.train_margins.empty() ? torch::Tensor() : rows_of(s.train_margins, rows), c.loss,
+                            s.bco, mb.pairs, sums);
   }
-
   sums.settle();
-  const double max_norm = c.max_grad_norm > 0 ? c.max_grad_norm : std::numeric_limits<double>::infinity();
-  const double grad_norm = torch::nn::utils::clip_grad_norm_(s.policy->parameters(), max_norm);
-  const double denominator = c.objective == Objective::Sft ? std::max(1.0, total_sft_tokens) : total_pairs;
-  const double loss = sums.loss / denominator;
-
-  StepMetrics m;
-  m.skipped = !std::isfinite(loss) || !std::isfinite(grad_norm);
-  if (m.skipped) {
-    s.optimizer->zero_grad();
-    ++s.consecutive_nonfinite;
-    TrainerEvent event{.step = s.step + 1, .kind = "nonfinite"};
-    for (const auto& indices : micro_indices)
-      for (auto i : indices) event.pair_lines.push_back(s.train_pairs[i].line);
-    event.message = "step " + std::to_string(event.step) + " skipped: loss " + std::to_string(loss) +
-                    ", gradient norm " + std::to_string(grad_norm) + " (not finite)";
-    if (callbacks.on_event) callbacks.on_event(event);
-    if (s.consecutive_nonfinite >= c.max_nonfinite_steps) {
-      std::string lines;
-      for (size_t i = 0; i < std::min<size_t>(event.pair_lines.size(), 8); ++i)
-        lines += (i ? "," : "") + std::to_string(event.pair_lines[i]);
-      throw TrainingError("training stopped: " + std::to_string(s.consecutive_nonfinite) +
-                          " consecutive steps with a non-finite loss or gradient (last at step " +
-                          std::to_string(event.step) + ", pairs on lines " + lines +
-                          "); lower the learning rate or beta, or check those pairs");
-    }
-  } else {
-    s.optimizer->step();
-    s.consecutive_nonfinite = 0;
-  }
+  const double loss = sums.loss / (c.objective == Objective::Sft ? std::max(1.0, mb.sft_tokens) : mb.pairs);
+  const auto update = s.update(loss, mb, callbacks);
   ++s.step;
-  s.tokens += step_tokens;
-
-  if (c.sync_reference_every > 0 && s.reference && !m.skipped && s.step % c.sync_reference_every == 0) {
-    torch::NoGradGuard no_grad;
-    auto source = s.policy->named_parameters();
-    for (auto& p : s.reference->named_parameters())
-      p.value().mul_(1.0 - c.sync_reference_alpha).add_(source[p.key()], c.sync_reference_alpha);
-    if (callbacks.on_event)
-      callbacks.on_event({.step = s.step, .kind = "reference_sync",
-                          .message = "reference ← " + std::to_string(c.sync_reference_alpha) + "·policy + " +
-                                     std::to_string(1.0 - c.sync_reference_alpha) + "·reference"});
-  }
-
-  const double n = total_pairs;
-  // KTO: chosen-side means over desirable examples, rejected-side over undesirable ones.
-  const double nc = s.kto() ? std::max(1.0, sums.desirable) : n, nr = s.kto() ? std::max(1.0, sums.undesirable) : n;
-  m.step = s.step;
-  m.epoch = s.epoch;
-  m.loss = loss;
-  m.rewards_chosen = sums.rewards_chosen / nc;
-  m.rewards_rejected = sums.rewards_rejected / nr;
-  m.rewards_margins = s.kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
-  m.rewards_accuracies = sums.accurate / n;
-  m.logps_chosen = sums.logps_chosen / nc;
-  m.logps_rejected = sums.logps_rejected / nr;
-  m.logits_chosen = sums.logits_chosen / nc;
-  m.logits_rejected = sums.logits_rejected / nr;
-  m.length_chosen = sums.length_chosen / nc;
-  m.length_rejected = sums.length_rejected / nr;
-  m.kl = sums.kl / static_cast<double>(micro.size());
-  m.padding_ratio = s.epoch_slots > 0 ? static_cast<double>(s.epoch_padded) / static_cast<double>(s.epoch_slots) : 0.0;
-  m.learning_rate = lr;
-  m.beta = c.loss.beta;
-  m.grad_norm = grad_norm;
-  m.tokens = s.tokens;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count();
-  m.tokens_per_second = seconds > 0 ? static_cast<double>(step_tokens) / seconds : 0.0;
-  m.elapsed_seconds = s.elapsed();
-  return m;
+  s.tokens += mb.tokens;
+  if (!update.skipped) s.sync_reference(callbacks);
+  return s.metrics(sums, mb, loss, update, lr, started);
 }
 
 PreferenceEval Trainer::evaluate_kto() {
@@ -493,12 +476,8 @@ PreferenceEval Trainer::evaluate_kto() {
     std::iota(indices.begin(), indices.end(), start);
     std::vector<TokenizedPair> rows;
     for (auto i : indices) rows.push_back(s.eval_pairs[i]);
-    ReferenceSource source{.model = s.reference_model()};
-    if (s.eval_reference) {
-      source.chosen = gather(s.eval_reference->chosen, indices);
-      source.rejected = gather(s.eval_reference->rejected, indices);
-    }
-    auto out = batch_preference_logps(s.policy, source, collate_pairs(rows, s.pad_id), s.config.loss);
+    auto out = batch_preference_logps(s.policy, s.reference_source(s.eval_reference, indices),
+                                      collate_pairs(rows, s.pad_id), s.config.loss);
     auto labels = labels_of(s.eval_desirable, indices).to(device);
     auto ko = kto_loss(kto_config(s.config.loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
                        out.logps.policy_rejected, out.logps.reference_rejected);
@@ -570,6 +549,7 @@ PreferenceEval Trainer::evaluate() {
     }
   }
   result.step = s.step;
+  result.beta = s.config.loss.beta;
   for (auto& r : result.pairs) r.step = s.step;
   return result;
 }
@@ -586,7 +566,8 @@ TrainerEvent Trainer::set_beta(double beta) {
   auto& s = *state_;
   TrainerEvent e{.step = s.step, .kind = "beta",
                  .message = "beta " + std::to_string(s.config.loss.beta) + " -> " + std::to_string(beta) +
-                            " after step " + std::to_string(s.step)};
+                            " after step " + std::to_string(s.step),
+                 .value = beta};
   s.config.loss.beta = beta;
   return e;
 }
@@ -596,7 +577,8 @@ TrainerEvent Trainer::set_learning_rate(double learning_rate) {
   auto& s = *state_;
   TrainerEvent e{.step = s.step, .kind = "learning_rate",
                  .message = "learning rate " + std::to_string(s.config.learning_rate) + " -> " +
-                            std::to_string(learning_rate) + " after step " + std::to_string(s.step)};
+                            std::to_string(learning_rate) + " after step " + std::to_string(s.step),
+                 .value = learning_rate};
   s.config.learning_rate = learning_rate;
   return e;
 }
@@ -626,8 +608,8 @@ void Trainer::save_state(const fs::path& dir) const {
                    {"consecutive_nonfinite", s.consecutive_nonfinite},
                    {"epoch_slots", s.epoch_slots},
                    {"epoch_padded", s.epoch_padded},
-                   {"bco_mean", s.bco_mean},
-                   {"bco_count", s.bco_count},
+                   {"bco_mean", s.bco.mean},
+                   {"bco_count", s.bco.count},
                    {"beta", s.config.loss.beta},
                    {"learning_rate", s.config.learning_rate},
                    {"elapsed_seconds", s.elapsed()},
@@ -656,8 +638,8 @@ void Trainer::load_state(const fs::path& dir) {
     s.consecutive_nonfinite = j.at("consecutive_nonfinite").get<int64_t>();
     s.epoch_slots = j.value("epoch_slots", int64_t{0});
     s.epoch_padded = j.value("epoch_padded", int64_t{0});
-    s.bco_mean = j.at("bco_mean").get<double>();
-    s.bco_count = j.at("bco_count").get<int64_t>();
+    s.bco.mean = j.at("bco_mean").get<double>();
+    s.bco.count = j.at("bco_count").get<int64_t>();
     s.config.loss.beta = j.at("beta").get<double>();
     s.config.learning_rate = j.at("learning_rate").get<double>();
     s.elapsed_before = j.at("elapsed_seconds").get<double>();
