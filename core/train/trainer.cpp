@@ -15,6 +15,7 @@
 #include "core/data/collator.h"
 #include "core/data/kto_rows.h"
 #include "core/data/length_grouping.h"
+#include "core/eval/kto_eval.h"
 #include "core/generate/generate.h"
 #include "core/generate/stream.h"
 #include "core/io/atomic_file.h"
@@ -463,52 +464,14 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   return s.metrics(sums, mb, loss, update, lr, started);
 }
 
-PreferenceEval Trainer::evaluate_kto() {
-  auto& s = *state_;
-  torch::NoGradGuard no_grad;
-  const bool was_training = s.policy->is_training();
-  s.policy->eval();
-  StepSums sums;
-  const auto device = s.policy->parameters().front().device();
-  const auto step = static_cast<size_t>(std::max<int64_t>(1, s.config.eval_batch_size));
-  for (size_t start = 0; start < s.eval_pairs.size(); start += step) {
-    std::vector<size_t> indices(std::min(step, s.eval_pairs.size() - start));
-    std::iota(indices.begin(), indices.end(), start);
-    std::vector<TokenizedPair> rows;
-    for (auto i : indices) rows.push_back(s.eval_pairs[i]);
-    auto out = batch_preference_logps(s.policy, s.reference_source(s.eval_reference, indices),
-                                      collate_pairs(rows, s.pad_id), s.config.loss);
-    auto labels = labels_of(s.eval_desirable, indices).to(device);
-    auto ko = kto_loss(kto_config(s.config.loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
-                       out.logps.policy_rejected, out.logps.reference_rejected);
-    sums.add_kto(ko, labels, out);
-  }
-  sums.settle();
-  if (was_training) s.policy->train();
-  const double n = static_cast<double>(s.eval_pairs.size()), nc = std::max(1.0, sums.desirable),
-               nr = std::max(1.0, sums.undesirable);
-  PreferenceEval e;
-  e.mean_loss = sums.loss / n;
-  e.rewards_chosen = sums.rewards_chosen / nc;
-  e.rewards_rejected = sums.rewards_rejected / nr;
-  e.mean_margin = e.rewards_chosen - e.rewards_rejected;
-  e.accuracy = sums.accurate / n;
-  e.logps_chosen = sums.logps_chosen / nc;
-  e.logps_rejected = sums.logps_rejected / nr;
-  e.logits_chosen = sums.logits_chosen / nc;
-  e.logits_rejected = sums.logits_rejected / nr;
-  e.length_chosen = sums.length_chosen / nc;
-  e.length_rejected = sums.length_rejected / nr;
-  return e;
-}
-
 PreferenceEval Trainer::evaluate() {
   auto& s = *state_;
   prepare();
   PreferenceEval result;
   if (!s.eval_pairs.empty()) {
     if (s.kto()) {
-      result = evaluate_kto();
+      result = evaluate_kto(s.policy, s.reference_model(), s.eval_pairs, s.eval_desirable, s.pad_id, s.config.loss,
+                            s.config.eval_batch_size, s.eval_reference ? &*s.eval_reference : nullptr);
     } else if (s.config.objective == Objective::Sft) {
       auto loss = s.config.loss;
       loss.type = LossType::Cpo;  // reads no reference; its NLL part is not reported, only log-probs

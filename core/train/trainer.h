@@ -134,7 +134,6 @@ class Trainer {
   LlamaForCausalLM* reference();
 
  private:
-  PreferenceEval evaluate_kto();
   struct State;
   std::unique_ptr<State> state_;
 };
