@@ -213,7 +213,7 @@ int run_train(TrainArgs args) {
   auto stage_started = std::chrono::steady_clock::now(), last_print = stage_started;
   std::string current_stage;
   callbacks.on_progress = [&](const std::string& stage, size_t done, size_t total) {
-    if (args.quiet) return;
+    if (args.quiet) return true;
     const auto now = std::chrono::steady_clock::now();
     if (stage != current_stage) current_stage = stage, stage_started = last_print = now;
     const double elapsed = std::chrono::duration<double>(now - stage_started).count();
@@ -225,6 +225,7 @@ int run_train(TrainArgs args) {
                   elapsed / static_cast<double>(done) * static_cast<double>(total - done));
     }
     std::fflush(stdout);
+    return true;
   };
   callbacks.on_event = [&](const TrainerEvent& e) {
     out.append_event(e);

@@ -11,6 +11,7 @@
 #include "core/data/readers.h"
 #include "core/io/atomic_file.h"
 #include "core/model/lora.h"
+#include "core/runtime/error.h"
 #include "core/train/pair_logps.h"
 
 namespace dpo {
@@ -73,7 +74,9 @@ ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::v
     const float* v = sums.data_ptr<float>();
     out.chosen.insert(out.chosen.end(), v, v + n);
     out.rejected.insert(out.rejected.end(), v + n, v + 2 * n);
-    if (progress) progress(start + n, pairs.size());
+    if (progress && !progress(start + n, pairs.size()))
+      throw Cancelled("reference pass cancelled after " + std::to_string(start + n) + " of " +
+                      std::to_string(pairs.size()) + " pairs");
   }
   if (was_training) reference->train();
   return out;

@@ -22,7 +22,8 @@ struct ReferenceLogps {
 uint64_t parameters_fingerprint(LlamaForCausalLM& model);
 uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs);
 
-using ProgressCallback = std::function<void(size_t done, size_t total)>;
+// Returning false cancels: compute_reference_logps then throws dpo::Cancelled.
+using ProgressCallback = std::function<bool(size_t done, size_t total)>;
 
 // With LoRA adapters on `reference`, they are disabled for the pass (the base model scores).
 // Fixed batches in pair order, so the same model and pairs always give the same bits.

@@ -413,7 +413,7 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
       }
     }
     auto progress = [&](size_t done, size_t total) {
-      if (callbacks.on_progress) callbacks.on_progress(stage, done, total);
+      return !callbacks.on_progress || callbacks.on_progress(stage, done, total);
     };
     out = compute_reference_logps(reference, pairs, s.pad_id, s.config.eval_batch_size, progress,
                                   s.config.logit_chunk_rows);

@@ -88,7 +88,8 @@ struct TrainerCounters {
 };
 
 struct TrainerCallbacks {
-  std::function<void(const std::string& stage, size_t done, size_t total)> on_progress;
+  // The reference pass's progress; false cancels it (prepare / step then throw dpo::Cancelled).
+  std::function<bool(const std::string& stage, size_t done, size_t total)> on_progress;
   std::function<bool(const StepMetrics&)> on_step;  // false stops training
   std::function<void(const PreferenceEval&)> on_eval;
   std::function<void(const TrainerEvent&)> on_event;

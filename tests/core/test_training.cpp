@@ -241,6 +241,17 @@ TEST(Training, ReferenceLogpsComeFromTheDiskCacheTheSecondTime) {
   EXPECT_EQ(first->step().loss, second->step().loss);
 }
 
+TEST(Training, ProgressReturningFalseCancelsTheReferencePass) {
+  auto config = demo_config(1);
+  config.eval_batch_size = 4;  // 16 pairs: a report every 4
+  auto trainer = demo_trainer(config, 16);
+  int reports = 0;
+  dpo::TrainerCallbacks callbacks;
+  callbacks.on_progress = [&](const std::string&, size_t, size_t) { return ++reports < 2; };
+  EXPECT_THROW(trainer->prepare(callbacks), dpo::Cancelled);
+  EXPECT_EQ(reports, 2);
+}
+
 TEST(Training, NonFiniteStepsAreSkippedAndStopTheRun) {
   auto config = demo_config(10);
   config.max_nonfinite_steps = 3;
