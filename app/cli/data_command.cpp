@@ -8,6 +8,7 @@
 #include "core/data/dataset_stats.h"
 #include "core/data/layout.h"
 #include "core/data/tokenize.h"
+#include "core/io/text_file.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/load_tokenizer.h"
@@ -37,14 +38,6 @@ struct DataArgs {
 DataArgs args;
 CLI::App* data_cmd = nullptr;
 CLI::App* stats_cmd = nullptr;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot open chat template file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 }  // namespace
 

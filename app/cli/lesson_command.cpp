@@ -19,6 +19,7 @@
 #include "core/demo/sampled_reward.h"
 #include "core/eval/preference_eval.h"
 #include "core/io/atomic_file.h"
+#include "core/io/text_file.h"
 #include "core/lessons/lesson.h"
 #include "core/runtime/error.h"
 #include "core/train/losses.h"
@@ -66,11 +67,7 @@ std::vector<Lesson> embedded_lessons() {
 // NAME from resources/lessons, or a lesson file a teacher wrote.
 Lesson find_lesson(const std::string& name) {
   if (name.ends_with(".json") || fs::exists(name)) {
-    std::ifstream in(name, std::ios::binary);
-    if (!in) throw ConfigError(name + ": cannot read");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return parse_lesson(s.str(), name, fs::path(name).stem().string());
+    return parse_lesson(read_text(name), name, fs::path(name).stem().string());
   }
   std::string known;
   for (auto& lesson : embedded_lessons()) {

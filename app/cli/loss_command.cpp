@@ -30,37 +30,6 @@ CLI::App*& command() {
   return c;
 }
 
-LossType parse_type(const std::string& name) {
-  if (auto type = parse_loss_type(name)) return *type;
-  std::string known;
-  for (const auto& info : loss_table()) known += (known.empty() ? "" : ", ") + std::string(info.name);
-  throw ConfigError("loss: unknown --type '" + name + "' (known: " + known + ")");
-}
-
-// "sigmoid" or a weighted combination "sigmoid:1,sppo_hard:0.5".
-std::vector<LossTerm> parse_terms(const std::string& spec) {
-  std::vector<LossTerm> terms;
-  size_t start = 0;
-  while (start <= spec.size()) {
-    const size_t end = std::min(spec.find(',', start), spec.size());
-    const std::string item = spec.substr(start, end - start);
-    const size_t colon = item.find(':');
-    LossTerm term{parse_type(item.substr(0, colon)), 1.0};
-    if (colon != std::string::npos) {
-      try {
-        size_t used = 0;
-        term.weight = std::stod(item.substr(colon + 1), &used);
-        if (used != item.size() - colon - 1) throw std::invalid_argument("trailing");
-      } catch (const std::exception&) {
-        throw ConfigError("loss: bad weight in --type '" + item + "' (expected name:number)");
-      }
-    }
-    terms.push_back(term);
-    start = end + 1;
-  }
-  return terms;
-}
-
 torch::Tensor tensor(const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); }
 
 void check_count(const std::vector<double>& v, size_t pairs, const char* option) {
@@ -105,7 +74,11 @@ bool loss_command_chosen() { return command() != nullptr && command()->parsed();
 int run_loss_command() {
   const auto& a = args();
   LossConfig config;
-  config.terms = parse_terms(a.type);
+  try {
+    config.terms = parse_loss_terms(a.type, "--type");
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("loss: ") + e.what());
+  }
   config.type = config.terms.front().type;
   for (const auto& term : config.terms)
     if (!loss_info(term.type).paired)

@@ -66,21 +66,18 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
            [&a](const std::string& text) {
              // "sigmoid" or "sigmoid:1,sppo_hard:0.5" (a weighted combination).
              auto& loss = a.run.trainer.loss;
-             loss.terms.clear();
-             std::stringstream parts(text);
-             std::string part;
-             while (std::getline(parts, part, ',')) {
-               const auto colon = part.find(':');
-               const auto name = part.substr(0, colon);
-               auto type = parse_loss_type(name);
-               if (!type) throw CLI::ValidationError("--loss", "unknown loss '" + name + "' (see dpo loss --list)");
-               if (colon == std::string::npos && text.find(',') == std::string::npos) {
-                 loss.type = *type;
-               } else {
-                 loss.terms.push_back({*type, colon == std::string::npos ? 1.0 : std::stod(part.substr(colon + 1))});
-                 loss.type = loss.terms.front().type;
-               }
+             std::vector<LossTerm> terms;
+             try {
+               terms = parse_loss_terms(text);
+             } catch (const ConfigError& e) {
+               throw CLI::ValidationError("--loss", e.what());
              }
+             loss.type = terms.front().type;
+             // A bare name is the loss itself; weights or a list make a combination.
+             if (terms.size() == 1 && text.find(':') == std::string::npos)
+               loss.terms.clear();
+             else
+               loss.terms = terms;
            },
            "loss variant, or weighted terms like sigmoid:1,sppo_hard:0.5")
         ->default_str("sigmoid");

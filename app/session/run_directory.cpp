@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/io/atomic_file.h"
+#include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
 namespace dpo::app {
@@ -16,13 +17,6 @@ namespace dpo::app {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 nlohmann::json read_config(const fs::path& dir) {
   const auto path = dir / "config.json";
@@ -76,10 +70,10 @@ void for_each_record(const fs::path& path, Fn&& each) {
       // "[json.exception.out_of_range.403] key 'loss' not found" → "missing field 'loss'"
       std::string what = e.what();
       const auto key = what.find("key '");
-      const auto end = key == std::string::npos ? key : what.find('\'', key + 5);
+      const auto quote = key == std::string::npos ? key : what.find('\'', key + 5);
       throw ConfigError(located(path.string(), number,
-                                end != std::string::npos ? "missing field '" + what.substr(key + 5, end - key - 5) + "'"
-                                                         : what));
+                                quote != std::string::npos ? "missing field '" + what.substr(key + 5, quote - key - 5) + "'"
+                                                           : what));
     } catch (const nlohmann::json::exception& e) {
       std::string what = e.what();
       const auto bracket = what.find("] ");

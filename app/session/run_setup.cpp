@@ -15,6 +15,7 @@
 #include "core/demo/demo_datasets.h"
 #include "core/data/tokenize_cache.h"
 #include "core/io/atomic_file.h"
+#include "core/io/text_file.h"
 #include "core/model/llama.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/chat_template.h"
@@ -107,14 +108,6 @@ torch::Device parse_device(const std::string& name) {
 }
 
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The chat template message-list rows are rendered with: --chat-template, the tokenizer's, or ChatML.
 struct Renderer {

@@ -417,48 +417,6 @@ void read_any(Source& source, const std::string& label, FileFormat format, const
   }
 }
 
-// A streaming 64-bit hash (8-byte words, splitmix-style mixing); not cryptographic, only a cache key.
-class Hasher {
- public:
-  explicit Hasher(uint64_t seed) : h_(seed ^ 0x243F6A8885A308D3ULL) {}
-  void update(const char* data, size_t n) {
-    length_ += n;
-    while (n > 0) {
-      const size_t take = std::min(n, 8 - fill_);
-      std::memcpy(word_ + fill_, data, take);
-      fill_ += take;
-      data += take;
-      n -= take;
-      if (fill_ == 8) {
-        uint64_t w;
-        std::memcpy(&w, word_, 8);
-        mix(w);
-        fill_ = 0;
-      }
-    }
-  }
-  uint64_t finish() {
-    uint64_t w = 0;
-    std::memcpy(&w, word_, fill_);
-    mix(w ^ (static_cast<uint64_t>(fill_) << 56));
-    mix(length_);
-    uint64_t z = h_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-
- private:
-  void mix(uint64_t w) {
-    h_ ^= w * 0x9E3779B97F4A7C15ULL;
-    h_ = ((h_ << 31) | (h_ >> 33)) * 0xBF58476D1CE4E5B9ULL;
-  }
-  uint64_t h_;
-  uint64_t length_ = 0;
-  char word_[8] = {};
-  size_t fill_ = 0;
-};
-
 }  // namespace
 
 std::string to_string(FileFormat format) {
@@ -540,23 +498,6 @@ size_t find_invalid_utf8(std::string_view text) {
     i += len;
   }
   return std::string_view::npos;
-}
-
-uint64_t hash_bytes(std::string_view bytes, uint64_t seed) {
-  Hasher h(seed);
-  h.update(bytes.data(), bytes.size());
-  return h.finish();
-}
-
-uint64_t hash_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw DataError(path + ": cannot open file");
-  Hasher h(0);
-  std::array<char, 1 << 16> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), f)) > 0) h.update(buffer.data(), n);
-  std::fclose(f);
-  return h.finish();
 }
 
 }  // namespace dpo

@@ -45,8 +45,4 @@ void parse_rows(std::string_view text, const std::string& label, FileFormat form
 // Offset of the first byte that breaks UTF-8 in `text`, or npos when it is all valid.
 size_t find_invalid_utf8(std::string_view text);
 
-// 64-bit content hash of a file's bytes as stored (compressed files hash their compressed bytes).
-uint64_t hash_file(const std::string& path);
-uint64_t hash_bytes(std::string_view bytes, uint64_t seed = 0);
-
 }  // namespace dpo

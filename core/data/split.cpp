@@ -2,13 +2,66 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 
-#include "core/data/readers.h"
 #include "core/runtime/error.h"
 
 namespace dpo {
+
+namespace {
+
+// The order prompt groups are taken in. Not xxhash (core/io/hash.h) on purpose: a split seed must hold
+// out the same pairs in every version, so this 8-byte-word, splitmix-style mix stays as it was.
+class SplitHasher {
+ public:
+  explicit SplitHasher(uint64_t seed) : h_(seed ^ 0x243F6A8885A308D3ULL) {}
+  void update(const char* data, size_t n) {
+    length_ += n;
+    while (n > 0) {
+      const size_t take = std::min(n, 8 - fill_);
+      std::memcpy(word_ + fill_, data, take);
+      fill_ += take;
+      data += take;
+      n -= take;
+      if (fill_ == 8) {
+        uint64_t w;
+        std::memcpy(&w, word_, 8);
+        mix(w);
+        fill_ = 0;
+      }
+    }
+  }
+  uint64_t finish() {
+    uint64_t w = 0;
+    std::memcpy(&w, word_, fill_);
+    mix(w ^ (static_cast<uint64_t>(fill_) << 56));
+    mix(length_);
+    uint64_t z = h_;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  void mix(uint64_t w) {
+    h_ ^= w * 0x9E3779B97F4A7C15ULL;
+    h_ = ((h_ << 31) | (h_ >> 33)) * 0xBF58476D1CE4E5B9ULL;
+  }
+  uint64_t h_;
+  uint64_t length_ = 0;
+  char word_[8] = {};
+  size_t fill_ = 0;
+};
+
+uint64_t prompt_key(std::string_view prompt, uint64_t seed) {
+  SplitHasher h(seed);
+  h.update(prompt.data(), prompt.size());
+  return h.finish();
+}
+
+}  // namespace
 
 SplitIndices split_by_prompt(const std::vector<std::string_view>& prompts, double eval_fraction,
                              uint64_t seed) {
@@ -23,7 +76,7 @@ SplitIndices split_by_prompt(const std::vector<std::string_view>& prompts, doubl
   };
   std::vector<Group> order;
   order.reserve(groups.size());
-  for (const auto& [prompt, rows] : groups) order.push_back({hash_bytes(prompt, seed), prompt, &rows});
+  for (const auto& [prompt, rows] : groups) order.push_back({prompt_key(prompt, seed), prompt, &rows});
   std::sort(order.begin(), order.end(), [](const Group& a, const Group& b) {
     return a.key != b.key ? a.key < b.key : a.prompt < b.prompt;
   });

@@ -6,6 +6,7 @@
 
 #include "core/data/readers.h"
 #include "core/io/atomic_file.h"
+#include "core/io/hash.h"
 
 namespace dpo {
 
@@ -80,9 +81,13 @@ uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer) {
   std::string text = std::to_string(tokenizer.vocab_size());
   for (auto id : {tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id()})
     text += "|" + (id ? std::to_string(*id) : std::string("-"));
-  uint64_t h = hash_bytes(text);
-  for (int i = 0; i < tokenizer.vocab_size(); ++i) h = hash_bytes(tokenizer.piece(i), h);
-  return h;
+  Hasher h;
+  for (int i = -1; i < tokenizer.vocab_size(); ++i) {
+    const std::string piece = i < 0 ? text : tokenizer.piece(i);
+    const uint64_t n = piece.size();  // length first, so pieces cannot run into each other
+    h.add(&n, sizeof n).add(piece);
+  }
+  return h.digest();
 }
 
 std::string TokenizeCacheKey::text() const {

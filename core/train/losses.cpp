@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "core/runtime/error.h"
 
@@ -230,6 +233,36 @@ std::optional<LossType> parse_loss_type(std::string_view name) {
   for (const auto& info : loss_table())
     if (info.name == name) return info.type;
   return std::nullopt;
+}
+
+std::vector<LossTerm> parse_loss_terms(std::string_view spec, std::string_view what) {
+  std::vector<LossTerm> terms;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    const size_t end = std::min(spec.find(',', start), spec.size());
+    const std::string item(spec.substr(start, end - start));
+    const size_t colon = item.find(':');
+    const std::string name = item.substr(0, colon);
+    const auto type = parse_loss_type(name);
+    if (!type) {
+      std::string known;
+      for (const auto& info : loss_table()) known += (known.empty() ? "" : ", ") + std::string(info.name);
+      throw ConfigError("unknown " + std::string(what) + " '" + name + "' (known: " + known + ")");
+    }
+    LossTerm term{*type, 1.0};
+    if (colon != std::string::npos) {
+      try {
+        size_t used = 0;
+        term.weight = std::stod(item.substr(colon + 1), &used);
+        if (used != item.size() - colon - 1) throw std::invalid_argument("trailing");
+      } catch (const std::exception&) {
+        throw ConfigError("bad weight in " + std::string(what) + " '" + item + "' (expected name:number)");
+      }
+    }
+    terms.push_back(term);
+    start = end + 1;
+  }
+  return terms;
 }
 
 std::vector<LossTerm> loss_terms(const LossConfig& config) {

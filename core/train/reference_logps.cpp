@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "core/data/collator.h"
-#include "core/data/readers.h"
+#include "core/io/hash.h"
 #include "core/io/atomic_file.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
@@ -24,33 +24,32 @@ std::string hex(uint64_t v) {
   std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(v));
   return buffer;
 }
+
+// Length first, so consecutive pieces cannot run into each other.
+void add_sized(Hasher& h, const void* data, size_t size) {
+  const uint64_t n = size;
+  h.add(&n, sizeof n).add(data, size);
+}
 }  // namespace
 
 uint64_t parameters_fingerprint(LlamaForCausalLM& model) {
-  uint64_t h = 0x5eed;
+  Hasher h(0x5eed);
   for (const auto& p : model->named_parameters()) {
     if (is_lora_parameter(p.key())) continue;  // the reference is the base model
     auto t = p.value().detach().to(torch::kCPU).contiguous();
-    h = hash_bytes(p.key(), h);
-    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(t.sizes().data()), t.dim() * sizeof(int64_t)), h);
-    h = hash_bytes(std::string_view(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size()), h);
+    add_sized(h, p.key().data(), p.key().size());
+    add_sized(h, t.sizes().data(), static_cast<size_t>(t.dim()) * sizeof(int64_t));
+    add_sized(h, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
   }
-  return h;
+  return h.digest();
 }
 
 uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs) {
-  uint64_t h = 0x9a125;
-  auto add = [&h](const std::vector<int64_t>& ids) {
-    const uint64_t n = ids.size();
-    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(&n), sizeof n), h);
-    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int64_t)), h);
-  };
-  for (const auto& p : pairs) {
-    add(p.prompt_ids);
-    add(p.chosen_ids);
-    add(p.rejected_ids);
-  }
-  return h;
+  Hasher h(0x9a125);
+  for (const auto& p : pairs)
+    for (const auto* ids : {&p.prompt_ids, &p.chosen_ids, &p.rejected_ids})
+      add_sized(h, ids->data(), ids->size() * sizeof(int64_t));
+  return h.digest();
 }
 
 ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::vector<TokenizedPair>& pairs,

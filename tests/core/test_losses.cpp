@@ -95,6 +95,25 @@ TEST(LossTable, SigmoidIsNamedAndParsed) {
   EXPECT_FALSE(dpo::parse_loss_type("nonsense").has_value());
 }
 
+TEST(LossTable, ParsesWeightedCombinations) {
+  const auto single = dpo::parse_loss_terms("ipo");
+  ASSERT_EQ(single.size(), 1u);
+  EXPECT_EQ(single[0].type, dpo::LossType::Ipo);
+  EXPECT_EQ(single[0].weight, 1.0);
+  const auto mix = dpo::parse_loss_terms("sigmoid:1,sppo_hard:0.5");
+  ASSERT_EQ(mix.size(), 2u);
+  EXPECT_EQ(mix[0].type, dpo::LossType::Sigmoid);
+  EXPECT_EQ(mix[1].type, dpo::LossType::SppoHard);
+  EXPECT_EQ(mix[1].weight, 0.5);
+  EXPECT_THROW(dpo::parse_loss_terms("sigmoid:0.5x"), dpo::ConfigError);
+  try {
+    dpo::parse_loss_terms("sigmoid,nonsense", "--type");
+    FAIL() << "no error";
+  } catch (const dpo::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown --type 'nonsense'"), std::string::npos) << e.what();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The full table. Golden inputs shared by most tests, chosen to be checkable with a calculator:
 //   log π(y_w) = −5, log π_ref(y_w) = −6 → a = +1;   log π(y_l) = −7, log π_ref(y_l) = −6 → b = −1

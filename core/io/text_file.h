@@ -1,0 +1,12 @@
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace dpo {
+
+// A whole small text file (a chat template, a run's config or records). Throws ConfigError, one
+// line naming the file, when it cannot be read or is over max_bytes (checked before reading).
+std::string read_text(const std::filesystem::path& path, uintmax_t max_bytes = uintmax_t{1} << 30);
+
+}  // namespace dpo
