@@ -4,14 +4,83 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+#include <torch/types.h>
 
-#include "core/model/attention.h"
 #include "core/model/config.h"
 #include "core/model/kv_cache.h"
-#include "core/model/mlp.h"
-#include "core/model/rmsnorm.h"
+#include "core/model/projection.h"
+
+// The Llama forward, top to bottom: RMSNorm, rotary embeddings, the SwiGLU MLP, grouped-query
+// attention, the decoder layer, the model and its language-model head.
 
 namespace dpo {
+
+// y = x / sqrt(mean(x²) + eps) · weight, computed in float32 as Hugging Face Llama does.
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+// Rotary position embedding in Hugging Face's rotate_half layout: the first and second halves of
+// each head dimension form the rotated pairs.
+struct RotaryTables {
+  torch::Tensor cos;  // (B, 1, T, D)
+  torch::Tensor sin;  // (B, 1, T, D)
+};
+
+// Inverse frequencies (D/2) for the config's head_dim, rope_theta and rope_scaling.
+torch::Tensor rope_inverse_frequencies(const LlamaConfig& config);
+
+// position_ids: (B, T) int64; inv_freq: (D/2). Returns tables broadcastable over heads.
+RotaryTables rotary_tables(const torch::Tensor& position_ids, const torch::Tensor& inv_freq,
+                           torch::ScalarType dtype);
+
+// x: (B, H, T, D). Returns x·cos + rotate_half(x)·sin.
+torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables);
+
+// SwiGLU: down(silu(gate(x)) * up(x)).
+class MLPImpl : public torch::nn::Module {
+ public:
+  MLPImpl(int64_t hidden, int64_t intermediate);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(MLP);
+
+// Grouped-query self-attention with rotary embeddings. Each key/value head serves
+// num_attention_heads / num_key_value_heads query heads.
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const LlamaConfig& config);
+
+  // x: (B, T, C); rotary: tables for the T new positions; mask: (B, 1, T, S) additive float
+  // (attention_bias), 0 where a query may attend to a key, S = cached + new tokens. With a cache,
+  // this layer's keys and values are appended to cache->keys[layer] / values[layer].
+  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary, const torch::Tensor& mask,
+                        KVCache* cache = nullptr, size_t layer = 0);
+
+  Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t num_heads_, num_kv_heads_, head_dim_;
+};
+TORCH_MODULE(Attention);
+
+// Causal mask that also hides padded keys (and keys more than sliding_window back, when set):
+// (B, 1, T, S) bool from attention_mask (B, S) for the last T = S - past positions.
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0, int64_t sliding_window = 0);
+
+// The same mask as an additive bias in `dtype`, built once per forward and shared by every layer:
+// 0 where allowed, a large finite negative where not (so a fully hidden padding row stays finite).
+torch::Tensor attention_bias(const torch::Tensor& allowed, torch::ScalarType dtype);
 
 // Pre-norm decoder block: x + attn(norm(x)), then x + mlp(norm(x)).
 class DecoderLayerImpl : public torch::nn::Module {
