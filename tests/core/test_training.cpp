@@ -10,90 +10,19 @@
 
 #include "core/data/jsonl_reader.h"
 #include "core/data/kto_rows.h"
-#include "core/data/length_grouping.h"
 #include "core/data/tokenize.h"
 #include "core/eval/preference_eval.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "core/train/checkpoint.h"
-#include "core/train/schedule.h"
 #include "core/generate/generate.h"
 #include "core/generate/stream.h"
 #include "core/train/trainer.h"
 #include "resources/demo_assets.h"
 
-namespace fs = std::filesystem;
+#include "training_fixtures.h"
 
-namespace {
-
-constexpr int64_t kPad = 3;
-
-std::vector<dpo::TokenizedPair> demo_pairs(size_t count) {
-  static auto tokenizer = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
-  auto pairs = dpo::parse_preference_jsonl(dpo::resources::demo_preferences_jsonl(), "demo");
-  pairs.resize(count);
-  return dpo::tokenize_pairs(*tokenizer, pairs, {});
-}
-
-dpo::LlamaForCausalLM demo_policy(uint64_t seed = 0) {
-  torch::manual_seed(seed);
-  dpo::LlamaForCausalLM policy(dpo::LlamaConfig::tiny(400));
-  dpo::initialise_weights(policy);
-  return policy;
-}
-
-dpo::TrainerConfig demo_config(int64_t steps) {
-  dpo::TrainerConfig config;
-  config.loss.beta = 0.1;
-  config.learning_rate = 1e-3;
-  config.batch_size = 8;
-  config.max_steps = steps;
-  return config;
-}
-
-std::unique_ptr<dpo::Trainer> demo_trainer(const dpo::TrainerConfig& config, size_t pair_count,
-                                           size_t eval_count = 0, fs::path cache = {}) {
-  auto all = demo_pairs(pair_count + eval_count);
-  dpo::TrainerInputs in;
-  in.policy = demo_policy();
-  in.train_pairs.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(pair_count));
-  in.eval_pairs.assign(all.begin() + static_cast<std::ptrdiff_t>(pair_count), all.end());
-  in.pad_id = kPad;
-  in.eos_id = 2;
-  in.reference_cache_dir = std::move(cache);
-  return std::make_unique<dpo::Trainer>(std::move(in), config);
-}
-
-std::vector<torch::Tensor> grads_of(dpo::LlamaForCausalLM& model) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : model->parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
-  return out;
-}
-
-double max_abs_diff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
-  return worst;
-}
-
-double max_abs(const std::vector<torch::Tensor>& a) {
-  double worst = 0;
-  for (const auto& t : a) worst = std::max(worst, t.abs().max().item<double>());
-  return worst;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("dpo-training-test-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(reinterpret_cast<uintptr_t>(this)));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-}  // namespace
+using namespace dpo_test;
 
 TEST(Training, DpoLearnsTheDemoPreferences) {
   torch::set_num_threads(2);
@@ -148,23 +77,6 @@ TEST(Training, ReferenceStaysFrozen) {
   size_t i = 0;
   for (const auto& p : (*trainer->reference())->parameters()) EXPECT_TRUE(torch::equal(p, before[i++]));
   EXPECT_FALSE(torch::equal(trainer->policy()->parameters().front(), (*trainer->reference())->parameters().front()));
-}
-
-TEST(Schedule, MatchesTransformersWarmupSchedules) {
-  using dpo::LrSchedule;
-  const double base = 1e-3;
-  // warmup 10, 110 steps: ramp step/10, then progress p = (step − 10) / 100.
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 0, 10, 110, LrSchedule::Linear), 0.0);
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 5, 10, 110, LrSchedule::Cosine), 5e-4);
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 10, 10, 110, LrSchedule::Linear), 1e-3);
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 60, 10, 110, LrSchedule::Linear), 5e-4);  // 1 − 0.5
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 60, 10, 110, LrSchedule::Constant), 1e-3);
-  // cosine at p = 0.25: 0.5·(1 + cos(π/4)) = 0.853553390593...
-  EXPECT_NEAR(dpo::scheduled_learning_rate(base, 35, 10, 110, LrSchedule::Cosine), 8.53553390593e-4, 1e-15);
-  EXPECT_NEAR(dpo::scheduled_learning_rate(base, 60, 10, 110, LrSchedule::Cosine), 5e-4, 1e-15);
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 110, 10, 110, LrSchedule::Linear), 0.0);
-  // No warmup: the first step already uses the full rate.
-  EXPECT_DOUBLE_EQ(dpo::scheduled_learning_rate(base, 0, 0, 100, LrSchedule::Cosine), 1e-3);
 }
 
 TEST(Training, StepsReportTheScheduledLearningRate) {
@@ -378,49 +290,6 @@ TEST(Training, BetaChangeTakesEffectNextStep) {
   EXPECT_EQ(trainer->step().beta, 0.3);
 }
 
-// Stopping after 3 steps, writing a checkpoint and continuing in a fresh trainer ends on the same
-// bits as 6 uninterrupted steps.
-TEST(Checkpoint, ResumeIsBitExact) {
-  TempDir dir;
-  auto config = demo_config(6);
-  config.schedule = dpo::LrSchedule::Cosine;
-  config.warmup_steps = 1;
-  config.weight_decay = 0.01;
-  auto straight = demo_trainer(config, 12);  // 12 pairs, batch 8: epochs straddle steps
-  dpo::train(*straight, nullptr);
-
-  auto first = demo_trainer(config, 12);
-  for (int i = 0; i < 3; ++i) first->step();
-  const auto saved = dpo::write_checkpoint(dir.path, *first, {.keep = 2});
-  EXPECT_EQ(saved.filename(), "step-000003");
-  EXPECT_EQ(dpo::latest_checkpoint(dir.path), saved);
-
-  auto resumed = demo_trainer(config, 12);
-  dpo::restore_checkpoint(saved, *resumed);
-  EXPECT_EQ(resumed->steps_done(), 3);
-  dpo::train(*resumed, nullptr);
-  auto a = straight->policy()->named_parameters();
-  for (const auto& p : resumed->policy()->named_parameters())
-    EXPECT_TRUE(torch::equal(p.value(), a[p.key()])) << p.key();
-}
-
-TEST(Checkpoint, KeepsTheNewestAndIgnoresHalfWrittenOnes) {
-  TempDir dir;
-  auto trainer = demo_trainer(demo_config(5), 16);
-  for (int i = 0; i < 4; ++i) {
-    trainer->step();
-    dpo::write_checkpoint(dir.path, *trainer, {.keep = 2});
-  }
-  auto all = dpo::list_checkpoints(dir.path);
-  ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(dpo::checkpoint_step(all[0]), 3);
-  EXPECT_EQ(dpo::checkpoint_step(all[1]), 4);
-  // A folder a killed write left behind is neither listed nor resumed from.
-  fs::create_directories(dir.path / "checkpoints" / ".partial-step-000005-999");
-  fs::create_directories(dir.path / "checkpoints" / "step-000009");  // no trainer_state.json
-  EXPECT_EQ(dpo::checkpoint_step(*dpo::latest_checkpoint(dir.path)), 4);
-}
-
 TEST(Training, KtoRowsPairEachCompletionWithTheNextForTheKlEstimate) {
   auto pairs = demo_pairs(3);
   auto examples = dpo::unpair(pairs);  // y_w desirable, y_l undesirable, in pair order
@@ -461,22 +330,6 @@ TEST(Training, KtoSeparatesDesirableFromUndesirable) {
   bad.train_pairs = rows.rows;
   bad.train_desirable = rows.desirable;
   EXPECT_THROW(dpo::Trainer(std::move(bad), demo_config(1)), dpo::ConfigError);
-}
-
-TEST(LengthGrouping, SortsMegaBatchesLongestFirstAndKeepsEveryRow) {
-  // 16 rows, batch 2: mega-batches of 2·min(50, 16/8) = 4 rows.
-  std::vector<int64_t> lengths{5, 9, 1, 7, 3, 8, 2, 6, 4, 30, 10, 11, 12, 13, 14, 15};
-  std::vector<size_t> order(16);
-  std::iota(order.begin(), order.end(), size_t{0});
-  dpo::group_by_length(order, lengths, 2);
-  // Sorted quarters: {1,3,0,4} {5,7,6,... } — rows 8..11 hold the longest (30), so that batch leads.
-  EXPECT_EQ(order[0], 9u);   // length 30
-  EXPECT_EQ(order[1], 11u);  // then 11: the longest mega-batch's first batch moved to the front
-  std::vector<size_t> sorted = order;
-  std::sort(sorted.begin(), sorted.end());
-  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(sorted[i], i);
-  // Within the first mega-batch (moved rows aside) lengths do not increase.
-  EXPECT_GE(lengths[order[2]], lengths[order[3]]);
 }
 
 TEST(Training, LengthGroupingCutsPadding) {

@@ -1,0 +1,62 @@
+# One function per kind of test. Each registers a GoogleTest executable's cases with ctest under
+# the kind's label, so scripts and CI can filter with ctest -L.
+
+# A unit of the core: links dpo_core and the embedded resources. LABEL: unit, golden or slow.
+function(dpo_core_test name label)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE dpo_core dpo_resources GTest::gtest GTest::gtest_main dpo_warnings)
+  target_precompile_headers(${name} REUSE_FROM dpo_core)
+  target_compile_definitions(${name} PRIVATE DPO_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
+  gtest_discover_tests(${name} PROPERTIES LABELS ${label} DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# An end-to-end test of the app, labelled e2e.
+#   dpo_app_test(name SOURCES ... [CLI] [SESSION] [SHARED_DATA])
+# CLI: runs the dpo binary (its path in DPO_CLI, built first). SESSION: links dpo_session to read
+# or write runs in-process. SHARED_DATA: DPO_SHARED_DATA names ../shared/data.
+function(dpo_app_test name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "CLI;SESSION;SHARED_DATA" "" "SOURCES")
+  add_executable(${name} ${arg_SOURCES})
+  target_link_libraries(${name} PRIVATE GTest::gtest GTest::gtest_main nlohmann_json::nlohmann_json dpo_warnings)
+  if(arg_CLI)
+    target_compile_definitions(${name} PRIVATE DPO_CLI="$<TARGET_FILE:dpo>")
+    add_dependencies(${name} dpo)
+  endif()
+  if(arg_SESSION)
+    target_link_libraries(${name} PRIVATE dpo_session)
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+    target_precompile_headers(${name} REUSE_FROM dpo_core)
+  endif()
+  if(arg_SHARED_DATA)
+    target_compile_definitions(${name} PRIVATE DPO_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS e2e DISCOVERY_TIMEOUT 60)
+endfunction()
+
+# A QTest of the studio or a widget on the offscreen platform, labelled gui.
+#   dpo_gui_test(name SOURCES ... [WIDGETS_ONLY] [CLI] [SHARED_DATA] [TIMEOUT s] [LIBS ...])
+# WIDGETS_ONLY: links dpo_widgets alone (no studio, no torch). Studio runs go to a folder of the
+# build tree (DPO_STUDIO_RUNS), not to ~/.local/share/dpo-studio/runs.
+function(dpo_gui_test name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "WIDGETS_ONLY;CLI;SHARED_DATA" "TIMEOUT" "SOURCES;LIBS")
+  add_executable(${name} ${arg_SOURCES})
+  set_target_properties(${name} PROPERTIES AUTOMOC ON)
+  if(arg_WIDGETS_ONLY)
+    target_link_libraries(${name} PRIVATE dpo_widgets Qt6::Test dpo_warnings ${arg_LIBS})
+  else()
+    target_link_libraries(${name} PRIVATE dpo_studio_lib dpo_widgets dpo_core Qt6::Test dpo_warnings ${arg_LIBS})
+  endif()
+  if(arg_CLI)
+    target_compile_definitions(${name} PRIVATE DPO_CLI="$<TARGET_FILE:dpo>")
+    add_dependencies(${name} dpo)
+  endif()
+  if(arg_SHARED_DATA)
+    target_compile_definitions(${name} PRIVATE DPO_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
+  endif()
+  if(NOT arg_TIMEOUT)
+    set(arg_TIMEOUT 600)
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS gui TIMEOUT ${arg_TIMEOUT}
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;DPO_STUDIO_RUNS=${CMAKE_CURRENT_BINARY_DIR}/studio-runs")
+endfunction()
