@@ -29,6 +29,7 @@ PreferenceEval evaluate_preferences(LlamaForCausalLM& policy, LlamaForCausalLM* 
   const bool was_training = policy->is_training();
   policy->eval();
   PreferenceEval result;
+  result.beta = loss.beta;
   const auto step = static_cast<size_t>(std::max<int64_t>(1, batch_size));
   for (size_t start = 0; start < pairs.size(); start += step) {
     const size_t n = std::min(step, pairs.size() - start);

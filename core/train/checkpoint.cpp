@@ -17,8 +17,6 @@ namespace dpo {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::string_view kPrefix = "step-";
-
 // Fault injection for the kill-during-checkpoint test: DPO_FAULT_CHECKPOINT_STEP=N makes the
 // process die, like a SIGKILL would, after writing checkpoint N's files but before its rename.
 void maybe_die_mid_write(int64_t step) {
@@ -26,41 +24,6 @@ void maybe_die_mid_write(int64_t step) {
   if (fault != nullptr && std::to_string(step) == fault) std::_Exit(137);
 }
 }  // namespace
-
-fs::path checkpoint_dir(const fs::path& run_dir, int64_t step) {
-  char name[32];
-  std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
-  return run_dir / "checkpoints" / name;
-}
-
-int64_t checkpoint_step(const fs::path& checkpoint) {
-  const auto name = checkpoint.filename().string();
-  if (name.rfind(kPrefix, 0) != 0) throw TrainingError(checkpoint.string() + ": not a checkpoint folder (step-NNNNNN)");
-  try {
-    return std::stoll(name.substr(kPrefix.size()));
-  } catch (const std::exception&) {
-    throw TrainingError(checkpoint.string() + ": not a checkpoint folder (step-NNNNNN)");
-  }
-}
-
-std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
-  std::vector<fs::path> out;
-  const auto dir = run_dir / "checkpoints";
-  if (!fs::is_directory(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const auto name = e.path().filename().string();
-    if (e.is_directory() && name.rfind(kPrefix, 0) == 0 && fs::exists(e.path() / "trainer_state.json"))
-      out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) { return checkpoint_step(a) < checkpoint_step(b); });
-  return out;
-}
-
-std::optional<fs::path> latest_checkpoint(const fs::path& run_dir) {
-  auto all = list_checkpoints(run_dir);
-  if (all.empty()) return std::nullopt;
-  return all.back();
-}
 
 fs::path write_checkpoint(const fs::path& run_dir, Trainer& trainer, const CheckpointOptions& options) {
   const int64_t step = trainer.steps_done();

@@ -7,6 +7,7 @@
 #include "core/io/hf_folder.h"
 #include "core/model/lora.h"
 #include "core/train/trainer.h"
+#include "core/types/checkpoint_paths.h"
 
 namespace dpo {
 
@@ -22,14 +23,8 @@ struct CheckpointOptions {
   LoraConfig lora{};    // r > 0: the policy carries these adapters
 };
 
-std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir, int64_t step);
 std::filesystem::path write_checkpoint(const std::filesystem::path& run_dir, Trainer& trainer,
                                        const CheckpointOptions& options);
-// Complete checkpoints, oldest first.
-std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
-std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& run_dir);
-// The step a checkpoint folder holds (from its name).
-int64_t checkpoint_step(const std::filesystem::path& checkpoint);
 // Policy weights and trainer state from `checkpoint` into a trainer built with the run's settings.
 void restore_checkpoint(const std::filesystem::path& checkpoint, Trainer& trainer);
 

@@ -3,9 +3,9 @@
 #include <optional>
 #include <string_view>
 
-namespace dpo {
+#include "core/types/train_config.h"
 
-enum class LrSchedule { Constant, Linear, Cosine };
+namespace dpo {
 
 std::optional<LrSchedule> parse_lr_schedule(std::string_view name);  // "constant", "linear", "cosine"
 std::string_view lr_schedule_name(LrSchedule schedule);
