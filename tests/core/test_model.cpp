@@ -5,7 +5,6 @@
 
 #include "core/model/blockwise_attention.h"
 #include "core/model/llama.h"
-#include "core/model/rotary.h"
 #include "core/runtime/error.h"
 
 namespace {
