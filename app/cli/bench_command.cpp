@@ -43,10 +43,11 @@ struct Shape {
 
 // The named shapes of issue 13 (vocab, dim, layers, heads, kv heads, ffn); tied head everywhere.
 const std::map<std::string, Shape>& named_shapes() {
-  static const std::map<std::string, Shape> shapes{
-      {"2M", {4096, 128, 4, 4, 2, 384}},          {"7M", {8192, 256, 6, 8, 4, 768}},
-      {"7M-32k", {32000, 256, 6, 8, 4, 768}},     {"30M", {16384, 512, 8, 8, 4, 1536}},
-      {"qwen-vocab", {151936, 256, 4, 8, 2, 768}}};
+  static const std::map<std::string, Shape> shapes{{"2M", {4096, 128, 4, 4, 2, 384}},
+                                                   {"7M", {8192, 256, 6, 8, 4, 768}},
+                                                   {"7M-32k", {32000, 256, 6, 8, 4, 768}},
+                                                   {"30M", {16384, 512, 8, 8, 4, 1536}},
+                                                   {"qwen-vocab", {151936, 256, 4, 8, 2, 768}}};
   return shapes;
 }
 
@@ -140,8 +141,8 @@ double matmul_peak_gflops(const torch::Device& device) {
 // 2·N + 4·L·C·T per token. What the core actually executes is less (no head over prompt positions).
 double model_flops(const Shape& s, int64_t rows, int64_t seq, bool reference_every_step) {
   const double head_dim = static_cast<double>(s.dim / s.heads);
-  const double per_layer = s.dim * (s.heads * head_dim) * 2 + s.dim * (s.kv_heads * head_dim) * 2 +
-                           3.0 * s.dim * s.ffn;
+  const double per_layer =
+      s.dim * (s.heads * head_dim) * 2 + s.dim * (s.kv_heads * head_dim) * 2 + 3.0 * s.dim * s.ffn;
   const double n = s.layers * per_layer + static_cast<double>(s.vocab) * s.dim;
   const double attention = static_cast<double>(s.layers) * s.dim * seq;
   const double tokens = static_cast<double>(rows) * seq;
@@ -179,7 +180,8 @@ nlohmann::json run_step_bench(const StepArgs& a) {
     throw ConfigError("bench: --reference must be cached or every-step, not '" + a.reference + "'");
   const int threads = configure_threads(a.threads);
   const torch::Device device(a.device);
-  if (device.is_cuda() && !torch::cuda::is_available()) throw ConfigError("bench: --device cuda but CUDA is not available");
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw ConfigError("bench: --device cuda but CUDA is not available");
 
   LlamaConfig config;
   config.vocab_size = shape.vocab;
@@ -237,7 +239,8 @@ nlohmann::json run_step_bench(const StepArgs& a) {
     if (!first) first = m;
   }
   const int64_t peak = peak_resident_bytes();
-  const int64_t device_peak = device.is_cuda() ? compat::cuda_peak_allocated_bytes(device.has_index() ? device.index() : 0) : -1;
+  const int64_t device_peak =
+      device.is_cuda() ? compat::cuda_peak_allocated_bytes(device.has_index() ? device.index() : 0) : -1;
 
   // The reference pass alone (what the cached mode runs once before step 1), same rows.
   std::vector<double> reference_times;
@@ -258,38 +261,38 @@ nlohmann::json run_step_bench(const StepArgs& a) {
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
   nlohmann::json result = {{"program", "dpo bench step"},
-          {"torch", TORCH_VERSION},
-          {"threads", threads},
-          {"device", a.device},
-          {"bf16", a.bf16},
-          {"config", a.config},
-          {"vocab", shape.vocab},
-          {"dim", shape.dim},
-          {"layers", shape.layers},
-          {"heads", shape.heads},
-          {"kv_heads", shape.kv_heads},
-          {"ffn", shape.ffn},
-          {"parameters", parameters},
-          {"seq", a.seq},
-          {"batch", a.batch},
-          {"reference", a.reference},
-          {"logit_chunk_rows", tc.logit_chunk_rows},
-          {"step_seconds", step_seconds},
-          {"step_seconds_all", times},
-          {"tokens_per_second", step_tps},
-          {"model_gflop_per_step", flops / 1e9},
-          {"achieved_gflops", achieved},
-          {"matmul_peak_gflops", peak_gflops},
-          {"mfu", achieved / peak_gflops},
-          {"peak_rss_mb", static_cast<double>(peak) / (1 << 20)},
-          {"rss_before_mb", static_cast<double>(rss_before) / (1 << 20)},
-          {"step_extra_mb", static_cast<double>(peak - rss_before) / (1 << 20)},
-          {"prepare_seconds", prepare_seconds},
-          {"reference_pass_tokens_per_second", reference_tps},
-          {"reference_pass_vs_step", reference_tps / step_tps},
-          {"first_loss", first->loss},
-          {"first_logps_chosen", first->logps_chosen},
-          {"first_grad_norm", first->grad_norm}};
+                           {"torch", TORCH_VERSION},
+                           {"threads", threads},
+                           {"device", a.device},
+                           {"bf16", a.bf16},
+                           {"config", a.config},
+                           {"vocab", shape.vocab},
+                           {"dim", shape.dim},
+                           {"layers", shape.layers},
+                           {"heads", shape.heads},
+                           {"kv_heads", shape.kv_heads},
+                           {"ffn", shape.ffn},
+                           {"parameters", parameters},
+                           {"seq", a.seq},
+                           {"batch", a.batch},
+                           {"reference", a.reference},
+                           {"logit_chunk_rows", tc.logit_chunk_rows},
+                           {"step_seconds", step_seconds},
+                           {"step_seconds_all", times},
+                           {"tokens_per_second", step_tps},
+                           {"model_gflop_per_step", flops / 1e9},
+                           {"achieved_gflops", achieved},
+                           {"matmul_peak_gflops", peak_gflops},
+                           {"mfu", achieved / peak_gflops},
+                           {"peak_rss_mb", static_cast<double>(peak) / (1 << 20)},
+                           {"rss_before_mb", static_cast<double>(rss_before) / (1 << 20)},
+                           {"step_extra_mb", static_cast<double>(peak - rss_before) / (1 << 20)},
+                           {"prepare_seconds", prepare_seconds},
+                           {"reference_pass_tokens_per_second", reference_tps},
+                           {"reference_pass_vs_step", reference_tps / step_tps},
+                           {"first_loss", first->loss},
+                           {"first_logps_chosen", first->logps_chosen},
+                           {"first_grad_norm", first->grad_norm}};
   if (device_peak >= 0) result["peak_device_mb"] = static_cast<double>(device_peak) / (1 << 20);
   return result;
 }
@@ -301,10 +304,10 @@ void print_step(const nlohmann::json& r) {
             << r["ffn"] << " (" << r["parameters"] << " parameters); batch " << r["batch"] << " pairs x seq "
             << r["seq"] << ", reference " << r["reference"].get<std::string>() << ", " << r["threads"]
             << " threads on " << r["device"].get<std::string>() << "\n";
-  std::cout << "step: " << r["step_seconds"].get<double>() << " s (median), "
-            << std::setprecision(0) << r["tokens_per_second"].get<double>() << " tokens/s, "
-            << r["achieved_gflops"].get<double>() << " GFLOP/s of a " << r["matmul_peak_gflops"].get<double>()
-            << " GFLOP/s matmul peak: MFU " << std::setprecision(1) << 100 * r["mfu"].get<double>() << "%\n";
+  std::cout << "step: " << r["step_seconds"].get<double>() << " s (median), " << std::setprecision(0)
+            << r["tokens_per_second"].get<double>() << " tokens/s, " << r["achieved_gflops"].get<double>()
+            << " GFLOP/s of a " << r["matmul_peak_gflops"].get<double>() << " GFLOP/s matmul peak: MFU "
+            << std::setprecision(1) << 100 * r["mfu"].get<double>() << "%\n";
   std::cout << "memory: peak " << std::setprecision(0) << r["peak_rss_mb"].get<double>() << " MB resident, "
             << r["step_extra_mb"].get<double>() << " MB above the " << r["rss_before_mb"].get<double>()
             << " MB held before the step\n";
@@ -371,14 +374,15 @@ std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of("\n ");
   if (end == std::string::npos) return "";
   auto begin = text.rfind('\n', end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+  return text.substr(begin == std::string::npos ? 0 : begin + 1,
+                     end + 1 - (begin == std::string::npos ? 0 : begin + 1));
 }
 
 std::string find_baseline(const std::string& given) {
   namespace fs = std::filesystem;
   if (!given.empty()) return given;
   for (const fs::path& candidate : {fs::path(executable_dir()) / "../../../bench/baseline/dpo_step.py",
-                                   fs::path(DPO_SOURCE_DIR) / "bench/baseline/dpo_step.py"}) {
+                                    fs::path(DPO_SOURCE_DIR) / "bench/baseline/dpo_step.py"}) {
     if (fs::exists(candidate)) return fs::weakly_canonical(candidate).string();
   }
   throw ConfigError("bench compare: bench/baseline/dpo_step.py not found (give --baseline PATH)");
@@ -392,9 +396,12 @@ int run_compare(const CompareArgs& a) {
   const std::string baseline = find_baseline(a.baseline);
   const double limit = (a.memory_limit_gb > 0 ? a.memory_limit_gb * 1e9 : 0.9 * physical_memory_bytes());
   std::vector<std::string> modes;
-  if (a.reference == "both") modes = {"cached", "every-step"};
-  else modes = {a.reference};
-  const auto inputs = std::filesystem::temp_directory_path() / ("dpo-bench-" + std::to_string(getpid()) + ".safetensors");
+  if (a.reference == "both")
+    modes = {"cached", "every-step"};
+  else
+    modes = {a.reference};
+  const auto inputs =
+      std::filesystem::temp_directory_path() / ("dpo-bench-" + std::to_string(getpid()) + ".safetensors");
   nlohmann::json rows = nlohmann::json::array();
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   // On a GPU the memory that counts is the device's (the caching allocator's peak), else resident.
@@ -405,17 +412,35 @@ int run_compare(const CompareArgs& a) {
   std::cout << std::left << std::setw(12) << "shape" << std::setw(6) << "seq" << std::setw(12) << "reference"
             << std::right << std::setw(10) << "dpo s" << std::setw(10) << "py s" << std::setw(9) << "speed"
             << std::setw(10) << "dpo MB" << std::setw(10) << "py MB" << std::setw(8) << "mem" << std::setw(7)
-            << "MFU" << std::setw(12) << "logp diff" << std::setw(12) << "|g| diff" << "\n";
+            << "MFU" << std::setw(12) << "logp diff" << std::setw(12) << "|g| diff"
+            << "\n";
   for (const auto& config : a.configs) {
     for (const auto seq : a.seqs) {
       // The Python sketch runs its reference every step in every row; it is run once per shape.
       std::optional<nlohmann::json> py;
       std::string py_error;
       for (const auto& mode : modes) {
-        std::vector<std::string> cpp{exe, "bench", "step", "--config", config, "--seq", std::to_string(seq),
-                                     "--batch", std::to_string(a.batch), "--threads", std::to_string(a.threads),
-                                     "--iters", std::to_string(a.iters), "--warmup", std::to_string(a.warmup),
-                                     "--reference", mode, "--device", a.device, "--json", "--save-inputs",
+        std::vector<std::string> cpp{exe,
+                                     "bench",
+                                     "step",
+                                     "--config",
+                                     config,
+                                     "--seq",
+                                     std::to_string(seq),
+                                     "--batch",
+                                     std::to_string(a.batch),
+                                     "--threads",
+                                     std::to_string(a.threads),
+                                     "--iters",
+                                     std::to_string(a.iters),
+                                     "--warmup",
+                                     std::to_string(a.warmup),
+                                     "--reference",
+                                     mode,
+                                     "--device",
+                                     a.device,
+                                     "--json",
+                                     "--save-inputs",
                                      inputs.string()};
         if (a.bf16) cpp.push_back("--bf16");
         auto c = run_child(cpp, limit);
@@ -430,14 +455,22 @@ int run_compare(const CompareArgs& a) {
         auto d = nlohmann::json::parse(last_line(c.out));
         row["dpo"] = d;
         if (!py && py_error.empty()) {
-          std::vector<std::string> pyargs{a.python, baseline, "--config", config, "--seq", std::to_string(seq),
-                                          "--batch", std::to_string(a.batch), "--threads", std::to_string(a.threads),
-                                          "--iters", std::to_string(a.iters), "--warmup", std::to_string(a.warmup),
-                                          "--device", a.device, "--inputs", inputs.string(), "--json"};
+          std::vector<std::string> pyargs{a.python,    baseline,
+                                          "--config",  config,
+                                          "--seq",     std::to_string(seq),
+                                          "--batch",   std::to_string(a.batch),
+                                          "--threads", std::to_string(a.threads),
+                                          "--iters",   std::to_string(a.iters),
+                                          "--warmup",  std::to_string(a.warmup),
+                                          "--device",  a.device,
+                                          "--inputs",  inputs.string(),
+                                          "--json"};
           if (a.bf16) pyargs.push_back("--bf16");
           auto p = run_child(pyargs, limit);
-          if (p.status == 0) py = nlohmann::json::parse(last_line(p.out));
-          else py_error = "exit " + std::to_string(p.status) + ": " + last_line(p.err);
+          if (p.status == 0)
+            py = nlohmann::json::parse(last_line(p.out));
+          else
+            py_error = "exit " + std::to_string(p.status) + ": " + last_line(p.err);
         }
         std::cout << std::left << std::setw(12) << config << std::setw(6) << seq << std::setw(12) << mode
                   << std::right << std::fixed << std::setprecision(2) << std::setw(10)
@@ -445,10 +478,12 @@ int run_compare(const CompareArgs& a) {
         if (py) {
           const double speed = (*py)["step_seconds"].get<double>() / d["step_seconds"].get<double>();
           const double mem = d[memory_key].get<double>() / (*py)[memory_key].get<double>();
-          const double logp = std::abs(d["first_logps_chosen"].get<double>() - (*py)["first_logps_chosen"].get<double>()) /
-                              std::max(1.0, std::abs((*py)["first_logps_chosen"].get<double>()));
-          const double grad = std::abs(d["first_grad_norm"].get<double>() - (*py)["first_grad_norm"].get<double>()) /
-                              std::max(1e-12, std::abs((*py)["first_grad_norm"].get<double>()));
+          const double logp =
+              std::abs(d["first_logps_chosen"].get<double>() - (*py)["first_logps_chosen"].get<double>()) /
+              std::max(1.0, std::abs((*py)["first_logps_chosen"].get<double>()));
+          const double grad =
+              std::abs(d["first_grad_norm"].get<double>() - (*py)["first_grad_norm"].get<double>()) /
+              std::max(1e-12, std::abs((*py)["first_grad_norm"].get<double>()));
           row["python"] = *py;
           row["speedup"] = speed;
           row["memory_ratio"] = mem;
@@ -459,8 +494,9 @@ int run_compare(const CompareArgs& a) {
                     << (*py)[memory_key].get<double>() << std::setprecision(2) << std::setw(7) << mem << "x";
         } else {
           row["python_error"] = py_error;
-          std::cout << std::setw(10) << "failed" << std::setw(9) << "-" << std::setprecision(0) << std::setw(10)
-                    << d[memory_key].get<double>() << std::setw(10) << "-" << std::setw(8) << "-";
+          std::cout << std::setw(10) << "failed" << std::setw(9) << "-" << std::setprecision(0)
+                    << std::setw(10) << d[memory_key].get<double>() << std::setw(10) << "-" << std::setw(8)
+                    << "-";
         }
         std::cout << std::setprecision(1) << std::setw(6) << 100 * d["mfu"].get<double>() << "%";
         if (py)
@@ -475,9 +511,11 @@ int run_compare(const CompareArgs& a) {
     }
   }
   std::filesystem::remove(inputs);
-  std::cout << "\nspeed = python seconds / dpo seconds (the sketch always runs its reference every step); mem = "
-               "dpo peak / python peak (resident memory; device memory on CUDA); diffs: step 1's mean log pi(y_w) and gradient norm, "
-               "relative\n";
+  std::cout
+      << "\nspeed = python seconds / dpo seconds (the sketch always runs its reference every step); mem = "
+         "dpo peak / python peak (resident memory; device memory on CUDA); diffs: step 1's mean log pi(y_w) "
+         "and gradient norm, "
+         "relative\n";
   if (!a.json_out.empty()) std::ofstream(a.json_out) << rows.dump(1) << "\n";
   return 0;
 }
@@ -485,11 +523,14 @@ int run_compare(const CompareArgs& a) {
 }  // namespace
 
 void add_bench_command(CLI::App& cli) {
-  auto* bench = cli.add_subcommand("bench", "measure the training core: one step, or against the Python sketch");
+  auto* bench =
+      cli.add_subcommand("bench", "measure the training core: one step, or against the Python sketch");
   bench->require_subcommand(1);
   auto& s = step_args();
-  auto* step = bench->add_subcommand("step", "one optimiser step on a random-initialised Llama of a given shape");
-  step->add_option("--config", s.config, "named shape: 2M, 7M, 7M-32k, 30M, qwen-vocab")->capture_default_str();
+  auto* step =
+      bench->add_subcommand("step", "one optimiser step on a random-initialised Llama of a given shape");
+  step->add_option("--config", s.config, "named shape: 2M, 7M, 7M-32k, 30M, qwen-vocab")
+      ->capture_default_str();
   step->add_option("--vocab", s.vocab, "vocabulary size (overrides the named shape)");
   step->add_option("--dim", s.dim, "hidden size");
   step->add_option("--layers", s.layers, "decoder layers");
@@ -501,29 +542,36 @@ void add_bench_command(CLI::App& cli) {
   step->add_option("--threads", s.threads, "torch intra-op threads (default: all)");
   step->add_option("--iters", s.iters, "timed steps (the median is reported)")->capture_default_str();
   step->add_option("--warmup", s.warmup, "untimed steps first")->capture_default_str();
-  step->add_option("--reference", s.reference, "cached (precomputed once) or every-step")->capture_default_str();
+  step->add_option("--reference", s.reference, "cached (precomputed once) or every-step")
+      ->capture_default_str();
   step->add_option("--device", s.device, "cpu or cuda")->capture_default_str();
   step->add_flag("--bf16", s.bf16, "bfloat16 autocast for the forward passes (CUDA)");
   step->add_option("--lr", s.learning_rate, "AdamW learning rate")->capture_default_str();
-  step->add_option("--chunk", s.chunk, "positions per lm_head chunk (0: all at once; default: the core's choice)");
-  step->add_option("--save-inputs", s.save_inputs, "write the weights and token ids (safetensors) for the Python baseline");
+  step->add_option("--chunk", s.chunk,
+                   "positions per lm_head chunk (0: all at once; default: the core's choice)");
+  step->add_option("--save-inputs", s.save_inputs,
+                   "write the weights and token ids (safetensors) for the Python baseline");
   step->add_flag("--json", s.json, "one JSON object");
   step_command() = step;
 
   auto& c = compare_args();
-  auto* compare = bench->add_subcommand("compare", "dpo bench step against bench/baseline/dpo_step.py, side by side");
+  auto* compare =
+      bench->add_subcommand("compare", "dpo bench step against bench/baseline/dpo_step.py, side by side");
   compare->add_option("--configs", c.configs, "named shapes")->capture_default_str();
   compare->add_option("--seq", c.seqs, "sequence lengths")->capture_default_str();
   compare->add_option("--batch", c.batch, "pairs per step")->capture_default_str();
   compare->add_option("--threads", c.threads, "intra-op threads of both")->capture_default_str();
   compare->add_option("--iters", c.iters, "timed steps")->capture_default_str();
   compare->add_option("--warmup", c.warmup, "untimed steps")->capture_default_str();
-  compare->add_option("--reference", c.reference, "cached, every-step or both (dpo's side)")->capture_default_str();
-  compare->add_option("--python", c.python, "interpreter with torch (Debian's python3-torch)")->capture_default_str();
+  compare->add_option("--reference", c.reference, "cached, every-step or both (dpo's side)")
+      ->capture_default_str();
+  compare->add_option("--python", c.python, "interpreter with torch (Debian's python3-torch)")
+      ->capture_default_str();
   compare->add_option("--baseline", c.baseline, "path of bench/baseline/dpo_step.py");
   compare->add_option("--device", c.device, "cpu or cuda")->capture_default_str();
   compare->add_flag("--bf16", c.bf16, "bfloat16 autocast in both (CUDA)");
-  compare->add_option("--memory-limit-gb", c.memory_limit_gb, "address-space limit per process (default 90% of RAM)");
+  compare->add_option("--memory-limit-gb", c.memory_limit_gb,
+                      "address-space limit per process (default 90% of RAM)");
   compare->add_option("--json", c.json_out, "also write every row as JSON to this file");
   compare_command() = compare;
 }
@@ -535,8 +583,10 @@ bool bench_command_chosen() {
 int run_bench_command() {
   if (compare_command()->parsed()) return run_compare(compare_args());
   const auto result = run_step_bench(step_args());
-  if (step_args().json) std::cout << result.dump() << "\n";
-  else print_step(result);
+  if (step_args().json)
+    std::cout << result.dump() << "\n";
+  else
+    print_step(result);
   return 0;
 }
 

@@ -46,7 +46,8 @@ MetricsFile read_metrics(const fs::path& path) {
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error&) {
-      throw DataError(located(path.string(), line_no, "expected one JSON object per line (a StepMetrics record)"));
+      throw DataError(
+          located(path.string(), line_no, "expected one JSON object per line (a StepMetrics record)"));
     }
     if (!j.is_object()) throw DataError(located(path.string(), line_no, "expected a JSON object"));
     nulls_to_nan(j);
@@ -60,9 +61,11 @@ MetricsFile read_metrics(const fs::path& path) {
       throw DataError(located(path.string(), line_no, "expected a metrics record with TRL's keys: " + what));
     }
     steps.push_back(m);
-    if (j.contains("beta") && j["beta"].is_number() && j["beta"].get<double>() > 0) file.beta = j["beta"].get<double>();
+    if (j.contains("beta") && j["beta"].is_number() && j["beta"].get<double>() > 0)
+      file.beta = j["beta"].get<double>();
   }
-  if (steps.empty()) throw DataError(path.string() + ": no metrics records (expected one JSON object per step)");
+  if (steps.empty())
+    throw DataError(path.string() + ": no metrics records (expected one JSON object per step)");
   return file;
 }
 
@@ -76,8 +79,9 @@ std::optional<double> beta_from_config(const fs::path& config) {
   } catch (const nlohmann::json::parse_error&) {
     throw DataError(config.string() + ": not valid JSON");
   }
-  for (const auto* node : {&j, j.contains("loss") ? &j["loss"] : nullptr,
-                           j.contains("trainer") && j["trainer"].contains("loss") ? &j["trainer"]["loss"] : nullptr}) {
+  for (const auto* node :
+       {&j, j.contains("loss") ? &j["loss"] : nullptr,
+        j.contains("trainer") && j["trainer"].contains("loss") ? &j["trainer"]["loss"] : nullptr}) {
     if (node && node->is_object() && node->contains("beta") && (*node)["beta"].is_number())
       return (*node)["beta"].get<double>();
   }
@@ -86,13 +90,15 @@ std::optional<double> beta_from_config(const fs::path& config) {
 
 void print_text(const std::string& source, size_t steps, double beta, const std::string& beta_source,
                 const std::vector<diagnose::Finding>& findings) {
-  std::cout << "dpo diagnose: " << source << ", " << steps << " steps, β " << beta << " (" << beta_source << ")\n";
+  std::cout << "dpo diagnose: " << source << ", " << steps << " steps, β " << beta << " (" << beta_source
+            << ")\n";
   if (findings.empty()) {
     std::cout << "All clear: no §10 symptom in " << steps << " steps.\n";
     return;
   }
   for (const auto& f : findings) {
-    std::cout << "\n" << diagnose::severity_name(f.severity) << " [" << f.id << "] " << f.title << "\n"
+    std::cout << "\n"
+              << diagnose::severity_name(f.severity) << " [" << f.id << "] " << f.title << "\n"
               << "  evidence: " << f.evidence << "\n"
               << "  meaning:  " << f.meaning << "\n"
               << "  try:      " << f.suggestion << "\n"
@@ -104,7 +110,8 @@ void print_text(const std::string& source, size_t steps, double beta, const std:
 
 void add_diagnose_options(CLI::App& cmd, DiagnoseArgs& args) {
   cmd.add_option("RUN", args.path, "run directory (with metrics.jsonl) or a metrics.jsonl file")->required();
-  cmd.add_option("--beta", args.beta, "β of the run (default: config.json's, else the records', else 0.1)")->check(CLI::PositiveNumber);
+  cmd.add_option("--beta", args.beta, "β of the run (default: config.json's, else the records', else 0.1)")
+      ->check(CLI::PositiveNumber);
   cmd.add_flag("--json", args.json, "print the findings as JSON");
 }
 

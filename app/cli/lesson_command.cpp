@@ -1,7 +1,7 @@
 #include "app/cli/lesson_command.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -60,7 +60,8 @@ std::vector<Lesson> embedded_lessons() {
     name = name.substr(0, name.rfind('.'));
     lessons.push_back(parse_lesson(f.bytes, "resources/lessons/" + std::string(f.name), name));
   }
-  std::stable_sort(lessons.begin(), lessons.end(), [](const Lesson& a, const Lesson& b) { return a.number < b.number; });
+  std::stable_sort(lessons.begin(), lessons.end(),
+                   [](const Lesson& a, const Lesson& b) { return a.number < b.number; });
   return lessons;
 }
 
@@ -113,8 +114,13 @@ int run_lesson(const LessonArgs& a) {
   const fs::path out = a.out_dir.empty() ? fs::path("runs") / ("lesson-" + lesson.name) : fs::path(a.out_dir);
   const auto start = std::chrono::steady_clock::now();
   if (!a.json) {
-    std::cout << "Lesson " << lesson.number << ": " << lesson.title << "\n\nQuestion: " << lesson.question << "\n\n";
-    for (const auto& r : lesson.runs) std::cout << "  run " << app::describe_lesson_run(r, a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps) << "\n";
+    std::cout << "Lesson " << lesson.number << ": " << lesson.title << "\n\nQuestion: " << lesson.question
+              << "\n\n";
+    for (const auto& r : lesson.runs)
+      std::cout << "  run "
+                << app::describe_lesson_run(r,
+                                            a.short_run && lesson.short_steps ? *lesson.short_steps : r.steps)
+                << "\n";
     std::cout << "  plots: ";
     for (size_t i = 0; i < lesson.plots.size(); ++i) std::cout << (i ? ", " : "") << lesson.plots[i];
     std::cout << "\n  symptom: " << lesson.symptom << "\n" << std::flush;
@@ -133,22 +139,36 @@ int run_lesson(const LessonArgs& a) {
   std::map<std::string, double> shown;
   for (const auto& n : check_value_names(lesson.check, lesson.name)) shown[n] = values.at(n);
   for (const auto& r : lesson.runs)
-    for (const char* k : {"sampled.reward_before", "sampled.reward_after", "final.rewards/margins", "final.loss"})
+    for (const char* k :
+         {"sampled.reward_before", "sampled.reward_after", "final.rewards/margins", "final.loss"})
       shown[r.label + "." + k] = values.at(r.label + "." + k);
   if (a.json) {
     nlohmann::json clauses = nlohmann::json::array();
     for (const auto& c : check.clauses)
-      clauses.push_back({{"clause", c.text}, {"measured", c.measured}, {"left", c.left}, {"right", c.right}, {"passed", c.passed}});
-    nlohmann::json j{{"lesson", lesson.name}, {"number", lesson.number}, {"title", lesson.title},
-                     {"passed", check.passed}, {"check", lesson.check}, {"clauses", clauses},
-                     {"values", values}, {"runs", runs}, {"short", a.short_run}, {"seconds", seconds},
-                     {"explanation", lesson.explanation}, {"seed_section", lesson.seed_section}};
+      clauses.push_back({{"clause", c.text},
+                         {"measured", c.measured},
+                         {"left", c.left},
+                         {"right", c.right},
+                         {"passed", c.passed}});
+    nlohmann::json j{{"lesson", lesson.name},
+                     {"number", lesson.number},
+                     {"title", lesson.title},
+                     {"passed", check.passed},
+                     {"check", lesson.check},
+                     {"clauses", clauses},
+                     {"values", values},
+                     {"runs", runs},
+                     {"short", a.short_run},
+                     {"seconds", seconds},
+                     {"explanation", lesson.explanation},
+                     {"seed_section", lesson.seed_section}};
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "\nmeasured:\n";
     for (const auto& [k, v] : shown) std::printf("  %-40s %.4f\n", k.c_str(), v);
     std::cout << "\n" << (check.passed ? "PASS" : "FAIL") << ": " << lesson.symptom << "\n";
-    for (const auto& c : check.clauses) std::cout << "  [" << (c.passed ? "ok" : "no") << "] " << c.measured << "\n";
+    for (const auto& c : check.clauses)
+      std::cout << "  [" << (c.passed ? "ok" : "no") << "] " << c.measured << "\n";
     std::printf("(%.1f s; runs in %s)\n", seconds, out.string().c_str());
     std::cout << "\nReveal: " << lesson.explanation << "\n(seed " << lesson.seed_section << ")\n";
   }
@@ -176,11 +196,13 @@ void add_lesson_command(CLI::App& cli) {
   auto& a = args();
   list_command() = lesson->add_subcommand("list", "the lessons of resources/lessons");
   list_command()->add_flag("--json", a.json, "as JSON");
-  run_command() = lesson->add_subcommand("run", "run a lesson headless and check its symptom (exit 3 when it does not show)");
+  run_command() = lesson->add_subcommand(
+      "run", "run a lesson headless and check its symptom (exit 3 when it does not show)");
   run_command()->add_option("name", a.name, "lesson name, number, or a lesson .json file")->required();
   run_command()->add_flag("--json", a.json, "print the result as JSON");
   run_command()->add_flag("--short", a.short_run, "the lesson's short setting (fewer steps, for CI)");
-  run_command()->add_option("--out", a.out_dir, "folder for the runs' metrics and samples (default: runs/lesson-NAME)");
+  run_command()->add_option("--out", a.out_dir,
+                            "folder for the runs' metrics and samples (default: runs/lesson-NAME)");
 }
 
 bool lesson_command_chosen() {

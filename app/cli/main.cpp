@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
 
   dpo::cli::TrainArgs sft_args;
   sft_args.out_dir = "runs/sft";
-  auto* sft = cli.add_subcommand("sft", "fit a reference by maximum likelihood on the chosen completions (seed 002 §6)");
+  auto* sft = cli.add_subcommand(
+      "sft", "fit a reference by maximum likelihood on the chosen completions (seed 002 §6)");
   dpo::cli::add_train_options(*sft, sft_args, /*sft=*/true);
 
   dpo::cli::MakeDemoArgs demo_args;

@@ -1,6 +1,6 @@
 // dpo generate / tokenize / inspect-model / export: working with Hugging Face model folders.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -19,7 +19,9 @@ namespace dpo::cli {
 namespace fs = std::filesystem;
 
 void add_generate_options(CLI::App& cmd, GenerateArgs& a) {
-  cmd.add_option("--model", a.model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+  cmd.add_option("--model", a.model_dir, "Hugging Face model folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd.add_option("--prompt", a.prompts, "prompt text (repeat for a batch)")->required();
   cmd.add_option("--max-new-tokens", a.max_new_tokens)->capture_default_str();
   cmd.add_option("--temperature", a.temperature, "0 = greedy")->capture_default_str();
@@ -73,8 +75,11 @@ int run_generate(const GenerateArgs& a) {
     std::vector<int> ids(results[i].tokens.begin(), results[i].tokens.end());
     const auto text = tokenizer.tokenizer->decode(ids);
     if (a.json) {
-      nlohmann::json j = {{"prompt", a.prompts[i]}, {"prompt_ids", prompts[i]}, {"text", text},
-                          {"ids", results[i].tokens}, {"finish_reason", finish_reason_name(results[i].finish)}};
+      nlohmann::json j = {{"prompt", a.prompts[i]},
+                          {"prompt_ids", prompts[i]},
+                          {"text", text},
+                          {"ids", results[i].tokens},
+                          {"finish_reason", finish_reason_name(results[i].finish)}};
       std::cout << j.dump() << "\n";
     } else if (stream) {
       if (text.size() > printed.size()) std::cout << text.substr(printed.size());
@@ -87,8 +92,11 @@ int run_generate(const GenerateArgs& a) {
 }
 
 void add_tokenize_options(CLI::App& cmd, TokenizeArgs& a) {
-  auto* file = cmd.add_option("--tokenizer", a.source, "tokenizer.json or sentencepiece .model")->check(CLI::ExistingFile);
-  cmd.add_option("--model", a.source, "model folder holding the tokenizer")->check(CLI::ExistingDirectory)->excludes(file);
+  auto* file = cmd.add_option("--tokenizer", a.source, "tokenizer.json or sentencepiece .model")
+                   ->check(CLI::ExistingFile);
+  cmd.add_option("--model", a.source, "model folder holding the tokenizer")
+      ->check(CLI::ExistingDirectory)
+      ->excludes(file);
   cmd.add_flag("--no-special", a.no_special, "do not add BOS / template tokens");
   cmd.add_flag("--json", a.json, "print {\"ids\": [...], \"tokens\": [...]}");
   cmd.add_flag("--decode", a.decode, "read ids (spaces, commas or a JSON array) and print the text");
@@ -127,7 +135,9 @@ int run_tokenize(const TokenizeArgs& a) {
 }
 
 void add_inspect_options(CLI::App& cmd, InspectArgs& a) {
-  cmd.add_option("model", a.model_dir, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+  cmd.add_option("model", a.model_dir, "Hugging Face model folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd.add_flag("--json", a.json);
 }
 
@@ -182,12 +192,15 @@ int run_inspect(const InspectArgs& a) {
     std::cout << info.dump(2) << "\n";
     return 0;
   }
-  for (const auto& [k, v] : info.items()) std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+  for (const auto& [k, v] : info.items())
+    std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
   return 0;
 }
 
 void add_export_options(CLI::App& cmd, ExportArgs& a) {
-  cmd.add_option("--from", a.from, "run folder (its final/ model) or a model folder")->required()->check(CLI::ExistingDirectory);
+  cmd.add_option("--from", a.from, "run folder (its final/ model) or a model folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd.add_option("--to", a.to, "new Hugging Face folder")->required();
   cmd.add_option("--dtype", a.dtype, "float32, bfloat16 or float16 (default: the model's torch_dtype)");
   cmd.add_option("--max-shard-size", a.max_shard_size, "e.g. 5GB, 500MB")->capture_default_str();
@@ -205,7 +218,8 @@ uint64_t parse_size(const std::string& text) {
   }
   const std::string unit = text.substr(used);
   const double scale = unit == "GB" ? 1e9 : unit == "MB" ? 1e6 : unit == "KB" ? 1e3 : unit.empty() ? 1 : -1;
-  if (scale < 0 || value <= 0) throw ConfigError("--max-shard-size \"" + text + "\": expected a number with GB, MB or KB");
+  if (scale < 0 || value <= 0)
+    throw ConfigError("--max-shard-size \"" + text + "\": expected a number with GB, MB or KB");
   return static_cast<uint64_t>(value * scale);
 }
 }  // namespace

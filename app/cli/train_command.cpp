@@ -31,36 +31,55 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
     t.objective = Objective::Sft;
     t.learning_rate = 1e-3;
   }
-  cmd.add_option("--data", a.run.data_path, "preference file: JSONL, JSON, CSV/TSV, optionally .gz; or demo:clean, demo:noisy, demo:length-biased, demo:unpaired, demo:scored (default: the embedded demo, = demo:clean)")
+  cmd.add_option("--data", a.run.data_path,
+                 "preference file: JSONL, JSON, CSV/TSV, optionally .gz; or demo:clean, demo:noisy, "
+                 "demo:length-biased, demo:unpaired, demo:scored (default: the embedded demo, = demo:clean)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--model", a.run.model_dir, "Hugging Face model folder (default: a tiny random Llama for the demo)")
+  cmd.add_option("--model", a.run.model_dir,
+                 "Hugging Face model folder (default: a tiny random Llama for the demo)")
       ->check(CLI::ExistingDirectory);
-  cmd.add_option("--tokenizer", a.run.tokenizer_path, "tokenizer.json or sentencepiece .model (default: the model's)")
+  cmd.add_option("--tokenizer", a.run.tokenizer_path,
+                 "tokenizer.json or sentencepiece .model (default: the model's)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--device", a.run.device, "auto (CUDA when present), cpu, cuda or cuda:N")->capture_default_str();
-  cmd.add_flag("--bf16", a.run.trainer.bf16_autocast, "bfloat16 autocast for forward passes on CUDA (ignored on CPU)");
+  cmd.add_option("--device", a.run.device, "auto (CUDA when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  cmd.add_flag("--bf16", a.run.trainer.bf16_autocast,
+               "bfloat16 autocast for forward passes on CUDA (ignored on CPU)");
   cmd.add_option("--format", a.run.format, "jsonl, json, csv, tsv (default: from the file name)");
-  cmd.add_option("--layout", a.run.layout, "standard, conversational, implicit_prompt, sharegpt, alpaca (default: detected)");
+  cmd.add_option("--layout", a.run.layout,
+                 "standard, conversational, implicit_prompt, sharegpt, alpaca (default: detected)");
   cmd.add_option("--columns", a.run.columns, "column mapping, e.g. prompt=question,chosen=good,rejected=bad");
   cmd.add_option("--on-bad-row", a.run.on_bad_row, "error or skip")->capture_default_str();
-  cmd.add_option("--chat-template", a.run.chat_template_path, "Jinja chat template for message lists")->check(CLI::ExistingFile);
-  cmd.add_option("--max-length", a.run.tokenize.max_length, "tokens per prompt+completion")->capture_default_str();
-  cmd.add_option("--max-prompt-length", a.run.tokenize.max_prompt_length, "prompt tokens kept")->capture_default_str();
-  cmd.add_option("--max-completion-length", a.run.tokenize.max_completion_length, "completion tokens kept (0: no own limit)")
+  cmd.add_option("--chat-template", a.run.chat_template_path, "Jinja chat template for message lists")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--max-length", a.run.tokenize.max_length, "tokens per prompt+completion")
+      ->capture_default_str();
+  cmd.add_option("--max-prompt-length", a.run.tokenize.max_prompt_length, "prompt tokens kept")
+      ->capture_default_str();
+  cmd.add_option("--max-completion-length", a.run.tokenize.max_completion_length,
+                 "completion tokens kept (0: no own limit)")
       ->capture_default_str();
   cmd.add_option_function<std::string>(
-      "--truncation", [&a](const std::string& v) { a.run.tokenize.prompt_truncation = parse_prompt_truncation(v); },
-      "keep_end or keep_start: which part of a long prompt is kept")->default_str("keep_end");
-  cmd.add_option("--eval-fraction", a.run.eval_fraction, "share of pairs held out for evaluation (whole prompts)")
-      ->check(CLI::Range(0.0, 0.9))->capture_default_str();
+         "--truncation",
+         [&a](const std::string& v) { a.run.tokenize.prompt_truncation = parse_prompt_truncation(v); },
+         "keep_end or keep_start: which part of a long prompt is kept")
+      ->default_str("keep_end");
+  cmd.add_option("--eval-fraction", a.run.eval_fraction,
+                 "share of pairs held out for evaluation (whole prompts)")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
   cmd.add_option("--split-seed", a.run.split_seed, "seed of the train/eval split")->capture_default_str();
-  cmd.add_option("--cache-dir", a.run.cache_dir, "tokenized data and reference log-prob cache (default: ~/.cache/dpo-studio)");
+  cmd.add_option("--cache-dir", a.run.cache_dir,
+                 "tokenized data and reference log-prob cache (default: ~/.cache/dpo-studio)");
   cmd.add_flag("--no-cache", a.run.no_cache, "neither read nor write the cache");
 
   if (!sft) {
-    cmd.add_option("--reference", a.run.reference_dir, "reference model folder (default: a frozen copy of the policy)")
+    cmd.add_option("--reference", a.run.reference_dir,
+                   "reference model folder (default: a frozen copy of the policy)")
         ->check(CLI::ExistingDirectory);
-    cmd.add_option("--beta", t.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd.add_option("--beta", t.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cmd.add_option_function<std::string>(
            "--loss",
            [&a](const std::string& text) {
@@ -82,19 +101,25 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
            "loss variant, or weighted terms like sigmoid:1,sppo_hard:0.5")
         ->default_str("sigmoid");
     cmd.add_option("--label-smoothing", t.loss.label_smoothing, "cDPO / rDPO label noise epsilon")
-        ->check(CLI::Range(0.0, 0.49))->capture_default_str();
-    cmd.add_option("--rpo-alpha", t.loss.rpo_alpha, "adds alpha * NLL(chosen) to the loss")->capture_default_str();
-    cmd.add_option("--simpo-gamma", t.loss.simpo_gamma, "SimPO target margin")->capture_default_str();
-    cmd.add_option("--margin-gamma", t.loss.margin_gamma, "margin loss: m = gamma * (score_chosen - score_rejected)")
+        ->check(CLI::Range(0.0, 0.49))
         ->capture_default_str();
-    cmd.add_option("--length-alpha", t.loss.length_alpha, "rdpo-length: alpha per token of length difference")->capture_default_str();
+    cmd.add_option("--rpo-alpha", t.loss.rpo_alpha, "adds alpha * NLL(chosen) to the loss")
+        ->capture_default_str();
+    cmd.add_option("--simpo-gamma", t.loss.simpo_gamma, "SimPO target margin")->capture_default_str();
+    cmd.add_option("--margin-gamma", t.loss.margin_gamma,
+                   "margin loss: m = gamma * (score_chosen - score_rejected)")
+        ->capture_default_str();
+    cmd.add_option("--length-alpha", t.loss.length_alpha, "rdpo-length: alpha per token of length difference")
+        ->capture_default_str();
     cmd.add_option("--orpo-lambda", t.loss.orpo_lambda, "ORPO odds-ratio weight")->capture_default_str();
     cmd.add_option("--discopop-tau", t.loss.discopop_tau, "DiscoPOP temperature")->capture_default_str();
     cmd.add_flag("!--no-precompute-ref", t.precompute_reference,
                  "run the reference model every step instead of one cached pass before training");
-    cmd.add_option("--sync-ref-every", t.sync_reference_every, "TR-DPO: mix the policy into the reference every N steps")
+    cmd.add_option("--sync-ref-every", t.sync_reference_every,
+                   "TR-DPO: mix the policy into the reference every N steps")
         ->capture_default_str();
-    cmd.add_option("--sync-ref-alpha", t.sync_reference_alpha, "TR-DPO mixing weight alpha")->capture_default_str();
+    cmd.add_option("--sync-ref-alpha", t.sync_reference_alpha, "TR-DPO mixing weight alpha")
+        ->capture_default_str();
   }
   cmd.add_option("--lora-r", a.run.lora.r, "LoRA rank (0: train every weight)")->capture_default_str();
   cmd.add_option("--lora-alpha", a.run.lora.alpha, "LoRA alpha (scale alpha / r)")->capture_default_str();
@@ -107,11 +132,20 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
            for (std::string part; std::getline(parts, part, ',');)
              if (!part.empty()) a.run.lora.target_modules.push_back(part);
          },
-         "projections that get adapters")->default_str("q_proj,k_proj,v_proj,o_proj");
+         "projections that get adapters")
+      ->default_str("q_proj,k_proj,v_proj,o_proj");
   cmd.add_option_function<int64_t>(
-         "--steps", [&a](int64_t v) { a.run.trainer.max_steps = v; a.steps_given = true; }, "optimiser steps")
-      ->check(CLI::PositiveNumber)->default_str(std::to_string(t.max_steps));
-  cmd.add_option("--lr", t.learning_rate, "peak AdamW learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+         "--steps",
+         [&a](int64_t v) {
+           a.run.trainer.max_steps = v;
+           a.steps_given = true;
+         },
+         "optimiser steps")
+      ->check(CLI::PositiveNumber)
+      ->default_str(std::to_string(t.max_steps));
+  cmd.add_option("--lr", t.learning_rate, "peak AdamW learning rate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option_function<std::string>(
          "--schedule",
          [&a](const std::string& v) {
@@ -119,26 +153,37 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
            if (!s) throw CLI::ValidationError("--schedule", "expected constant, linear or cosine");
            a.run.trainer.schedule = *s;
          },
-         "learning-rate schedule after warmup: constant, linear, cosine")->default_str("constant");
+         "learning-rate schedule after warmup: constant, linear, cosine")
+      ->default_str("constant");
   cmd.add_option("--warmup", t.warmup_steps, "linear warmup steps")->capture_default_str();
   cmd.add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   cmd.add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping (0: off)")->capture_default_str();
-  cmd.add_option("--batch", t.batch_size, "pairs per micro-batch")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_option("--grad-accum", t.grad_accumulation, "micro-batches per optimiser step")->check(CLI::PositiveNumber)
+  cmd.add_option("--batch", t.batch_size, "pairs per micro-batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--grad-accum", t.grad_accumulation, "micro-batches per optimiser step")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--seed", t.seed, "data order seed")->capture_default_str();
-  cmd.add_flag("--group-by-length", t.group_by_length, "batch pairs of similar length together (less padding)");
-  cmd.add_option("--model-seed", a.run.model_seed, "initialisation seed of the demo policy")->capture_default_str();
-  cmd.add_option("--eval-every", t.eval_every, "evaluate on the eval split every N steps (0: only at the end)")
+  cmd.add_flag("--group-by-length", t.group_by_length,
+               "batch pairs of similar length together (less padding)");
+  cmd.add_option("--model-seed", a.run.model_seed, "initialisation seed of the demo policy")
+      ->capture_default_str();
+  cmd.add_option("--eval-every", t.eval_every,
+                 "evaluate on the eval split every N steps (0: only at the end)")
       ->capture_default_str();
   cmd.add_option("--max-nonfinite", t.max_nonfinite_steps, "consecutive non-finite steps before stopping")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd.add_option("--checkpoint-every", a.checkpoint_every, "write a resumable checkpoint every N steps (0: none)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd.add_option("--keep-checkpoints", a.keep_checkpoints, "newest checkpoints kept (0: all)")->capture_default_str();
+  cmd.add_option("--checkpoint-every", a.checkpoint_every,
+                 "write a resumable checkpoint every N steps (0: none)")
+      ->capture_default_str();
+  cmd.add_option("--keep-checkpoints", a.keep_checkpoints, "newest checkpoints kept (0: all)")
+      ->capture_default_str();
   cmd.add_option("--resume", a.resume_dir, "continue the run in this directory from its newest checkpoint")
       ->check(CLI::ExistingDirectory);
-  cmd.add_option("--out", a.out_dir, "run directory: config.json, metrics.jsonl, eval.jsonl, pairs.jsonl, final/")
+  cmd.add_option("--out", a.out_dir,
+                 "run directory: config.json, metrics.jsonl, eval.jsonl, pairs.jsonl, final/")
       ->capture_default_str();
   cmd.add_flag("--overwrite", a.overwrite, "replace an existing run in --out");
   cmd.add_flag("--quiet", a.quiet, "no per-step lines");
@@ -146,7 +191,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
 
 int run_train(TrainArgs args) {
   const bool resuming = !args.resume_dir.empty();
-  auto out = resuming ? app::RunDirectory::resume(args.resume_dir) : app::RunDirectory::create(args.out_dir, args.overwrite);
+  auto out = resuming ? app::RunDirectory::resume(args.resume_dir)
+                      : app::RunDirectory::create(args.out_dir, args.overwrite);
   if (resuming) {
     const auto steps = args.run.trainer.max_steps;
     args.run = out.saved_options();
@@ -176,7 +222,8 @@ int run_train(TrainArgs args) {
   out.open_records();
 
   std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.train_pairs
-            << " train / " << setup.eval_pairs << " eval pairs" << (setup.tokenized_from_cache ? ", tokenized from cache" : "")
+            << " train / " << setup.eval_pairs << " eval pairs"
+            << (setup.tokenized_from_cache ? ", tokenized from cache" : "")
             << "), policy: " << setup.parameter_count << " parameters"
             << (args.run.lora.r > 0 ? " (LoRA r=" + std::to_string(args.run.lora.r) + ": " +
                                           std::to_string(setup.trainable_parameters) + " trainable)"
@@ -190,7 +237,8 @@ int run_train(TrainArgs args) {
   if (setup.tokenize_report.prompt_truncated + setup.tokenize_report.completion_truncated > 0)
     std::cout << "truncated: " << setup.tokenize_report.prompt_truncated << " prompts, "
               << setup.tokenize_report.completion_truncated << " completions\n";
-  if (resume_from) std::cout << "resuming from " << resume_from->string() << " (step " << trainer.steps_done() << ")\n";
+  if (resume_from)
+    std::cout << "resuming from " << resume_from->string() << " (step " << trainer.steps_done() << ")\n";
 
   auto print_eval = [&](const PreferenceEval& e) {
     out.append_eval(e);
@@ -198,8 +246,8 @@ int run_train(TrainArgs args) {
       if (sft)
         std::printf("eval %4lld  nll %.4f", static_cast<long long>(e.step), e.mean_loss);
       else
-        std::printf("eval %4lld  loss %.4f  margin %+.4f  acc %.2f", static_cast<long long>(e.step), e.mean_loss,
-                    e.mean_margin, e.accuracy);
+        std::printf("eval %4lld  loss %.4f  margin %+.4f  acc %.2f", static_cast<long long>(e.step),
+                    e.mean_loss, e.mean_margin, e.accuracy);
       if (std::isfinite(e.sampled_length)) std::printf("  sampled length %.1f", e.sampled_length);
       std::printf("\n");
       std::fflush(stdout);
@@ -232,15 +280,17 @@ int run_train(TrainArgs args) {
     out.append_metrics(m);
     if (!args.quiet) {
       if (sft)
-        std::printf("step %4lld  nll %.4f  lr %.2e  grad %.3f\n", static_cast<long long>(m.step), m.loss, m.learning_rate,
-                    m.grad_norm);
+        std::printf("step %4lld  nll %.4f  lr %.2e  grad %.3f\n", static_cast<long long>(m.step), m.loss,
+                    m.learning_rate, m.grad_norm);
       else
-        std::printf("step %4lld  loss %.4f  margin %+.4f  acc %.2f  chosen %+.4f  rejected %+.4f  len %.1f/%.1f%s\n",
-                    static_cast<long long>(m.step), m.loss, m.rewards_margins, m.rewards_accuracies, m.rewards_chosen,
-                    m.rewards_rejected, m.length_chosen, m.length_rejected, m.skipped ? "  SKIPPED" : "");
+        std::printf(
+            "step %4lld  loss %.4f  margin %+.4f  acc %.2f  chosen %+.4f  rejected %+.4f  len %.1f/%.1f%s\n",
+            static_cast<long long>(m.step), m.loss, m.rewards_margins, m.rewards_accuracies, m.rewards_chosen,
+            m.rewards_rejected, m.length_chosen, m.length_rejected, m.skipped ? "  SKIPPED" : "");
       std::fflush(stdout);
     }
-    if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0 && m.step < trainer.config().max_steps)
+    if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0 &&
+        m.step < trainer.config().max_steps)
       out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
     return true;
   };
@@ -254,8 +304,9 @@ int run_train(TrainArgs args) {
   if (g_interrupted && args.checkpoint_every > 0)
     out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
   out.save_final(setup, args.run);
-  std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps (" << trainer.steps_done()
-            << " in all); run: " << out.path().string() << "; model: " << (out.path() / "final").string() << "\n";
+  std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps ("
+            << trainer.steps_done() << " in all); run: " << out.path().string()
+            << "; model: " << (out.path() / "final").string() << "\n";
   return g_interrupted ? 130 : 0;
 }
 

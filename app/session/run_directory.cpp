@@ -20,7 +20,8 @@ namespace {
 
 nlohmann::json read_config(const fs::path& dir) {
   const auto path = dir / "config.json";
-  if (!fs::exists(path)) throw ConfigError(path.string() + ": missing; is " + dir.string() + " a run directory?");
+  if (!fs::exists(path))
+    throw ConfigError(path.string() + ": missing; is " + dir.string() + " a run directory?");
   try {
     auto j = nlohmann::json::parse(read_text(path));
     if (!j.is_object()) throw ConfigError(path.string() + ": not a JSON object");
@@ -72,12 +73,14 @@ void for_each_record(const fs::path& path, Fn&& each) {
       const auto key = what.find("key '");
       const auto quote = key == std::string::npos ? key : what.find('\'', key + 5);
       throw ConfigError(located(path.string(), number,
-                                quote != std::string::npos ? "missing field '" + what.substr(key + 5, quote - key - 5) + "'"
-                                                           : what));
+                                quote != std::string::npos
+                                    ? "missing field '" + what.substr(key + 5, quote - key - 5) + "'"
+                                    : what));
     } catch (const nlohmann::json::exception& e) {
       std::string what = e.what();
       const auto bracket = what.find("] ");
-      throw ConfigError(located(path.string(), number, bracket != std::string::npos ? what.substr(bracket + 2) : what));
+      throw ConfigError(
+          located(path.string(), number, bracket != std::string::npos ? what.substr(bracket + 2) : what));
     }
   }
 }
@@ -206,9 +209,8 @@ LoadedRun load_run(const fs::path& dir) {
       throw ConfigError((dir / "config.json").string() + ": " + e.what());
     }
   }
-  for_each_record(dir / "metrics.jsonl", [&](const nlohmann::json& j, size_t) {
-    run.metrics.push_back(j.get<StepMetrics>());
-  });
+  for_each_record(dir / "metrics.jsonl",
+                  [&](const nlohmann::json& j, size_t) { run.metrics.push_back(j.get<StepMetrics>()); });
   std::map<int64_t, size_t> eval_at;
   for_each_record(dir / "eval.jsonl", [&](const nlohmann::json& j, size_t) {
     auto e = j.get<PreferenceEval>();
@@ -225,7 +227,8 @@ LoadedRun load_run(const fs::path& dir) {
     e.event.step = j.at("step").get<int64_t>();
     e.event.kind = j.at("kind").get<std::string>();
     e.event.message = j.value("message", std::string());
-    if (j.contains("pairs") && j["pairs"].is_array()) e.event.pair_lines = j["pairs"].get<std::vector<size_t>>();
+    if (j.contains("pairs") && j["pairs"].is_array())
+      e.event.pair_lines = j["pairs"].get<std::vector<size_t>>();
     e.value = number_or_nan(j, "value");
     run.events.push_back(std::move(e));
   });
@@ -281,13 +284,15 @@ std::vector<fs::path> list_run_dirs(const fs::path& root) {
   if (!fs::is_directory(root, ec)) return out;
   for (const auto& entry : fs::directory_iterator(root, ec))
     if (entry.is_directory(ec) && fs::exists(entry.path() / "config.json", ec)) out.push_back(entry.path());
-  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) { return a.filename() > b.filename(); });
+  std::sort(out.begin(), out.end(),
+            [](const fs::path& a, const fs::path& b) { return a.filename() > b.filename(); });
   return out;
 }
 
 fs::path default_runs_root() {
   if (const char* env = std::getenv("DPO_STUDIO_RUNS"); env && *env) return env;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "dpo-studio" / "runs";
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+    return fs::path(xdg) / "dpo-studio" / "runs";
   const char* home = std::getenv("HOME");
   return fs::path(home && *home ? home : ".") / ".local" / "share" / "dpo-studio" / "runs";
 }

@@ -12,8 +12,8 @@
 #include "core/data/kto_rows.h"
 #include "core/data/layout.h"
 #include "core/data/split.h"
-#include "core/demo/demo_datasets.h"
 #include "core/data/tokenize_cache.h"
+#include "core/demo/demo_datasets.h"
 #include "core/io/atomic_file.h"
 #include "core/io/text_file.h"
 #include "core/model/llama.h"
@@ -48,25 +48,27 @@ std::string default_cache_dir() {
 }
 
 void to_json(nlohmann::json& j, const RunOptions& o) {
-  j = nlohmann::json{{"data", o.data_path},
-                     {"tokenizer", o.tokenizer_path},
-                     {"model", o.model_dir},
-                     {"reference", o.reference_dir},
-                     {"device", o.device},
-                     {"format", o.format},
-                     {"layout", o.layout},
-                     {"columns", o.columns},
-                     {"on_bad_row", o.on_bad_row},
-                     {"chat_template", o.chat_template_path},
-                     {"eval_fraction", o.eval_fraction},
-                     {"split_seed", o.split_seed},
-                     {"max_length", o.tokenize.max_length},
-                     {"max_prompt_length", o.tokenize.max_prompt_length},
-                     {"max_completion_length", o.tokenize.max_completion_length},
-                     {"truncation_mode", o.tokenize.prompt_truncation == PromptTruncation::kKeepStart ? "keep_start" : "keep_end"},
-                     {"model_seed", o.model_seed},
-                     {"lora", o.lora},
-                     {"trainer", o.trainer}};
+  j = nlohmann::json{
+      {"data", o.data_path},
+      {"tokenizer", o.tokenizer_path},
+      {"model", o.model_dir},
+      {"reference", o.reference_dir},
+      {"device", o.device},
+      {"format", o.format},
+      {"layout", o.layout},
+      {"columns", o.columns},
+      {"on_bad_row", o.on_bad_row},
+      {"chat_template", o.chat_template_path},
+      {"eval_fraction", o.eval_fraction},
+      {"split_seed", o.split_seed},
+      {"max_length", o.tokenize.max_length},
+      {"max_prompt_length", o.tokenize.max_prompt_length},
+      {"max_completion_length", o.tokenize.max_completion_length},
+      {"truncation_mode",
+       o.tokenize.prompt_truncation == PromptTruncation::kKeepStart ? "keep_start" : "keep_end"},
+      {"model_seed", o.model_seed},
+      {"lora", o.lora},
+      {"trainer", o.trainer}};
 }
 
 void from_json(const nlohmann::json& j, RunOptions& o) {
@@ -96,7 +98,8 @@ void from_json(const nlohmann::json& j, RunOptions& o) {
 }
 
 torch::Device parse_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   try {
     torch::Device device(name);
     if (device.is_cuda() && !torch::cuda::is_available())
@@ -128,7 +131,8 @@ std::unique_ptr<Renderer> make_renderer(const Tokenizer& tokenizer, const Tokeni
     r->renderer.template_source = std::string(chatml_template_source());
     r->renderer.description = "the built-in ChatML template (the tokenizer has none; pass --chat-template)";
   }
-  r->chat_template = std::make_unique<ChatTemplate>(ChatTemplate::parse(r->renderer.template_source, r->renderer.description));
+  r->chat_template = std::make_unique<ChatTemplate>(
+      ChatTemplate::parse(r->renderer.template_source, r->renderer.description));
   r->renderer.chat_template = r->chat_template.get();
   const auto piece = [&](std::optional<int> id) { return id ? tokenizer.piece(*id) : std::string(); };
   r->renderer.bos_token = config.bos_token.value_or(piece(tokenizer.bos_id()));
@@ -178,16 +182,20 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
   bool add_bos = true;
   TokenizerConfig tokenizer_config;
   if (!options.tokenizer_path.empty() || !options.model_dir.empty()) {
-    auto loaded = load_tokenizer(options.tokenizer_path.empty() ? fs::path(options.model_dir) : fs::path(options.tokenizer_path));
+    auto loaded = load_tokenizer(options.tokenizer_path.empty() ? fs::path(options.model_dir)
+                                                                : fs::path(options.tokenizer_path));
     add_bos = loaded.add_bos;
     tokenizer_config = loaded.config;
     setup.tokenizer = std::move(loaded.tokenizer);
   } else {
-    setup.tokenizer = SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
+    setup.tokenizer =
+        SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
   }
   auto tokenize = options.tokenize;
   tokenize.add_bos = add_bos;
-  const fs::path cache_dir = options.no_cache ? fs::path() : fs::path(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir);
+  const fs::path cache_dir =
+      options.no_cache ? fs::path()
+                       : fs::path(options.cache_dir.empty() ? default_cache_dir() : options.cache_dir);
 
   stage("tokenizing data");
   // Tokenized pairs (all of them) and, for the margin loss, score differences by source line.
@@ -247,7 +255,8 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
   for (const auto& p : all) keys.push_back(prompt_key(p));
   std::vector<std::string_view> views(keys.begin(), keys.end());
   const bool split = options.eval_fraction > 0 && all.size() >= 4;
-  const auto indices = split ? split_by_prompt(views, options.eval_fraction, options.split_seed) : SplitIndices{};
+  const auto indices =
+      split ? split_by_prompt(views, options.eval_fraction, options.split_seed) : SplitIndices{};
   TrainerInputs inputs;
   if (split) {
     for (auto i : indices.train) inputs.train_pairs.push_back(all[i]);
@@ -282,11 +291,15 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
     setup.raw_config = loaded.raw_config;
     setup.model_label = options.model_dir;
     if (loaded.config.vocab_size < setup.tokenizer->vocab_size())
-      throw ConfigError(options.model_dir + ": tokenizer has " + std::to_string(setup.tokenizer->vocab_size()) +
+      throw ConfigError(options.model_dir + ": tokenizer has " +
+                        std::to_string(setup.tokenizer->vocab_size()) +
                         " tokens but the model's vocab_size is " + std::to_string(loaded.config.vocab_size));
-  } else if (const auto demo_dir = options.tokenizer_path.empty()
-                                       ? resources::unpack_demo_model((cache_dir.empty() ? fs::temp_directory_path() / "dpo-studio" : cache_dir).string())
-                                       : std::string();
+  } else if (const auto demo_dir =
+                 options.tokenizer_path.empty()
+                     ? resources::unpack_demo_model(
+                           (cache_dir.empty() ? fs::temp_directory_path() / "dpo-studio" : cache_dir)
+                               .string())
+                     : std::string();
              !demo_dir.empty()) {
     // The demo's reference policy (resources/demo/model: SFT on the demo world's answers), embedded
     // in the binary and loaded through the same loader as any Hugging Face folder.
@@ -308,8 +321,9 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
   if (!options.reference_dir.empty()) {
     auto ref = load_hf_model(options.reference_dir, {.dtype = torch::kFloat32, .device = device});
     if (ref.config.vocab_size != policy->config().vocab_size)
-      throw ConfigError(options.reference_dir + ": reference vocab_size " + std::to_string(ref.config.vocab_size) +
-                        " differs from the policy's " + std::to_string(policy->config().vocab_size));
+      throw ConfigError(options.reference_dir + ": reference vocab_size " +
+                        std::to_string(ref.config.vocab_size) + " differs from the policy's " +
+                        std::to_string(policy->config().vocab_size));
     inputs.reference = ref.model;
   }
   setup.parameter_count = policy->config().parameter_count();
@@ -330,16 +344,18 @@ ExportOptions export_options(const RunSetup& setup, const RunOptions& options) {
   return exported;
 }
 
-void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir, const std::string& adapter_dir) {
+void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir,
+                 const std::string& adapter_dir) {
   export_hf_model(setup.trainer->policy(), dir, export_options(setup, options));
   if (options.lora.r > 0 && !adapter_dir.empty())
     save_lora_adapter(setup.trainer->policy(), options.lora, adapter_dir, options.model_dir);
   if (options.model_dir.empty() && options.tokenizer_path.empty()) {
     write_file_atomically(fs::path(dir) / "tokenizer.model", resources::demo_tokenizer_model());
-    write_file_atomically(fs::path(dir) / "tokenizer_config.json",
-                          R"({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",)"
-                          R"( "add_bos_token": true, "tokenizer_class": "LlamaTokenizer"})"
-                          "\n");
+    write_file_atomically(
+        fs::path(dir) / "tokenizer_config.json",
+        R"({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",)"
+        R"( "add_bos_token": true, "tokenizer_class": "LlamaTokenizer"})"
+        "\n");
   } else if (!options.tokenizer_path.empty()) {
     const fs::path t = options.tokenizer_path;
     fs::copy_file(t, fs::path(dir) / (t.extension() == ".json" ? "tokenizer.json" : "tokenizer.model"),

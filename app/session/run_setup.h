@@ -19,8 +19,8 @@ namespace dpo::app {
 
 struct RunSetup {
   std::unique_ptr<Tokenizer> tokenizer;
-  std::string model_label;  // folder or "tiny random Llama (demo)"
-  std::string data_label;   // file path or "embedded demo"
+  std::string model_label;       // folder or "tiny random Llama (demo)"
+  std::string data_label;        // file path or "embedded demo"
   std::string data_explanation;  // what layout was detected and why
   size_t train_pairs = 0;
   size_t eval_pairs = 0;
@@ -29,7 +29,7 @@ struct RunSetup {
   std::unique_ptr<Trainer> trainer;
   int64_t parameter_count = 0;
   int64_t trainable_parameters = 0;  // all of them, or the LoRA adapters'
-  nlohmann::json raw_config;  // the model folder's config.json, kept on export
+  nlohmann::json raw_config;         // the model folder's config.json, kept on export
 };
 
 // Told each preparation stage as it starts ("tokenizing data", "loading the model"; done and total

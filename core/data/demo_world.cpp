@@ -20,27 +20,33 @@ class Rng {
   }
   size_t below(size_t n) { return static_cast<size_t>(next() % n); }
   template <typename T, size_t N>
-  const T& pick(const std::array<T, N>& items) { return items[below(N)]; }
+  const T& pick(const std::array<T, N>& items) {
+    return items[below(N)];
+  }
 
  private:
   uint64_t state_;
 };
 
-constexpr std::array<const char*, 8> kRequests = {
-    "can you help me with my homework", "where is the train station", "can you lend me a pen",
-    "what time does the shop open", "could you explain this word", "can you carry this box",
-    "will you check my letter", "may I sit here"};
+constexpr std::array<const char*, 8> kRequests = {"can you help me with my homework",
+                                                  "where is the train station",
+                                                  "can you lend me a pen",
+                                                  "what time does the shop open",
+                                                  "could you explain this word",
+                                                  "can you carry this box",
+                                                  "will you check my letter",
+                                                  "may I sit here"};
 constexpr std::array<const char*, 6> kPolite = {
     "Of course, I would be glad to help.", "Sure, happy to help you with that.",
-    "Certainly, let me show you.", "Yes, please, it is my pleasure.",
-    "Gladly, thank you for asking.", "Of course, let us do it together."};
-constexpr std::array<const char*, 6> kRude = {
-    "No. Do it yourself.", "Go away, I am busy.", "Why should I care?",
-    "Stop bothering me.", "Ask someone else.", "That is not my problem."};
-constexpr std::array<const char*, 6> kCharacters = {"the little dog", "the old cat", "the young girl",
+    "Certainly, let me show you.",         "Yes, please, it is my pleasure.",
+    "Gladly, thank you for asking.",       "Of course, let us do it together."};
+constexpr std::array<const char*, 6> kRude = {"No. Do it yourself.", "Go away, I am busy.",
+                                              "Why should I care?",  "Stop bothering me.",
+                                              "Ask someone else.",   "That is not my problem."};
+constexpr std::array<const char*, 6> kCharacters = {"the little dog",   "the old cat",    "the young girl",
                                                     "the tired farmer", "the small bird", "the boy"};
-constexpr std::array<const char*, 6> kEvents = {"found a red ball", "lost the way home",
-                                                "met a new friend", "saw the sea for the first time",
+constexpr std::array<const char*, 6> kEvents = {"found a red ball",   "lost the way home",
+                                                "met a new friend",   "saw the sea for the first time",
                                                 "waited in the rain", "climbed the big hill"};
 constexpr std::array<const char*, 5> kHappy = {"was happy and smiled all day.", "laughed with joy.",
                                                "felt warm, safe and glad.", "danced in the sun.",
@@ -77,9 +83,15 @@ DemoWorld generate_demo_world(uint64_t seed, size_t pair_count) {
   for (size_t i = 0; i < pair_count; ++i) {
     PreferencePair pair;
     switch (i % 3) {
-      case 0: pair = arithmetic(rng); break;
-      case 1: pair = manners(rng); break;
-      default: pair = story(rng); break;
+      case 0:
+        pair = arithmetic(rng);
+        break;
+      case 1:
+        pair = manners(rng);
+        break;
+      default:
+        pair = story(rng);
+        break;
     }
     pair.line = i + 1;
     world.pairs.push_back(pair);
@@ -91,10 +103,13 @@ DemoWorld generate_demo_world(uint64_t seed, size_t pair_count) {
                       "?\nAnswer: " + std::to_string(a) + " + " + std::to_string(b) + " = " +
                       std::to_string(a + b) + ".\n";
   for (const char* r : kRequests) world.corpus += std::string("User: ") + r + "?\nAssistant:\n";
-  for (const auto& list : {kPolite, kRude}) for (const char* s : list) world.corpus += std::string(s) + "\n";
+  for (const auto& list : {kPolite, kRude})
+    for (const char* s : list) world.corpus += std::string(s) + "\n";
   for (const char* c : kCharacters)
-    for (const char* e : kEvents) world.corpus += std::string("Story: ") + c + " " + e + ". In the end, " + c + "\n";
-  for (const auto& list : {kHappy, kSad}) for (const char* s : list) world.corpus += std::string(s) + "\n";
+    for (const char* e : kEvents)
+      world.corpus += std::string("Story: ") + c + " " + e + ". In the end, " + c + "\n";
+  for (const auto& list : {kHappy, kSad})
+    for (const char* s : list) world.corpus += std::string(s) + "\n";
   return world;
 }
 
@@ -113,7 +128,8 @@ std::string preference_jsonl(const std::vector<PreferencePair>& pairs) {
 }
 
 std::string demo_tokenizer_train_args(const std::string& corpus_path, const std::string& model_prefix) {
-  // Llama-style BPE with byte fallback (so "\n" and any other byte encode); single-threaded with fixed ids: the same corpus gives the same model bytes every time.
+  // Llama-style BPE with byte fallback (so "\n" and any other byte encode); single-threaded with fixed ids:
+  // the same corpus gives the same model bytes every time.
   return "--input=" + corpus_path + " --model_prefix=" + model_prefix +
          " --model_type=bpe --vocab_size=400 --byte_fallback=true --character_coverage=1.0 --num_threads=1"
          " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=3 --hard_vocab_limit=false"

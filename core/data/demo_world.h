@@ -11,8 +11,8 @@ namespace dpo {
 // wrong arithmetic, polite replies beat rude ones, happy story endings beat sad ones. Deterministic
 // in `seed` on every platform (own PRNG, no std distributions).
 struct DemoWorld {
-  std::string corpus;                  // text for training the demo tokenizer, one sentence a line
-  std::vector<PreferencePair> pairs;   // the demo preference dataset
+  std::string corpus;                 // text for training the demo tokenizer, one sentence a line
+  std::vector<PreferencePair> pairs;  // the demo preference dataset
 };
 
 DemoWorld generate_demo_world(uint64_t seed, size_t pair_count);

@@ -33,18 +33,23 @@ constexpr uint64_t kLengthStream = 0x6C656E677468ULL;
 constexpr uint64_t kEvalStream = 0x6576616CULL;
 
 // Neutral sentences: no word of any lexicon, no digit, no "=".
-constexpr std::array<const char*, 2> kArithmeticTails = {" I added the two numbers one by one, then I checked it.",
-                                                         " That is what you get when you put them together."};
+constexpr std::array<const char*, 2> kArithmeticTails = {
+    " I added the two numbers one by one, then I checked it.",
+    " That is what you get when you put them together."};
 constexpr std::array<const char*, 2> kMannersTails = {" That is what I have to say about it right now.",
                                                       " I am telling you this the way I see it."};
-constexpr std::array<const char*, 2> kStoryTails = {" Then the long day came to an end and the night was quiet.",
-                                                    " After that the house was still, and the lamp went out."};
+constexpr std::array<const char*, 2> kStoryTails = {
+    " Then the long day came to an end and the night was quiet.",
+    " After that the house was still, and the lamp went out."};
 
 const char* tail_for(const std::string& prompt, Rng& rng) {
   switch (demo_task(prompt)) {
-    case DemoTask::Arithmetic: return kArithmeticTails[rng.below(2)];
-    case DemoTask::Manners: return kMannersTails[rng.below(2)];
-    default: return kStoryTails[rng.below(2)];
+    case DemoTask::Arithmetic:
+      return kArithmeticTails[rng.below(2)];
+    case DemoTask::Manners:
+      return kMannersTails[rng.below(2)];
+    default:
+      return kStoryTails[rng.below(2)];
   }
 }
 
@@ -59,7 +64,8 @@ const std::vector<DemoDataset>& demo_datasets() {
   static const std::vector<DemoDataset> list = {
       {"clean", "preferences.jsonl", "chosen has the higher true reward (the default demo data)"},
       {"noisy", "noisy.jsonl", "the clean pairs with 25% of the labels flipped"},
-      {"length-biased", "length_biased.jsonl", "chosen is always the longer answer, better only half the time"},
+      {"length-biased", "length_biased.jsonl",
+       "chosen is always the longer answer, better only half the time"},
       {"unpaired", "unpaired.jsonl", "KTO rows: prompt, completion, label (chosen true, rejected false)"},
       {"scored", "scored.jsonl", "the clean pairs with score_chosen/score_rejected = true rewards"},
       {"eval", "eval.jsonl", "held-out pairs from another seed, with true-reward scores"},
@@ -77,14 +83,16 @@ std::vector<PreferencePair> demo_clean_pairs(uint64_t seed, size_t count) {
   return generate_demo_world(seed, count).pairs;
 }
 
-std::vector<PreferencePair> demo_noisy_pairs(uint64_t seed, size_t count, double fraction, std::vector<size_t>* flipped) {
+std::vector<PreferencePair> demo_noisy_pairs(uint64_t seed, size_t count, double fraction,
+                                             std::vector<size_t>* flipped) {
   auto pairs = demo_clean_pairs(seed, count);
   std::vector<size_t> order(pairs.size());
   std::iota(order.begin(), order.end(), size_t{0});
   Rng rng{seed ^ kNoiseStream};
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   const auto flips = static_cast<size_t>(std::llround(fraction * static_cast<double>(pairs.size())));
-  std::vector<size_t> chosen(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(std::min(flips, order.size())));
+  std::vector<size_t> chosen(order.begin(),
+                             order.begin() + static_cast<std::ptrdiff_t>(std::min(flips, order.size())));
   std::sort(chosen.begin(), chosen.end());
   for (auto i : chosen) std::swap(pairs[i].chosen, pairs[i].rejected);
   if (flipped) *flipped = chosen;
@@ -146,7 +154,8 @@ std::string demo_dataset_jsonl(const std::string& name, uint64_t seed, size_t co
   if (name == "unpaired") return unpaired_jsonl(demo_unpaired_examples(seed, count));
   if (name == "scored") return preference_jsonl(demo_scored_pairs(seed, count));
   if (name == "eval") return preference_jsonl(demo_eval_pairs(seed));
-  throw ConfigError("demo dataset \"" + name + "\": expected clean, noisy, length-biased, unpaired, scored or eval");
+  throw ConfigError("demo dataset \"" + name +
+                    "\": expected clean, noisy, length-biased, unpaired, scored or eval");
 }
 
 }  // namespace dpo

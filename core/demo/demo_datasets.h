@@ -19,7 +19,7 @@ const std::vector<DemoDataset>& demo_datasets();
 const DemoDataset* find_demo_dataset(const std::string& name);
 
 inline constexpr double kDemoNoiseFraction = 0.25;  // labels flipped in `noisy`
-inline constexpr size_t kDemoEvalPairs = 60;         // the held-out eval split
+inline constexpr size_t kDemoEvalPairs = 60;        // the held-out eval split
 
 // clean: chosen has the higher true reward (the world's own pairs, = resources/demo/preferences.jsonl).
 std::vector<PreferencePair> demo_clean_pairs(uint64_t seed, size_t count);

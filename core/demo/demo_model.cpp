@@ -1,7 +1,7 @@
 #include "core/demo/demo_model.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "core/data/tokenize.h"
 #include "core/train/trainer.h"

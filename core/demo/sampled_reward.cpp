@@ -36,7 +36,8 @@ SampledReward sample_true_reward(LlamaForCausalLM& policy, const Tokenizer& toke
     std::vector<int> text_ids;
     for (auto t : generated[i].tokens)
       if (!tokenizer.eos_id() || t != *tokenizer.eos_id()) text_ids.push_back(static_cast<int>(t));
-    SampledAnswer a{prompts[i], tokenizer.decode(text_ids), 0, static_cast<int64_t>(generated[i].tokens.size())};
+    SampledAnswer a{prompts[i], tokenizer.decode(text_ids), 0,
+                    static_cast<int64_t>(generated[i].tokens.size())};
     a.reward = true_reward(a.prompt, a.answer).reward;
     out.mean_reward += a.reward;
     out.mean_tokens += static_cast<double>(a.tokens);

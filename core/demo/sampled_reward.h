@@ -30,6 +30,7 @@ struct SampleSettings {
 };
 
 SampledReward sample_true_reward(LlamaForCausalLM& policy, const Tokenizer& tokenizer,
-                                 const std::vector<std::string>& prompts, const SampleSettings& settings = {});
+                                 const std::vector<std::string>& prompts,
+                                 const SampleSettings& settings = {});
 
 }  // namespace dpo

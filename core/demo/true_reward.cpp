@@ -11,8 +11,8 @@ namespace dpo {
 namespace {
 
 constexpr std::array<std::string_view, 14> kPoliteWords = {
-    "course", "glad", "gladly", "sure", "happy", "certainly", "please",
-    "pleasure", "thank", "thanks", "together", "help", "kindly", "welcome"};
+    "course",   "glad",  "gladly", "sure",     "happy", "certainly", "please",
+    "pleasure", "thank", "thanks", "together", "help",  "kindly",    "welcome"};
 constexpr std::array<std::string_view, 12> kRudeWords = {
     "no", "not", "away", "busy", "care", "stop", "bothering", "else", "problem", "yourself", "why", "shut"};
 constexpr std::array<std::string_view, 12> kHappyWords = {
@@ -73,10 +73,14 @@ DemoTask demo_task(std::string_view prompt) {
 
 const char* demo_task_name(DemoTask task) {
   switch (task) {
-    case DemoTask::Arithmetic: return "arithmetic";
-    case DemoTask::Manners: return "manners";
-    case DemoTask::Story: return "story";
-    case DemoTask::Unknown: break;
+    case DemoTask::Arithmetic:
+      return "arithmetic";
+    case DemoTask::Manners:
+      return "manners";
+    case DemoTask::Story:
+      return "story";
+    case DemoTask::Unknown:
+      break;
   }
   return "unknown";
 }
@@ -105,10 +109,14 @@ double sentiment_reward(std::string_view answer) { return lexicon_reward(answer,
 TrueReward true_reward(std::string_view prompt, std::string_view answer) {
   const auto task = demo_task(prompt);
   switch (task) {
-    case DemoTask::Arithmetic: return {task, arithmetic_reward(prompt, answer)};
-    case DemoTask::Manners: return {task, politeness_reward(answer)};
-    case DemoTask::Story: return {task, sentiment_reward(answer)};
-    case DemoTask::Unknown: break;
+    case DemoTask::Arithmetic:
+      return {task, arithmetic_reward(prompt, answer)};
+    case DemoTask::Manners:
+      return {task, politeness_reward(answer)};
+    case DemoTask::Story:
+      return {task, sentiment_reward(answer)};
+    case DemoTask::Unknown:
+      break;
   }
   return {task, 0.0};
 }

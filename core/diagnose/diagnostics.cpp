@@ -29,9 +29,9 @@ std::string signed_fixed(double v, int decimals) { return (v >= 0 ? "+" : "") + 
 std::string percent(double share) { return fixed(100.0 * share, 0) + " %"; }
 
 bool all_finite(const StepMetrics& m) {
-  for (double v : {m.loss, m.rewards_chosen, m.rewards_rejected, m.rewards_margins, m.rewards_accuracies,
-                   m.logps_chosen, m.logps_rejected, m.length_chosen, m.length_rejected, m.learning_rate,
-                   m.grad_norm})
+  for (double v :
+       {m.loss, m.rewards_chosen, m.rewards_rejected, m.rewards_margins, m.rewards_accuracies, m.logps_chosen,
+        m.logps_rejected, m.length_chosen, m.length_rejected, m.learning_rate, m.grad_norm})
     if (!std::isfinite(v)) return false;
   return true;
 }
@@ -73,18 +73,17 @@ void non_finite(const std::vector<StepMetrics>& steps, std::vector<Finding>& out
     if (!first) first = &m;
   }
   if (!first) return;
-  const std::pair<const char*, double> fields[] = {
-      {"loss", first->loss},
-      {"rewards/chosen", first->rewards_chosen},
-      {"rewards/rejected", first->rewards_rejected},
-      {"rewards/margins", first->rewards_margins},
-      {"rewards/accuracies", first->rewards_accuracies},
-      {"logps/chosen", first->logps_chosen},
-      {"logps/rejected", first->logps_rejected},
-      {"length/chosen", first->length_chosen},
-      {"length/rejected", first->length_rejected},
-      {"learning_rate", first->learning_rate},
-      {"grad_norm", first->grad_norm}};
+  const std::pair<const char*, double> fields[] = {{"loss", first->loss},
+                                                   {"rewards/chosen", first->rewards_chosen},
+                                                   {"rewards/rejected", first->rewards_rejected},
+                                                   {"rewards/margins", first->rewards_margins},
+                                                   {"rewards/accuracies", first->rewards_accuracies},
+                                                   {"logps/chosen", first->logps_chosen},
+                                                   {"logps/rejected", first->logps_rejected},
+                                                   {"length/chosen", first->length_chosen},
+                                                   {"length/rejected", first->length_rejected},
+                                                   {"learning_rate", first->learning_rate},
+                                                   {"grad_norm", first->grad_norm}};
   std::string names;
   for (const auto& [name, value] : fields)
     if (!std::isfinite(value)) names += (names.empty() ? "" : ", ") + std::string(name) + " = " + num(value);
@@ -94,10 +93,12 @@ void non_finite(const std::vector<StepMetrics>& steps, std::vector<Finding>& out
   f.title = "Non-finite values (NaN or infinity)";
   f.evidence = "at step " + std::to_string(first->step) + ": " + names + "; " + std::to_string(bad) + " of " +
                std::to_string(steps.size()) + " steps have non-finite values";
-  f.meaning = "Training diverged numerically (an overflow, a log of zero, or weights blown up by too large an "
-              "update); every step after this one is meaningless.";
-  f.suggestion = "Stop the run. Lower the learning rate, keep gradient clipping on, check the data for empty "
-                 "responses, and prefer float32 or bfloat16 over float16.";
+  f.meaning =
+      "Training diverged numerically (an overflow, a log of zero, or weights blown up by too large an "
+      "update); every step after this one is meaningless.";
+  f.suggestion =
+      "Stop the run. Lower the learning rate, keep gradient clipping on, check the data for empty "
+      "responses, and prefer float32 or bfloat16 over float16.";
   f.step = first->step;
   out.push_back(f);
 }
@@ -115,11 +116,13 @@ void beta_too_high(const std::vector<StepMetrics>& s, double beta, std::vector<F
   f.evidence = "after " + std::to_string(s.back().step) + " steps, margin " + num(margin, 2) + " and loss " +
                fixed(loss, 3) + " ≈ ln 2 = 0.693 (medians of steps " + std::to_string(s[from].step) + "–" +
                std::to_string(s.back().step) + ", β = " + num(beta) + ")";
-  f.meaning = "DPO is not learning: the policy gives chosen and rejected answers the same implicit reward, as "
-              "at the start. Seed 002 names β too high as the usual cause; a learning rate far too small, or "
-              "pairs whose chosen and rejected barely differ, look the same.";
-  f.suggestion = "Lower β (the typical range is 0.01–0.5; try 0.1 or half the current value), or raise the "
-                 "learning rate; check that chosen and rejected really differ in the data.";
+  f.meaning =
+      "DPO is not learning: the policy gives chosen and rejected answers the same implicit reward, as "
+      "at the start. Seed 002 names β too high as the usual cause; a learning rate far too small, or "
+      "pairs whose chosen and rejected barely differ, look the same.";
+  f.suggestion =
+      "Lower β (the typical range is 0.01–0.5; try 0.1 or half the current value), or raise the "
+      "learning rate; check that chosen and rejected really differ in the data.";
   f.step = s.back().step;
   out.push_back(f);
 }
@@ -133,7 +136,8 @@ void beta_too_low(const std::vector<StepMetrics>& s, double beta, std::vector<Fi
   const double fall_chosen = fitted_change(x, chosen);
   const double fall_rejected = fitted_change(x, rejected);
   const size_t tail_from = s.size() - tail_size(s.size());
-  const double now_chosen = median(column(s, tail_from, s.size(), [&](const auto& m) { return m.rewards_chosen / beta; }));
+  const double now_chosen =
+      median(column(s, tail_from, s.size(), [&](const auto& m) { return m.rewards_chosen / beta; }));
   const double now_rejected =
       median(column(s, tail_from, s.size(), [&](const auto& m) { return m.rewards_rejected / beta; }));
   if (!(fall_chosen < -limits::kLogratioFall && fall_rejected < -limits::kLogratioFall)) return;
@@ -143,14 +147,16 @@ void beta_too_low(const std::vector<StepMetrics>& s, double beta, std::vector<Fi
   f.severity = Severity::Warning;
   f.title = "Chosen and rejected log-ratios are both falling (β may be too low)";
   f.evidence = "over steps " + std::to_string(s[from].step) + "–" + std::to_string(s.back().step) +
-               " the chosen log-ratio fell by " + fixed(-fall_chosen, 2) + " nats (now " + fixed(now_chosen, 2) +
-               ") and the rejected by " + fixed(-fall_rejected, 2) + " (now " + fixed(now_rejected, 2) +
-               "), β = " + num(beta);
-  f.meaning = "The policy lowers the probability of chosen and rejected answers alike and wins the margin only "
-              "because rejected falls faster: the early symptom of β too low. Left alone the policy drifts far "
-              "from the reference and produces degenerate text.";
-  f.suggestion = "Raise β (×2–5), lower the learning rate, or stop earlier; an SFT term on the chosen answers "
-                 "(RPO) holds them up.";
+               " the chosen log-ratio fell by " + fixed(-fall_chosen, 2) + " nats (now " +
+               fixed(now_chosen, 2) + ") and the rejected by " + fixed(-fall_rejected, 2) + " (now " +
+               fixed(now_rejected, 2) + "), β = " + num(beta);
+  f.meaning =
+      "The policy lowers the probability of chosen and rejected answers alike and wins the margin only "
+      "because rejected falls faster: the early symptom of β too low. Left alone the policy drifts far "
+      "from the reference and produces degenerate text.";
+  f.suggestion =
+      "Raise β (×2–5), lower the learning rate, or stop earlier; an SFT term on the chosen answers "
+      "(RPO) holds them up.";
   f.step = s.back().step;
   out.push_back(f);
 }
@@ -164,7 +170,8 @@ void chosen_logp_falling(const std::vector<StepMetrics>& s, std::vector<Finding>
                                     column(s, from, s.size(), [](const auto& m) { return m.logps_chosen; }));
   const size_t tail_from = s.size() - tail_size(s.size());
   const double now = median(column(s, tail_from, s.size(), [](const auto& m) { return m.logps_chosen; }));
-  const double threshold = std::max(limits::kChosenLogpFall, limits::kChosenLogpRelativeFall * std::abs(start));
+  const double threshold =
+      std::max(limits::kChosenLogpFall, limits::kChosenLogpRelativeFall * std::abs(start));
   if (!(fall < -threshold && now < start)) return;
   Finding f;
   f.id = "chosen_logp_falling";
@@ -174,8 +181,9 @@ void chosen_logp_falling(const std::vector<StepMetrics>& s, std::vector<Finding>
                " steps) to " + fixed(now, 2) + " (last " + std::to_string(s.size() - tail_from) +
                " steps); fitted fall over steps " + std::to_string(s[from].step) + "–" +
                std::to_string(s.back().step) + ": " + fixed(-fall, 2) + " nats";
-  f.meaning = "The margin grows only because rejected answers fall faster (likelihood displacement). Preference "
-              "accuracy can look fine while the outputs get worse.";
+  f.meaning =
+      "The margin grows only because rejected answers fall faster (likelihood displacement). Preference "
+      "accuracy can look fine while the outputs get worse.";
   f.suggestion = "Add an NLL/SFT term on the chosen answers (RPO), raise β, or lower the learning rate.";
   f.step = s.back().step;
   out.push_back(f);
@@ -206,11 +214,12 @@ void length_exploitation(const std::vector<StepMetrics>& s, const std::vector<Sa
   f.severity = Severity::Warning;
   f.title = "Sampled responses get longer as the margin grows";
   f.evidence = "sampled length went from " + fixed(length.front(), 1) + " to " + fixed(length.back(), 1) +
-               " tokens (fitted rise " + percent(rise) + ") over steps " + std::to_string(samples.front().step) +
-               "–" + std::to_string(samples.back().step) + "; correlation with the reward margin " +
-               fixed(correlation, 2);
-  f.meaning = "Length is doing some of the work the preference signal was supposed to do: the policy will look "
-              "good on a preference benchmark and worse in the wild.";
+               " tokens (fitted rise " + percent(rise) + ") over steps " +
+               std::to_string(samples.front().step) + "–" + std::to_string(samples.back().step) +
+               "; correlation with the reward margin " + fixed(correlation, 2);
+  f.meaning =
+      "Length is doing some of the work the preference signal was supposed to do: the policy will look "
+      "good on a preference benchmark and worse in the wild.";
   f.suggestion = "Use a length-normalised loss (SimPO), length-controlled pairs, or stop earlier.";
   f.step = samples.back().step;
   out.push_back(f);
@@ -230,12 +239,15 @@ void length_bias_in_data(const std::vector<StepMetrics>& s, std::vector<Finding>
   f.title = longer ? "Chosen answers are much longer than rejected ones in the data"
                    : "Chosen answers are much shorter than rejected ones in the data";
   f.evidence = "over " + std::to_string(s.size()) + " batches chosen responses average " + fixed(chosen, 1) +
-               " tokens and rejected " + fixed(rejected, 1) + " (" + fixed(longer ? ratio : 1.0 / ratio, 2) + "×)";
-  f.meaning = std::string("DPO's gradient follows the length difference when the data does not control for it: "
-                          "the policy can learn that ") +
+               " tokens and rejected " + fixed(rejected, 1) + " (" + fixed(longer ? ratio : 1.0 / ratio, 2) +
+               "×)";
+  f.meaning = std::string(
+                  "DPO's gradient follows the length difference when the data does not control for it: "
+                  "the policy can learn that ") +
               (longer ? "longer" : "shorter") + " is better instead of what the labels mean.";
-  f.suggestion = "Balance lengths in the pairs (dpo data stats shows the bias), or use a length-normalised loss "
-                 "(SimPO).";
+  f.suggestion =
+      "Balance lengths in the pairs (dpo data stats shows the bias), or use a length-normalised loss "
+      "(SimPO).";
   out.push_back(f);
 }
 
@@ -250,7 +262,8 @@ void accuracy_saturated_early(const std::vector<StepMetrics>& s, std::vector<Fin
     if (i + 1 < k || window / static_cast<double>(k) < limits::kSaturatedAccuracy) continue;
     const double share = static_cast<double>(s[i].step) / static_cast<double>(s.back().step);
     if (share > limits::kEarlyShare || i + 1 >= s.size()) return;
-    const double after = median(std::vector<double>(accuracy.begin() + static_cast<ptrdiff_t>(i) + 1, accuracy.end()));
+    const double after =
+        median(std::vector<double>(accuracy.begin() + static_cast<ptrdiff_t>(i) + 1, accuracy.end()));
     if (after < limits::kStaysSaturated) return;
     Finding f;
     f.id = "accuracy_saturated_early";
@@ -260,10 +273,12 @@ void accuracy_saturated_early(const std::vector<StepMetrics>& s, std::vector<Fin
                  std::to_string(s[i + 1 - k].step) + "–" + std::to_string(s[i].step) + " (" + percent(share) +
                  " of the " + std::to_string(s.back().step) + " steps so far) and stayed there (median " +
                  fixed(after, 2) + " afterwards)";
-    f.meaning = "The policy separates the training pairs almost at once: they are too easy, or the policy is "
-                "becoming overconfident, pushing margins up with nothing left to learn.";
-    f.suggestion = "Try IPO (a bounded margin target) or cDPO label smoothing (0.1); fewer epochs, a lower "
-                   "learning rate or harder pairs.";
+    f.meaning =
+        "The policy separates the training pairs almost at once: they are too easy, or the policy is "
+        "becoming overconfident, pushing margins up with nothing left to learn.";
+    f.suggestion =
+        "Try IPO (a bounded margin target) or cDPO label smoothing (0.1); fewer epochs, a lower "
+        "learning rate or harder pairs.";
     f.step = s[i].step;
     out.push_back(f);
     return;
@@ -322,10 +337,13 @@ void bimodal_margins(const std::vector<double>& margins_in, std::vector<Finding>
                std::to_string(low.size()) + " (" + percent(low_share) + ") around " + signed_fixed(mu0, 2) +
                ", with few in between (Ashman's D " + fixed(ashman_d, 1) + ", valley " + fixed(dip, 2) +
                "× the peaks)";
-  f.meaning = "A group of pairs is ranked the wrong way consistently: typically flipped or noisy labels, which "
-              "DPO keeps trying to fit.";
-  f.suggestion = "Inspect the pairs of the low cluster; use robust DPO (rDPO) or cDPO label smoothing with a flip "
-                 "rate near " + percent(low_share) + ", or clean the labels.";
+  f.meaning =
+      "A group of pairs is ranked the wrong way consistently: typically flipped or noisy labels, which "
+      "DPO keeps trying to fit.";
+  f.suggestion =
+      "Inspect the pairs of the low cluster; use robust DPO (rDPO) or cDPO label smoothing with a flip "
+      "rate near " +
+      percent(low_share) + ", or clean the labels.";
   out.push_back(f);
 }
 
@@ -355,7 +373,8 @@ void learning_rate_too_high(const std::vector<StepMetrics>& s, std::vector<Findi
   }
   if (spikes.size() < limits::kMinSpikes) return;
   std::string at;
-  for (size_t k = 0; k < spikes.size() && k < 5; ++k) at += (k ? ", " : "") + std::to_string(s[spikes[k]].step);
+  for (size_t k = 0; k < spikes.size() && k < 5; ++k)
+    at += (k ? ", " : "") + std::to_string(s[spikes[k]].step);
   if (spikes.size() > 5) at += ", …";
   Finding f;
   f.id = "learning_rate_too_high";
@@ -363,10 +382,12 @@ void learning_rate_too_high(const std::vector<StepMetrics>& s, std::vector<Findi
   f.title = "The loss spikes (learning rate may be too high)";
   f.evidence = std::to_string(spikes.size()) + " loss jumps more than " + fixed(limits::kSpikeZ, 0) +
                " robust standard deviations above the typical step-to-step change (steps " + at +
-               "); largest " + signed_fixed(diff[largest - 1], 3) + " at step " + std::to_string(s[largest].step) +
-               " (z = " + fixed(largest_z, 1) + "), learning rate " + num(s[largest].learning_rate);
-  f.meaning = "The optimiser overshoots: updates are too large for the loss surface, so the loss jumps before "
-              "recovering. Larger spikes end in NaN.";
+               "); largest " + signed_fixed(diff[largest - 1], 3) + " at step " +
+               std::to_string(s[largest].step) + " (z = " + fixed(largest_z, 1) + "), learning rate " +
+               num(s[largest].learning_rate);
+  f.meaning =
+      "The optimiser overshoots: updates are too large for the loss surface, so the loss jumps before "
+      "recovering. Larger spikes end in NaN.";
   f.suggestion = "Lower the learning rate 3–10×, add warmup, keep gradient clipping at 1.0.";
   f.step = s[largest].step;
   out.push_back(f);
@@ -376,9 +397,12 @@ void learning_rate_too_high(const std::vector<StepMetrics>& s, std::vector<Findi
 
 const char* severity_name(Severity s) {
   switch (s) {
-    case Severity::Info: return "info";
-    case Severity::Warning: return "warning";
-    case Severity::Error: return "error";
+    case Severity::Info:
+      return "info";
+    case Severity::Warning:
+      return "warning";
+    case Severity::Error:
+      return "error";
   }
   return "info";
 }

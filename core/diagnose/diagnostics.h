@@ -13,14 +13,14 @@ enum class Severity { Info, Warning, Error };
 const char* severity_name(Severity s);  // "info", "warning", "error"
 
 struct Finding {
-  std::string id;          // stable key, e.g. "beta_too_high"
+  std::string id;  // stable key, e.g. "beta_too_high"
   Severity severity = Severity::Info;
   std::string title;       // the symptom in plain words
   std::string evidence;    // numbers measured from the series
   std::string meaning;     // what it likely means
   std::string suggestion;  // what to try
   std::string reference = "seed 002 §10";
-  int64_t step = 0;        // the step the evidence points at (0: the run as a whole)
+  int64_t step = 0;  // the step the evidence points at (0: the run as a whole)
 };
 
 // One response sampled from the policy on held-out prompts at a training step.
@@ -30,21 +30,21 @@ struct SampledLength {
 };
 
 struct DiagnoseInput {
-  std::vector<StepMetrics> steps;             // in step order
-  double beta = 0.1;                          // of the run: log-ratio = reward / β
-  std::vector<double> pair_margins;           // optional: latest reward margin of each eval pair
+  std::vector<StepMetrics> steps;              // in step order
+  double beta = 0.1;                           // of the run: log-ratio = reward / β
+  std::vector<double> pair_margins;            // optional: latest reward margin of each eval pair
   std::vector<SampledLength> sampled_lengths;  // optional
 };
 
 // The thresholds, named so the tests and the docs can point at them.
 namespace limits {
-inline constexpr size_t kMinStepsForTrend = 20;     // fewer steps: no trend rules
-inline constexpr double kTailShare = 0.25;          // "late in the run" = the last quarter of steps
+inline constexpr size_t kMinStepsForTrend = 20;  // fewer steps: no trend rules
+inline constexpr double kTailShare = 0.25;       // "late in the run" = the last quarter of steps
 inline constexpr size_t kMinTailSteps = 10;
 // β too high: margin and loss both where they started.
 inline constexpr size_t kMinStepsBetaTooHigh = 30;
-inline constexpr double kFlatMargin = 0.01;         // |median margin| below this, in reward units
-inline constexpr double kFlatLossFromLn2 = 0.005;   // |median loss − ln 2| below this
+inline constexpr double kFlatMargin = 0.01;        // |median margin| below this, in reward units
+inline constexpr double kFlatLossFromLn2 = 0.005;  // |median loss − ln 2| below this
 // β too low / chosen falling: fitted fall over the second half of the run, in nats.
 inline constexpr double kLogratioFall = 0.5;
 inline constexpr double kChosenLogpFall = 1.0;
@@ -53,11 +53,11 @@ inline constexpr double kChosenLogpRelativeFall = 0.05;  // or 5 % of |log π(y_
 inline constexpr size_t kMinLengthSamples = 5;
 inline constexpr double kSampledLengthRise = 0.20;  // fitted rise, share of the first length
 inline constexpr double kLengthMarginCorrelation = 0.6;
-inline constexpr double kDataLengthRatio = 1.2;     // mean chosen / mean rejected length
+inline constexpr double kDataLengthRatio = 1.2;  // mean chosen / mean rejected length
 // Accuracy saturating early.
 inline constexpr double kSaturatedAccuracy = 0.95;
 inline constexpr double kEarlyShare = 0.20;
-inline constexpr double kStaysSaturated = 0.90;      // median accuracy of the steps after
+inline constexpr double kStaysSaturated = 0.90;  // median accuracy of the steps after
 // Bimodal margins: a 2-means split with clearly separated clusters (Ashman's D).
 inline constexpr size_t kMinPairsForHistogram = 20;
 inline constexpr double kMinClusterShare = 0.10;

@@ -17,7 +17,8 @@ std::vector<double> to_doubles(const torch::Tensor& t) {
   return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
 }
 torch::Tensor slice_tensor(const std::vector<float>& v, size_t start, size_t n) {
-  return torch::from_blob(const_cast<float*>(v.data() + start), {static_cast<int64_t>(n)}, torch::kFloat32).clone();
+  return torch::from_blob(const_cast<float*>(v.data() + start), {static_cast<int64_t>(n)}, torch::kFloat32)
+      .clone();
 }
 }  // namespace
 
@@ -41,15 +42,16 @@ PreferenceEval evaluate_preferences(LlamaForCausalLM& policy, LlamaForCausalLM* 
     }
     auto out = batch_preference_logps(policy, source, batch, loss);
     if (!margins.empty())
-      out.logps.margin = torch::tensor(std::vector<double>(margins.begin() + static_cast<std::ptrdiff_t>(start),
-                                                           margins.begin() + static_cast<std::ptrdiff_t>(start + n)))
-                             .to(out.logps.policy_chosen.device(), out.logps.policy_chosen.scalar_type());
+      out.logps.margin =
+          torch::tensor(std::vector<double>(margins.begin() + static_cast<std::ptrdiff_t>(start),
+                                            margins.begin() + static_cast<std::ptrdiff_t>(start + n)))
+              .to(out.logps.policy_chosen.device(), out.logps.policy_chosen.scalar_type());
     auto lo = preference_loss(loss, out.logps);
-    const auto losses = to_doubles(lo.losses), rc = to_doubles(lo.chosen_rewards), rr = to_doubles(lo.rejected_rewards),
-               gw = to_doubles(lo.gradient_weight), pc = to_doubles(out.logps.policy_chosen),
-               pr = to_doubles(out.logps.policy_rejected), lc = to_doubles(out.logps.chosen_tokens),
-               lr = to_doubles(out.logps.rejected_tokens), gc = to_doubles(out.logits_chosen),
-               gr = to_doubles(out.logits_rejected);
+    const auto losses = to_doubles(lo.losses), rc = to_doubles(lo.chosen_rewards),
+               rr = to_doubles(lo.rejected_rewards), gw = to_doubles(lo.gradient_weight),
+               pc = to_doubles(out.logps.policy_chosen), pr = to_doubles(out.logps.policy_rejected),
+               lc = to_doubles(out.logps.chosen_tokens), lr = to_doubles(out.logps.rejected_tokens),
+               gc = to_doubles(out.logits_chosen), gr = to_doubles(out.logits_rejected);
     for (size_t i = 0; i < n; ++i) {
       PairRecord r;
       r.line = pairs[start + i].line;

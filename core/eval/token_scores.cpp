@@ -15,8 +15,8 @@ torch::Tensor token_logps(LlamaForCausalLM& model, const torch::Tensor& ids, con
   const auto device = model->parameters().front().device();
   auto logits = model(ids.to(device), attention.to(device)).to(torch::kFloat32);  // (N, T, V)
   const auto T = logits.size(1);
-  auto shifted = logits.narrow(1, 0, T - 1);                    // (N, T−1, V)
-  auto labels = ids.to(device).narrow(1, 1, T - 1);             // (N, T−1)
+  auto shifted = logits.narrow(1, 0, T - 1);         // (N, T−1, V)
+  auto labels = ids.to(device).narrow(1, 1, T - 1);  // (N, T−1)
   return (shifted.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - shifted.logsumexp(-1)).to(torch::kCPU);
 }
 
@@ -65,8 +65,8 @@ std::vector<TokenScore> response_scores(const Tokenizer& tokenizer, const std::v
 
 }  // namespace
 
-PairTokenScores score_pair_tokens(LlamaForCausalLM& policy, LlamaForCausalLM* reference, const TokenizedPair& pair,
-                                  int64_t pad_id, const Tokenizer& tokenizer) {
+PairTokenScores score_pair_tokens(LlamaForCausalLM& policy, LlamaForCausalLM* reference,
+                                  const TokenizedPair& pair, int64_t pad_id, const Tokenizer& tokenizer) {
   torch::NoGradGuard no_grad;
   const bool was_training = policy->is_training();
   policy->eval();

@@ -13,10 +13,14 @@ namespace dpo {
 
 const char* finish_reason_name(FinishReason reason) {
   switch (reason) {
-    case FinishReason::Length: return "length";
-    case FinishReason::StopToken: return "stop_token";
-    case FinishReason::StopString: return "stop_string";
-    case FinishReason::Cancelled: return "cancelled";
+    case FinishReason::Length:
+      return "length";
+    case FinishReason::StopToken:
+      return "stop_token";
+    case FinishReason::StopString:
+      return "stop_string";
+    case FinishReason::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -24,7 +28,8 @@ const char* finish_reason_name(FinishReason reason) {
 namespace {
 
 // Cuts `tokens` after the first stop string in their decoded text; true when one was found.
-bool cut_at_stop_string(std::vector<int64_t>& tokens, const std::vector<std::string>& stops, const Tokenizer& tok) {
+bool cut_at_stop_string(std::vector<int64_t>& tokens, const std::vector<std::string>& stops,
+                        const Tokenizer& tok) {
   std::vector<int> ids(tokens.begin(), tokens.end());
   const std::string text = tok.decode(ids);
   for (const auto& stop : stops) {
@@ -42,8 +47,9 @@ bool cut_at_stop_string(std::vector<int64_t>& tokens, const std::vector<std::str
 
 }  // namespace
 
-std::vector<GeneratedSequence> generate(LlamaForCausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                                        int64_t pad_id, const GenerationConfig& config, const TokenCallback& on_token,
+std::vector<GeneratedSequence> generate(LlamaForCausalLM& model,
+                                        const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id,
+                                        const GenerationConfig& config, const TokenCallback& on_token,
                                         const Tokenizer* tokenizer) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
@@ -101,7 +107,8 @@ std::vector<GeneratedSequence> generate(LlamaForCausalLM& model, const std::vect
       out[i].tokens.push_back(token);
       history[i].push_back(token);
       if (on_token && !on_token(i, token)) cancelled = true;
-      if (std::find(config.stop_token_ids.begin(), config.stop_token_ids.end(), token) != config.stop_token_ids.end()) {
+      if (std::find(config.stop_token_ids.begin(), config.stop_token_ids.end(), token) !=
+          config.stop_token_ids.end()) {
         done[i] = true;
         out[i].finish = FinishReason::StopToken;
       } else if (tokenizer != nullptr && !config.stop_strings.empty() &&

@@ -16,7 +16,7 @@ struct GenerationConfig {
   double top_p = 1.0;        // 1: off
   double repetition_penalty = 1.0;
   uint64_t seed = 0;
-  std::vector<int64_t> stop_token_ids;  // e.g. EOS; the stop token is kept in the output
+  std::vector<int64_t> stop_token_ids;    // e.g. EOS; the stop token is kept in the output
   std::vector<std::string> stop_strings;  // need a tokenizer; the output is cut after the match
   bool use_cache = true;                  // false recomputes the whole prefix each step (for tests)
 };
@@ -32,9 +32,11 @@ struct GeneratedSequence {
 using TokenCallback = std::function<bool(size_t sequence, int64_t token)>;
 
 // Batched decoding: prompts are left-padded with pad_id so all sequences end at the same position.
-std::vector<GeneratedSequence> generate(LlamaForCausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                                        int64_t pad_id, const GenerationConfig& config,
-                                        const TokenCallback& on_token = nullptr, const Tokenizer* tokenizer = nullptr);
+std::vector<GeneratedSequence> generate(LlamaForCausalLM& model,
+                                        const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id,
+                                        const GenerationConfig& config,
+                                        const TokenCallback& on_token = nullptr,
+                                        const Tokenizer* tokenizer = nullptr);
 
 const char* finish_reason_name(FinishReason reason);
 

@@ -10,7 +10,8 @@ namespace {
 constexpr float kRemoved = -std::numeric_limits<float>::infinity();
 }
 
-void apply_repetition_penalty(torch::Tensor& logits, const std::vector<std::vector<int64_t>>& history, double penalty) {
+void apply_repetition_penalty(torch::Tensor& logits, const std::vector<std::vector<int64_t>>& history,
+                              double penalty) {
   if (penalty == 1.0) return;
   for (size_t b = 0; b < history.size(); ++b) {
     if (history[b].empty()) continue;

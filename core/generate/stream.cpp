@@ -15,7 +15,8 @@ GeneratedSequence generate_stream(LlamaForCausalLM& model, const std::vector<int
   return generate(model, {prompt}, /*pad_id=*/0, config, each, tokenizer).front();
 }
 
-double answer_logp(LlamaForCausalLM& model, const std::vector<int64_t>& prompt, const std::vector<int64_t>& answer) {
+double answer_logp(LlamaForCausalLM& model, const std::vector<int64_t>& prompt,
+                   const std::vector<int64_t>& answer) {
   if (answer.empty()) return 0.0;
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();

@@ -22,7 +22,8 @@ GeneratedSequence generate_stream(LlamaForCausalLM& model, const std::vector<int
 // Σ_t log π(answer_t | prompt, answer_<t): one forward pass over prompt + answer, summed over the
 // answer tokens only (response_logprobs, as training scores completions). 0 for an empty answer.
 // Runs under no_grad in eval mode and restores the model's training flag.
-double answer_logp(LlamaForCausalLM& model, const std::vector<int64_t>& prompt, const std::vector<int64_t>& answer);
+double answer_logp(LlamaForCausalLM& model, const std::vector<int64_t>& prompt,
+                   const std::vector<int64_t>& answer);
 
 // Incremental detokenization for streaming: what each new token adds to the decoded text.
 // Decoding merges byte tokens and drops a leading "▁", so a piece is the growth of the decoded

@@ -18,9 +18,12 @@ void fsync_path(const std::filesystem::path& path, int flags) {
 }
 }  // namespace
 
-void fsync_directory(const std::filesystem::path& dir) { fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY); }
+void fsync_directory(const std::filesystem::path& dir) {
+  fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+}
 
-void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& fill) {
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(std::ostream&)>& fill) {
   auto tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());
   {
@@ -45,7 +48,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
-  write_file_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
+  write_file_atomically(
+      path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 }  // namespace dpo

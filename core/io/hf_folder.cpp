@@ -34,7 +34,7 @@ std::string join(const std::vector<std::string>& names, size_t limit = 5) {
   return out;
 }
 
-const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+const char* kTokenizerFiles[] = {"tokenizer.json",          "tokenizer.model",   "tokenizer_config.json",
                                  "special_tokens_map.json", "added_tokens.json", "chat_template.jinja"};
 
 }  // namespace
@@ -54,12 +54,14 @@ std::vector<fs::path> checkpoint_files(const fs::path& dir) {
       throw ModelError(index.string() + ": missing \"weight_map\" object");
     std::set<std::string> shards;
     for (const auto& [name, file] : j["weight_map"].items()) {
-      if (!file.is_string()) throw ModelError(index.string() + ": weight_map[\"" + name + "\"] must be a file name");
+      if (!file.is_string())
+        throw ModelError(index.string() + ": weight_map[\"" + name + "\"] must be a file name");
       shards.insert(file.get<std::string>());
     }
     std::vector<fs::path> out;
     for (const auto& s : shards) {
-      if (!fs::exists(dir / s)) throw ModelError(index.string() + ": lists shard " + s + ", which is missing");
+      if (!fs::exists(dir / s))
+        throw ModelError(index.string() + ": lists shard " + s + ", which is missing");
       out.push_back(dir / s);
     }
     return out;
@@ -103,10 +105,14 @@ void export_hf_model(LlamaForCausalLM& model, const fs::path& dir, const ExportO
 
   nlohmann::json cfg = options.raw_config.is_object() ? options.raw_config : nlohmann::json::object();
   nlohmann::json ours = config;
-  ours["torch_dtype"] = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
+  ours["torch_dtype"] = dtype == torch::kBFloat16  ? "bfloat16"
+                        : dtype == torch::kFloat16 ? "float16"
+                                                   : "float32";
   cfg.update(ours);
   write_file_atomically(staging / "config.json", cfg.dump(2) + "\n");
-  nlohmann::json generation = {{"_from_model_config", true}, {"bos_token_id", config.bos_token_id}, {"eos_token_id", cfg["eos_token_id"]}};
+  nlohmann::json generation = {{"_from_model_config", true},
+                               {"bos_token_id", config.bos_token_id},
+                               {"eos_token_id", cfg["eos_token_id"]}};
   if (config.pad_token_id >= 0) generation["pad_token_id"] = config.pad_token_id;
   write_file_atomically(staging / "generation_config.json", generation.dump(2) + "\n");
 

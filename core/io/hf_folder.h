@@ -1,6 +1,6 @@
 #pragma once
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
@@ -32,16 +32,17 @@ std::vector<std::filesystem::path> checkpoint_files(const std::filesystem::path&
 
 struct ExportOptions {
   uint64_t max_shard_bytes = 5'000'000'000;  // as save_pretrained's "5GB"
-  std::optional<torch::ScalarType> dtype;     // default: config.json's torch_dtype
-  std::filesystem::path tokenizer_from;       // folder whose tokenizer files are copied
-  nlohmann::json raw_config;                  // keys kept from the source config.json
+  std::optional<torch::ScalarType> dtype;    // default: config.json's torch_dtype
+  std::filesystem::path tokenizer_from;      // folder whose tokenizer files are copied
+  nlohmann::json raw_config;                 // keys kept from the source config.json
   bool overwrite = false;
 };
 
 // save_pretrained-style folder: config.json, generation_config.json, model.safetensors (sharded
 // above max_shard_bytes, with model.safetensors.index.json), tokenizer files. Built in a sibling
 // temporary folder and renamed into place; an existing folder is replaced only with overwrite.
-void export_hf_model(LlamaForCausalLM& model, const std::filesystem::path& dir, const ExportOptions& options = {});
+void export_hf_model(LlamaForCausalLM& model, const std::filesystem::path& dir,
+                     const ExportOptions& options = {});
 
 torch::ScalarType parse_torch_dtype(const std::string& name, const std::string& context);
 

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -39,7 +39,8 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 torch::ScalarType safetensors_dtype(const std::string& dtype, const std::string& context) {
   for (const auto& d : kDtypes)
     if (dtype == d.name) return d.type;
-  throw ModelError(context + ": unknown dtype \"" + dtype + "\" (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)");
+  throw ModelError(context + ": unknown dtype \"" + dtype +
+                   "\" (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)");
 }
 
 std::string safetensors_dtype_name(torch::ScalarType type) {
@@ -75,7 +76,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
                      std::to_string(size));
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(static_cast<const char*>(map) + 8, static_cast<const char*>(map) + 8 + header_size);
+    header = nlohmann::json::parse(static_cast<const char*>(map) + 8,
+                                   static_cast<const char*>(map) + 8 + header_size);
   } catch (const nlohmann::json::parse_error& e) {
     throw ModelError(label + ": header is not valid JSON (" + e.what() + ")");
   }
@@ -93,7 +95,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
       continue;
     }
     const std::string where = label + ": tensor \"" + name + "\"";
-    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") || !value.contains("data_offsets"))
+    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
+        !value.contains("data_offsets"))
       throw ModelError(where + ": needs dtype, shape and data_offsets");
     SafetensorsEntry e;
     e.name = name;
@@ -110,7 +113,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
       numel *= static_cast<uint64_t>(e.shape.back());
     }
     const auto& offsets = value["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned())
       throw ModelError(where + ": data_offsets must be [begin, end]");
     e.begin = offsets[0].get<uint64_t>();
     e.end = offsets[1].get<uint64_t>();
@@ -120,7 +124,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     const uint64_t expected = numel * c10::elementSize(type);
     if (e.end - e.begin != expected)
       throw ModelError(where + ": shape " + shape_text(e.shape) + " of " + e.dtype + " needs " +
-                       std::to_string(expected) + " bytes but data_offsets span " + std::to_string(e.end - e.begin));
+                       std::to_string(expected) + " bytes but data_offsets span " +
+                       std::to_string(e.end - e.begin));
     file->entries_.push_back(std::move(e));
   }
   // The data area must be tiled exactly: no overlaps, no unindexed bytes.
@@ -129,14 +134,16 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   uint64_t cursor = 0;
   for (size_t i = 0; i < sorted.size(); ++i) {
     if (sorted[i].begin < cursor)
-      throw ModelError(label + ": tensors \"" + sorted[i - 1].name + "\" and \"" + sorted[i].name + "\" overlap");
+      throw ModelError(label + ": tensors \"" + sorted[i - 1].name + "\" and \"" + sorted[i].name +
+                       "\" overlap");
     if (sorted[i].begin > cursor)
       throw ModelError(label + ": bytes " + std::to_string(cursor) + ".." + std::to_string(sorted[i].begin) +
                        " of the data area belong to no tensor");
     cursor = sorted[i].end;
   }
   if (cursor != data_size)
-    throw ModelError(label + ": " + std::to_string(data_size - cursor) + " trailing bytes belong to no tensor");
+    throw ModelError(label + ": " + std::to_string(data_size - cursor) +
+                     " trailing bytes belong to no tensor");
   for (size_t i = 0; i < file->entries_.size(); ++i) file->index_[file->entries_[i].name] = i;
   return file;
 }
@@ -155,8 +162,8 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   const auto& e = entry(name);
   auto keep_alive = shared_from_this();
   void* data = static_cast<char*>(map_) + data_offset_ + e.begin;
-  return torch::from_blob(data, e.shape, [keep_alive](void*) {},
-                          torch::TensorOptions().dtype(safetensors_dtype(e.dtype, path_)));
+  return torch::from_blob(
+      data, e.shape, [keep_alive](void*) {}, torch::TensorOptions().dtype(safetensors_dtype(e.dtype, path_)));
 }
 
 void write_safetensors(const std::filesystem::path& path,
@@ -183,7 +190,8 @@ void write_safetensors(const std::filesystem::path& path,
     out.write(reinterpret_cast<const char*>(&header_size), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     for (const auto& [name, t] : sorted)
-      out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.numel() * t.element_size()));
+      out.write(static_cast<const char*>(t.data_ptr()),
+                static_cast<std::streamsize>(t.numel() * t.element_size()));
   });
 }
 

@@ -50,7 +50,8 @@ std::string safetensors_dtype_name(torch::ScalarType type);
 
 // Writes tensors (contiguous CPU copies are made as needed) in name order with
 // __metadata__ {"format": "pt"} plus `metadata`, atomically.
-void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace dpo

@@ -12,7 +12,8 @@ StateDict StateDict::from_files(const std::vector<std::shared_ptr<SafetensorsFil
     for (const auto& e : file->entries()) {
       auto [it, inserted] = sd.owner_.emplace(e.name, file);
       if (!inserted)
-        throw ModelError(file->path() + ": tensor \"" + e.name + "\" is also stored in " + it->second->path());
+        throw ModelError(file->path() + ": tensor \"" + e.name + "\" is also stored in " +
+                         it->second->path());
     }
   }
   return sd;
@@ -59,8 +60,8 @@ LoadReport load_parameters(torch::nn::Module& module, const StateDict& state, to
     auto stored = state.get(name);
     if (stored.sizes() != p.value().sizes()) {
       std::ostringstream msg;
-      msg << "tensor \"" << name << "\": checkpoint shape " << stored.sizes() << " but the model (from config.json) expects "
-          << p.value().sizes();
+      msg << "tensor \"" << name << "\": checkpoint shape " << stored.sizes()
+          << " but the model (from config.json) expects " << p.value().sizes();
       throw ModelError(msg.str());
     }
     // Same dtype on CPU: the parameter becomes a copy-on-write view of the mapped file.

@@ -21,14 +21,17 @@ using nlohmann::json;
   throw ConfigError(source + ": field " + field + ": " + problem);
 }
 
-std::string need_string(const json& j, const char* key, const std::string& source, const std::string& prefix = "") {
+std::string need_string(const json& j, const char* key, const std::string& source,
+                        const std::string& prefix = "") {
   if (!j.contains(key)) fail(source, prefix + key, "missing");
-  if (!j[key].is_string() || j[key].get<std::string>().empty()) fail(source, prefix + key, "must be a non-empty string");
+  if (!j[key].is_string() || j[key].get<std::string>().empty())
+    fail(source, prefix + key, "must be a non-empty string");
   return j[key].get<std::string>();
 }
 
 template <typename T>
-T optional_number(const json& j, const char* key, T fallback, const std::string& source, const std::string& prefix) {
+T optional_number(const json& j, const char* key, T fallback, const std::string& source,
+                  const std::string& prefix) {
   if (!j.contains(key)) return fallback;
   if (!j[key].is_number()) fail(source, prefix + key, "must be a number");
   return j[key].get<T>();
@@ -48,7 +51,8 @@ std::vector<Token> lex(const std::string& check, const std::string& source) {
     const char c = check[i];
     if (std::isspace(static_cast<unsigned char>(c))) {
       ++i;
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < check.size() && std::isdigit(static_cast<unsigned char>(check[i + 1])))) {
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '.' && i + 1 < check.size() && std::isdigit(static_cast<unsigned char>(check[i + 1])))) {
       size_t used = 0;
       const double v = std::stod(check.substr(i), &used);
       tokens.push_back({Token::Number, check.substr(i, used), v});
@@ -98,13 +102,15 @@ class Parser {
       const std::string op = tokens_[pos_++].text;
       clause.right = expr();
       clause.text = span(start, pos_);
-      clause.passed = op == "<" ? clause.left < clause.right
+      clause.passed = op == "<"    ? clause.left < clause.right
                       : op == "<=" ? clause.left <= clause.right
                       : op == ">"  ? clause.left > clause.right
                                    : clause.left >= clause.right;
       // "dpo.final.loss = 0.6931 > 0.65", naming the right side too when it is not a plain number.
-      clause.measured = span(start, op_at) + " = " + format(clause.left) + " " + op + " " + format(clause.right);
-      if (pos_ - op_at > 2 || tokens_[op_at + 1].kind != Token::Number) clause.measured += " (" + span(op_at + 1, pos_) + ")";
+      clause.measured =
+          span(start, op_at) + " = " + format(clause.left) + " " + op + " " + format(clause.right);
+      if (pos_ - op_at > 2 || tokens_[op_at + 1].kind != Token::Number)
+        clause.measured += " (" + span(op_at + 1, pos_) + ")";
       result.passed = result.passed && clause.passed;
       result.clauses.push_back(std::move(clause));
     } while (accept(Token::And));
@@ -138,22 +144,30 @@ class Parser {
     ++pos_;
     return true;
   }
-  [[noreturn]] void error(const std::string& problem) const { fail(source_, "check", problem + " in \"" + check_ + "\""); }
+  [[noreturn]] void error(const std::string& problem) const {
+    fail(source_, "check", problem + " in \"" + check_ + "\"");
+  }
 
   double expr() {
     double v = term();
     for (;;) {
-      if (accept_op('+')) v += term();
-      else if (accept_op('-')) v -= term();
-      else return v;
+      if (accept_op('+'))
+        v += term();
+      else if (accept_op('-'))
+        v -= term();
+      else
+        return v;
     }
   }
   double term() {
     double v = factor();
     for (;;) {
-      if (accept_op('*')) v *= factor();
-      else if (accept_op('/')) v /= factor();
-      else return v;
+      if (accept_op('*'))
+        v *= factor();
+      else if (accept_op('/'))
+        v /= factor();
+      else
+        return v;
     }
   }
   double factor() {
@@ -193,20 +207,27 @@ const std::set<std::string> kValueKinds = {"first", "mid", "final", "min", "max"
 LessonRun parse_run(const json& j, const std::string& source, size_t index) {
   const std::string prefix = "runs[" + std::to_string(index) + "].";
   if (!j.is_object()) fail(source, "runs[" + std::to_string(index) + "]", "must be an object");
-  static const std::set<std::string> known = {"label", "dataset", "objective", "loss", "beta", "learning_rate",
-                                              "label_smoothing", "length_alpha", "steps", "batch_size", "seed"};
+  static const std::set<std::string> known = {
+      "label",           "dataset",      "objective", "loss",       "beta", "learning_rate",
+      "label_smoothing", "length_alpha", "steps",     "batch_size", "seed"};
   for (const auto& [key, value] : j.items())
-    if (!known.count(key)) fail(source, prefix + key, "unknown (expected one of label, dataset, objective, loss, beta, learning_rate, label_smoothing, length_alpha, steps, batch_size, seed)");
+    if (!known.count(key))
+      fail(source, prefix + key,
+           "unknown (expected one of label, dataset, objective, loss, beta, learning_rate, label_smoothing, "
+           "length_alpha, steps, batch_size, seed)");
   LessonRun run;
   run.label = need_string(j, "label", source, prefix);
   for (char c : run.label)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') fail(source, prefix + "label", "only letters, digits and _");
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+      fail(source, prefix + "label", "only letters, digits and _");
   if (j.contains("dataset")) run.dataset = need_string(j, "dataset", source, prefix);
   const auto* dataset = find_demo_dataset(run.dataset);
   if (!dataset || run.dataset == "unpaired" || run.dataset == "eval")
-    fail(source, prefix + "dataset", "\"" + run.dataset + "\" is not a pairwise demo dataset (clean, noisy, length-biased, scored)");
+    fail(source, prefix + "dataset",
+         "\"" + run.dataset + "\" is not a pairwise demo dataset (clean, noisy, length-biased, scored)");
   if (j.contains("objective")) run.objective = need_string(j, "objective", source, prefix);
-  if (run.objective != "dpo" && run.objective != "sft") fail(source, prefix + "objective", "expected \"dpo\" or \"sft\"");
+  if (run.objective != "dpo" && run.objective != "sft")
+    fail(source, prefix + "objective", "expected \"dpo\" or \"sft\"");
   if (j.contains("loss")) run.loss = need_string(j, "loss", source, prefix);
   const auto type = parse_loss_type(run.loss);
   if (!type) fail(source, prefix + "loss", "unknown loss \"" + run.loss + "\" (see dpo loss --list)");
@@ -220,7 +241,8 @@ LessonRun parse_run(const json& j, const std::string& source, size_t index) {
   run.seed = optional_number(j, "seed", run.seed, source, prefix);
   if (!(run.beta > 0)) fail(source, prefix + "beta", "must be > 0");
   if (!(run.learning_rate > 0)) fail(source, prefix + "learning_rate", "must be > 0");
-  if (run.label_smoothing < 0 || run.label_smoothing >= 0.5) fail(source, prefix + "label_smoothing", "must be in [0, 0.5)");
+  if (run.label_smoothing < 0 || run.label_smoothing >= 0.5)
+    fail(source, prefix + "label_smoothing", "must be in [0, 0.5)");
   if (run.steps <= 0) fail(source, prefix + "steps", "must be > 0");
   if (run.batch_size <= 0) fail(source, prefix + "batch_size", "must be > 0");
   return run;
@@ -236,8 +258,8 @@ Lesson parse_lesson(std::string_view json_text, const std::string& source, const
     throw ConfigError(source + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw ConfigError(source + ": a lesson is a JSON object");
-  static const std::set<std::string> known = {"number", "title", "question", "runs", "short_steps", "plots",
-                                              "symptom", "check", "explanation", "seed_section"};
+  static const std::set<std::string> known = {"number", "title",   "question", "runs",        "short_steps",
+                                              "plots",  "symptom", "check",    "explanation", "seed_section"};
   for (const auto& [key, value] : j.items())
     if (!known.count(key)) fail(source, key, "unknown (see resources/lessons/README.md)");
   Lesson lesson;
@@ -249,15 +271,18 @@ Lesson parse_lesson(std::string_view json_text, const std::string& source, const
   lesson.check = need_string(j, "check", source);
   lesson.explanation = need_string(j, "explanation", source);
   lesson.seed_section = need_string(j, "seed_section", source);
-  if (!j.contains("runs") || !j["runs"].is_array() || j["runs"].empty()) fail(source, "runs", "must be a non-empty list of runs");
+  if (!j.contains("runs") || !j["runs"].is_array() || j["runs"].empty())
+    fail(source, "runs", "must be a non-empty list of runs");
   std::set<std::string> labels;
   for (size_t i = 0; i < j["runs"].size(); ++i) {
     lesson.runs.push_back(parse_run(j["runs"][i], source, i));
     if (!labels.insert(lesson.runs.back().label).second)
-      fail(source, "runs[" + std::to_string(i) + "].label", "\"" + lesson.runs.back().label + "\" is used twice");
+      fail(source, "runs[" + std::to_string(i) + "].label",
+           "\"" + lesson.runs.back().label + "\" is used twice");
   }
   if (j.contains("short_steps")) {
-    if (!j["short_steps"].is_number_integer() || j["short_steps"].get<int64_t>() <= 0) fail(source, "short_steps", "must be a positive integer");
+    if (!j["short_steps"].is_number_integer() || j["short_steps"].get<int64_t>() <= 0)
+      fail(source, "short_steps", "must be a positive integer");
     lesson.short_steps = j["short_steps"].get<int64_t>();
   }
   if (j.contains("plots")) {
@@ -270,16 +295,19 @@ Lesson parse_lesson(std::string_view json_text, const std::string& source, const
   for (const auto& value_name : check_value_names(lesson.check, source)) {
     const auto dot = value_name.find('.');
     const auto dot2 = dot == std::string::npos ? std::string::npos : value_name.find('.', dot + 1);
-    if (dot2 == std::string::npos) fail(source, "check", "\"" + value_name + "\" is not <run>.<kind>.<metric>");
+    if (dot2 == std::string::npos)
+      fail(source, "check", "\"" + value_name + "\" is not <run>.<kind>.<metric>");
     if (!labels.count(value_name.substr(0, dot)))
       fail(source, "check", "\"" + value_name + "\" names no run of this lesson");
     if (!kValueKinds.count(value_name.substr(dot + 1, dot2 - dot - 1)))
-      fail(source, "check", "\"" + value_name + "\": kind must be first, mid, final, min, max, heldout or sampled");
+      fail(source, "check",
+           "\"" + value_name + "\": kind must be first, mid, final, min, max, heldout or sampled");
   }
   return lesson;
 }
 
-CheckResult evaluate_check(const std::string& check, const std::map<std::string, double>& values, const std::string& source) {
+CheckResult evaluate_check(const std::string& check, const std::map<std::string, double>& values,
+                           const std::string& source) {
   Parser parser(check, source, &values);
   return parser.run();
 }

@@ -11,10 +11,10 @@ namespace dpo {
 // A classroom lesson (resources/lessons/README.md documents the file format): predict, run, check
 // the symptom, reveal.
 struct LessonRun {
-  std::string label;                 // names its values in the check: "<label>.final.loss"
-  std::string dataset = "clean";     // a demo variant (core/demo/demo_datasets.h)
-  std::string objective = "dpo";     // "dpo" (a preference loss) or "sft" (NLL on chosen)
-  std::string loss = "sigmoid";      // a loss of the table (core/train/losses.h)
+  std::string label;              // names its values in the check: "<label>.final.loss"
+  std::string dataset = "clean";  // a demo variant (core/demo/demo_datasets.h)
+  std::string objective = "dpo";  // "dpo" (a preference loss) or "sft" (NLL on chosen)
+  std::string loss = "sigmoid";   // a loss of the table (core/train/losses.h)
   double beta = 0.1;
   double learning_rate = 1e-3;
   double label_smoothing = 0.0;
@@ -25,17 +25,17 @@ struct LessonRun {
 };
 
 struct Lesson {
-  std::string name;          // the file's stem: `dpo lesson run NAME`
-  int number = 0;            // order in `dpo lesson list`
+  std::string name;  // the file's stem: `dpo lesson run NAME`
+  int number = 0;    // order in `dpo lesson list`
   std::string title;
-  std::string question;      // asked before running (predict, then reveal)
+  std::string question;  // asked before running (predict, then reveal)
   std::vector<LessonRun> runs;
   std::optional<int64_t> short_steps;  // --short: every run takes this many steps (CI)
   std::vector<std::string> plots;      // metric names to show, e.g. "rewards/margins"
-  std::string symptom;       // what to look for, in words
-  std::string check;         // the machine check of the symptom, see evaluate_check
-  std::string explanation;   // revealed after the run
-  std::string seed_section;  // e.g. "002 §10"
+  std::string symptom;                 // what to look for, in words
+  std::string check;                   // the machine check of the symptom, see evaluate_check
+  std::string explanation;             // revealed after the run
+  std::string seed_section;            // e.g. "002 §10"
 };
 
 // Throws ConfigError "<source>: field <name>: <problem>" for the first bad or missing field.

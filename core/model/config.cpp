@@ -21,8 +21,7 @@ void LlamaConfig::validate() const {
   require(num_attention_heads > 0, "num_attention_heads must be > 0");
   require(num_key_value_heads > 0 && num_attention_heads % num_key_value_heads == 0,
           "num_attention_heads (" + std::to_string(num_attention_heads) +
-              ") must be a multiple of num_key_value_heads (" + std::to_string(num_key_value_heads) +
-              ")");
+              ") must be a multiple of num_key_value_heads (" + std::to_string(num_key_value_heads) + ")");
   require(head_dim > 0 && head_dim % 2 == 0, "head_dim must be even and > 0 (rotary pairs)");
   require(num_hidden_layers > 0, "num_hidden_layers must be > 0");
   require(intermediate_size > 0, "intermediate_size must be > 0");
@@ -142,7 +141,8 @@ LlamaConfig parse_hf_config(const nlohmann::json& j, const std::string& label) {
     c.sliding_window = field_or<int64_t>(j, "sliding_window", 0, label);
   const auto act = field_or<std::string>(j, "hidden_act", "silu", label);
   if (act != "silu") throw ConfigError(label + ": unsupported hidden_act \"" + act + "\" (only silu)");
-  auto bos = token_ids(j, "bos_token_id"), eos = token_ids(j, "eos_token_id"), pad = token_ids(j, "pad_token_id");
+  auto bos = token_ids(j, "bos_token_id"), eos = token_ids(j, "eos_token_id"),
+       pad = token_ids(j, "pad_token_id");
   c.bos_token_id = bos.empty() ? -1 : bos.front();
   c.eos_token_id = eos.empty() ? -1 : eos.front();
   if (eos.size() > 1) c.extra_eos_token_ids.assign(eos.begin() + 1, eos.end());
@@ -161,7 +161,8 @@ LlamaConfig parse_hf_config(const nlohmann::json& j, const std::string& label) {
       c.rope_original_max_position_embeddings =
           field<int64_t>(*rs, "original_max_position_embeddings", label + " rope_scaling");
     } else if (type != "default") {
-      throw ConfigError(label + ": unsupported rope_scaling type \"" + type + "\" (supported: linear, llama3)");
+      throw ConfigError(label + ": unsupported rope_scaling type \"" + type +
+                        "\" (supported: linear, llama3)");
     }
   }
   c.validate();

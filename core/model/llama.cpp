@@ -22,7 +22,8 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 
 torch::Tensor rope_inverse_frequencies(const LlamaConfig& c) {
   // inv_freq_i = theta^(-2i/D), i < D/2
-  auto inv_freq = torch::pow(c.rope_theta, -torch::arange(0, c.head_dim, 2, torch::kFloat64) / double(c.head_dim));
+  auto inv_freq =
+      torch::pow(c.rope_theta, -torch::arange(0, c.head_dim, 2, torch::kFloat64) / double(c.head_dim));
   if (c.rope_scaling_type == "linear") return (inv_freq / c.rope_scaling_factor).to(torch::kFloat32);
   if (c.rope_scaling_type == "llama3") {
     // Long wavelengths are interpolated by `factor`, short ones kept, the band between blended.
@@ -31,7 +32,8 @@ torch::Tensor rope_inverse_frequencies(const LlamaConfig& c) {
     const double high_wavelen = old_context / c.rope_high_freq_factor;
     auto wavelen = 2 * M_PI / inv_freq;
     auto scaled = torch::where(wavelen > low_wavelen, inv_freq / c.rope_scaling_factor, inv_freq);
-    auto smooth = (old_context / wavelen - c.rope_low_freq_factor) / (c.rope_high_freq_factor - c.rope_low_freq_factor);
+    auto smooth =
+        (old_context / wavelen - c.rope_low_freq_factor) / (c.rope_high_freq_factor - c.rope_low_freq_factor);
     auto blended = (1 - smooth) * scaled / c.rope_scaling_factor + smooth * scaled;
     auto medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
     return torch::where(medium, blended, scaled).to(torch::kFloat32);
@@ -41,8 +43,9 @@ torch::Tensor rope_inverse_frequencies(const LlamaConfig& c) {
 
 RotaryTables rotary_tables(const torch::Tensor& position_ids, const torch::Tensor& inv_freq,
                            torch::ScalarType dtype) {
-  auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) * inv_freq.to(position_ids.device(), torch::kFloat32);  // (B, T, D/2)
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                 // (B, 1, T, D)
+  auto freqs = position_ids.to(torch::kFloat32).unsqueeze(-1) *
+               inv_freq.to(position_ids.device(), torch::kFloat32);  // (B, T, D/2)
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);            // (B, 1, T, D)
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
@@ -55,9 +58,7 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables) {
 }
 
 MLPImpl::MLPImpl(int64_t hidden, int64_t intermediate) {
-  auto linear = [](int64_t in, int64_t out) {
-    return Projection(in, out, false);
-  };
+  auto linear = [](int64_t in, int64_t out) { return Projection(in, out, false); };
   gate_proj = register_module("gate_proj", linear(hidden, intermediate));
   up_proj = register_module("up_proj", linear(hidden, intermediate));
   down_proj = register_module("down_proj", linear(intermediate, hidden));
@@ -69,9 +70,7 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
 
 AttentionImpl::AttentionImpl(const LlamaConfig& c)
     : num_heads_(c.num_attention_heads), num_kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
-  auto linear = [](int64_t in, int64_t out, bool bias) {
-    return Projection(in, out, bias);
-  };
+  auto linear = [](int64_t in, int64_t out, bool bias) { return Projection(in, out, bias); };
   q_proj = register_module("q_proj", linear(c.hidden_size, num_heads_ * head_dim_, c.attention_bias));
   k_proj = register_module("k_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_, c.attention_bias));
   v_proj = register_module("v_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_, c.attention_bias));
@@ -144,21 +143,27 @@ class BlockwiseAttention : public torch::autograd::Function<BlockwiseAttention> 
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const auto &q = saved[0], &k = saved[1], &v = saved[2], &bias = saved[3], &out = saved[4], &lse = saved[5];
+    const auto &q = saved[0], &k = saved[1], &v = saved[2], &bias = saved[3], &out = saved[4],
+               &lse = saved[5];
     const auto B = q.size(0), Hkv = q.size(1), rep = q.size(2), T = q.size(3), D = q.size(4);
     const double scale = 1.0 / std::sqrt(static_cast<double>(D));
     auto dout = grad_outputs[0].contiguous();  // (B, Hkv, rep, T, D)
     // Σ_d dO·O per query row: the softmax backward's subtracted term.
-    auto delta = (dout.to(torch::kFloat32) * out.to(torch::kFloat32)).sum(-1, /*keepdim=*/true);  // (B, Hkv, rep, T, 1)
+    auto delta = (dout.to(torch::kFloat32) * out.to(torch::kFloat32))
+                     .sum(-1, /*keepdim=*/true);  // (B, Hkv, rep, T, 1)
     auto dq = torch::empty_like(q), dk = torch::zeros_like(k), dv = torch::zeros_like(v);
     for (const auto& b : blocks(T, k.size(2))) {
       auto kb = k.narrow(2, 0, b.keys), vb = v.narrow(2, 0, b.keys);
-      auto p = scores(q, k, bias, b, scale).sub_(lse.narrow(3, b.t0, b.tb).unsqueeze(-1)).exp_();  // (B, Hkv, rep, tb, keys)
+      auto p = scores(q, k, bias, b, scale)
+                   .sub_(lse.narrow(3, b.t0, b.tb).unsqueeze(-1))
+                   .exp_();  // (B, Hkv, rep, tb, keys)
       auto pf = p.view({B, Hkv, rep * b.tb, b.keys});
       auto dob = dout.narrow(3, b.t0, b.tb).reshape({B, Hkv, rep * b.tb, D});
-      dv.narrow(2, 0, b.keys).add_(torch::matmul(pf.to(v.scalar_type()).transpose(-2, -1), dob.to(v.scalar_type())));
+      dv.narrow(2, 0, b.keys)
+          .add_(torch::matmul(pf.to(v.scalar_type()).transpose(-2, -1), dob.to(v.scalar_type())));
       // dS = P ∘ (dP − δ), dP = dO·Vᵀ; the 1/√D of the scores goes on dS once.
-      auto ds = torch::matmul(dob, vb.transpose(-2, -1)).to(torch::kFloat32).view({B, Hkv, rep, b.tb, b.keys});
+      auto ds =
+          torch::matmul(dob, vb.transpose(-2, -1)).to(torch::kFloat32).view({B, Hkv, rep, b.tb, b.keys});
       ds.sub_(delta.narrow(3, b.t0, b.tb)).mul_(p).mul_(scale);
       auto dsf = ds.view({B, Hkv, rep * b.tb, b.keys}).to(q.scalar_type());
       dq.narrow(3, b.t0, b.tb).copy_(torch::matmul(dsf, kb).view({B, Hkv, rep, b.tb, D}));
@@ -180,18 +185,19 @@ torch::Tensor blockwise_attention(const torch::Tensor& q, const torch::Tensor& k
 torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past, int64_t sliding_window) {
   const auto S = attention_mask.size(1);
   auto options = attention_mask.options().dtype(torch::kLong);
-  auto query_pos = torch::arange(past, S, options).unsqueeze(1);       // (T, 1)
-  auto key_pos = torch::arange(0, S, options).unsqueeze(0);              // (1, S)
-  auto causal = key_pos <= query_pos;                                    // (T, S)
+  auto query_pos = torch::arange(past, S, options).unsqueeze(1);  // (T, 1)
+  auto key_pos = torch::arange(0, S, options).unsqueeze(0);       // (1, S)
+  auto causal = key_pos <= query_pos;                             // (T, S)
   if (sliding_window > 0) causal = causal & (query_pos - key_pos < sliding_window);
   auto keys = attention_mask.to(torch::kBool).unsqueeze(1).unsqueeze(2);  // (B, 1, 1, S)
-  return causal.unsqueeze(0).unsqueeze(0) & keys;  // (B, 1, T, S)
+  return causal.unsqueeze(0).unsqueeze(0) & keys;                         // (B, 1, T, S)
 }
 
 torch::Tensor attention_bias(const torch::Tensor& allowed, torch::ScalarType dtype) {
   const double hidden = dtype == torch::kFloat64 ? std::numeric_limits<double>::lowest() / 2
                                                  : std::numeric_limits<float>::lowest() / 2;
-  return torch::zeros(allowed.sizes(), allowed.options().dtype(dtype)).masked_fill_(allowed.logical_not(), hidden);
+  return torch::zeros(allowed.sizes(), allowed.options().dtype(dtype))
+      .masked_fill_(allowed.logical_not(), hidden);
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
@@ -259,7 +265,7 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torc
                                       KVCache* cache) {
   const int64_t T = input_ids.size(1);
   const int64_t past = cache != nullptr ? cache->length() : 0;
-  auto x = embed_tokens(input_ids);  // (B, T, C)
+  auto x = embed_tokens(input_ids);                                            // (B, T, C)
   auto positions = position_ids_from_mask(attention_mask).narrow(1, past, T);  // (B, T)
   auto rotary = rotary_tables(positions, inv_freq, x.scalar_type());
   auto mask = attention_bias(causal_padding_mask(attention_mask, past, config_.sliding_window),
@@ -280,7 +286,7 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& c) : config_(c) {
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids,
                                             const torch::Tensor& attention_mask, KVCache* cache) {
   auto hidden = model->forward(input_ids, attention_mask, cache);  // (B, T, C)
-  return torch::matmul(hidden, head_weight().t());  // (B, T, V)
+  return torch::matmul(hidden, head_weight().t());                 // (B, T, V)
 }
 
 torch::Tensor LlamaForCausalLMImpl::head_weight() const {

@@ -76,7 +76,8 @@ TORCH_MODULE(Attention);
 
 // Causal mask that also hides padded keys (and keys more than sliding_window back, when set):
 // (B, 1, T, S) bool from attention_mask (B, S) for the last T = S - past positions.
-torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0, int64_t sliding_window = 0);
+torch::Tensor causal_padding_mask(const torch::Tensor& attention_mask, int64_t past = 0,
+                                  int64_t sliding_window = 0);
 
 // The same mask as an additive bias in `dtype`, built once per forward and shared by every layer:
 // 0 where allowed, a large finite negative where not (so a fully hidden padding row stays finite).

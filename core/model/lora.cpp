@@ -50,7 +50,8 @@ int64_t add_lora(LlamaForCausalLM& model, const LoraConfig& config) {
   }
   for (const auto& t : targets)
     if (!matched.contains(t))
-      throw ConfigError("lora: target module \"" + t + "\" matches no projection (q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)");
+      throw ConfigError("lora: target module \"" + t +
+                        "\" matches no projection (q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)");
   int64_t trainable = 0;
   for (auto& p : model->named_parameters()) {
     const bool lora = is_lora_parameter(p.key());
@@ -79,13 +80,15 @@ std::vector<std::pair<std::string, torch::Tensor>> merged_parameters(LlamaForCau
   for (const auto& p : model->named_parameters()) {
     if (is_lora_parameter(p.key())) continue;
     auto it = adapted.find(p.key());
-    out.emplace_back(p.key(), it == adapted.end() ? p.value().detach() : (p.value() + it->second->adapter_delta()).detach());
+    out.emplace_back(p.key(), it == adapted.end() ? p.value().detach()
+                                                  : (p.value() + it->second->adapter_delta()).detach());
   }
   return out;
 }
 
 void to_json(nlohmann::json& j, const LoraConfig& c) {
-  j = nlohmann::json{{"r", c.r}, {"lora_alpha", c.alpha}, {"lora_dropout", c.dropout}, {"target_modules", c.target_modules}};
+  j = nlohmann::json{
+      {"r", c.r}, {"lora_alpha", c.alpha}, {"lora_dropout", c.dropout}, {"target_modules", c.target_modules}};
 }
 
 void from_json(const nlohmann::json& j, LoraConfig& c) {
@@ -99,7 +102,8 @@ void save_lora_adapter(LlamaForCausalLM& model, const LoraConfig& config, const 
                        const std::string& base_model) {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& p : model->named_parameters())
-    if (is_lora_parameter(p.key())) tensors.emplace_back(std::string(kPeftPrefix) + p.key(), p.value().detach());
+    if (is_lora_parameter(p.key()))
+      tensors.emplace_back(std::string(kPeftPrefix) + p.key(), p.value().detach());
   if (tensors.empty()) throw ConfigError("lora: the model has no adapter to save");
   fs::create_directories(dir);
   write_safetensors(dir / "adapter_model.safetensors", tensors);

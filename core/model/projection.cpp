@@ -28,8 +28,10 @@ torch::Tensor ProjectionImpl::forward(const torch::Tensor& x) {
 void ProjectionImpl::add_adapter(int64_t r, double alpha, double dropout) {
   const auto device = weight.device();
   const auto dtype = weight.scalar_type();
-  lora_A = register_module("lora_A", torch::nn::Linear(torch::nn::LinearOptions(weight.size(1), r).bias(false)));
-  lora_B = register_module("lora_B", torch::nn::Linear(torch::nn::LinearOptions(r, weight.size(0)).bias(false)));
+  lora_A =
+      register_module("lora_A", torch::nn::Linear(torch::nn::LinearOptions(weight.size(1), r).bias(false)));
+  lora_B =
+      register_module("lora_B", torch::nn::Linear(torch::nn::LinearOptions(r, weight.size(0)).bias(false)));
   torch::NoGradGuard no_grad;
   lora_B->weight.zero_();
   lora_A->to(device, dtype);

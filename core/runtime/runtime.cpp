@@ -28,8 +28,7 @@ std::string blas_description() {
       std::error_code ec;
       path = std::filesystem::canonical(file, ec).string();
       if (ec) path = file;
-      if (path.find("libblas") != std::string::npos || path.find("openblas") != std::string::npos)
-        break;
+      if (path.find("libblas") != std::string::npos || path.find("openblas") != std::string::npos) break;
     }
   }
   std::string name = "unknown BLAS";

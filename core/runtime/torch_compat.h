@@ -55,7 +55,9 @@ inline at::ScalarType matmul_dtype(const torch::Device& device, at::ScalarType f
 // CUDA). Index 0 of the stat arrays is the aggregate over pool kinds in every version.
 inline int64_t cuda_peak_allocated_bytes(int device) {
 #if defined(DPO_WITH_CUDA)
-  return c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device)).allocated_bytes[0].peak;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device))
+      .allocated_bytes[0]
+      .peak;
 #else
   (void)device;
   return -1;

@@ -80,7 +80,6 @@ char32_t code_point_at(std::string_view s, size_t i, size_t len) {
   return cp;
 }
 
-
 void require_utf8(std::string_view s, const std::string& label) {
   for (size_t i = 0; i < s.size();) {
     const size_t len = valid_sequence_at(s, i);

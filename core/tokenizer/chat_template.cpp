@@ -813,8 +813,6 @@ class Lexer {
     tokens_.push_back({is_float ? Tok::kFloat : Tok::kInt, text, pos});
   }
 
-
-
   // Jinja decodes string literals with Python's unicode-escape rules.
   void lex_string(Pos pos) {
     char quote = src_[pos_++];

@@ -10,9 +10,9 @@ namespace dpo {
 
 struct LoadedTokenizer {
   std::unique_ptr<Tokenizer> tokenizer;
-  TokenizerConfig config;     // tokenizer_config.json when present
-  std::string kind;           // "tokenizer.json (BPE)" or "sentencepiece"
-  bool add_bos = false;       // prepend BOS when encoding with special tokens
+  TokenizerConfig config;  // tokenizer_config.json when present
+  std::string kind;        // "tokenizer.json (BPE)" or "sentencepiece"
+  bool add_bos = false;    // prepend BOS when encoding with special tokens
 };
 
 // A tokenizer file (tokenizer.json or a sentencepiece .model) or a model folder holding one;

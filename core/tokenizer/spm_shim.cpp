@@ -77,11 +77,16 @@ int dpo_spm_piece_to_id(dpo_spm* handle, const char* piece, size_t size) {
 
 int dpo_spm_special_id(dpo_spm* handle, int which) {
   switch (which) {
-    case 0: return handle->processor.unk_id();
-    case 1: return handle->processor.bos_id();
-    case 2: return handle->processor.eos_id();
-    case 3: return handle->processor.pad_id();
-    default: return -1;
+    case 0:
+      return handle->processor.unk_id();
+    case 1:
+      return handle->processor.bos_id();
+    case 2:
+      return handle->processor.eos_id();
+    case 3:
+      return handle->processor.pad_id();
+    default:
+      return -1;
   }
 }
 

@@ -33,7 +33,8 @@ fs::path write_checkpoint(const fs::path& run_dir, Trainer& trainer, const Check
   // Leftovers of writes that were killed: hidden folders never count as checkpoints.
   for (const auto& e : fs::directory_iterator(parent))
     if (e.path().filename().string().rfind(".partial-", 0) == 0) fs::remove_all(e.path());
-  const auto staging = parent / (".partial-" + final_dir.filename().string() + "-" + std::to_string(::getpid()));
+  const auto staging =
+      parent / (".partial-" + final_dir.filename().string() + "-" + std::to_string(::getpid()));
   fs::create_directories(staging);
 
   auto model = options.model;

@@ -38,7 +38,8 @@ void to_json(nlohmann::json& j, const LossConfig& c) {
                      {"desirable_weight", c.kto_desirable_weight},
                      {"undesirable_weight", c.kto_undesirable_weight}};
   auto terms = nlohmann::json::array();
-  for (const auto& t : c.terms) terms.push_back({{"loss_type", loss_info(t.type).name}, {"weight", t.weight}});
+  for (const auto& t : c.terms)
+    terms.push_back({{"loss_type", loss_info(t.type).name}, {"weight", t.weight}});
   j["loss_terms"] = terms;
 }
 
@@ -56,7 +57,8 @@ void from_json(const nlohmann::json& j, LossConfig& c) {
   read(j, "undesirable_weight", c.kto_undesirable_weight);
   c.terms.clear();
   if (j.contains("loss_terms"))
-    for (const auto& t : j["loss_terms"]) c.terms.push_back({loss_from(t.at("loss_type")), t.value("weight", 1.0)});
+    for (const auto& t : j["loss_terms"])
+      c.terms.push_back({loss_from(t.at("loss_type")), t.value("weight", 1.0)});
 }
 
 void to_json(nlohmann::json& j, const TrainerConfig& c) {

@@ -10,11 +10,11 @@ SequenceLogps response_logprobs(const torch::Tensor& logits, const torch::Tensor
                                 const torch::Tensor& response_mask) {
   const auto T = logits.size(1);
   auto shifted_logits = logits.narrow(1, 0, T - 1).to(torch::kFloat32);  // (N, T-1, V)
-  auto labels = input_ids.narrow(1, 1, T - 1);                            // (N, T-1)
-  auto mask = response_mask.narrow(1, 1, T - 1).to(torch::kFloat32);      // (N, T-1)
+  auto labels = input_ids.narrow(1, 1, T - 1);                           // (N, T-1)
+  auto mask = response_mask.narrow(1, 1, T - 1).to(torch::kFloat32);     // (N, T-1)
   // log_softmax gathered at the label = logit[label] - logsumexp(logits)
-  auto token_logps = shifted_logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) -
-                     shifted_logits.logsumexp(-1);  // (N, T-1)
+  auto token_logps =
+      shifted_logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - shifted_logits.logsumexp(-1);  // (N, T-1)
   return {(token_logps * mask).sum(-1), mask.sum(-1)};
 }
 
@@ -80,8 +80,10 @@ class HeadLogSoftmaxGather : public torch::autograd::Function<HeadLogSoftmaxGath
       auto d = dlogits.to(compute);
       if (want_h) grad_h.narrow(0, start, n).copy_(torch::matmul(d, head_c));  // (n, C)
       if (want_head) {
-        if (compute == torch::kFloat32) grad_head.addmm_(d.t(), hc);  // (V, C)
-        else grad_head.add_(torch::matmul(d.t(), hc.to(compute)).to(torch::kFloat32));
+        if (compute == torch::kFloat32)
+          grad_head.addmm_(d.t(), hc);  // (V, C)
+        else
+          grad_head.add_(torch::matmul(d.t(), hc.to(compute)).to(torch::kFloat32));
       }
     }
     if (want_head) grad_head = grad_head.to(head.scalar_type());
@@ -92,8 +94,8 @@ class HeadLogSoftmaxGather : public torch::autograd::Function<HeadLogSoftmaxGath
 }  // namespace
 
 ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const torch::Tensor& head,
-                                             const torch::Tensor& input_ids, const torch::Tensor& response_mask,
-                                             int64_t chunk_rows) {
+                                             const torch::Tensor& input_ids,
+                                             const torch::Tensor& response_mask, int64_t chunk_rows) {
   const int64_t N = hidden.size(0), T = hidden.size(1), C = hidden.size(2);
   const auto device = hidden.device();
   // Positions t < T−1 whose next token is a response token; found on the host (the collator's mask
@@ -104,11 +106,12 @@ ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const 
   auto flat = (rows * T + where.select(1, 1)).to(device);         // (M) index into (N·T)
   auto tokens = mask.to(torch::kFloat32).sum(-1).to(device);      // (N)
   rows = rows.to(device);
-  auto h = hidden.reshape({N * T, C}).index_select(0, flat);                // (M, C)
+  auto h = hidden.reshape({N * T, C}).index_select(0, flat);                      // (M, C)
   auto labels = input_ids.to(device).reshape({N * T}).index_select(0, flat + 1);  // (M)
   const int64_t M = h.size(0);
-  const int64_t chunk = chunk_rows == 0 ? std::max<int64_t>(1, M)
-                                        : (chunk_rows < 0 ? default_logit_chunk_rows(head.size(0)) : chunk_rows);
+  const int64_t chunk = chunk_rows == 0
+                            ? std::max<int64_t>(1, M)
+                            : (chunk_rows < 0 ? default_logit_chunk_rows(head.size(0)) : chunk_rows);
   const auto dtype = compat::matmul_dtype(device, h.scalar_type());
   auto token_logps = HeadLogSoftmaxGather::apply(h, head, labels, chunk, static_cast<int64_t>(dtype));  // (M)
   ResponseScores out;
@@ -117,8 +120,10 @@ ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const 
   {
     // The mean logit over the vocabulary at a position is h · mean_v(head_v): no logits needed.
     torch::NoGradGuard no_grad;
-    auto per_position = torch::matmul(h.detach().to(torch::kFloat32), head.detach().to(torch::kFloat32).mean(0));  // (M)
-    out.mean_logits = torch::zeros({N}, per_position.options()).index_add(0, rows, per_position) / tokens.clamp_min(1.0);
+    auto per_position =
+        torch::matmul(h.detach().to(torch::kFloat32), head.detach().to(torch::kFloat32).mean(0));  // (M)
+    out.mean_logits =
+        torch::zeros({N}, per_position.options()).index_add(0, rows, per_position) / tokens.clamp_min(1.0);
   }
   return out;
 }

@@ -30,7 +30,7 @@ int64_t default_logit_chunk_rows(int64_t vocab);
 // weight; chunk_rows: -1 default_logit_chunk_rows, 0 all positions in one chunk. Under CUDA autocast
 // the head matmuls run in the autocast dtype, the softmax in fp32.
 ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const torch::Tensor& head,
-                                             const torch::Tensor& input_ids, const torch::Tensor& response_mask,
-                                             int64_t chunk_rows = -1);
+                                             const torch::Tensor& input_ids,
+                                             const torch::Tensor& response_mask, int64_t chunk_rows = -1);
 
 }  // namespace dpo

@@ -10,8 +10,8 @@
 namespace dpo {
 
 ResponseScores model_response_logprobs(LlamaForCausalLM& model, const torch::Tensor& input_ids,
-                                       const torch::Tensor& attention_mask, const torch::Tensor& response_mask,
-                                       int64_t logit_chunk_rows) {
+                                       const torch::Tensor& attention_mask,
+                                       const torch::Tensor& response_mask, int64_t logit_chunk_rows) {
   const auto device = model->head_weight().device();
   auto ids = input_ids.to(device);
   auto hidden = model->model->forward(ids, attention_mask.to(device));  // (N, T, C)
@@ -19,7 +19,8 @@ ResponseScores model_response_logprobs(LlamaForCausalLM& model, const torch::Ten
 }
 
 BatchLogps batch_preference_logps(LlamaForCausalLM& policy, const ReferenceSource& reference,
-                                  const PreferenceBatch& batch, const LossConfig& loss, int64_t logit_chunk_rows) {
+                                  const PreferenceBatch& batch, const LossConfig& loss,
+                                  int64_t logit_chunk_rows) {
   const int64_t B = batch.pairs;
   auto pi = model_response_logprobs(policy, batch.input_ids, batch.attention_mask, batch.response_mask,
                                     logit_chunk_rows);  // (2B)
@@ -36,7 +37,8 @@ BatchLogps batch_preference_logps(LlamaForCausalLM& policy, const ReferenceSourc
       out.logps.reference_chosen = reference.chosen.to(device, pi.logps.sum.scalar_type());
       out.logps.reference_rejected = reference.rejected.to(device, pi.logps.sum.scalar_type());
     } else {
-      if (reference.model == nullptr) throw ConfigError("loss needs a reference model or precomputed reference log-probs");
+      if (reference.model == nullptr)
+        throw ConfigError("loss needs a reference model or precomputed reference log-probs");
       torch::NoGradGuard no_grad;
       // The policy itself as reference means a LoRA policy with its adapters switched off.
       std::optional<AdaptersDisabled> base;

@@ -33,7 +33,7 @@ BatchLogps batch_preference_logps(LlamaForCausalLM& policy, const ReferenceSourc
 
 // Σ log π over the response tokens of a collated batch's rows: (N) sums, (N) token counts.
 ResponseScores model_response_logprobs(LlamaForCausalLM& model, const torch::Tensor& input_ids,
-                                       const torch::Tensor& attention_mask, const torch::Tensor& response_mask,
-                                       int64_t logit_chunk_rows = -1);
+                                       const torch::Tensor& attention_mask,
+                                       const torch::Tensor& response_mask, int64_t logit_chunk_rows = -1);
 
 }  // namespace dpo

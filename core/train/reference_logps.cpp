@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "core/data/collator.h"
-#include "core/io/hash.h"
 #include "core/io/atomic_file.h"
+#include "core/io/hash.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/train/pair_logps.h"
@@ -69,7 +69,9 @@ ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::v
     auto batch = collate_pairs(std::span(pairs).subspan(start, n), pad_id);
     auto sums = model_response_logprobs(reference, batch.input_ids, batch.attention_mask, batch.response_mask,
                                         chunk_rows)
-                    .logps.sum.to(torch::kCPU).to(torch::kFloat32).contiguous();  // (2n)
+                    .logps.sum.to(torch::kCPU)
+                    .to(torch::kFloat32)
+                    .contiguous();  // (2n)
     const float* v = sums.data_ptr<float>();
     out.chosen.insert(out.chosen.end(), v, v + n);
     out.rejected.insert(out.rejected.end(), v + n, v + 2 * n);
@@ -81,7 +83,8 @@ ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::v
   return out;
 }
 
-std::filesystem::path reference_cache_path(const std::filesystem::path& dir, uint64_t model_hash, uint64_t pairs_hash) {
+std::filesystem::path reference_cache_path(const std::filesystem::path& dir, uint64_t model_hash,
+                                           uint64_t pairs_hash) {
   return dir / ("reflogps-" + hex(model_hash) + "-" + hex(pairs_hash) + ".bin");
 }
 
@@ -111,8 +114,10 @@ void write_reference_cache(const std::filesystem::path& path, const ReferenceLog
     out.write(kMagic, sizeof kMagic);
     const uint64_t n = logps.size();
     out.write(reinterpret_cast<const char*>(&n), sizeof n);
-    out.write(reinterpret_cast<const char*>(logps.chosen.data()), static_cast<std::streamsize>(n * sizeof(float)));
-    out.write(reinterpret_cast<const char*>(logps.rejected.data()), static_cast<std::streamsize>(n * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(logps.chosen.data()),
+              static_cast<std::streamsize>(n * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(logps.rejected.data()),
+              static_cast<std::streamsize>(n * sizeof(float)));
   });
 }
 

@@ -28,11 +28,12 @@ using ProgressCallback = std::function<bool(size_t done, size_t total)>;
 // With LoRA adapters on `reference`, they are disabled for the pass (the base model scores).
 // Fixed batches in pair order, so the same model and pairs always give the same bits.
 ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::vector<TokenizedPair>& pairs,
-                                       int64_t pad_id, int64_t batch_size, const ProgressCallback& progress = nullptr,
-                                       int64_t chunk_rows = -1);
+                                       int64_t pad_id, int64_t batch_size,
+                                       const ProgressCallback& progress = nullptr, int64_t chunk_rows = -1);
 
 // The cache file for (model, pairs) in `dir`: reflogps-<model hash>-<pairs hash>.bin.
-std::filesystem::path reference_cache_path(const std::filesystem::path& dir, uint64_t model_hash, uint64_t pairs_hash);
+std::filesystem::path reference_cache_path(const std::filesystem::path& dir, uint64_t model_hash,
+                                           uint64_t pairs_hash);
 // nullopt when absent, for another size, or damaged: a cache is never an error.
 std::optional<ReferenceLogps> read_reference_cache(const std::filesystem::path& path, size_t pairs);
 void write_reference_cache(const std::filesystem::path& path, const ReferenceLogps& logps);

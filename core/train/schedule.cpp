@@ -15,16 +15,20 @@ std::optional<LrSchedule> parse_lr_schedule(std::string_view name) {
 
 std::string_view lr_schedule_name(LrSchedule schedule) {
   switch (schedule) {
-    case LrSchedule::Constant: return "constant";
-    case LrSchedule::Linear: return "linear";
-    case LrSchedule::Cosine: return "cosine";
+    case LrSchedule::Constant:
+      return "constant";
+    case LrSchedule::Linear:
+      return "linear";
+    case LrSchedule::Cosine:
+      return "cosine";
   }
   return "constant";
 }
 
 double scheduled_learning_rate(double base, int64_t step, int64_t warmup_steps, int64_t total_steps,
                                LrSchedule schedule) {
-  if (step < warmup_steps) return base * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_steps));
+  if (step < warmup_steps)
+    return base * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_steps));
   if (schedule == LrSchedule::Constant) return base;
   const double progress = static_cast<double>(step - warmup_steps) /
                           static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));

@@ -11,9 +11,9 @@ torch::Tensor total(const torch::Tensor& t) { return t.detach().to(torch::kFloat
 void StepSums::add(const torch::Tensor& losses, const LossOutput& lo, const BatchLogps& b) {
   auto none = torch::zeros({}, lo.chosen_rewards.options().dtype(torch::kFloat64));
   push({total(losses), total(lo.chosen_rewards), total(lo.rejected_rewards),
-        total(lo.chosen_rewards > lo.rejected_rewards), total(b.logps.policy_chosen), total(b.logps.policy_rejected),
-        total(b.logits_chosen), total(b.logits_rejected), total(b.logps.chosen_tokens),
-        total(b.logps.rejected_tokens), none, none, none});
+        total(lo.chosen_rewards > lo.rejected_rewards), total(b.logps.policy_chosen),
+        total(b.logps.policy_rejected), total(b.logits_chosen), total(b.logits_rejected),
+        total(b.logps.chosen_tokens), total(b.logps.rejected_tokens), none, none, none});
 }
 
 void StepSums::add_kto(const KtoOutput& ko, const torch::Tensor& is_desirable, const BatchLogps& b) {
@@ -21,21 +21,34 @@ void StepSums::add_kto(const KtoOutput& ko, const torch::Tensor& is_desirable, c
   auto r = ko.rewards.detach().to(torch::kFloat64), pc = b.logps.policy_chosen.detach().to(torch::kFloat64);
   auto len = b.logps.chosen_tokens.to(torch::kFloat64), logits = b.logits_chosen.to(torch::kFloat64);
   push({total(ko.losses), (r * d).sum(), (r * u).sum(),
-        ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum(), (pc * d).sum(), (pc * u).sum(),
-        (logits * d).sum(), (logits * u).sum(), (len * d).sum(), (len * u).sum(), d.sum(), u.sum(), total(ko.kl)});
+        ((r > 0).to(torch::kFloat64) * d + (r < 0).to(torch::kFloat64) * u).sum(), (pc * d).sum(),
+        (pc * u).sum(), (logits * d).sum(), (logits * u).sum(), (len * d).sum(), (len * u).sum(), d.sum(),
+        u.sum(), total(ko.kl)});
 }
 
 void StepSums::add_sft(const torch::Tensor& nll, const SequenceLogps& lp) {
   auto none = torch::zeros({}, nll.options().dtype(torch::kFloat64));
-  push({total(nll), none, none, none, total(lp.sum), none, none, none, total(lp.tokens), none, none, none, none});
+  push({total(nll), none, none, none, total(lp.sum), none, none, none, total(lp.tokens), none, none, none,
+        none});
 }
 
 void StepSums::settle() {
   if (!pending_.defined()) return;
   auto host = pending_.to(torch::kCPU);
   const auto v = host.accessor<double, 1>();
-  double* fields[] = {&loss, &rewards_chosen, &rewards_rejected, &accurate, &logps_chosen, &logps_rejected,
-                      &logits_chosen, &logits_rejected, &length_chosen, &length_rejected, &desirable, &undesirable, &kl};
+  double* fields[] = {&loss,
+                      &rewards_chosen,
+                      &rewards_rejected,
+                      &accurate,
+                      &logps_chosen,
+                      &logps_rejected,
+                      &logits_chosen,
+                      &logits_rejected,
+                      &length_chosen,
+                      &length_rejected,
+                      &desirable,
+                      &undesirable,
+                      &kl};
   for (int64_t i = 0; i < v.size(0); ++i) *fields[i] += v[i];
   pending_ = torch::Tensor();
 }
@@ -67,7 +80,9 @@ torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_
 }
 
 KtoConfig kto_config(const LossConfig& c) {
-  return {.beta = c.beta, .desirable_weight = c.kto_desirable_weight, .undesirable_weight = c.kto_undesirable_weight};
+  return {.beta = c.beta,
+          .desirable_weight = c.kto_desirable_weight,
+          .undesirable_weight = c.kto_undesirable_weight};
 }
 
 }  // namespace dpo

@@ -13,8 +13,8 @@ namespace dpo {
 // per-batch sums stay on the device and are read back once (settle), so a CUDA step waits for the
 // device once, not 10 times per micro-batch.
 struct StepSums {
-  double loss = 0, rewards_chosen = 0, rewards_rejected = 0, accurate = 0, logps_chosen = 0, logps_rejected = 0,
-         logits_chosen = 0, logits_rejected = 0, length_chosen = 0, length_rejected = 0;
+  double loss = 0, rewards_chosen = 0, rewards_rejected = 0, accurate = 0, logps_chosen = 0,
+         logps_rejected = 0, logits_chosen = 0, logits_rejected = 0, length_chosen = 0, length_rejected = 0;
   // KTO: "chosen" sums run over desirable examples, "rejected" over undesirable ones.
   double desirable = 0, undesirable = 0, kl = 0;
 

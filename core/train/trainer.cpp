@@ -6,10 +6,10 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
-#include <mutex>
 #include <sstream>
 
 #include "core/data/collator.h"
@@ -72,7 +72,8 @@ void validate(const TrainerInputs& in, const TrainerConfig& c) {
   if (!in.eval_margins.empty() && in.eval_margins.size() != in.eval_pairs.size())
     throw ConfigError("trainer: one margin per eval pair expected");
   if (c.objective == Objective::Preference && uses_term(c.loss, LossType::Margin) && in.train_margins.empty())
-    throw ConfigError("trainer: the margin loss needs per-pair scores (score_chosen / score_rejected in the data)");
+    throw ConfigError(
+        "trainer: the margin loss needs per-pair scores (score_chosen / score_rejected in the data)");
 }
 
 // Autocast for the forward passes of a step (torch.autocast("cuda", dtype=torch.bfloat16)).
@@ -119,10 +120,11 @@ struct Update {
 };
 
 // SFT: the NLL of the chosen completions as its share of the step's per-token mean.
-void sft_micro_step(LlamaForCausalLM& policy, const PreferenceBatch& b, double step_tokens, int64_t chunk_rows,
-                    StepSums& sums) {
+void sft_micro_step(LlamaForCausalLM& policy, const PreferenceBatch& b, double step_tokens,
+                    int64_t chunk_rows, StepSums& sums) {
   // Only the chosen half: rows [0, B). (B, T)
-  auto lp = model_response_logprobs(policy, b.input_ids.narrow(0, 0, b.pairs), b.attention_mask.narrow(0, 0, b.pairs),
+  auto lp = model_response_logprobs(policy, b.input_ids.narrow(0, 0, b.pairs),
+                                    b.attention_mask.narrow(0, 0, b.pairs),
                                     b.response_mask.narrow(0, 0, b.pairs), chunk_rows)
                 .logps;
   auto nll = -lp.sum.sum();
@@ -131,8 +133,8 @@ void sft_micro_step(LlamaForCausalLM& policy, const PreferenceBatch& b, double s
 }
 
 // KTO on (B) labelled rows.
-void kto_micro_step(const BatchLogps& out, const torch::Tensor& labels, const LossConfig& loss, double step_pairs,
-                    StepSums& sums) {
+void kto_micro_step(const BatchLogps& out, const torch::Tensor& labels, const LossConfig& loss,
+                    double step_pairs, StepSums& sums) {
   // rows' "rejected" half is the mismatched completion: only the (detached) KL estimate reads it.
   auto ko = kto_loss(kto_config(loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
                      out.logps.policy_rejected.detach(), out.logps.reference_rejected);
@@ -201,13 +203,15 @@ struct Trainer::State {
 
   std::vector<size_t> next_indices() {
     std::vector<size_t> batch;
-    const auto want = static_cast<size_t>(std::min<int64_t>(config.batch_size, static_cast<int64_t>(train_pairs.size())));
+    const auto want =
+        static_cast<size_t>(std::min<int64_t>(config.batch_size, static_cast<int64_t>(train_pairs.size())));
     while (batch.size() < want) {
       if (cursor >= order.size()) {
         order.resize(train_pairs.size());
         std::iota(order.begin(), order.end(), size_t{0});
         for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-        if (config.group_by_length) group_by_length(order, row_lengths(), static_cast<size_t>(config.batch_size));
+        if (config.group_by_length)
+          group_by_length(order, row_lengths(), static_cast<size_t>(config.batch_size));
         cursor = 0;
         ++epoch;
         epoch_slots = epoch_padded = 0;
@@ -222,7 +226,8 @@ struct Trainer::State {
     std::vector<int64_t> out;
     out.reserve(train_pairs.size());
     for (const auto& p : train_pairs)
-      out.push_back(static_cast<int64_t>(p.prompt_ids.size() + std::max(p.chosen_ids.size(), p.rejected_ids.size())));
+      out.push_back(
+          static_cast<int64_t>(p.prompt_ids.size() + std::max(p.chosen_ids.size(), p.rejected_ids.size())));
     return out;
   }
 
@@ -248,14 +253,17 @@ struct Trainer::State {
       epoch_slots += b.attention_mask.numel();
       epoch_padded += b.attention_mask.numel() - real;
       if (config.objective == Objective::Sft)
-        mb.sft_tokens +=
-            b.response_mask.narrow(0, 0, b.pairs).narrow(1, 1, b.response_mask.size(1) - 1).sum().item<double>();
+        mb.sft_tokens += b.response_mask.narrow(0, 0, b.pairs)
+                             .narrow(1, 1, b.response_mask.size(1) - 1)
+                             .sum()
+                             .item<double>();
     }
     return mb;
   }
 
   // π_ref for some rows: their precomputed sums when there are, else a forward pass of the model.
-  ReferenceSource reference_source(const std::optional<ReferenceLogps>& precomputed, const std::vector<size_t>& rows) {
+  ReferenceSource reference_source(const std::optional<ReferenceLogps>& precomputed,
+                                   const std::vector<size_t>& rows) {
     ReferenceSource source{.model = reference_model()};
     if (precomputed) {
       source.chosen = rows_of(precomputed->chosen, rows);
@@ -267,7 +275,8 @@ struct Trainer::State {
   // Clips the gradient and steps the optimiser, or skips a non-finite step: an event, and a
   // TrainingError after max_nonfinite_steps in a row.
   Update update(double loss, const MicroBatches& mb, const TrainerCallbacks& callbacks) {
-    const double max_norm = config.max_grad_norm > 0 ? config.max_grad_norm : std::numeric_limits<double>::infinity();
+    const double max_norm =
+        config.max_grad_norm > 0 ? config.max_grad_norm : std::numeric_limits<double>::infinity();
     Update u;
     u.grad_norm = torch::nn::utils::clip_grad_norm_(policy->parameters(), max_norm);
     u.skipped = !std::isfinite(loss) || !std::isfinite(u.grad_norm);
@@ -307,7 +316,8 @@ struct Trainer::State {
       for (auto& p : reference->named_parameters()) p.value().mul_(1.0 - alpha).add_(source[p.key()], alpha);
     }
     if (callbacks.on_event)
-      callbacks.on_event({.step = step, .kind = "reference_sync",
+      callbacks.on_event({.step = step,
+                          .kind = "reference_sync",
                           .message = "reference ← " + std::to_string(alpha) + "·policy + " +
                                      std::to_string(1.0 - alpha) + "·reference"});
   }
@@ -316,7 +326,8 @@ struct Trainer::State {
                       std::chrono::steady_clock::time_point step_started) const {
     const double n = mb.pairs;
     // KTO: chosen-side means over desirable examples, rejected-side over undesirable ones.
-    const double nc = kto() ? std::max(1.0, sums.desirable) : n, nr = kto() ? std::max(1.0, sums.undesirable) : n;
+    const double nc = kto() ? std::max(1.0, sums.desirable) : n,
+                 nr = kto() ? std::max(1.0, sums.undesirable) : n;
     StepMetrics m;
     m.skipped = u.skipped;
     m.step = step;
@@ -324,7 +335,8 @@ struct Trainer::State {
     m.loss = loss;
     m.rewards_chosen = sums.rewards_chosen / nc;
     m.rewards_rejected = sums.rewards_rejected / nr;
-    m.rewards_margins = kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
+    m.rewards_margins =
+        kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
     m.rewards_accuracies = sums.accurate / n;
     m.logps_chosen = sums.logps_chosen / nc;
     m.logps_rejected = sums.logps_rejected / nr;
@@ -333,12 +345,14 @@ struct Trainer::State {
     m.length_chosen = sums.length_chosen / nc;
     m.length_rejected = sums.length_rejected / nr;
     m.kl = sums.kl / static_cast<double>(mb.batches.size());
-    m.padding_ratio = epoch_slots > 0 ? static_cast<double>(epoch_padded) / static_cast<double>(epoch_slots) : 0.0;
+    m.padding_ratio =
+        epoch_slots > 0 ? static_cast<double>(epoch_padded) / static_cast<double>(epoch_slots) : 0.0;
     m.learning_rate = lr;
     m.beta = config.loss.beta;
     m.grad_norm = u.grad_norm;
     m.tokens = tokens;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count();
     m.tokens_per_second = seconds > 0 ? static_cast<double>(mb.tokens) / seconds : 0.0;
     m.elapsed_seconds = elapsed();
     return m;
@@ -349,8 +363,10 @@ struct Trainer::State {
   }
 };
 
-Trainer::Trainer(LlamaForCausalLM policy, std::vector<TokenizedPair> pairs, int64_t pad_id, TrainerConfig config)
-    : Trainer(TrainerInputs{.policy = std::move(policy), .train_pairs = std::move(pairs), .pad_id = pad_id}, config) {}
+Trainer::Trainer(LlamaForCausalLM policy, std::vector<TokenizedPair> pairs, int64_t pad_id,
+                 TrainerConfig config)
+    : Trainer(TrainerInputs{.policy = std::move(policy), .train_pairs = std::move(pairs), .pad_id = pad_id},
+              config) {}
 
 Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
   validate(in, config);
@@ -383,11 +399,11 @@ Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
   std::vector<torch::Tensor> trainable;
   for (const auto& p : s.policy->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  s.optimizer = std::make_unique<torch::optim::AdamW>(
-      trainable, torch::optim::AdamWOptions(config.learning_rate)
-                                  .betas({config.adam_beta1, config.adam_beta2})
-                                  .eps(config.adam_epsilon)
-                                  .weight_decay(config.weight_decay));
+  s.optimizer =
+      std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(config.learning_rate)
+                                                           .betas({config.adam_beta1, config.adam_beta2})
+                                                           .eps(config.adam_epsilon)
+                                                           .weight_decay(config.weight_decay));
   s.policy->train();
 }
 
@@ -446,14 +462,14 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
       sft_micro_step(s.policy, mb.batches[k], mb.sft_tokens, c.logit_chunk_rows, sums);
       continue;
     }
-    auto out = batch_preference_logps(s.policy, s.reference_source(s.train_reference, rows), mb.batches[k], c.loss,
-                                      c.logit_chunk_rows);
+    auto out = batch_preference_logps(s.policy, s.reference_source(s.train_reference, rows), mb.batches[k],
+                                      c.loss, c.logit_chunk_rows);
     if (out.ran_reference) ++s.counters.reference_forwards;
     if (s.kto())
       kto_micro_step(out, labels_of(s.train_desirable, rows).to(device), c.loss, mb.pairs, sums);
     else
-      preference_micro_step(out, s.train_margins.empty() ? torch::Tensor() : rows_of(s.train_margins, rows), c.loss,
-                            s.bco, mb.pairs, sums);
+      preference_micro_step(out, s.train_margins.empty() ? torch::Tensor() : rows_of(s.train_margins, rows),
+                            c.loss, s.bco, mb.pairs, sums);
   }
   sums.settle();
   const double loss = sums.loss / (c.objective == Objective::Sft ? std::max(1.0, mb.sft_tokens) : mb.pairs);
@@ -470,22 +486,25 @@ PreferenceEval Trainer::evaluate() {
   PreferenceEval result;
   if (!s.eval_pairs.empty()) {
     if (s.kto()) {
-      result = evaluate_kto(s.policy, s.reference_model(), s.eval_pairs, s.eval_desirable, s.pad_id, s.config.loss,
-                            s.config.eval_batch_size, s.eval_reference ? &*s.eval_reference : nullptr);
+      result =
+          evaluate_kto(s.policy, s.reference_model(), s.eval_pairs, s.eval_desirable, s.pad_id, s.config.loss,
+                       s.config.eval_batch_size, s.eval_reference ? &*s.eval_reference : nullptr);
     } else if (s.config.objective == Objective::Sft) {
       auto loss = s.config.loss;
       loss.type = LossType::Cpo;  // reads no reference; its NLL part is not reported, only log-probs
       loss.terms.clear();
-      result = evaluate_preferences(s.policy, nullptr, s.eval_pairs, s.pad_id, loss, s.config.eval_batch_size);
+      result =
+          evaluate_preferences(s.policy, nullptr, s.eval_pairs, s.pad_id, loss, s.config.eval_batch_size);
       result.mean_loss = -result.logps_chosen / std::max(1.0, result.length_chosen);
     } else {
-      result = evaluate_preferences(s.policy, s.reference_model(), s.eval_pairs, s.pad_id,
-                                    s.config.loss, s.config.eval_batch_size,
-                                    s.eval_reference ? &*s.eval_reference : nullptr, s.eval_margins);
+      result = evaluate_preferences(s.policy, s.reference_model(), s.eval_pairs, s.pad_id, s.config.loss,
+                                    s.config.eval_batch_size, s.eval_reference ? &*s.eval_reference : nullptr,
+                                    s.eval_margins);
     }
     if (s.config.measure_sampled_length && s.config.sample_prompts > 0) {
       std::vector<std::vector<int64_t>> prompts;
-      for (size_t i = 0; i < s.eval_pairs.size() && static_cast<int64_t>(prompts.size()) < s.config.sample_prompts; ++i)
+      for (size_t i = 0;
+           i < s.eval_pairs.size() && static_cast<int64_t>(prompts.size()) < s.config.sample_prompts; ++i)
         prompts.push_back(s.eval_pairs[i].prompt_ids);
       GenerationConfig g;
       g.max_new_tokens = s.config.sample_max_new_tokens;
@@ -527,7 +546,8 @@ int64_t Trainer::steps_done() const { return state_->step; }
 TrainerEvent Trainer::set_beta(double beta) {
   if (!(beta > 0)) throw ConfigError("beta must be > 0");
   auto& s = *state_;
-  TrainerEvent e{.step = s.step, .kind = "beta",
+  TrainerEvent e{.step = s.step,
+                 .kind = "beta",
                  .message = "beta " + std::to_string(s.config.loss.beta) + " -> " + std::to_string(beta) +
                             " after step " + std::to_string(s.step),
                  .value = beta};
@@ -538,7 +558,8 @@ TrainerEvent Trainer::set_beta(double beta) {
 TrainerEvent Trainer::set_learning_rate(double learning_rate) {
   if (!(learning_rate > 0)) throw ConfigError("learning rate must be > 0");
   auto& s = *state_;
-  TrainerEvent e{.step = s.step, .kind = "learning_rate",
+  TrainerEvent e{.step = s.step,
+                 .kind = "learning_rate",
                  .message = "learning rate " + std::to_string(s.config.learning_rate) + " -> " +
                             std::to_string(learning_rate) + " after step " + std::to_string(s.step),
                  .value = learning_rate};
@@ -589,8 +610,8 @@ void Trainer::load_state(const fs::path& dir) {
     in >> j;
     if (j.at("train_pairs").get<size_t>() != s.train_pairs.size())
       throw TrainingError((dir / "trainer_state.json").string() + ": saved for " +
-                          std::to_string(j.at("train_pairs").get<size_t>()) + " training pairs, this run has " +
-                          std::to_string(s.train_pairs.size()));
+                          std::to_string(j.at("train_pairs").get<size_t>()) +
+                          " training pairs, this run has " + std::to_string(s.train_pairs.size()));
     s.step = j.at("step").get<int64_t>();
     s.epoch = j.at("epoch").get<int64_t>();
     s.cursor = j.at("cursor").get<size_t>();

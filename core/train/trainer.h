@@ -25,15 +25,15 @@ struct TrainerInputs {
   std::vector<TokenizedPair> train_pairs;
   std::vector<TokenizedPair> eval_pairs;
   int64_t pad_id = 0;
-  std::optional<int64_t> eos_id;                 // stops sampled answers
-  LlamaForCausalLM reference{nullptr};           // a separate π_ref folder, already loaded
-  std::vector<double> train_margins;             // score_w − score_l per train pair (margin loss)
+  std::optional<int64_t> eos_id;        // stops sampled answers
+  LlamaForCausalLM reference{nullptr};  // a separate π_ref folder, already loaded
+  std::vector<double> train_margins;    // score_w − score_l per train pair (margin loss)
   std::vector<double> eval_margins;
   // KTO: non-empty labels make the pairs KTO rows (core/data/kto_rows.h): chosen_ids = the example's
   // completion, rejected_ids = the mismatched completion for the KL estimate.
   std::vector<bool> train_desirable;
   std::vector<bool> eval_desirable;
-  std::filesystem::path reference_cache_dir;     // empty: precomputed log-probs are not stored
+  std::filesystem::path reference_cache_dir;  // empty: precomputed log-probs are not stored
 };
 
 struct TrainerCallbacks {
@@ -60,7 +60,8 @@ class Trainer {
   void prepare(const TrainerCallbacks& callbacks = {});
 
   // One optimiser step over grad_accumulation micro-batches of batch_size pairs (reshuffled each
-  // epoch). Throws TrainingError (core/runtime/error.h) after max_nonfinite_steps consecutive non-finite steps.
+  // epoch). Throws TrainingError (core/runtime/error.h) after max_nonfinite_steps consecutive non-finite
+  // steps.
   StepMetrics step(const TrainerCallbacks& callbacks = {});
   // Implicit-reward evaluation on the eval split (empty result without one), with sampled length.
   PreferenceEval evaluate();

@@ -26,7 +26,9 @@ inline std::filesystem::path checkpoint_dir(const std::filesystem::path& run_dir
 // The step a checkpoint folder holds (from its name).
 inline int64_t checkpoint_step(const std::filesystem::path& checkpoint) {
   const auto name = checkpoint.filename().string();
-  const auto bad = [&] { return TrainingError(checkpoint.string() + ": not a checkpoint folder (step-NNNNNN)"); };
+  const auto bad = [&] {
+    return TrainingError(checkpoint.string() + ": not a checkpoint folder (step-NNNNNN)");
+  };
   if (name.rfind(kCheckpointPrefix, 0) != 0) throw bad();
   try {
     return std::stoll(name.substr(kCheckpointPrefix.size()));
@@ -43,7 +45,8 @@ inline std::vector<std::filesystem::path> list_checkpoints(const std::filesystem
   if (!fs::is_directory(dir)) return out;
   for (const auto& e : fs::directory_iterator(dir)) {
     const auto name = e.path().filename().string();
-    if (e.is_directory() && name.rfind(kCheckpointPrefix, 0) == 0 && fs::exists(e.path() / "trainer_state.json"))
+    if (e.is_directory() && name.rfind(kCheckpointPrefix, 0) == 0 &&
+        fs::exists(e.path() / "trainer_state.json"))
       out.push_back(e.path());
   }
   std::sort(out.begin(), out.end(),

@@ -6,8 +6,8 @@ namespace dpo {
 
 // What one optimiser step reports; names follow TRL's DPOTrainer logs (rewards/margins, ...).
 struct StepMetrics {
-  int64_t step = 0;               // 1-based optimiser step
-  int64_t epoch = 0;              // 0-based pass over the training pairs
+  int64_t step = 0;   // 1-based optimiser step
+  int64_t epoch = 0;  // 0-based pass over the training pairs
   double loss = 0;
   double rewards_chosen = 0;      // mean β·log(π/π_ref)(y_w) (KTO: over desirable examples)
   double rewards_rejected = 0;    // mean β·log(π/π_ref)(y_l)
@@ -21,14 +21,14 @@ struct StepMetrics {
   double kl = 0;                  // KTO's z₀ (mean over the step's micro-batches); 0 otherwise
   double logits_chosen = 0;       // mean policy logit over response positions of y_w
   double logits_rejected = 0;
-  double learning_rate = 0;       // used by this step (after warmup / schedule)
-  double beta = 0;                // β of this step (may change between steps while paused)
-  double grad_norm = 0;           // before clipping
-  int64_t tokens = 0;             // tokens processed so far (both halves, no padding)
-  double tokens_per_second = 0;   // of this step
-  double padding_ratio = 0;       // padded share of the token slots batched so far this epoch
-  double elapsed_seconds = 0;     // since training started
-  bool skipped = false;           // non-finite loss or gradient: no update was made
+  double learning_rate = 0;      // used by this step (after warmup / schedule)
+  double beta = 0;               // β of this step (may change between steps while paused)
+  double grad_norm = 0;          // before clipping
+  int64_t tokens = 0;            // tokens processed so far (both halves, no padding)
+  double tokens_per_second = 0;  // of this step
+  double padding_ratio = 0;      // padded share of the token slots batched so far this epoch
+  double elapsed_seconds = 0;    // since training started
+  bool skipped = false;          // non-finite loss or gradient: no update was made
 
   // The mean log-ratios log π − log π_ref behind the rewards (0 when β is unknown).
   double logratio_chosen() const { return beta > 0 ? rewards_chosen / beta : 0.0; }

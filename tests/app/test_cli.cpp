@@ -44,8 +44,9 @@ TEST(Cli, TrainWritesOneMetricsLinePerStep) {
   std::vector<nlohmann::json> rows;
   for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
   ASSERT_EQ(rows.size(), 3u);
-  for (const char* key : {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-                          "logps/chosen", "logps/rejected", "length/chosen", "length/rejected"})
+  for (const char* key :
+       {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
+        "logps/rejected", "length/chosen", "length/rejected"})
     EXPECT_TRUE(rows[0].contains(key)) << key;
   EXPECT_EQ(rows[2]["step"], 3);
   EXPECT_NEAR(rows[0]["loss"].get<double>(), 0.6931471805599453, 1e-4);  // π = π_ref at step 1
@@ -60,7 +61,8 @@ TEST(Cli, BadDataIsOneLineWithFileAndLine) {
   auto dir = fresh_dir("bad");
   fs::create_directories(dir);
   auto data = dir / "bad.jsonl";
-  std::ofstream(data) << "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"prompt\":\"a\",\"chosen\":\"b\"}\n";
+  std::ofstream(data)
+      << "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"prompt\":\"a\",\"chosen\":\"b\"}\n";
   auto r = run("train --steps 1 --data " + data.string() + " --out " + (dir / "run").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.output, "error: " + data.string() + ":2: missing field \"rejected\"\n");
@@ -81,12 +83,15 @@ TEST(Cli, TrainedModelInspectsGeneratesTokenizesAndExports) {
   EXPECT_EQ(info["tokenizer"], "sentencepiece");
 
   // The SFT'd demo model writes a story ending of 5+ tokens; a bare question would end at EOS.
-  auto gen = run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Story: the boy met a new friend. In the end, the boy'");
+  auto gen = run("generate --json --max-new-tokens 5 --model " + model +
+                 " --prompt 'Story: the boy met a new friend. In the end, the boy'");
   ASSERT_EQ(gen.code, 0) << gen.output;
   auto g = nlohmann::json::parse(gen.output);
   EXPECT_EQ(g["ids"].size(), 5u);
   EXPECT_EQ(g["prompt_ids"][0], 1);  // BOS
-  EXPECT_EQ(run("generate --json --max-new-tokens 5 --model " + model + " --prompt 'Story: the boy met a new friend. In the end, the boy'").output,
+  EXPECT_EQ(run("generate --json --max-new-tokens 5 --model " + model +
+                " --prompt 'Story: the boy met a new friend. In the end, the boy'")
+                .output,
             gen.output);  // greedy is deterministic
 
   auto tok = run_with_input("tokenize --json --model " + model, "Story: the boy");
@@ -101,6 +106,7 @@ TEST(Cli, TrainedModelInspectsGeneratesTokenizesAndExports) {
   ASSERT_EQ(exported.code, 0) << exported.output;
   auto bf16 = nlohmann::json::parse(run("inspect-model --json " + (dir / "bf16").string()).output);
   EXPECT_EQ(bf16["stored_dtypes"]["BF16"], 20);
-  EXPECT_EQ(run("export --from " + dir.string() + " --to " + (dir / "bf16").string()).code, 1);  // no overwrite
+  EXPECT_EQ(run("export --from " + dir.string() + " --to " + (dir / "bf16").string()).code,
+            1);  // no overwrite
   fs::remove_all(dir);
 }

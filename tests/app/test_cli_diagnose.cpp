@@ -35,8 +35,9 @@ nlohmann::json record(int step, double loss, double chosen, double rejected, dou
 class CliDiagnose : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("dpo-test-diagnose-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ =
+        fs::temp_directory_path() /
+        ("dpo-test-diagnose-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -50,7 +51,8 @@ class CliDiagnose : public ::testing::Test {
     std::string lines;
     for (int i = 1; i <= 120; ++i) {
       const bool odd = i % 2 == 1;
-      lines += record(i, odd ? 0.6925 : 0.6915, odd ? 0.0015 : 0.0005, odd ? 0.0005 : -0.0025, 0.5).dump() + "\n";
+      lines +=
+          record(i, odd ? 0.6925 : 0.6915, odd ? 0.0015 : 0.0005, odd ? 0.0005 : -0.0025, 0.5).dump() + "\n";
     }
     return lines;
   }
@@ -69,9 +71,10 @@ TEST_F(CliDiagnose, BetaTooHighFromARunDirectory) {
   EXPECT_NE(r.output.find("warning [beta_too_high] The reward margin is stuck at zero (β may be too high)\n"),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("  evidence: after 120 steps, margin 0.002 and loss 0.692 ≈ ln 2 = 0.693 (medians of "
-                          "steps 91–120, β = 0.5)\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("  evidence: after 120 steps, margin 0.002 and loss 0.692 ≈ ln 2 = 0.693 (medians of "
+                    "steps 91–120, β = 0.5)\n"),
+      std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("  try:      Lower β"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("  see:      seed 002 §10"), std::string::npos) << r.output;
@@ -98,7 +101,8 @@ TEST_F(CliDiagnose, HealthyRunIsAllClear) {
   for (int i = 1; i <= 60; ++i) {
     const double t = i / 60.0;
     const double chosen = 0.1 * 0.5 * t, rejected = 0.1 * -8.0 * t;
-    lines += record(i, std::log1p(std::exp(rejected - chosen)), chosen, rejected, 0.5 + 0.4 * t).dump() + "\n";
+    lines +=
+        record(i, std::log1p(std::exp(rejected - chosen)), chosen, rejected, 0.5 + 0.4 * t).dump() + "\n";
   }
   write("metrics.jsonl", lines);
   const auto r = run("diagnose " + dir_.string());
@@ -142,7 +146,8 @@ TEST_F(CliDiagnose, BadLinesNameFileAndLine) {
   write("metrics.jsonl", missing.dump() + "\n");
   r = run("diagnose " + path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.output, "error: " + path + ":1: expected a metrics record with TRL's keys: key 'rewards/margins' not found\n");
+  EXPECT_EQ(r.output, "error: " + path +
+                          ":1: expected a metrics record with TRL's keys: key 'rewards/margins' not found\n");
 
   r = run("diagnose " + (dir_ / "absent").string());
   EXPECT_EQ(r.code, 1);

@@ -1,7 +1,7 @@
 // `dpo lesson`: every shipped lesson, in its short setting, shows the symptom it teaches.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kLessons[] = {"first-run", "beta-too-high", "beta-too-low", "length-exploitation",
+const char* kLessons[] = {"first-run",    "beta-too-high",  "beta-too-low",     "length-exploitation",
                           "noisy-labels", "overconfidence", "reference-matters"};
 
 fs::path fresh_dir(const std::string& name) {
@@ -38,10 +38,12 @@ class LessonSymptom : public testing::TestWithParam<const char*> {};
 
 TEST_P(LessonSymptom, ShowsInTheShortSetting) {
   const auto dir = fresh_dir(GetParam());
-  auto r = run(std::string("--threads 1 lesson run ") + GetParam() + " --short --json --out " + dir.string(), false);
+  auto r = run(std::string("--threads 1 lesson run ") + GetParam() + " --short --json --out " + dir.string(),
+               false);
   ASSERT_TRUE(r.code == 0 || r.code == 3) << r.output;
   const auto j = nlohmann::json::parse(r.output);
-  for (const auto& c : j["clauses"]) EXPECT_TRUE(c["passed"].get<bool>()) << GetParam() << ": " << c["measured"];
+  for (const auto& c : j["clauses"])
+    EXPECT_TRUE(c["passed"].get<bool>()) << GetParam() << ": " << c["measured"];
   EXPECT_TRUE(j["passed"].get<bool>()) << j.dump(2);
   EXPECT_EQ(r.code, 0);
   // Each run leaves its metrics and before/after samples for the studio.
@@ -53,8 +55,8 @@ TEST_P(LessonSymptom, ShowsInTheShortSetting) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllLessons, LessonSymptom, testing::ValuesIn(kLessons),
-                         [](const testing::TestParamInfo<const char*>& info) {
-                           std::string name = info.param;
+                         [](const testing::TestParamInfo<const char*>& param_info) {
+                           std::string name = param_info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
@@ -73,8 +75,9 @@ TEST(CliLesson, MalformedLessonFileIsOneLineNamingFileAndField) {
   const auto dir = fresh_dir("bad");
   fs::create_directories(dir);
   const auto file = dir / "mine.json";
-  std::ofstream(file) << R"({"title": "t", "question": "q", "symptom": "s", "explanation": "e", "seed_section": "x",)"
-                      << R"( "runs": [{"label": "a", "steps": "many"}], "check": "a.final.loss < 1"})";
+  std::ofstream(file)
+      << R"({"title": "t", "question": "q", "symptom": "s", "explanation": "e", "seed_section": "x",)"
+      << R"( "runs": [{"label": "a", "steps": "many"}], "check": "a.final.loss < 1"})";
   auto r = run("lesson run " + file.string());
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.output, "error: " + file.string() + ": field runs[0].steps: must be a number\n");

@@ -1,7 +1,7 @@
 // dpo train / dpo sft end to end: run files, kill-and-resume, SFT then DPO.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -38,8 +38,10 @@ std::vector<nlohmann::json> records(const fs::path& path) {
 // weights, byte for byte, as a run that was never interrupted; its record files match too.
 TEST(CliTrain, KilledMidCheckpointResumesBitExact) {
   auto dir = fresh_dir("resume");
-  const std::string common = "--threads 2 train --steps 9 --checkpoint-every 3 --eval-every 3 --schedule cosine "
-                             "--warmup 2 --grad-accum 2 --batch 4 --quiet --cache-dir " + (dir / "cache").string();
+  const std::string common =
+      "--threads 2 train --steps 9 --checkpoint-every 3 --eval-every 3 --schedule cosine "
+      "--warmup 2 --grad-accum 2 --batch 4 --quiet --cache-dir " +
+      (dir / "cache").string();
   ASSERT_EQ(run(common + " --out " + (dir / "straight").string()).code, 0);
   setenv("DPO_FAULT_CHECKPOINT_STEP", "6", 1);
   auto killed = run(common + " --out " + (dir / "killed").string());
@@ -69,7 +71,8 @@ TEST(CliTrain, KilledMidCheckpointResumesBitExact) {
 
 TEST(CliTrain, RunDirectoryHoldsConfigEvalAndPairRecords) {
   auto dir = fresh_dir("files");
-  auto r = run("--threads 2 train --steps 4 --eval-every 2 --beta 0.2 --lr 2e-3 --quiet --no-cache --out " + dir.string());
+  auto r = run("--threads 2 train --steps 4 --eval-every 2 --beta 0.2 --lr 2e-3 --quiet --no-cache --out " +
+               dir.string());
   ASSERT_EQ(r.code, 0) << r.output;
   auto config = nlohmann::json::parse(bytes_of(dir / "config.json"));
   EXPECT_EQ(config["run"]["trainer"]["beta"], 0.2);
@@ -83,7 +86,8 @@ TEST(CliTrain, RunDirectoryHoldsConfigEvalAndPairRecords) {
   EXPECT_EQ(pairs.size(), 2 * config["eval_pairs"].get<size_t>());
   for (const auto& p : pairs) EXPECT_EQ(p["misranked"], !(p["margin"].get<double>() > 0));
   auto metrics = records(dir / "metrics.jsonl");
-  for (const char* key : {"logits/chosen", "num_tokens", "tokens_per_second", "learning_rate", "grad_norm", "beta"})
+  for (const char* key :
+       {"logits/chosen", "num_tokens", "tokens_per_second", "learning_rate", "grad_norm", "beta"})
     EXPECT_TRUE(metrics[0].contains(key)) << key;
   fs::remove_all(dir);
 }
@@ -107,17 +111,17 @@ TEST(CliTrain, SftThenDpoFromTheSftModel) {
     const char* things[] = {"sky", "grass", "snow", "coal", "blood", "sun", "sea", "leaf"};
     const char* colours[] = {"blue", "green", "white", "black", "red", "yellow", "blue", "green"};
     for (int i = 0; i < 8; ++i)
-      data << "{\"prompt\": \"Colour of the " << things[i] << ":\", \"chosen\": \" the " << things[i] << " is "
-           << colours[i] << ".\", \"rejected\": \" purple.\"}\n";
+      data << "{\"prompt\": \"Colour of the " << things[i] << ":\", \"chosen\": \" the " << things[i]
+           << " is " << colours[i] << ".\", \"rejected\": \" purple.\"}\n";
   }
-  auto sft = run("--threads 2 sft --steps 15 --lr 3e-3 --eval-every 0 --no-cache --data " + (dir / "colours.jsonl").string() +
-                 " --out " + (dir / "sft").string());
+  auto sft = run("--threads 2 sft --steps 15 --lr 3e-3 --eval-every 0 --no-cache --data " +
+                 (dir / "colours.jsonl").string() + " --out " + (dir / "sft").string());
   ASSERT_EQ(sft.code, 0) << sft.output;
   auto nll = records(dir / "sft" / "metrics.jsonl");
   ASSERT_EQ(nll.size(), 15u);
   EXPECT_LT(nll.back()["loss"].get<double>(), nll.front()["loss"].get<double>() - 1.0);
-  auto dpo = run("--threads 2 train --steps 3 --quiet --no-cache --model " + (dir / "sft" / "final").string() +
-                 " --out " + (dir / "dpo").string());
+  auto dpo = run("--threads 2 train --steps 3 --quiet --no-cache --model " +
+                 (dir / "sft" / "final").string() + " --out " + (dir / "dpo").string());
   ASSERT_EQ(dpo.code, 0) << dpo.output;
   auto first = records(dir / "dpo" / "metrics.jsonl").front();
   EXPECT_NEAR(first["loss"].get<double>(), 0.6931471805599453, 1e-5);  // π = π_ref = the SFT model

@@ -29,7 +29,8 @@ TEST(HfRun, BytelevelBpeModelTrainsOnTrlPairsAndExports) {
   config["bos_token_id"] = 50256;
   config["eos_token_id"] = 50256;
   write_checkpoint(dir / "model", config, torch::kFloat32);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(tokenizer_dir / f, dir / "model" / f);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(tokenizer_dir / f, dir / "model" / f);
 
   dpo::app::RunOptions options;
   options.model_dir = (dir / "model").string();
@@ -78,7 +79,8 @@ fs::path make_bpe_model(const fs::path& dir) {
   config["eos_token_id"] = 50256;
   write_checkpoint(dir / "model", config, torch::kFloat32);
   const auto tokenizer_dir = fs::path(shared_data("tokenizers/phi2_gpt2_bpe"));
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(tokenizer_dir / f, dir / "model" / f);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(tokenizer_dir / f, dir / "model" / f);
   return dir / "model";
 }
 }  // namespace
@@ -107,7 +109,9 @@ TEST(HfRun, EveryLossTrainsOnARealFormatCheckpoint) {
   for (const auto& info : dpo::loss_table()) {
     dpo::app::RunOptions options;
     options.model_dir = model.string();
-    options.data_path = info.type == dpo::LossType::Kto ? unpaired : info.type == dpo::LossType::Margin ? scored.string() : pairs;
+    options.data_path = info.type == dpo::LossType::Kto      ? unpaired
+                        : info.type == dpo::LossType::Margin ? scored.string()
+                                                             : pairs;
     options.no_cache = true;
     options.eval_fraction = 0;
     options.trainer.loss.type = info.type;
@@ -116,7 +120,10 @@ TEST(HfRun, EveryLossTrainsOnARealFormatCheckpoint) {
     options.trainer.batch_size = 4;
     auto setup = dpo::app::prepare_run(options);
     std::vector<dpo::StepMetrics> steps;
-    dpo::train(*setup.trainer, [&](const dpo::StepMetrics& m) { steps.push_back(m); return true; });
+    dpo::train(*setup.trainer, [&](const dpo::StepMetrics& m) {
+      steps.push_back(m);
+      return true;
+    });
     ASSERT_EQ(steps.size(), 2u) << info.name;
     for (const auto& m : steps) {
       EXPECT_TRUE(std::isfinite(m.loss) && !m.skipped) << info.name << " step " << m.step;

@@ -1,7 +1,7 @@
 // app::RunDirectory / app::load_run: a run written by `dpo train` reads back as the same records.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
@@ -31,7 +31,8 @@ std::vector<std::string> lines_of(const fs::path& path) {
 
 void write_lines(const fs::path& path, const std::vector<std::string>& lines, bool final_newline = true) {
   std::ofstream out(path, std::ios::trunc);
-  for (size_t i = 0; i < lines.size(); ++i) out << lines[i] << (i + 1 < lines.size() || final_newline ? "\n" : "");
+  for (size_t i = 0; i < lines.size(); ++i)
+    out << lines[i] << (i + 1 < lines.size() || final_newline ? "\n" : "");
 }
 
 // One CLI run shared by the tests below (a few demo steps); removed when the tests end.
@@ -40,8 +41,10 @@ const fs::path& cli_run() {
   static const fs::path dir = [] {
     auto d = fresh_dir("cli");
     g_cli_dir = d;
-    auto r = run("--threads 2 train --steps 4 --eval-every 2 --checkpoint-every 2 --beta 0.2 --quiet --no-cache --out " +
-                 d.string());
+    auto r =
+        run("--threads 2 train --steps 4 --eval-every 2 --checkpoint-every 2 --beta 0.2 --quiet --no-cache "
+            "--out " +
+            d.string());
     EXPECT_EQ(r.code, 0) << r.output;
     return d;
   }();

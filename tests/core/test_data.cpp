@@ -26,7 +26,8 @@ std::string error_of(const std::string& text) {
 
 TEST(Jsonl, ReadsRowsAndLines) {
   auto pairs = dpo::parse_preference_jsonl(
-      "{\"prompt\":\"a\",\"chosen\":\" b\",\"rejected\":\" c\"}\n\n{\"prompt\":\"d\",\"chosen\":\"e\",\"rejected\":\"f\"}\n",
+      "{\"prompt\":\"a\",\"chosen\":\" b\",\"rejected\":\" "
+      "c\"}\n\n{\"prompt\":\"d\",\"chosen\":\"e\",\"rejected\":\"f\"}\n",
       "x");
   ASSERT_EQ(pairs.size(), 2u);
   EXPECT_EQ(pairs[0].chosen, " b");
@@ -35,10 +36,12 @@ TEST(Jsonl, ReadsRowsAndLines) {
 
 TEST(Jsonl, ErrorsNameFileLineAndField) {
   const std::string ok = "{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n";
-  EXPECT_EQ(error_of(ok + "{\"prompt\":\"a\",\"chosen\":\"b\"}\n"), "pairs.jsonl:2: missing field \"rejected\"");
+  EXPECT_EQ(error_of(ok + "{\"prompt\":\"a\",\"chosen\":\"b\"}\n"),
+            "pairs.jsonl:2: missing field \"rejected\"");
   EXPECT_EQ(error_of(ok + ok + "{\"prompt\":1,\"chosen\":\"b\",\"rejected\":\"c\"}"),
             "pairs.jsonl:3: field \"prompt\" must be a string, got number");
-  EXPECT_EQ(error_of("{\"prompt\":\"a\",\"chosen\":\"\",\"rejected\":\"c\"}"), "pairs.jsonl:1: field \"chosen\" is empty");
+  EXPECT_EQ(error_of("{\"prompt\":\"a\",\"chosen\":\"\",\"rejected\":\"c\"}"),
+            "pairs.jsonl:1: field \"chosen\" is empty");
   EXPECT_EQ(error_of("{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"b\"}"),
             "pairs.jsonl:1: \"chosen\" and \"rejected\" are identical");
   EXPECT_EQ(error_of(ok + "[1,2]"), "pairs.jsonl:2: expected a JSON object, got array");
@@ -110,13 +113,15 @@ TEST(Collator, ChosenRowsThenRejectedRowsWithMasks) {
                                      1, 6, 2, 0, 0,  //
                                      1, 5, 8, 9, 2,  //
                                      1, 4, 2, 0, 0},
-                                    torch::kLong).view({4, 5});
+                                    torch::kLong)
+                          .view({4, 5});
   EXPECT_TRUE(torch::equal(batch.input_ids, expected_ids));
   auto expected_response = torch::tensor({0, 0, 1, 1, 0,  //
                                           0, 1, 1, 0, 0,  //
                                           0, 0, 1, 1, 1,  //
                                           0, 1, 1, 0, 0},
-                                         torch::kFloat32).view({4, 5});
+                                         torch::kFloat32)
+                               .view({4, 5});
   EXPECT_TRUE(torch::equal(batch.response_mask, expected_response));
   EXPECT_EQ(batch.attention_mask.sum().item<int64_t>(), 4 + 3 + 5 + 3);
 }

@@ -11,8 +11,8 @@
 #include "core/demo/true_reward.h"
 #include "core/io/hf_folder.h"
 #include "core/tokenizer/chat_template.h"
-#include "core/tokenizer/tokenizer_config.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "core/tokenizer/tokenizer_config.h"
 #include "resources/demo_assets.h"
 
 namespace {
@@ -27,7 +27,8 @@ std::string read_file(const std::string& path) {
 TEST(DemoWorld, CommittedFilesMatchTheGenerator) {
   // resources/demo is made by `dpo make-demo`; a hand edit or a generator change shows up here.
   const auto world = dpo::generate_demo_world(dpo::resources::kDemoSeed, dpo::resources::kDemoPairs);
-  EXPECT_EQ(read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/preferences.jsonl"), dpo::preference_jsonl(world.pairs));
+  EXPECT_EQ(read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/preferences.jsonl"),
+            dpo::preference_jsonl(world.pairs));
   EXPECT_EQ(read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/corpus.txt"), world.corpus);
   EXPECT_EQ(dpo::resources::demo_preferences_jsonl(), dpo::preference_jsonl(world.pairs));
 }
@@ -69,7 +70,9 @@ TEST(DemoWorld, CommittedVariantsMatchTheGenerator) {
   for (const auto& d : dpo::demo_datasets()) {
     const auto committed = read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/" + d.file);
     ASSERT_FALSE(committed.empty()) << d.file;
-    EXPECT_EQ(committed, dpo::demo_dataset_jsonl(d.name, dpo::resources::kDemoSeed, dpo::resources::kDemoPairs)) << d.file;
+    EXPECT_EQ(committed,
+              dpo::demo_dataset_jsonl(d.name, dpo::resources::kDemoSeed, dpo::resources::kDemoPairs))
+        << d.file;
   }
   // A small slice by hand: the first clean pair, as the generator's first draws make it.
   const auto first = read_file(std::string(DPO_SOURCE_DEMO_DIR) + "/preferences.jsonl").substr(0, 200);
@@ -83,7 +86,8 @@ TEST(TrueReward, ArithmeticIsCorrectness) {
   EXPECT_EQ(dpo::arithmetic_reward("Question: what is 9 + 9?\nAnswer:", "9 + 9 = 18. I checked it."), 1.0);
   EXPECT_EQ(dpo::arithmetic_reward("Question: what is 9 + 9?\nAnswer:", " eighteen"), 0.0);
   EXPECT_EQ(dpo::arithmetic_reward("Question: what is 9 + 9?\nAnswer:", " = 1"), 0.0);
-  EXPECT_EQ(dpo::true_reward("Question: what is 2 + 2?\nAnswer:", " 2 + 2 = 4.").task, dpo::DemoTask::Arithmetic);
+  EXPECT_EQ(dpo::true_reward("Question: what is 2 + 2?\nAnswer:", " 2 + 2 = 4.").task,
+            dpo::DemoTask::Arithmetic);
 }
 
 TEST(TrueReward, LexiconsCountWords) {
@@ -96,7 +100,9 @@ TEST(TrueReward, LexiconsCountWords) {
   // "happy but cold and sad": 1 happy, 2 sad: 0.5·(1 − 1/3).
   EXPECT_DOUBLE_EQ(dpo::sentiment_reward("happy but cold and sad"), 0.5 * (1.0 - 1.0 / 3.0));
   EXPECT_DOUBLE_EQ(dpo::sentiment_reward("the the the"), 0.5);
-  EXPECT_EQ(dpo::true_reward("Story: the boy met a new friend. In the end, the boy", " laughed with joy.").reward, 1.0);
+  EXPECT_EQ(
+      dpo::true_reward("Story: the boy met a new friend. In the end, the boy", " laughed with joy.").reward,
+      1.0);
   EXPECT_EQ(dpo::true_reward("Hello", " 1 + 1 = 2.").reward, 0.0);
 }
 
@@ -105,13 +111,15 @@ TEST(DemoDatasets, VariantsHaveTheirStatedProperties) {
   const size_t n = dpo::resources::kDemoPairs;
   const auto clean = dpo::demo_clean_pairs(seed, n);
   for (const auto& p : clean)
-    EXPECT_GT(dpo::true_reward(p.prompt, p.chosen).reward, dpo::true_reward(p.prompt, p.rejected).reward) << p.prompt;
+    EXPECT_GT(dpo::true_reward(p.prompt, p.chosen).reward, dpo::true_reward(p.prompt, p.rejected).reward)
+        << p.prompt;
 
   std::vector<size_t> flipped;
   const auto noisy = dpo::demo_noisy_pairs(seed, n, 0.25, &flipped);
   ASSERT_EQ(flipped.size(), 60u);  // 0.25 · 240
   size_t swapped = 0;
-  for (size_t i = 0; i < n; ++i) swapped += noisy[i].chosen == clean[i].rejected && noisy[i].rejected == clean[i].chosen;
+  for (size_t i = 0; i < n; ++i)
+    swapped += noisy[i].chosen == clean[i].rejected && noisy[i].rejected == clean[i].chosen;
   EXPECT_EQ(swapped, 60u);
   EXPECT_TRUE(std::is_sorted(flipped.begin(), flipped.end()));
 
@@ -138,7 +146,8 @@ TEST(DemoDatasets, VariantsHaveTheirStatedProperties) {
 
   const auto eval = dpo::demo_eval_pairs(seed);
   ASSERT_EQ(eval.size(), dpo::kDemoEvalPairs);
-  EXPECT_NE(dpo::preference_jsonl(eval), dpo::preference_jsonl(dpo::demo_clean_pairs(seed, dpo::kDemoEvalPairs)));
+  EXPECT_NE(dpo::preference_jsonl(eval),
+            dpo::preference_jsonl(dpo::demo_clean_pairs(seed, dpo::kDemoEvalPairs)));
   for (const auto& p : eval) EXPECT_GT(*p.score_chosen, *p.score_rejected);
 }
 
@@ -151,9 +160,11 @@ TEST(DemoModel, IsAHuggingFaceFolderWithAChatTemplate) {
   const auto config = dpo::read_tokenizer_config(dir + "/tokenizer_config.json");
   ASSERT_TRUE(config.chat_template);
   const auto tmpl = dpo::ChatTemplate::parse(*config.chat_template, "demo chat template");
-  nlohmann::json context = {{"messages", {{{"role", "user"}, {"content", "User: may I sit here?\nAssistant:"}},
-                                          {{"role", "assistant"}, {"content", "Of course."}}}},
-                            {"bos_token", "<s>"}, {"eos_token", "</s>"}};
+  nlohmann::json context = {{"messages",
+                             {{{"role", "user"}, {"content", "User: may I sit here?\nAssistant:"}},
+                              {{"role", "assistant"}, {"content", "Of course."}}}},
+                            {"bos_token", "<s>"},
+                            {"eos_token", "</s>"}};
   EXPECT_EQ(tmpl.render(context), "<s>User: may I sit here?\nAssistant: Of course.</s>");
   // The embedded copy is the same folder, byte for byte.
   ASSERT_FALSE(dpo::resources::demo_model_files().empty());

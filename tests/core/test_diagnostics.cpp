@@ -98,7 +98,8 @@ TEST(Diagnose, HealthyRunIsAllClear) {
 TEST(Diagnose, TooFewStepsForTrends) {
   auto in = healthy_run();
   in.steps.resize(10);
-  for (auto& m : in.steps) m.rewards_chosen = m.rewards_rejected = m.rewards_margins = 0, m.loss = std::log(2.0);
+  for (auto& m : in.steps)
+    m.rewards_chosen = m.rewards_rejected = m.rewards_margins = 0, m.loss = std::log(2.0);
   EXPECT_TRUE(dpo::diagnose::diagnose(in).empty());
 }
 
@@ -159,7 +160,8 @@ TEST(Diagnose, ChosenLogProbabilityFalling) {
   EXPECT_EQ(f.id, "chosen_logp_falling");
   // First max(3, 120/10) = 12 steps: median at step 6.5 → −50 − 10·6.5/120 = −50.5417.
   // Last 30 steps: median at 105.5 → −58.7917. Second half fall: 10·59/120 = 4.9167.
-  EXPECT_TRUE(has(f.evidence, "from -50.54 (median of the first 12 steps) to -58.79 (last 30 steps)")) << f.evidence;
+  EXPECT_TRUE(has(f.evidence, "from -50.54 (median of the first 12 steps) to -58.79 (last 30 steps)"))
+      << f.evidence;
   EXPECT_TRUE(has(f.evidence, "steps 61–120: 4.92 nats")) << f.evidence;
 }
 
@@ -183,7 +185,8 @@ TEST(Diagnose, LengthBiasInTheData) {
   ASSERT_EQ(findings.size(), 1u) << ids(findings);
   EXPECT_EQ(findings[0].id, "length_bias_in_data");
   EXPECT_EQ(findings[0].severity, Severity::Info);
-  EXPECT_TRUE(has(findings[0].evidence, "average 45.0 tokens and rejected 25.0 (1.80×)")) << findings[0].evidence;
+  EXPECT_TRUE(has(findings[0].evidence, "average 45.0 tokens and rejected 25.0 (1.80×)"))
+      << findings[0].evidence;
 }
 
 TEST(Diagnose, AccuracySaturatingEarly) {
@@ -220,7 +223,8 @@ TEST(Diagnose, BimodalMarginsSuggestNoisyLabels) {
   ASSERT_EQ(findings.size(), 1u) << ids(findings);
   const Finding& f = findings[0];
   EXPECT_EQ(f.id, "bimodal_margins");
-  EXPECT_TRUE(has(f.evidence, std::string("of 200 pairs, 160 (80 %) sit around margin ") + right_mean)) << f.evidence;
+  EXPECT_TRUE(has(f.evidence, std::string("of 200 pairs, 160 (80 %) sit around margin ") + right_mean))
+      << f.evidence;
   EXPECT_TRUE(has(f.evidence, std::string("and 40 (20 %) around ") + wrong_mean)) << f.evidence;
   EXPECT_TRUE(has(f.suggestion, "rDPO")) << f.suggestion;
 }
@@ -242,7 +246,8 @@ TEST(Diagnose, NonFiniteValuesAreAnErrorAndListedFirst) {
   ASSERT_EQ(findings.size(), 2u) << ids(findings);
   EXPECT_EQ(findings[0].id, "non_finite");
   EXPECT_EQ(findings[0].severity, Severity::Error);
-  EXPECT_EQ(findings[0].evidence, "at step 37: loss = nan, grad_norm = inf; 2 of 120 steps have non-finite values");
+  EXPECT_EQ(findings[0].evidence,
+            "at step 37: loss = nan, grad_norm = inf; 2 of 120 steps have non-finite values");
   EXPECT_EQ(findings[0].step, 37);
   EXPECT_EQ(findings[1].id, "length_bias_in_data");
 }

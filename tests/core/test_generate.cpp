@@ -3,10 +3,10 @@
 
 #include <cstdio>
 
-#include "decisive_model.h"
 #include "core/generate/generate.h"
 #include "core/generate/sampling.h"
 #include "core/io/hf_folder.h"
+#include "decisive_model.h"
 #include "tiny_checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -67,13 +67,15 @@ TEST(Generate, StopsOnStopTokenAndCallbackCanCancel) {
   const int64_t stop = free_run.tokens[3];
   config.stop_token_ids = {stop};
   auto stopped = dpo::generate(model, {kPrompts[0]}, 0, config)[0];
-  const auto first = std::find(free_run.tokens.begin(), free_run.tokens.end(), stop) - free_run.tokens.begin();
+  const auto first =
+      std::find(free_run.tokens.begin(), free_run.tokens.end(), stop) - free_run.tokens.begin();
   EXPECT_EQ(stopped.tokens.size(), static_cast<size_t>(first + 1));
   EXPECT_EQ(stopped.finish, dpo::FinishReason::StopToken);
 
   config.stop_token_ids.clear();
   int seen = 0;
-  auto cancelled = dpo::generate(model, {kPrompts[0]}, 0, config, [&](size_t, int64_t) { return ++seen < 5; })[0];
+  auto cancelled =
+      dpo::generate(model, {kPrompts[0]}, 0, config, [&](size_t, int64_t) { return ++seen < 5; })[0];
   EXPECT_EQ(cancelled.tokens.size(), 5u);
   EXPECT_EQ(cancelled.finish, dpo::FinishReason::Cancelled);
 }

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -59,7 +59,8 @@ void check_golden(const std::string& variant, const nlohmann::json& config, torc
   const auto golden_path = kReferenceDir / ("golden_" + variant + ".json");
   if (const auto python = python_with_torch(); !python.empty()) {
     std::string ids = nlohmann::json(kIds).dump();
-    std::string cmd = python + " " + (kReferenceDir / "llama_reference.py").string() + " " + dir.string() + " '" + ids + "'";
+    std::string cmd = python + " " + (kReferenceDir / "llama_reference.py").string() + " " + dir.string() +
+                      " '" + ids + "'";
     std::string out;
     FILE* pipe = popen(cmd.c_str(), "r");
     char buf[4096];
@@ -78,7 +79,9 @@ void check_golden(const std::string& variant, const nlohmann::json& config, torc
 
 }  // namespace
 
-TEST(HfModel, LlamaGqaUntiedLlama3RopeMatchesReference) { check_golden("llama3", llama3_config(), torch::kFloat32); }
+TEST(HfModel, LlamaGqaUntiedLlama3RopeMatchesReference) {
+  check_golden("llama3", llama3_config(), torch::kFloat32);
+}
 
 TEST(HfModel, Qwen2BiasTiedBf16MatchesReference) { check_golden("qwen2", qwen2_config(), torch::kBFloat16); }
 
@@ -102,8 +105,9 @@ TEST(HfModel, UnsupportedArchitectureOrRopeIsNamed) {
     dpo::parse_hf_config(c, "cfg.json");
     FAIL();
   } catch (const dpo::ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "cfg.json: unsupported architecture \"GPTNeoXForCausalLM\" (supported: "
-                                     "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
+    EXPECT_EQ(std::string(e.what()),
+              "cfg.json: unsupported architecture \"GPTNeoXForCausalLM\" (supported: "
+              "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)");
   }
   c = llama3_config();
   c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
@@ -111,7 +115,8 @@ TEST(HfModel, UnsupportedArchitectureOrRopeIsNamed) {
     dpo::parse_hf_config(c, "cfg.json");
     FAIL();
   } catch (const dpo::ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "cfg.json: unsupported rope_scaling type \"yarn\" (supported: linear, llama3)");
+    EXPECT_EQ(std::string(e.what()),
+              "cfg.json: unsupported rope_scaling type \"yarn\" (supported: linear, llama3)");
   }
 }
 
@@ -131,7 +136,8 @@ TEST(HfModel, MissingAndUnexpectedTensorsAreReported) {
     dpo::load_hf_model(dir);
     FAIL();
   } catch (const dpo::ModelError& e) {
-    EXPECT_EQ(std::string(e.what()), dir.string() + ": checkpoint lacks 1 tensors the config needs: model.norm.weight");
+    EXPECT_EQ(std::string(e.what()),
+              dir.string() + ": checkpoint lacks 1 tensors the config needs: model.norm.weight");
   }
 }
 
@@ -168,7 +174,8 @@ TEST(HfModel, ExportRoundTripIsBitExactAndShards) {
   EXPECT_TRUE(fs::exists(out / "model.safetensors.index.json"));
   const auto shards = dpo::checkpoint_files(out);
   ASSERT_GE(shards.size(), 3u);
-  EXPECT_EQ(shards.front().filename().string(), "model-00001-of-0000" + std::to_string(shards.size()) + ".safetensors");
+  EXPECT_EQ(shards.front().filename().string(),
+            "model-00001-of-0000" + std::to_string(shards.size()) + ".safetensors");
   EXPECT_FALSE(fs::exists(out / "model.safetensors"));
   EXPECT_TRUE(fs::exists(out / "tokenizer.json"));
   EXPECT_TRUE(fs::exists(out / "generation_config.json"));

@@ -1,10 +1,10 @@
 // The lesson file format and its check language (core/lessons/lesson.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <algorithm>
 
 #include "core/lessons/lesson.h"
 #include "core/runtime/error.h"
@@ -21,7 +21,8 @@ std::string message_of(const std::string& text) {
   return "(no error)";
 }
 
-const char* kMinimal = R"({"title": "t", "question": "q", "symptom": "s", "explanation": "e", "seed_section": "002 §6",
+const char* kMinimal =
+    R"({"title": "t", "question": "q", "symptom": "s", "explanation": "e", "seed_section": "002 §6",
   "runs": [{"label": "a", "beta": 0.5, "steps": 7}], "check": "a.final.loss < 0.5"})";
 
 }  // namespace
@@ -49,18 +50,23 @@ TEST(Lesson, BadFieldsNameFileAndField) {
   EXPECT_EQ(replace("\"beta\": 0.5", "\"loss\": \"nope\""),
             "bad.json: field runs[0].loss: unknown loss \"nope\" (see dpo loss --list)");
   EXPECT_EQ(replace("\"beta\": 0.5", "\"dataset\": \"unpaired\""),
-            "bad.json: field runs[0].dataset: \"unpaired\" is not a pairwise demo dataset (clean, noisy, length-biased, scored)");
-  EXPECT_EQ(replace("a.final.loss", "b.final.loss"), "bad.json: field check: \"b.final.loss\" names no run of this lesson");
-  EXPECT_EQ(replace("a.final.loss", "a.last.loss"),
-            "bad.json: field check: \"a.last.loss\": kind must be first, mid, final, min, max, heldout or sampled");
-  EXPECT_EQ(replace("< 0.5", "0.5"), "bad.json: field check: expected <, <=, > or >= after \"a.final.loss\" in \"a.final.loss 0.5\"");
-  EXPECT_EQ(replace("\"title\"", "\"titel\""), "bad.json: field titel: unknown (see resources/lessons/README.md)");
+            "bad.json: field runs[0].dataset: \"unpaired\" is not a pairwise demo dataset (clean, noisy, "
+            "length-biased, scored)");
+  EXPECT_EQ(replace("a.final.loss", "b.final.loss"),
+            "bad.json: field check: \"b.final.loss\" names no run of this lesson");
+  EXPECT_EQ(
+      replace("a.final.loss", "a.last.loss"),
+      "bad.json: field check: \"a.last.loss\": kind must be first, mid, final, min, max, heldout or sampled");
+  EXPECT_EQ(replace("< 0.5", "0.5"),
+            "bad.json: field check: expected <, <=, > or >= after \"a.final.loss\" in \"a.final.loss 0.5\"");
+  EXPECT_EQ(replace("\"title\"", "\"titel\""),
+            "bad.json: field titel: unknown (see resources/lessons/README.md)");
   EXPECT_EQ(message_of("{").rfind("bad.json: not valid JSON", 0), 0u);
 }
 
 TEST(Lesson, CheckEvaluatesArithmeticAndReportsValues) {
-  const std::map<std::string, double> values = {{"a.final.rewards/margins", 0.03}, {"a.final.loss", 0.69},
-                                                {"b.final.rewards/margins", 2.5}};
+  const std::map<std::string, double> values = {
+      {"a.final.rewards/margins", 0.03}, {"a.final.loss", 0.69}, {"b.final.rewards/margins", 2.5}};
   // 0.03 < 0.05 holds; 0.69 > 0.65 holds; 2.5 > 2·0.03 + 1 = 1.06 holds; |−0.03| < 0.01 does not.
   auto r = dpo::evaluate_check("a.final.rewards/margins < 0.05 and a.final.loss > 0.65", values, "t");
   EXPECT_TRUE(r.passed);

@@ -66,8 +66,8 @@ struct HeadCase {
 // positions padded, so chunks cut across rows and padding.
 HeadCase head_case(int64_t N, int64_t T, int64_t C, int64_t V, uint64_t seed) {
   torch::manual_seed(seed);
-  HeadCase c{torch::randn({N, T, C}, torch::kFloat64).to(torch::kFloat32),
-             (torch::randn({V, C}) * 0.5), torch::randint(0, V, {N, T}), torch::zeros({N, T})};
+  HeadCase c{torch::randn({N, T, C}, torch::kFloat64).to(torch::kFloat32), (torch::randn({V, C}) * 0.5),
+             torch::randint(0, V, {N, T}), torch::zeros({N, T})};
   for (int64_t n = 0; n < N; ++n) c.mask[n].narrow(0, 2 + n, T - 2 - 2 * n).fill_(1);
   return c;
 }
@@ -131,8 +131,8 @@ TEST(ResponseLogprobsFromHidden, NoGradientForAFrozenHead) {
 }
 
 TEST(ResponseLogprobsFromHidden, DefaultChunkKeepsLogitsNear32MB) {
-  EXPECT_EQ(dpo::default_logit_chunk_rows(32000), 256);   // 256 × 32000 × 4 B = 32.8 MB
-  EXPECT_EQ(dpo::default_logit_chunk_rows(151936), 64);   // at least 64 rows
+  EXPECT_EQ(dpo::default_logit_chunk_rows(32000), 256);  // 256 × 32000 × 4 B = 32.8 MB
+  EXPECT_EQ(dpo::default_logit_chunk_rows(151936), 64);  // at least 64 rows
   EXPECT_EQ(dpo::default_logit_chunk_rows(4096), 2048);
 }
 

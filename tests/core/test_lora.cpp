@@ -31,7 +31,8 @@ torch::Tensor some_ids() { return torch::tensor({{1, 17, 42, 99, 5, 250, 7}}, to
 torch::Tensor ones_mask() { return torch::ones({1, 7}, torch::kLong); }
 
 std::vector<dpo::TokenizedPair> demo_pairs(size_t n) {
-  static auto tokenizer = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
+  static auto tokenizer =
+      dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
   auto pairs = dpo::parse_preference_jsonl(dpo::resources::demo_preferences_jsonl(), "demo");
   pairs.resize(n);
   return dpo::tokenize_pairs(*tokenizer, pairs, {});
@@ -80,7 +81,8 @@ TEST(Lora, FreshAdaptersChangeNothingAndFreezeTheBase) {
   // q, k, v, o of 2 layers: A (4, 64) + B (out, 4) with out 64 for q/o and 32 for k/v (2 kv heads).
   EXPECT_EQ(trainable, 2 * (4 * 64 * 4 + 4 * (64 + 32 + 32 + 64)));
   EXPECT_TRUE(torch::equal(model(some_ids(), ones_mask()), before));
-  for (const auto& p : model->named_parameters()) EXPECT_EQ(p.value().requires_grad(), dpo::is_lora_parameter(p.key())) << p.key();
+  for (const auto& p : model->named_parameters())
+    EXPECT_EQ(p.value().requires_grad(), dpo::is_lora_parameter(p.key())) << p.key();
   EXPECT_THROW(dpo::add_lora(model, {.r = 2, .target_modules = {"qkv"}}), dpo::ConfigError);
 }
 
@@ -91,7 +93,10 @@ TEST(Lora, TrainsOnlyAdaptersAgainstTheBaseAsReference) {
   std::map<std::string, torch::Tensor> before;
   for (const auto& p : trainer->policy()->named_parameters()) before[p.key()] = p.value().clone();
   std::vector<double> losses;
-  dpo::train(*trainer, [&](const dpo::StepMetrics& m) { losses.push_back(m.loss); return true; });
+  dpo::train(*trainer, [&](const dpo::StepMetrics& m) {
+    losses.push_back(m.loss);
+    return true;
+  });
   EXPECT_NEAR(losses.front(), std::log(2.0), 1e-5);  // adapters start at zero: π = π_ref
   EXPECT_LT(losses.back(), losses.front());
   for (const auto& p : trainer->policy()->named_parameters()) {
@@ -133,8 +138,7 @@ TEST(Lora, SavesPeftAdapterAndMergesOnExport) {
   dpo::export_hf_model(policy, dir.path / "merged");
   auto merged = dpo::load_hf_model(dir.path / "merged");
   auto merged_file = dpo::SafetensorsFile::open(dir.path / "merged" / "model.safetensors");
-  for (const auto& e : merged_file->entries())
-    EXPECT_FALSE(dpo::is_lora_parameter(e.name)) << e.name;
+  for (const auto& e : merged_file->entries()) EXPECT_FALSE(dpo::is_lora_parameter(e.name)) << e.name;
   torch::NoGradGuard no_grad;
   policy->eval();
   auto adapted = policy(some_ids(), ones_mask());

@@ -22,12 +22,13 @@ dpo::LlamaForCausalLM tiny_model(bool tied) {
 TEST(Llama, ParameterNamesMatchHuggingFace) {
   auto model = tiny_model(/*tied=*/false);
   auto params = model->named_parameters();
-  for (const char* name : {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
-                           "model.layers.1.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight",
-                           "model.layers.0.self_attn.o_proj.weight", "model.layers.0.mlp.gate_proj.weight",
-                           "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
-                           "model.layers.0.input_layernorm.weight",
-                           "model.layers.0.post_attention_layernorm.weight", "model.norm.weight", "lm_head.weight"})
+  for (const char* name :
+       {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.1.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight",
+        "model.layers.0.self_attn.o_proj.weight", "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
+        "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
+        "model.norm.weight", "lm_head.weight"})
     EXPECT_TRUE(params.contains(name)) << name;
   const auto& c = model->config();
   EXPECT_EQ(params["model.layers.0.self_attn.k_proj.weight"].sizes(),
@@ -79,9 +80,13 @@ TEST(Llama, MistralSlidingWindowHidesOldKeys) {
   auto a = model(ids, mask), b = model(changed, mask);
   EXPECT_FALSE(torch::allclose(a.narrow(1, 2, 1), b.narrow(1, 2, 1), 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(a.narrow(1, 3, 5), b.narrow(1, 3, 5), 1e-5, 1e-6));
-  auto mistral = dpo::parse_hf_config({{"architectures", {"MistralForCausalLM"}}, {"vocab_size", 10},
-                                       {"hidden_size", 8}, {"intermediate_size", 8}, {"num_hidden_layers", 1},
-                                       {"num_attention_heads", 2}, {"sliding_window", 4096}},
+  auto mistral = dpo::parse_hf_config({{"architectures", {"MistralForCausalLM"}},
+                                       {"vocab_size", 10},
+                                       {"hidden_size", 8},
+                                       {"intermediate_size", 8},
+                                       {"num_hidden_layers", 1},
+                                       {"num_attention_heads", 2},
+                                       {"sliding_window", 4096}},
                                       "config.json");
   EXPECT_EQ(mistral.sliding_window, 4096);
 }
@@ -127,7 +132,8 @@ TEST(LlamaConfig, RejectsInconsistentHeads) {
 // Plain attention (the HF equations) on the same grouped layout: (B, Hkv, rep, T, D).
 torch::Tensor plain_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                               const torch::Tensor& bias) {
-  auto scores = torch::matmul(q, k.unsqueeze(2).transpose(-2, -1)) / std::sqrt(double(q.size(-1))) + bias.unsqueeze(1);
+  auto scores =
+      torch::matmul(q, k.unsqueeze(2).transpose(-2, -1)) / std::sqrt(double(q.size(-1))) + bias.unsqueeze(1);
   return torch::matmul(torch::softmax(scores, -1), v.unsqueeze(2));
 }
 
@@ -136,12 +142,16 @@ TEST(BlockwiseAttention, EqualsPlainAttentionInValueAndGradient) {
   // 300 queries: three blocks, the last one short; 20 cached keys before them; GQA with 2 heads a group.
   const int64_t B = 2, Hkv = 2, rep = 2, T = 300, past = 20, S = past + T, D = 8;
   auto attention_mask = torch::ones({B, S}, torch::kLong);
-  attention_mask[1].narrow(0, 0, 5).fill_(0);   // left padding in the cache of row 1
+  attention_mask[1].narrow(0, 0, 5).fill_(0);      // left padding in the cache of row 1
   attention_mask[0].narrow(0, S - 7, 7).fill_(0);  // right padding of row 0
-  auto bias = dpo::attention_bias(dpo::causal_padding_mask(attention_mask, past), torch::kFloat32);  // (B, 1, T, S)
-  auto q0 = torch::randn({B, Hkv, rep, T, D}), k0 = torch::randn({B, Hkv, S, D}), v0 = torch::randn({B, Hkv, S, D});
-  auto q1 = q0.clone().requires_grad_(true), k1 = k0.clone().requires_grad_(true), v1 = v0.clone().requires_grad_(true);
-  auto q2 = q0.clone().requires_grad_(true), k2 = k0.clone().requires_grad_(true), v2 = v0.clone().requires_grad_(true);
+  auto bias =
+      dpo::attention_bias(dpo::causal_padding_mask(attention_mask, past), torch::kFloat32);  // (B, 1, T, S)
+  auto q0 = torch::randn({B, Hkv, rep, T, D}), k0 = torch::randn({B, Hkv, S, D}),
+       v0 = torch::randn({B, Hkv, S, D});
+  auto q1 = q0.clone().requires_grad_(true), k1 = k0.clone().requires_grad_(true),
+       v1 = v0.clone().requires_grad_(true);
+  auto q2 = q0.clone().requires_grad_(true), k2 = k0.clone().requires_grad_(true),
+       v2 = v0.clone().requires_grad_(true);
   auto plain = plain_attention(q1, k1, v1, bias);
   auto blocked = dpo::blockwise_attention(q2, k2, v2, bias);
   // Rows of real queries agree (row 0's padded queries attend differently and are never used).

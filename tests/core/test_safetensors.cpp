@@ -18,7 +18,8 @@ fs::path temp_file(const std::string& name) {
 }
 
 // A file with `header` as its JSON header and `data_bytes` zero bytes of data.
-fs::path raw_file(const std::string& name, const std::string& header, size_t data_bytes, int64_t claimed = -1) {
+fs::path raw_file(const std::string& name, const std::string& header, size_t data_bytes,
+                  int64_t claimed = -1) {
   auto path = temp_file(name);
   std::ofstream out(path, std::ios::binary);
   const uint64_t n = claimed < 0 ? header.size() : static_cast<uint64_t>(claimed);
@@ -89,29 +90,39 @@ TEST(Safetensors, MalformedFilesNameFileTensorAndProblem) {
   const auto p3 = raw_file("json.safetensors", "{oops", 0);
   EXPECT_TRUE(open_error(p3).starts_with(p3.string() + ": header is not valid JSON")) << open_error(p3);
 
-  const auto p4 = raw_file("dtype.safetensors", R"({"w":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", 2);
+  const auto p4 =
+      raw_file("dtype.safetensors", R"({"w":{"dtype":"F8","shape":[2],"data_offsets":[0,2]}})", 2);
   EXPECT_EQ(open_error(p4), p4.string() +
-                                ": tensor \"w\": unknown dtype \"F8\" (expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL)");
+                                ": tensor \"w\": unknown dtype \"F8\" (expected F32, F16, BF16, F64, I64, "
+                                "I32, I16, I8, U8 or BOOL)");
 
-  const auto p5 = raw_file("size.safetensors", R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 20);
-  EXPECT_EQ(open_error(p5), p5.string() + ": tensor \"w\": shape [2, 3] of F32 needs 24 bytes but data_offsets span 20");
+  const auto p5 =
+      raw_file("size.safetensors", R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 20);
+  EXPECT_EQ(open_error(p5),
+            p5.string() + ": tensor \"w\": shape [2, 3] of F32 needs 24 bytes but data_offsets span 20");
 
-  const auto p6 = raw_file("outside.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8);
-  EXPECT_EQ(open_error(p6), p6.string() + ": tensor \"w\": data_offsets [0, 16] lie outside the data area of 8 bytes");
+  const auto p6 =
+      raw_file("outside.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8);
+  EXPECT_EQ(open_error(p6),
+            p6.string() + ": tensor \"w\": data_offsets [0, 16] lie outside the data area of 8 bytes");
 
-  const auto p7 = raw_file("overlap.safetensors",
-                           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                           12);
+  const auto p7 = raw_file(
+      "overlap.safetensors",
+      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+      12);
   EXPECT_EQ(open_error(p7), p7.string() + ": tensors \"a\" and \"b\" overlap");
 
   const auto p8 = raw_file("gap.safetensors", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8);
   EXPECT_EQ(open_error(p8), p8.string() + ": bytes 0..4 of the data area belong to no tensor");
 
-  const auto p9 = raw_file("trail.safetensors", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8);
+  const auto p9 =
+      raw_file("trail.safetensors", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8);
   EXPECT_EQ(open_error(p9), p9.string() + ": 4 trailing bytes belong to no tensor");
 
-  const auto p10 = raw_file("neg.safetensors", R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
+  const auto p10 =
+      raw_file("neg.safetensors", R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4);
   EXPECT_EQ(open_error(p10), p10.string() + ": tensor \"a\": shape entries must be non-negative integers");
 
-  EXPECT_TRUE(open_error("/nonexistent/x.safetensors").starts_with("/nonexistent/x.safetensors: cannot open"));
+  EXPECT_TRUE(
+      open_error("/nonexistent/x.safetensors").starts_with("/nonexistent/x.safetensors: cannot open"));
 }

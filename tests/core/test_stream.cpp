@@ -5,10 +5,10 @@
 
 #include <filesystem>
 
-#include "decisive_model.h"
 #include "core/generate/stream.h"
 #include "core/io/hf_folder.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
+#include "decisive_model.h"
 #include "resources/demo_assets.h"
 
 namespace {
@@ -92,7 +92,8 @@ TEST(Stream, AnswerLogpFollowsTheChainRuleAndMatchesAFullForward) {
 }
 
 TEST(Stream, TextPiecesConcatenateToTheDecodedAnswerOnTheDemoModel) {
-  const auto dir = dpo::resources::unpack_demo_model((std::filesystem::temp_directory_path() / "dpo-studio").string());
+  const auto dir =
+      dpo::resources::unpack_demo_model((std::filesystem::temp_directory_path() / "dpo-studio").string());
   if (dir.empty()) GTEST_SKIP() << "no embedded demo model";
   auto tokenizer = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
   auto loaded = dpo::load_hf_model(dir, {.dtype = torch::kFloat32});

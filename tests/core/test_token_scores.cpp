@@ -43,9 +43,11 @@ std::pair<double, double> sequence_logratios(Fixture& f, size_t i) {
   auto batch = dpo::collate_pairs(std::span(f.pairs), kPad);  // (2B, T)
   const auto B = static_cast<int64_t>(f.pairs.size());
   auto pi = dpo::response_logprobs(f.policy(batch.input_ids, batch.attention_mask), batch.input_ids,
-                                   batch.response_mask).sum;
+                                   batch.response_mask)
+                .sum;
   auto ref = dpo::response_logprobs(f.reference(batch.input_ids, batch.attention_mask), batch.input_ids,
-                                    batch.response_mask).sum;
+                                    batch.response_mask)
+                 .sum;
   const auto a = (pi[static_cast<int64_t>(i)] - ref[static_cast<int64_t>(i)]).item<double>();
   const auto b = (pi[B + static_cast<int64_t>(i)] - ref[B + static_cast<int64_t>(i)]).item<double>();
   return {a, b};

@@ -1,22 +1,22 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <set>
-#include <unistd.h>
 
 #include "core/data/jsonl_reader.h"
 #include "core/data/kto_rows.h"
 #include "core/data/tokenize.h"
 #include "core/eval/preference_eval.h"
+#include "core/generate/generate.h"
+#include "core/generate/stream.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "core/train/checkpoint.h"
-#include "core/generate/generate.h"
-#include "core/generate/stream.h"
 #include "core/train/trainer.h"
 #include "resources/demo_assets.h"
 
@@ -28,7 +28,8 @@ TEST(Training, DpoLearnsTheDemoPreferences) {
   torch::set_num_threads(2);
   auto trainer = demo_trainer(demo_config(60), 48);
   auto pairs = demo_pairs(48);
-  auto before = dpo::evaluate_preferences(trainer->policy(), trainer->reference(), pairs, kPad, trainer->config().loss);
+  auto before =
+      dpo::evaluate_preferences(trainer->policy(), trainer->reference(), pairs, kPad, trainer->config().loss);
   // Policy == reference at the start: every margin is exactly 0, so nothing counts as won, and each
   // pair's DPO gradient weight is σ(0) = 0.5.
   EXPECT_EQ(before.accuracy, 0.0);
@@ -48,7 +49,8 @@ TEST(Training, DpoLearnsTheDemoPreferences) {
   EXPECT_NEAR(history.front().rewards_margins, 0.0, 1e-5);
   for (const auto& m : history) ASSERT_TRUE(std::isfinite(m.loss) && !m.skipped) << "step " << m.step;
 
-  auto after = dpo::evaluate_preferences(trainer->policy(), trainer->reference(), pairs, kPad, trainer->config().loss);
+  auto after =
+      dpo::evaluate_preferences(trainer->policy(), trainer->reference(), pairs, kPad, trainer->config().loss);
   EXPECT_GT(after.accuracy, 0.9);
   EXPECT_GT(after.mean_margin, 0.5);
   EXPECT_LT(after.mean_loss, before.mean_loss);
@@ -61,10 +63,13 @@ TEST(Training, DpoLearnsTheDemoPreferences) {
 TEST(Training, CancelStopsBetweenSteps) {
   auto trainer = demo_trainer(demo_config(50), 16);
   std::atomic<bool> cancel{false};
-  const auto steps = dpo::train(*trainer, [&](const dpo::StepMetrics& m) {
-    if (m.step == 3) cancel = true;
-    return true;
-  }, &cancel);
+  const auto steps = dpo::train(
+      *trainer,
+      [&](const dpo::StepMetrics& m) {
+        if (m.step == 3) cancel = true;
+        return true;
+      },
+      &cancel);
   EXPECT_EQ(steps, 3);
   EXPECT_EQ(trainer->steps_done(), 3);
 }
@@ -76,7 +81,8 @@ TEST(Training, ReferenceStaysFrozen) {
   dpo::train(*trainer, nullptr);
   size_t i = 0;
   for (const auto& p : (*trainer->reference())->parameters()) EXPECT_TRUE(torch::equal(p, before[i++]));
-  EXPECT_FALSE(torch::equal(trainer->policy()->parameters().front(), (*trainer->reference())->parameters().front()));
+  EXPECT_FALSE(
+      torch::equal(trainer->policy()->parameters().front(), (*trainer->reference())->parameters().front()));
 }
 
 TEST(Training, StepsReportTheScheduledLearningRate) {
@@ -132,8 +138,14 @@ TEST(Training, ReferenceRunsOnceNotEveryEpoch) {
   auto a = demo_trainer(precomputed, 16);
   auto b = demo_trainer(live, 16);
   std::vector<double> la, lb;
-  dpo::train(*a, [&](const dpo::StepMetrics& m) { la.push_back(m.loss); return true; });
-  dpo::train(*b, [&](const dpo::StepMetrics& m) { lb.push_back(m.loss); return true; });
+  dpo::train(*a, [&](const dpo::StepMetrics& m) {
+    la.push_back(m.loss);
+    return true;
+  });
+  dpo::train(*b, [&](const dpo::StepMetrics& m) {
+    lb.push_back(m.loss);
+    return true;
+  });
   EXPECT_EQ(a->counters().reference_precomputed, 16);
   EXPECT_EQ(a->counters().reference_forwards, 0);  // no step ran π_ref
   EXPECT_EQ(b->counters().reference_forwards, 6);
@@ -184,7 +196,8 @@ TEST(Training, NonFiniteStepsAreSkippedAndStopTheRun) {
     dpo::train(*trainer, callbacks);
     FAIL() << "expected TrainingError";
   } catch (const dpo::TrainingError& e) {
-    EXPECT_NE(std::string(e.what()).find("3 consecutive steps with a non-finite loss or gradient"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("3 consecutive steps with a non-finite loss or gradient"),
+              std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("pairs on lines"), std::string::npos) << e.what();
   }
@@ -220,7 +233,10 @@ TEST(Training, SftFitsTheChosenCompletions) {
   auto trainer = demo_trainer(config, 48);
   EXPECT_EQ(trainer->reference(), nullptr);  // SFT keeps no second model
   std::vector<double> nll;
-  dpo::train(*trainer, [&](const dpo::StepMetrics& m) { nll.push_back(m.loss); return true; });
+  dpo::train(*trainer, [&](const dpo::StepMetrics& m) {
+    nll.push_back(m.loss);
+    return true;
+  });
   // A freshly initialised model is close to uniform over the 400 tokens: NLL ≈ ln 400 = 5.99.
   EXPECT_NEAR(nll.front(), std::log(400.0), 0.3);
   EXPECT_LT(nll.back(), nll.front() - 1.5);
@@ -233,7 +249,8 @@ TEST(Training, EvaluationRecordsEveryEvalPair) {
   config.sample_max_new_tokens = 8;
   auto trainer = demo_trainer(config, 16, 6);
   std::vector<dpo::PreferenceEval> evals;
-  dpo::train(*trainer, dpo::TrainerCallbacks{.on_eval = [&](const dpo::PreferenceEval& e) { evals.push_back(e); }});
+  dpo::train(*trainer,
+             dpo::TrainerCallbacks{.on_eval = [&](const dpo::PreferenceEval& e) { evals.push_back(e); }});
   ASSERT_EQ(evals.size(), 2u);
   EXPECT_EQ(evals[0].step, 2);
   EXPECT_EQ(evals[1].step, 4);
@@ -316,7 +333,10 @@ TEST(Training, KtoSeparatesDesirableFromUndesirable) {
   config.loss.type = dpo::LossType::Kto;
   dpo::Trainer trainer(std::move(in), config);
   std::vector<dpo::StepMetrics> history;
-  dpo::train(trainer, [&](const dpo::StepMetrics& m) { history.push_back(m); return true; });
+  dpo::train(trainer, [&](const dpo::StepMetrics& m) {
+    history.push_back(m);
+    return true;
+  });
   // π = π_ref: every reward is 0 and z₀ = max(0, 0) = 0, so each loss is 1 − σ(0) = 0.5.
   EXPECT_NEAR(history.front().loss, 0.5, 1e-6);
   EXPECT_EQ(history.front().kl, 0.0);
@@ -339,8 +359,14 @@ TEST(Training, LengthGroupingCutsPadding) {
   grouped.group_by_length = true;
   auto a = demo_trainer(plain, 96), b = demo_trainer(grouped, 96);
   double pa = 0, pb = 0;
-  dpo::train(*a, [&](const dpo::StepMetrics& m) { pa = m.padding_ratio; return true; });
-  dpo::train(*b, [&](const dpo::StepMetrics& m) { pb = m.padding_ratio; return true; });
+  dpo::train(*a, [&](const dpo::StepMetrics& m) {
+    pa = m.padding_ratio;
+    return true;
+  });
+  dpo::train(*b, [&](const dpo::StepMetrics& m) {
+    pb = m.padding_ratio;
+    return true;
+  });
   EXPECT_GT(pa, 0.1);
   EXPECT_LT(pb, 0.6 * pa) << "plain " << pa << ", grouped " << pb;
 }

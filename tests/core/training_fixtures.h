@@ -2,10 +2,10 @@
 // The demo policy, pairs and trainer the training and checkpoint tests share.
 #include <torch/torch.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "core/data/jsonl_reader.h"
@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 constexpr int64_t kPad = 3;
 
 inline std::vector<dpo::TokenizedPair> demo_pairs(size_t count) {
-  static auto tokenizer = dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
+  static auto tokenizer =
+      dpo::SentencePieceTokenizer::from_bytes(dpo::resources::demo_tokenizer_model(), "demo");
   auto pairs = dpo::parse_preference_jsonl(dpo::resources::demo_preferences_jsonl(), "demo");
   pairs.resize(count);
   return dpo::tokenize_pairs(*tokenizer, pairs, {});
@@ -58,7 +59,8 @@ inline std::unique_ptr<dpo::Trainer> demo_trainer(const dpo::TrainerConfig& conf
 
 inline std::vector<torch::Tensor> grads_of(dpo::LlamaForCausalLM& model) {
   std::vector<torch::Tensor> out;
-  for (const auto& p : model->parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+  for (const auto& p : model->parameters())
+    out.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
   return out;
 }
 
