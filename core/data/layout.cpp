@@ -341,8 +341,8 @@ class Converter {
     out_.pairs.push_back(std::move(pair));
   }
 
-  void conversational_pair(std::vector<Message> prompt, std::vector<Message> chosen,
-                           std::vector<Message> rejected, const RowView& row, size_t line) {
+  void conversational_pair(const std::vector<Message>& prompt, const std::vector<Message>& chosen,
+                           const std::vector<Message>& rejected, const RowView& row, size_t line) {
     out_.templated = true;
     if (chosen.empty()) bad("field " + row.name("chosen") + " is an empty message list");
     if (rejected.empty()) bad("field " + row.name("rejected") + " is an empty message list");
@@ -394,7 +394,7 @@ class Converter {
         if (!chosen.empty() && chosen.front().role != "assistant")
           return split_transcripts(chosen, rejected, row, line);
         auto prompt = row.messages("prompt");
-        return conversational_pair(std::move(prompt), std::move(chosen), std::move(rejected), row, line);
+        return conversational_pair(prompt, chosen, rejected, row, line);
       }
       case Layout::kImplicitPrompt: {
         const Json& c = row.require("chosen");

@@ -44,16 +44,9 @@ PreferenceEval evaluate_kto(LlamaForCausalLM& policy, LlamaForCausalLM* referenc
                nr = std::max(1.0, sums.undesirable);
   PreferenceEval e;
   e.mean_loss = sums.loss / n;
-  e.rewards_chosen = sums.rewards_chosen / nc;
-  e.rewards_rejected = sums.rewards_rejected / nr;
+  sums.side_means(nc, nr, e);
   e.mean_margin = e.rewards_chosen - e.rewards_rejected;
   e.accuracy = sums.accurate / n;
-  e.logps_chosen = sums.logps_chosen / nc;
-  e.logps_rejected = sums.logps_rejected / nr;
-  e.logits_chosen = sums.logits_chosen / nc;
-  e.logits_rejected = sums.logits_rejected / nr;
-  e.length_chosen = sums.length_chosen / nc;
-  e.length_rejected = sums.length_rejected / nr;
   return e;
 }
 

@@ -58,7 +58,9 @@ long dpo_spm_decode(dpo_spm* handle, const int* ids, size_t count, char* out, si
     set_error(err, err_cap, status.ToString());
     return -1;
   }
-  if (text.size() <= cap) std::memcpy(out, text.data(), text.size());
+  // The ABI returns the length; the caller never reads a terminator.
+  if (text.size() <= cap)
+    std::memcpy(out, text.data(), text.size());  // NOLINT(bugprone-not-null-terminated-result)
   return static_cast<long>(text.size());
 }
 
@@ -67,7 +69,8 @@ int dpo_spm_piece_size(dpo_spm* handle) { return handle->processor.GetPieceSize(
 long dpo_spm_id_to_piece(dpo_spm* handle, int id, char* out, size_t cap) {
   if (id < 0 || id >= handle->processor.GetPieceSize()) return -1;
   const std::string& piece = handle->processor.IdToPiece(id);
-  if (piece.size() <= cap) std::memcpy(out, piece.data(), piece.size());
+  if (piece.size() <= cap)
+    std::memcpy(out, piece.data(), piece.size());  // NOLINT(bugprone-not-null-terminated-result)
   return static_cast<long>(piece.size());
 }
 

@@ -27,6 +27,20 @@ struct StepSums {
   // Reads the device-side sums back (one host-device sync) into the fields above.
   void settle();
 
+  // The chosen-side means (sums over nc) and rejected-side means (over nr) into `out`: a
+  // StepMetrics or a PreferenceEval, which name these eight fields alike.
+  template <typename Means>
+  void side_means(double nc, double nr, Means& out) const {
+    out.rewards_chosen = rewards_chosen / nc;
+    out.rewards_rejected = rewards_rejected / nr;
+    out.logps_chosen = logps_chosen / nc;
+    out.logps_rejected = logps_rejected / nr;
+    out.logits_chosen = logits_chosen / nc;
+    out.logits_rejected = logits_rejected / nr;
+    out.length_chosen = length_chosen / nc;
+    out.length_rejected = length_rejected / nr;
+  }
+
  private:
   void push(std::vector<torch::Tensor> parts);
   torch::Tensor pending_;  // (13) fp64, in the fields' declaration order

@@ -333,17 +333,10 @@ struct Trainer::State {
     m.step = step;
     m.epoch = epoch;
     m.loss = loss;
-    m.rewards_chosen = sums.rewards_chosen / nc;
-    m.rewards_rejected = sums.rewards_rejected / nr;
+    sums.side_means(nc, nr, m);
     m.rewards_margins =
         kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
     m.rewards_accuracies = sums.accurate / n;
-    m.logps_chosen = sums.logps_chosen / nc;
-    m.logps_rejected = sums.logps_rejected / nr;
-    m.logits_chosen = sums.logits_chosen / nc;
-    m.logits_rejected = sums.logits_rejected / nr;
-    m.length_chosen = sums.length_chosen / nc;
-    m.length_rejected = sums.length_rejected / nr;
     m.kl = sums.kl / static_cast<double>(mb.batches.size());
     m.padding_ratio =
         epoch_slots > 0 ? static_cast<double>(epoch_padded) / static_cast<double>(epoch_slots) : 0.0;
