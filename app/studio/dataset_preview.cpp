@@ -1,6 +1,7 @@
 #include "app/studio/dataset_preview.h"
 
 #include "app/session/run_setup.h"
+#include "app/studio/qt_text.h"
 
 #include <exception>
 #include <memory>
@@ -19,8 +20,6 @@ namespace dpo::studio {
 
 namespace {
 
-QString q(const std::string& s) { return QString::fromStdString(s); }
-
 widgets::DatasetPreviewData::Histogram histogram(const LengthSummary& s) {
   widgets::DatasetPreviewData::Histogram h;
   for (size_t b : s.bin_starts) h.bin_starts << static_cast<qint64>(b);
@@ -36,7 +35,7 @@ QStringList firstRowColumns(const std::string& path) {
   QStringList columns;
   const auto take = [&](RawRow&& row) {
     if (row.value.is_object())
-      for (auto it = row.value.begin(); it != row.value.end(); ++it) columns << q(it.key());
+      for (auto it = row.value.begin(); it != row.value.end(); ++it) columns << qstr(it.key());
     return false;
   };
   try {
@@ -55,7 +54,7 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
                                                int preview_rows) {
   widgets::DatasetPreviewData out;
   std::string path = qpath.trimmed().toStdString();
-  out.source = path.empty() ? QStringLiteral("embedded demo") : q(path);
+  out.source = path.empty() ? QStringLiteral("embedded demo") : qstr(path);
   try {
     path = app::resolve_demo_data(path);
   } catch (const std::exception& e) {
@@ -90,21 +89,21 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     const auto full = tokenize_dataset(*tokenizer, dataset, untruncated(options), BadRowPolicy::kSkip);
     const auto stats = compute_dataset_stats(dataset, full, &tokenized);
 
-    out.explanation = q(dataset.explanation);
-    out.layout = q(to_string(dataset.layout));
+    out.explanation = qstr(dataset.explanation);
+    out.layout = qstr(to_string(dataset.layout));
     out.pairs = static_cast<qint64>(dataset.pairs.size());
     out.unpaired = static_cast<qint64>(dataset.unpaired.size());
     out.skipped = static_cast<qint64>(dataset.skipped.size() + tokenized.report.skipped.size());
-    for (const auto& s : dataset.skipped) out.skipped_messages << q(s.message);
-    for (const auto& s : tokenized.report.skipped) out.skipped_messages << q(s.message);
+    for (const auto& s : dataset.skipped) out.skipped_messages << qstr(s.message);
+    for (const auto& s : tokenized.report.skipped) out.skipped_messages << qstr(s.message);
     for (const auto& p : dataset.pairs) {
       if (out.rows.size() >= preview_rows) break;
-      out.rows.push_back({static_cast<qint64>(p.line), q(p.prompt), q(p.chosen), q(p.rejected)});
+      out.rows.push_back({static_cast<qint64>(p.line), qstr(p.prompt), qstr(p.chosen), qstr(p.rejected)});
     }
     for (const auto& u : dataset.unpaired) {
       if (out.rows.size() >= preview_rows) break;
       out.rows.push_back(
-          {static_cast<qint64>(u.line), q(u.prompt), q(u.completion),
+          {static_cast<qint64>(u.line), qstr(u.prompt), qstr(u.completion),
            u.label ? QStringLiteral("(label: desirable)") : QStringLiteral("(label: undesirable)")});
     }
     out.prompt = histogram(stats.prompt);
@@ -115,9 +114,9 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     out.same_length = static_cast<qint64>(stats.same_length);
     out.chosen_longer_share = stats.chosen_longer_share;
     out.length_bias_warning = stats.length_bias_warning;
-    for (const auto& w : stats.warnings) out.warnings << q(w);
+    for (const auto& w : stats.warnings) out.warnings << qstr(w);
   } catch (const std::exception& e) {
-    out.error = q(e.what());
+    out.error = qstr(e.what());
   }
   return out;
 }

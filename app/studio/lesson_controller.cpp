@@ -19,6 +19,7 @@
 
 #include "app/session/lesson_run.h"
 #include "app/studio/main_window.h"
+#include "app/studio/qt_text.h"
 #include "app/studio/training_plots.h"
 #include "core/demo/demo_datasets.h"
 #include "resources/demo_assets.h"
@@ -28,9 +29,7 @@ namespace dpo::studio {
 
 namespace {
 
-QString q(const std::string& s) { return QString::fromStdString(s); }
-
-QString describeRun(const LessonRun& r) { return q(app::describe_lesson_run(r, r.steps)); }
+QString describeRun(const LessonRun& r) { return qstr(app::describe_lesson_run(r, r.steps)); }
 
 // Which of the window's plots draws a metrics.jsonl series.
 widgets::MetricPlot* plotFor(const MainWindow& w, const std::string& metric) {
@@ -85,7 +84,7 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
   menu_ = window->menuBar()->addMenu(tr("&Lessons"));
   menu_->setObjectName("lessonsMenu");
   for (int i = 0; i < static_cast<int>(lessons_.size()); ++i)
-    menu_->addAction(tr("&%1. %2").arg(lessons_[i].number).arg(q(lessons_[i].title)), this,
+    menu_->addAction(tr("&%1. %2").arg(lessons_[i].number).arg(qstr(lessons_[i].title)), this,
                      [this, i] { openLesson(i); });
   menu_->addSeparator();
   menu_->addAction(tr("&Open lesson file…"), this, &LessonController::chooseLessonFile);
@@ -103,15 +102,15 @@ LessonController::~LessonController() = default;
 
 widgets::LessonView LessonController::toView(const Lesson& l) {
   widgets::LessonView v;
-  v.name = q(l.name);
+  v.name = qstr(l.name);
   v.number = l.number;
-  v.title = q(l.title);
-  v.question = q(l.question);
+  v.title = qstr(l.title);
+  v.question = qstr(l.question);
   for (const auto& r : l.runs) v.runs.append(describeRun(r));
-  for (const auto& p : l.plots) v.plots.append(q(p));
-  v.symptom = q(l.symptom);
-  v.explanation = q(l.explanation);
-  v.seed_section = q(l.seed_section);
+  for (const auto& p : l.plots) v.plots.append(qstr(p));
+  v.symptom = qstr(l.symptom);
+  v.explanation = qstr(l.explanation);
+  v.seed_section = qstr(l.seed_section);
   return v;
 }
 
@@ -126,7 +125,7 @@ bool LessonController::openLesson(int index) {
 
 int LessonController::findLesson(const QString& key) const {
   for (int i = 0; i < static_cast<int>(lessons_.size()); ++i)
-    if (q(lessons_[i].name) == key || QString::number(lessons_[i].number) == key) return i;
+    if (qstr(lessons_[i].name) == key || QString::number(lessons_[i].number) == key) return i;
   return -1;
 }
 
@@ -196,7 +195,7 @@ void LessonController::runLesson(int lesson, int run) {
   highlightPlots(lesson);
   panel_->setStatus(
       tr("Running %1. Pause (F6) and Step (F10) to go one step at a time; Reveal when the class has seen it.")
-          .arg(q(runs[run].label)));
+          .arg(qstr(runs[run].label)));
   if (auto_start_) window_->startTraining();
 }
 
@@ -244,7 +243,7 @@ void LessonController::startNextQueued() {
   auto_start_ = was;
   panel_->setStatus(
       tr("Running %1 (%2 of %3) — the check follows the last run.")
-          .arg(q(lessons_[measured_lesson_].runs[run].label))
+          .arg(qstr(lessons_[measured_lesson_].runs[run].label))
           .arg(static_cast<int>(lessons_[measured_lesson_].runs.size()) - static_cast<int>(queue_.size()))
           .arg(lessons_[measured_lesson_].runs.size()));
 }
@@ -277,7 +276,7 @@ bool LessonController::checkIfComplete() {
   try {
     for (const auto& name : check_value_names(l.check, l.name))
       if (!values.count(name)) {
-        const QString run = q(name.substr(0, name.find('.')));
+        const QString run = qstr(name.substr(0, name.find('.')));
         if (!missing.contains(run)) missing.append(run);
       }
     if (!missing.isEmpty()) {
@@ -287,9 +286,9 @@ bool LessonController::checkIfComplete() {
     const auto result = evaluate_check(l.check, values, l.name);
     QStringList clauses;
     for (const auto& c : result.clauses)
-      clauses.append((c.passed ? QStringLiteral("✓ ") : QStringLiteral("✗ ")) + q(c.measured));
+      clauses.append((c.passed ? QStringLiteral("✓ ") : QStringLiteral("✗ ")) + qstr(c.measured));
     last_check_ = result.passed ? 1 : 0;
-    panel_->setCheck(result.passed, q(l.symptom), clauses);
+    panel_->setCheck(result.passed, qstr(l.symptom), clauses);
     panel_->setStatus(tr("All runs done. Reveal when the class has answered."));
     return true;
   } catch (const std::exception& e) {

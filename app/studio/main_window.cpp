@@ -291,8 +291,7 @@ void MainWindow::connectRun() {
     plots_->flush();
     diagnostics_->stop();
     runs_->refresh();
-    updateControls();
-    showState();
+    // stateChanged(Idle) came first and set the controls and the state text.
     if (stopped) status_->setStateText(tr("Stopped"));
   });
   connect(run_, &RunController::runDirectoryReady, this, &MainWindow::onRunDirectoryReady);
@@ -435,10 +434,9 @@ void MainWindow::onFailed(const QString& message) {
   statusBar()->showMessage(message.section('\n', 0, 0), 15000);
 }
 
-void MainWindow::showError(const QString& message) {
+void MainWindow::showError(const QString& message, int timeout_ms) {
   last_error_ = message;
-  statusBar()->showMessage(message, 15000);
-  qWarning().noquote() << "dpo-studio:" << message;
+  statusBar()->showMessage(message, timeout_ms);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -477,7 +475,10 @@ bool MainWindow::isViewingRun() const { return !runs_->viewedRun().isEmpty(); }
 
 void MainWindow::replayRun(const QString& dir, qint64 up_to_step) {
   const auto records = loadRunRecords(dir, up_to_step);
-  if (!records.error.isEmpty()) showError(records.error);
+  if (!records.error.isEmpty()) {
+    showError(records.error);
+    qWarning().noquote() << "dpo-studio:" << records.error;
+  }
   run_->replay(records);
   plots_->flush();
   diagnostics_->refresh();
@@ -485,15 +486,13 @@ void MainWindow::replayRun(const QString& dir, qint64 up_to_step) {
 
 bool MainWindow::viewRun(const QString& dir_in) {
   if (run_->isTraining()) {
-    last_error_ = tr("Stop the current run before opening another one.");
-    statusBar()->showMessage(last_error_, 8000);
+    showError(tr("Stop the current run before opening another one."), 8000);
     return false;
   }
   const QString dir = QFileInfo(dir_in).absoluteFilePath();
   const auto summary = summarizeRun(dir);
   if (!summary.error.isEmpty()) {
-    last_error_ = summary.error;
-    statusBar()->showMessage(summary.error, 15000);
+    showError(summary.error);
     return false;
   }
   // Cleared as for a new run, then filled from the files.
@@ -529,8 +528,7 @@ void MainWindow::leaveRunView() {
 bool MainWindow::openRun(const QString& dir_in) {
   const QString dir = QFileInfo(dir_in).absoluteFilePath();
   if (!QFileInfo::exists(dir + "/config.json")) {
-    last_error_ = tr("%1: not a run directory (no config.json)").arg(dir);
-    statusBar()->showMessage(last_error_, 15000);
+    showError(tr("%1: not a run directory (no config.json)").arg(dir));
     return false;
   }
   runs_->addOpened(dir);
@@ -553,8 +551,7 @@ void MainWindow::resumeRun(const QString& dir_in) {
   if (dir.isEmpty() || run_->isTraining() || run_->state() != RunState::Idle) return;
   const auto summary = summarizeRun(dir);
   if (!summary.resumable) {
-    last_error_ = tr("%1: no checkpoint to resume from").arg(dir);
-    statusBar()->showMessage(last_error_, 15000);
+    showError(tr("%1: no checkpoint to resume from").arg(dir));
     return;
   }
   setRunConfig(configFor(runConfig(), summary));

@@ -104,9 +104,9 @@ class MainWindow : public QMainWindow {
   void onEvent(const TrainerEvent& event);
   void onRunDirectoryReady(const QString& dir, qint64 resumed_from_step);
   void onCheckpointSaved(qint64 step, const QString& path, const QString& error);
-  void showError(const QString& message);                 // lastError, status bar and warning log
-  void showState();                                       // the status bar's run state
-  void replayRun(const QString& dir, qint64 up_to_step);  // a run folder's records into the views
+  void showError(const QString& message, int timeout_ms = 15000);  // lastError and the status bar
+  void showState();                                                // the status bar's run state
+  void replayRun(const QString& dir, qint64 up_to_step);           // a run folder's records into the views
 
   RunController* run_ = nullptr;
   SettingsPanel* settings_ = nullptr;

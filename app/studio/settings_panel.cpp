@@ -18,6 +18,7 @@
 
 #include <algorithm>
 
+#include "app/studio/qt_text.h"
 #include "app/studio/run_controller.h"
 #include "core/demo/demo_datasets.h"
 #include "core/types/loss_config.h"
@@ -29,8 +30,6 @@ namespace {
 constexpr int kRecentMax = 8;
 const QString kOpenItem = QStringLiteral("\x01open");  // the "Open…" entry's data
 const QString kSftItem = QStringLiteral("\x01sft");    // Reference: fit by SFT first
-
-QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
 
 QString demoPath(const DemoDataset& d) {
   // clean is the embedded demo itself (an empty path), so a fresh studio starts on it.

@@ -166,7 +166,6 @@ QWidget* TrainingPlots::buildToolbar() {
 
 void TrainingPlots::setSmoothing(int percent) {
   smoothing_value_->setText(QString::number(percent / 100.0, 'f', 2));
-  if (!optimiser_plot_) return;  // still building
   for (auto* plot : plots()) plot->setSmoothing(percent / 100.0);
   Q_EMIT smoothingChanged(percent / 100.0);
 }

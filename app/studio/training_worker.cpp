@@ -11,6 +11,7 @@
 #include "app/session/lesson_run.h"
 #include "app/session/run_directory.h"
 #include "app/session/run_setup.h"
+#include "app/studio/qt_text.h"
 #include "app/studio/run_catalog.h"
 #include "core/data/tokenize.h"
 #include "core/eval/token_scores.h"
@@ -22,11 +23,6 @@
 #include "core/train/metrics.h"
 
 namespace dpo::studio {
-
-namespace {
-QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
-
-}  // namespace
 
 constexpr size_t kFinalTokenPairs = 256;
 

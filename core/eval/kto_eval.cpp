@@ -27,12 +27,8 @@ PreferenceEval evaluate_kto(LlamaForCausalLM& policy, LlamaForCausalLM* referenc
     std::iota(indices.begin(), indices.end(), start);
     std::vector<TokenizedPair> batch;
     for (auto i : indices) batch.push_back(rows[i]);
-    ReferenceSource source{.model = reference};
-    if (cached) {
-      source.chosen = rows_of(cached->chosen, indices);
-      source.rejected = rows_of(cached->rejected, indices);
-    }
-    auto out = batch_preference_logps(policy, source, collate_pairs(batch, pad_id), loss);
+    auto out = batch_preference_logps(policy, reference_for_rows(reference, cached, indices),
+                                      collate_pairs(batch, pad_id), loss);
     auto labels = labels_of(desirable, indices).to(device);
     auto ko = kto_loss(kto_config(loss), out.logps.policy_chosen, out.logps.reference_chosen, labels,
                        out.logps.policy_rejected, out.logps.reference_rejected);

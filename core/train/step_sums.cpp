@@ -58,18 +58,32 @@ void StepSums::push(std::vector<torch::Tensor> parts) {
   pending_ = pending_.defined() ? pending_ + v : v;
 }
 
-torch::Tensor rows_of(const std::vector<float>& values, const std::vector<size_t>& indices) {
-  std::vector<float> picked;
+namespace {
+template <typename T>
+torch::Tensor pick(const std::vector<T>& values, const std::vector<size_t>& indices, torch::Dtype dtype) {
+  std::vector<T> picked;
   picked.reserve(indices.size());
   for (auto i : indices) picked.push_back(values[i]);
-  return torch::tensor(picked, torch::kFloat32);
+  return torch::tensor(picked, dtype);
+}
+}  // namespace
+
+torch::Tensor rows_of(const std::vector<float>& values, const std::vector<size_t>& indices) {
+  return pick(values, indices, torch::kFloat32);
 }
 
 torch::Tensor rows_of(const std::vector<double>& values, const std::vector<size_t>& indices) {
-  std::vector<double> picked;
-  picked.reserve(indices.size());
-  for (auto i : indices) picked.push_back(values[i]);
-  return torch::tensor(picked, torch::kFloat64);
+  return pick(values, indices, torch::kFloat64);
+}
+
+ReferenceSource reference_for_rows(LlamaForCausalLM* model, const ReferenceLogps* precomputed,
+                                   const std::vector<size_t>& rows) {
+  ReferenceSource source{.model = model};
+  if (precomputed != nullptr) {
+    source.chosen = rows_of(precomputed->chosen, rows);
+    source.rejected = rows_of(precomputed->rejected, rows);
+  }
+  return source;
 }
 
 torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_t>& indices) {

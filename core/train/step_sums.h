@@ -6,6 +6,7 @@
 #include "core/train/logprobs.h"
 #include "core/train/losses.h"
 #include "core/train/pair_logps.h"
+#include "core/train/reference_logps.h"
 
 namespace dpo {
 
@@ -50,6 +51,9 @@ struct StepSums {
 torch::Tensor rows_of(const std::vector<float>& values, const std::vector<size_t>& indices);
 torch::Tensor rows_of(const std::vector<double>& values, const std::vector<size_t>& indices);
 torch::Tensor labels_of(const std::vector<bool>& labels, const std::vector<size_t>& indices);
+// π_ref for a batch of those rows: their precomputed log-probs when there are any, else `model`.
+ReferenceSource reference_for_rows(LlamaForCausalLM* model, const ReferenceLogps* precomputed,
+                                   const std::vector<size_t>& rows);
 
 KtoConfig kto_config(const LossConfig& c);
 

@@ -262,15 +262,6 @@ struct Trainer::State {
   }
 
   // π_ref for some rows: their precomputed sums when there are, else a forward pass of the model.
-  ReferenceSource reference_source(const std::optional<ReferenceLogps>& precomputed,
-                                   const std::vector<size_t>& rows) {
-    ReferenceSource source{.model = reference_model()};
-    if (precomputed) {
-      source.chosen = rows_of(precomputed->chosen, rows);
-      source.rejected = rows_of(precomputed->rejected, rows);
-    }
-    return source;
-  }
 
   // Clips the gradient and steps the optimiser, or skips a non-finite step: an event, and a
   // TrainingError after max_nonfinite_steps in a row.
@@ -449,14 +440,15 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   const auto device = s.device();
   std::optional<Bf16Autocast> autocast;
   if (c.bf16_autocast && device.is_cuda()) autocast.emplace();
+  const ReferenceLogps* precomputed = s.train_reference ? &*s.train_reference : nullptr;
   for (size_t k = 0; k < mb.batches.size(); ++k) {
     const auto& rows = mb.indices[k];
     if (c.objective == Objective::Sft) {
       sft_micro_step(s.policy, mb.batches[k], mb.sft_tokens, c.logit_chunk_rows, sums);
       continue;
     }
-    auto out = batch_preference_logps(s.policy, s.reference_source(s.train_reference, rows), mb.batches[k],
-                                      c.loss, c.logit_chunk_rows);
+    auto out = batch_preference_logps(s.policy, reference_for_rows(s.reference_model(), precomputed, rows),
+                                      mb.batches[k], c.loss, c.logit_chunk_rows);
     if (out.ran_reference) ++s.counters.reference_forwards;
     if (s.kto())
       kto_micro_step(out, labels_of(s.train_desirable, rows).to(device), c.loss, mb.pairs, sums);
