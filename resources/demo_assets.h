@@ -18,7 +18,9 @@ const std::vector<EmbeddedFile>&
 demo_model_files();  // resources/demo/model/*; empty before make-demo made it
 
 // Writes the embedded demo model as a Hugging Face folder under `parent` (once per content: the
-// folder's name carries a hash of the bytes) and returns it; "" when no model is embedded.
+// folder's name carries a hash of the bytes) and returns it; "" when no model is embedded. A folder
+// already there is used only if it holds exactly the embedded files, byte for byte; otherwise it is
+// replaced. Throws dpo::ModelError when the folder cannot be written.
 std::string unpack_demo_model(const std::string& parent);
 
 // Demo settings shared by the CLI, the studio and the tests.

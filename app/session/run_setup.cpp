@@ -296,9 +296,8 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
                         " tokens but the model's vocab_size is " + std::to_string(loaded.config.vocab_size));
   } else if (const auto demo_dir =
                  options.tokenizer_path.empty()
-                     ? resources::unpack_demo_model(
-                           (cache_dir.empty() ? fs::temp_directory_path() / "dpo-studio" : cache_dir)
-                               .string())
+                     ? resources::unpack_demo_model(cache_dir.empty() ? default_cache_dir()
+                                                                      : cache_dir.string())
                      : std::string();
              !demo_dir.empty()) {
     // The demo's reference policy (resources/demo/model: SFT on the demo world's answers), embedded

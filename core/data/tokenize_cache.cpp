@@ -78,7 +78,7 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer) {
-  std::string text = std::to_string(tokenizer.vocab_size());
+  std::string text = std::to_string(tokenizer.vocab_size()) + "|" + hex(tokenizer.source_hash());
   for (auto id : {tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id()})
     text += "|" + (id ? std::to_string(*id) : std::string("-"));
   Hasher h;

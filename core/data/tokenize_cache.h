@@ -8,7 +8,8 @@
 
 namespace dpo {
 
-// Identity of a tokenizer for cache keys, from its vocabulary pieces and special ids (no encode calls).
+// Identity of a tokenizer for cache keys: the full content of the files it was loaded from, its
+// vocabulary pieces and special ids (no encode calls).
 uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer);
 
 // What a tokenized dataset depends on: the file's bytes, the tokenizer and every option.

@@ -1,5 +1,6 @@
 #include "core/tokenizer/load_tokenizer.h"
 
+#include "core/io/hash.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
@@ -37,6 +38,14 @@ LoadedTokenizer load_tokenizer(const fs::path& path) {
     out.add_bos = (has_config ? out.config.add_bos_token || !out.config.bos_token.has_value() : true) &&
                   out.tokenizer->bos_id().has_value();
   }
+  // Every byte that shapes encoding, for cache keys.
+  Hasher source(0x70c3);
+  for (const auto& part : {file, config_path}) {
+    if (part == config_path && !has_config) continue;
+    const uint64_t h = hash_file(part.string());
+    source.add(&h, sizeof h);
+  }
+  out.tokenizer->set_source_hash(source.digest());
   return out;
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,14 @@ class Tokenizer {
   virtual std::optional<int> bos_id() const = 0;
   virtual std::optional<int> eos_id() const = 0;
   virtual std::optional<int> pad_id() const = 0;
+
+  // XXH3 of every file the tokenizer was built from (0 when built in code). Cache keys need it:
+  // a changed normalizer, pre-tokenizer or merge list does not show in the vocabulary pieces.
+  uint64_t source_hash() const { return source_hash_; }
+  void set_source_hash(uint64_t hash) { source_hash_ = hash; }
+
+ private:
+  uint64_t source_hash_ = 0;
 };
 
 }  // namespace dpo

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <fstream>
 #include <span>
@@ -34,11 +36,17 @@ void add_sized(Hasher& h, const void* data, size_t size) {
 
 uint64_t parameters_fingerprint(LlamaForCausalLM& model) {
   Hasher h(0x5eed);
+  // The config shapes the scores without changing a parameter byte (rope_theta, eps, sliding window).
+  nlohmann::json config = model->config();
+  const std::string config_text = config.dump();
+  add_sized(h, config_text.data(), config_text.size());
   for (const auto& p : model->named_parameters()) {
     if (is_lora_parameter(p.key())) continue;  // the reference is the base model
     auto t = p.value().detach().to(torch::kCPU).contiguous();
     add_sized(h, p.key().data(), p.key().size());
     add_sized(h, t.sizes().data(), static_cast<size_t>(t.dim()) * sizeof(int64_t));
+    const std::string where = std::string(c10::toString(t.scalar_type())) + "@" + p.value().device().str();
+    add_sized(h, where.data(), where.size());
     add_sized(h, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
   }
   return h.digest();

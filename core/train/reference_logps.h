@@ -18,7 +18,8 @@ struct ReferenceLogps {
   size_t size() const { return chosen.size(); }
 };
 
-// Identities for cache keys: every parameter's name, shape and bytes; every pair's token ids.
+// Identities for cache keys: the model config and every parameter's name, shape, dtype, device and
+// bytes; every pair's token ids.
 uint64_t parameters_fingerprint(LlamaForCausalLM& model);
 uint64_t pairs_fingerprint(const std::vector<TokenizedPair>& pairs);
 
