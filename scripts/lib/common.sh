@@ -12,7 +12,7 @@ DPO_PACKAGES=(
   qt6-base-dev libgl-dev libqcustomplot-dev
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libbenchmark-dev zlib1g-dev libxxhash-dev
-  clang-format-14 clang-tidy-14
+  clang-format-14 clang-tidy-14 clang-14 libclang-rt-14-dev
   xvfb xauth
 )
 
