@@ -143,18 +143,11 @@ void add_inspect_options(CLI::App& cmd, InspectArgs& a) {
 
 int run_inspect(const InspectArgs& a) {
   const fs::path dir = a.model_dir;
-  std::ifstream in(dir / "config.json");
-  if (!in) throw ModelError((dir / "config.json").string() + ": cannot open");
-  nlohmann::json raw;
-  try {
-    raw = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ModelError((dir / "config.json").string() + ": invalid JSON (" + e.what() + ")");
-  }
-  const auto config = parse_hf_config(raw, (dir / "config.json").string());
+  const auto config = read_hf_config(dir);
   uint64_t bytes = 0, tensors = 0;
   std::map<std::string, uint64_t> dtypes;
   const auto files = checkpoint_files(dir);
+  std::vector<std::shared_ptr<SafetensorsFile>> opened;
   for (const auto& f : files) {
     auto st = SafetensorsFile::open(f);
     for (const auto& e : st->entries()) {
@@ -162,7 +155,9 @@ int run_inspect(const InspectArgs& a) {
       ++tensors;
       ++dtypes[e.dtype];
     }
+    opened.push_back(std::move(st));
   }
+  check_checkpoint_shapes(config, opened, dir);
   nlohmann::json info = {{"architecture", config.architecture},
                          {"parameters", config.parameter_count()},
                          {"hidden_size", config.hidden_size},

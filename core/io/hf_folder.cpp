@@ -4,9 +4,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "core/io/atomic_file.h"
+#include "core/io/json_file.h"
 #include "core/io/safetensors.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
@@ -17,14 +21,33 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw ModelError(path.string() + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ModelError(path.string() + ": invalid JSON (" + e.what() + ")");
-  }
+// config.json is a few KB and an index a few MB; anything far larger is not one.
+constexpr uintmax_t kMaxConfigBytes = uintmax_t{16} << 20;
+
+nlohmann::json read_json(const fs::path& path, uintmax_t max_bytes = kMaxJsonFileBytes) {
+  if (!fs::exists(path)) throw ModelError(path.string() + ": cannot open (no such file)");
+  return parse_json_file<ModelError>(path, max_bytes);
+}
+
+// A shard named by the index must be a .safetensors file inside the model folder, also after
+// symlinks are resolved.
+fs::path confined_shard(const fs::path& dir, const fs::path& index, const std::string& name) {
+  const fs::path rel(name);
+  auto outside = [&] {
+    return ModelError(index.string() + ": shard \"" + name + "\" is outside the model folder");
+  };
+  if (name.empty() || rel.is_absolute() || rel.has_root_name() || rel.has_root_directory()) throw outside();
+  for (const auto& part : rel)
+    if (part == "..") throw outside();
+  if (rel.extension() != ".safetensors")
+    throw ModelError(index.string() + ": shard \"" + name + "\" is not a .safetensors file");
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(dir, ec);
+  const fs::path resolved = fs::weakly_canonical(dir / rel, ec);
+  if (ec) throw outside();
+  auto [end, _] = std::mismatch(base.begin(), base.end(), resolved.begin(), resolved.end());
+  if (end != base.end()) throw outside();
+  return dir / rel;
 }
 
 std::string join(const std::vector<std::string>& names, size_t limit = 5) {
@@ -50,19 +73,20 @@ std::vector<fs::path> checkpoint_files(const fs::path& dir) {
   const auto index = dir / "model.safetensors.index.json";
   if (fs::exists(index)) {
     auto j = read_json(index);
-    if (!j.contains("weight_map") || !j["weight_map"].is_object())
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
       throw ModelError(index.string() + ": missing \"weight_map\" object");
     std::set<std::string> shards;
     for (const auto& [name, file] : j["weight_map"].items()) {
       if (!file.is_string())
-        throw ModelError(index.string() + ": weight_map[\"" + name + "\"] must be a file name");
+        throw ModelError(index.string() + ": weight_map[\"" + name + "\"]: expected a file name, got " +
+                         json_type_name(file));
       shards.insert(file.get<std::string>());
     }
     std::vector<fs::path> out;
     for (const auto& s : shards) {
-      if (!fs::exists(dir / s))
-        throw ModelError(index.string() + ": lists shard " + s + ", which is missing");
-      out.push_back(dir / s);
+      const auto path = confined_shard(dir, index, s);
+      if (!fs::exists(path)) throw ModelError(index.string() + ": lists shard " + s + ", which is missing");
+      out.push_back(path);
     }
     return out;
   }
@@ -72,16 +96,47 @@ std::vector<fs::path> checkpoint_files(const fs::path& dir) {
   throw ModelError(dir.string() + ": no model.safetensors or model.safetensors.index.json");
 }
 
+LlamaConfig read_hf_config(const fs::path& dir, nlohmann::json* raw) {
+  const auto config_path = dir / "config.json";
+  auto j = read_json(config_path, kMaxConfigBytes);
+  auto config = parse_hf_config(j, config_path.string());
+  if (raw != nullptr) *raw = std::move(j);
+  return config;
+}
+
+void check_checkpoint_shapes(const LlamaConfig& config,
+                             const std::vector<std::shared_ptr<SafetensorsFile>>& files,
+                             const fs::path& dir) {
+  std::map<std::string, std::pair<const SafetensorsFile*, const SafetensorsEntry*>> stored;
+  for (const auto& f : files)
+    for (const auto& e : f->entries()) stored.emplace(e.name, std::pair{f.get(), &e});
+  std::vector<std::string> missing;
+  for (const auto& expected : expected_tensors(config)) {
+    auto it = stored.find(expected.name);
+    if (it == stored.end()) {
+      missing.push_back(expected.name);
+      continue;
+    }
+    const auto& [file, entry] = it->second;
+    if (entry->shape != expected.shape)
+      throw ModelError(file->path() + ": " + expected.name + ": shape " + shape_text(entry->shape) +
+                       " does not match config.json (" + expected.because + ")");
+  }
+  if (!missing.empty())
+    throw ModelError(dir.string() + ": checkpoint lacks " + std::to_string(missing.size()) +
+                     " tensors the config needs: " + join(missing));
+}
+
 LoadedModel load_hf_model(const fs::path& dir, const ModelLoadOptions& options) {
   if (!fs::is_directory(dir)) throw ModelError(dir.string() + ": not a model folder");
   LoadedModel loaded;
-  const auto config_path = dir / "config.json";
-  loaded.raw_config = read_json(config_path);
-  loaded.config = parse_hf_config(loaded.raw_config, config_path.string());
+  loaded.config = read_hf_config(dir, &loaded.raw_config);
 
   std::vector<std::shared_ptr<SafetensorsFile>> files;
   for (const auto& f : checkpoint_files(dir)) files.push_back(SafetensorsFile::open(f));
   auto state = StateDict::from_files(files);
+  // Before the model is built: its size comes from config.json, which must match the checkpoint.
+  check_checkpoint_shapes(loaded.config, files, dir);
 
   loaded.model = LlamaForCausalLM(loaded.config);
   loaded.report = load_parameters(*loaded.model, state, options.dtype, options.device);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
 #include "core/model/llama.h"
 
@@ -26,6 +27,17 @@ struct LoadedModel {
 // Throws ModelError / ConfigError naming the file (and tensor) on anything missing or malformed,
 // including parameters the checkpoint lacks.
 LoadedModel load_hf_model(const std::filesystem::path& dir, const ModelLoadOptions& options = {});
+
+// config.json of a model folder, parsed and validated (ConfigError / ModelError naming the file
+// and key); `raw` receives the JSON as found.
+LlamaConfig read_hf_config(const std::filesystem::path& dir, nlohmann::json* raw = nullptr);
+
+// Every parameter `config` implies is in `files` with the shape config.json gives it; checked from
+// the headers alone, before a model is allocated. Throws ModelError "file: tensor: shape ... does
+// not match config.json (...)" or "dir: checkpoint lacks N tensors ...".
+void check_checkpoint_shapes(const LlamaConfig& config,
+                             const std::vector<std::shared_ptr<SafetensorsFile>>& files,
+                             const std::filesystem::path& dir);
 
 // The safetensors files of a folder: the shards listed by the index, or model.safetensors.
 std::vector<std::filesystem::path> checkpoint_files(const std::filesystem::path& dir);

@@ -7,15 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace dpo {
+#include "core/io/safetensors_header.h"
 
-// One tensor's header entry. Offsets are relative to the data area after the header.
-struct SafetensorsEntry {
-  std::string name;
-  std::string dtype;  // "F32", "F16", "BF16", "I64", ...
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;
-};
+namespace dpo {
 
 // A memory-mapped .safetensors file with a fully validated header. Tensors are views of the
 // mapping (zero-copy, copy-on-write) and keep it alive.

@@ -40,10 +40,26 @@ struct LlamaConfig {
   // A few-hundred-thousand-parameter model for the demo and tests.
   static LlamaConfig tiny(int64_t vocab_size);
 
-  // Throws ConfigError naming the first inconsistent field.
-  void validate() const;
+  // Throws ConfigError "label: field: ..." naming the first field out of range or inconsistent,
+  // checked before anything is sized from it: every size positive and bounded, the head counts
+  // divisible, the parameter count (checked 64-bit arithmetic) at most kMaxParameters.
+  void validate(const std::string& label = "model config") const;
+  // Throws ConfigError when the count does not fit in 64 bits (validate() bounds it first).
   int64_t parameter_count() const;
 };
+
+inline constexpr int64_t kMaxParameters = int64_t{1} << 40;
+
+// A parameter of LlamaForCausalLM as config.json sizes it; `because` says which fields made the
+// shape, for "does not match config.json (vocab_size 32000 x hidden_size 64)".
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string because;
+};
+// Every parameter the model built from `c` has (as named_parameters() names them), without
+// building it: checkpoints are checked against this before anything is allocated.
+std::vector<ExpectedTensor> expected_tensors(const LlamaConfig& c);
 
 void to_json(nlohmann::json& j, const LlamaConfig& c);
 // Reads a Hugging Face config.json. Throws ConfigError naming an unsupported `architectures` or

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
 namespace dpo {
@@ -26,6 +27,9 @@ namespace {
 
 using nlohmann::json;
 using Range = std::pair<size_t, size_t>;
+
+// The largest released tokenizer.json files are tens of MB.
+constexpr uintmax_t kMaxTokenizerJsonBytes = uintmax_t{512} << 20;
 
 struct StringHash {
   using is_transparent = void;
@@ -117,7 +121,9 @@ bool is_whitespace(char32_t c) {
 
 class Regex {
  public:
-  Regex(const std::string& pattern, const std::string& label) {
+  // `where`: "pre_tokenizer", "normalizer" or "decoder", for messages naming the file and pattern.
+  Regex(const std::string& pattern, const std::string& where, const std::string& label)
+      : context_(label + ": " + where + " pattern \"" + utf8_prefix(pattern, 60) + "\"") {
     int error = 0;
     PCRE2_SIZE offset = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -125,8 +131,8 @@ class Regex {
     if (code == nullptr) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error, message, sizeof message);
-      throw TokenizerError(label + ": regex \"" + pattern + "\" does not compile at offset " +
-                           std::to_string(offset) + ": " + reinterpret_cast<const char*>(message));
+      throw TokenizerError(context_ + ": does not compile at offset " + std::to_string(offset) + ": " +
+                           reinterpret_cast<const char*>(message));
     }
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
     code_.reset(code, pcre2_code_free);
@@ -145,7 +151,8 @@ class Regex {
       if (rc < 0) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(rc, message, sizeof message);
-        throw TokenizerError(std::string("regex match failed: ") + reinterpret_cast<const char*>(message));
+        // PCRE2's match and depth limits end catastrophic backtracking here.
+        throw TokenizerError(context_ + ": PCRE2 " + reinterpret_cast<const char*>(message));
       }
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
       if (ov[1] == ov[0]) {  // empty match: step over one character
@@ -160,6 +167,15 @@ class Regex {
   }
 
  private:
+  // At most `max` bytes, cut at a character boundary.
+  static std::string utf8_prefix(const std::string& s, size_t max) {
+    if (s.size() <= max) return s;
+    size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n) + "...";
+  }
+
+  std::string context_;
   std::shared_ptr<pcre2_code> code_;
 };
 
@@ -184,7 +200,7 @@ class Pattern {
     } else if (j.is_object() && j.contains("String") && j["String"].is_string()) {
       literal_ = j["String"].get<std::string>();
     } else if (j.is_object() && j.contains("Regex") && j["Regex"].is_string()) {
-      regex_.emplace(j["Regex"].get<std::string>(), label);
+      regex_.emplace(j["Regex"].get<std::string>(), role(where), label);
     } else {
       throw TokenizerError(label + ": " + where + " pattern must be {\"String\": ...} or {\"Regex\": ...}");
     }
@@ -214,6 +230,12 @@ class Pattern {
   }
 
  private:
+  static std::string role(const std::string& where) {
+    if (where.find("normalizer") != std::string::npos) return "normalizer";
+    if (where.find("decoder") != std::string::npos) return "decoder";
+    return "pre_tokenizer";
+  }
+
   std::string literal_;
   std::optional<Regex> regex_;
 };
@@ -795,7 +817,7 @@ struct AddedToken {
 
 bool is_word_char(char32_t c) {
   if (c < 0x80) return std::isalnum(static_cast<int>(c)) || c == '_';
-  static const Regex word(R"(^[\p{L}\p{N}])", "word characters");
+  static const Regex word(R"(^[\p{L}\p{N}])", "built-in", "word characters");
   std::string s;
   append_utf8(s, c);
   return !word.find_all(s).empty();
@@ -1207,11 +1229,13 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view json
 }
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::from_file(const std::string& tokenizer_json_path) {
-  std::ifstream in(tokenizer_json_path, std::ios::binary);
-  if (!in) throw TokenizerError(tokenizer_json_path + ": cannot open tokenizer.json");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto tokenizer = from_json_text(buffer.str(), tokenizer_json_path);
+  std::string text;
+  try {
+    text = read_text(tokenizer_json_path, kMaxTokenizerJsonBytes);
+  } catch (const ConfigError& e) {
+    throw TokenizerError(e.what());
+  }
+  auto tokenizer = from_json_text(text, tokenizer_json_path);
   const auto config = std::filesystem::path(tokenizer_json_path).parent_path() / "tokenizer_config.json";
   if (std::filesystem::exists(config)) tokenizer->apply_config(read_tokenizer_config(config.string()));
   return tokenizer;

@@ -5,12 +5,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/io/json_file.h"
+#include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
 namespace dpo {
 namespace {
 
 using nlohmann::json;
+
+constexpr uintmax_t kMaxTokenizerConfigBytes = uintmax_t{16} << 20;
 
 std::optional<std::string> token_field(const json& j, const char* key, const std::string& label) {
   auto it = j.find(key);
@@ -68,22 +72,7 @@ int64_t max_length_field(const json& j, const std::string& label) {
   throw TokenizerError(label + ": \"model_max_length\" must be a number");
 }
 
-}  // namespace
-
-json parse_json_object(std::string_view json_text, const std::string& label) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw TokenizerError(label + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw TokenizerError(label + ": expected a JSON object at the top level");
-  return j;
-}
-
-TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::string& label) {
-  const json j = parse_json_object(json_text, label);
-  TokenizerConfig config;
+void fill_config(const json& j, const std::string& label, TokenizerConfig& config) {
   config.bos_token = token_field(j, "bos_token", label);
   config.eos_token = token_field(j, "eos_token", label);
   config.pad_token = token_field(j, "pad_token", label);
@@ -93,21 +82,41 @@ TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::st
   config.chat_template = chat_template_field(j, label);
   if (auto it = j.find("tokenizer_class"); it != j.end() && it->is_string()) config.tokenizer_class = *it;
   config.model_max_length = max_length_field(j, label);
+}
+
+}  // namespace
+
+json parse_json_object(std::string_view json_text, const std::string& label) {
+  json j = parse_json_text<TokenizerError>(json_text, label);
+  if (!j.is_object()) throw TokenizerError(label + ": expected a JSON object at the top level");
+  return j;
+}
+
+TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::string& label) {
+  const json j = parse_json_object(json_text, label);
+  TokenizerConfig config;
+  try {
+    fill_config(j, label, config);
+  } catch (const json::exception& e) {  // last resort: the fields are type-checked above
+    throw TokenizerError(label + ": unexpected layout (" + std::string(e.what()) + ")");
+  }
   return config;
 }
 
 TokenizerConfig read_tokenizer_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw TokenizerError(path + ": cannot open tokenizer config");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  TokenizerConfig config = parse_tokenizer_config(buffer.str(), path);
+  std::string text;
+  try {
+    text = read_text(path, kMaxTokenizerConfigBytes);
+  } catch (const ConfigError& e) {
+    throw TokenizerError(e.what());
+  }
+  TokenizerConfig config = parse_tokenizer_config(text, path);
   if (!config.chat_template) {
     auto jinja = std::filesystem::path(path).parent_path() / "chat_template.jinja";
     if (std::ifstream t(jinja, std::ios::binary); t) {
-      std::stringstream text;
-      text << t.rdbuf();
-      config.chat_template = text.str();
+      std::stringstream jinja_text;
+      jinja_text << t.rdbuf();
+      config.chat_template = jinja_text.str();
     }
   }
   return config;

@@ -152,8 +152,9 @@ TEST(HfModel, ShapeMismatchNamesTheTensor) {
     FAIL();
   } catch (const dpo::ModelError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "tensor \"model.layers.0.mlp.gate_proj.weight\": checkpoint shape [48, 32] but the model (from "
-              "config.json) expects [64, 32]");
+              (dir / "model.safetensors").string() +
+                  ": model.layers.0.mlp.gate_proj.weight: shape [48, 32] does not match "
+                  "config.json (intermediate_size 64 x hidden_size 32)");
   }
 }
 
