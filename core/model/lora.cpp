@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/io/atomic_file.h"
+#include "core/io/json_file.h"
 #include "core/io/safetensors.h"
 #include "core/runtime/error.h"
 
@@ -122,15 +123,38 @@ void save_lora_adapter(LlamaForCausalLM& model, const LoraConfig& config, const 
 
 LoraConfig read_lora_config(const fs::path& dir) {
   const auto path = dir / "adapter_config.json";
-  std::ifstream in(path);
-  if (!in) throw ModelError(path.string() + ": missing");
-  try {
-    auto j = nlohmann::json::parse(in);
-    if (j.value("peft_type", "") != "LORA") throw ModelError(path.string() + ": peft_type is not \"LORA\"");
-    return j.get<LoraConfig>();
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(path.string() + ": " + e.what());
+  if (!fs::exists(path)) throw ModelError(path.string() + ": missing");
+  const auto j = parse_json_file<ModelError>(path, uintmax_t{16} << 20);
+  const std::string label = path.string();
+  if (!j.is_object()) throw ModelError(label + ": expected a JSON object");
+  auto wrong = [&](const std::string& key, const char* expected, const nlohmann::json& got) {
+    return ModelError(label + ": " + key + ": expected " + expected + ", got " + json_type_name(got));
+  };
+  if (j.value("peft_type", nlohmann::json()) != "LORA")
+    throw ModelError(label + ": peft_type is not \"LORA\"");
+  LoraConfig c;
+  if (auto it = j.find("r"); it != j.end()) {
+    if (!it->is_number_integer()) throw wrong("r", "an integer", *it);
+    // The adapter is r x (in + out) per projection: a rank past any real adapter is refused unread.
+    if (it->get<int64_t>() < 1 || it->get<int64_t>() > 4096)
+      throw ModelError(label + ": r: expected 1 to 4096, got " + it->dump());
+    c.r = it->get<int64_t>();
   }
+  for (auto [key, field] : {std::pair{"lora_alpha", &c.alpha}, std::pair{"lora_dropout", &c.dropout}}) {
+    auto it = j.find(key);
+    if (it == j.end()) continue;
+    if (!it->is_number()) throw wrong(key, "a number", *it);
+    *field = it->get<double>();
+  }
+  if (auto it = j.find("target_modules"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) throw wrong("target_modules", "a list of strings", *it);
+    c.target_modules.clear();
+    for (const auto& t : *it) {
+      if (!t.is_string()) throw wrong("target_modules[]", "a string", t);
+      c.target_modules.push_back(t.get<std::string>());
+    }
+  }
+  return c;
 }
 
 void load_lora_adapter(LlamaForCausalLM& model, const fs::path& dir) {

@@ -17,6 +17,7 @@
 #include "core/io/safetensors.h"
 #include "core/io/safetensors_header.h"
 #include "core/model/config.h"
+#include "core/model/lora.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 #include "core/tokenizer/tokenizer_config.h"
@@ -311,4 +312,27 @@ TEST(HostileModel, TokenizerRegexFailuresNameFileAndPattern) {
   EXPECT_THAT(error_of([&] { dpo::BpeTokenizer::from_file(path); }),
               HasSubstr(path + ": pre_tokenizer pattern \"" + long_pattern.substr(0, 60) +
                         "...\": does not compile at offset 105: missing terminating ] for character class"));
+}
+
+TEST(HostileModel, AdapterConfigIsTypedAndBounded) {
+  auto dir = fresh_dir("adapter");
+  const auto path = (dir / "adapter_config.json").string();
+  auto error = [&](const json& j) {
+    write(path, j.dump());
+    return error_of([&] { dpo::read_lora_config(dir); });
+  };
+  EXPECT_EQ(error({{"peft_type", "LORA"}, {"r", 1000000000}}),
+            path + ": r: expected 1 to 4096, got 1000000000");
+  EXPECT_EQ(error({{"peft_type", "LORA"}, {"r", "8"}}), path + ": r: expected an integer, got a string");
+  EXPECT_EQ(error({{"peft_type", "LORA"}, {"r", 8}, {"target_modules", "q_proj"}}),
+            path + ": target_modules: expected a list of strings, got a string");
+  EXPECT_EQ(error({{"peft_type", 7}}), path + ": peft_type is not \"LORA\"");
+  write(path, nested(1000));
+  EXPECT_EQ(error_of([&] { dpo::read_lora_config(dir); }), path + ": JSON nested deeper than 256 levels");
+  write(path,
+        json{{"peft_type", "LORA"}, {"r", 4}, {"lora_alpha", 8}, {"target_modules", {"q_proj"}}}.dump());
+  const auto c = dpo::read_lora_config(dir);
+  EXPECT_EQ(c.r, 4);
+  EXPECT_EQ(c.alpha, 8.0);
+  EXPECT_EQ(c.target_modules, (std::vector<std::string>{"q_proj"}));
 }
