@@ -5,11 +5,14 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
+#include <stdexcept>
+#include <type_traits>
 
 #include "core/demo/demo_datasets.h"
 #include "core/runtime/error.h"
-#include "core/train/losses.h"
+#include "core/types/loss_config.h"
 
 namespace dpo {
 
@@ -34,6 +37,15 @@ T optional_number(const json& j, const char* key, T fallback, const std::string&
                   const std::string& prefix) {
   if (!j.contains(key)) return fallback;
   if (!j[key].is_number()) fail(source, prefix + key, "must be a number");
+  if constexpr (std::is_integral_v<T>) {
+    // A float is converted only when it is a whole number T can hold (the conversion is UB otherwise).
+    if (j[key].is_number_float()) {
+      const double v = j[key].get<double>();
+      if (!(v >= static_cast<double>(std::numeric_limits<T>::min()) &&
+            v < static_cast<double>(std::numeric_limits<T>::max()) + 1.0 && v == std::floor(v)))
+        fail(source, prefix + key, "must be a whole number in range");
+    }
+  }
   return j[key].get<T>();
 }
 
@@ -54,7 +66,12 @@ std::vector<Token> lex(const std::string& check, const std::string& source) {
     } else if (std::isdigit(static_cast<unsigned char>(c)) ||
                (c == '.' && i + 1 < check.size() && std::isdigit(static_cast<unsigned char>(check[i + 1])))) {
       size_t used = 0;
-      const double v = std::stod(check.substr(i), &used);
+      double v = 0;
+      try {
+        v = std::stod(check.substr(i), &used);
+      } catch (const std::out_of_range&) {
+        fail(source, "check", "number out of range in \"" + check + "\"");
+      }
       tokens.push_back({Token::Number, check.substr(i, used), v});
       i += used;
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
@@ -171,6 +188,12 @@ class Parser {
     }
   }
   double factor() {
+    // Each ( or unary - recurses: a bound keeps a hostile check from exhausting the stack.
+    if (++depth_ > 200) error("nested too deeply");
+    const struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{depth_};
     const Token t = peek();
     if (accept_op('-')) return -factor();
     if (accept(Token::Number)) return t.number;
@@ -200,6 +223,7 @@ class Parser {
   const std::map<std::string, double>* values_;
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 const std::set<std::string> kValueKinds = {"first", "mid", "final", "min", "max", "heldout", "sampled"};
@@ -254,7 +278,7 @@ Lesson parse_lesson(std::string_view json_text, const std::string& source, const
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw ConfigError(source + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw ConfigError(source + ": a lesson is a JSON object");

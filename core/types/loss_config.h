@@ -49,8 +49,8 @@ struct LossConfig {
   double kto_undesirable_weight = 1.0;  // λ_U of kto
 };
 
-// The table and the functions over it are defined in core/train/losses.cpp (dpo_core); they read
-// no tensors, so the app may call them without torch headers.
+// The table and the functions over it are defined in core/train/loss_table.cpp and losses.cpp
+// (dpo_core); they read no tensors, so the app may call them without torch headers.
 struct LossInfo {
   LossType type;
   std::string_view name;     // CLI / config spelling
