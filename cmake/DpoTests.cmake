@@ -1,9 +1,18 @@
 # One function per kind of test. Each registers a GoogleTest executable's cases with ctest under
 # the kind's label, so scripts and CI can filter with ctest -L.
 
+# Builds every unit-labelled core test and nothing else, and lists them in core_unit_tests.txt: what CI
+# runs under ASan (scripts/test-asan --core-unit), one process per executable instead of one per case.
+add_custom_target(dpo_core_unit_tests)
+file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/core_unit_tests.txt
+  CONTENT "$<JOIN:$<TARGET_PROPERTY:dpo_core_unit_tests,MANUALLY_ADDED_DEPENDENCIES>,\n>\n")
+
 # A unit of the core: links dpo_core and the embedded resources. LABEL: unit, golden or slow.
 function(dpo_core_test name label)
   add_executable(${name} ${ARGN})
+  if(label STREQUAL "unit")
+    add_dependencies(dpo_core_unit_tests ${name})
+  endif()
   target_link_libraries(${name} PRIVATE dpo_core dpo_resources GTest::gtest GTest::gtest_main dpo_warnings)
   target_precompile_headers(${name} REUSE_FROM dpo_core)
   target_compile_definitions(${name} PRIVATE DPO_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
