@@ -39,8 +39,9 @@ nlohmann::json parse(std::string_view text, const std::string& label, size_t max
     throw ConfigError(label + ": JSON nested deeper than " + std::to_string(max_depth) + " levels");
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 1, column 5: ...".
+  } catch (const nlohmann::json::exception& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 1, column 5: ..."; a number
+    // too large for a double (1e400) is an out_of_range error of the parser, not a parse_error.
     std::string what = e.what();
     if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
     throw ConfigError(label + ": not valid JSON: " + what);
