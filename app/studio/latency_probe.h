@@ -31,15 +31,19 @@ class LatencyProbe : public QObject {
   }
   void stop() { timer_.stop(); }
   size_t samples() const { return late_ms_.size(); }
-  // q in [0, 1]: 0.5 median, 0.99 the p99 lateness in milliseconds.
-  double quantile(double q) const {
-    if (late_ms_.empty()) return 0;
-    auto v = late_ms_;
+  // q in [0, 1]: 0.5 median, 0.99 the p99 lateness in milliseconds; of the ticks from sample
+  // `first` on (a window of a long run: samples() at its start).
+  double quantile(double q, size_t first = 0) const {
+    if (first >= late_ms_.size()) return 0;
+    std::vector<double> v(late_ms_.begin() + static_cast<std::ptrdiff_t>(first), late_ms_.end());
     const auto k = static_cast<size_t>(q * static_cast<double>(v.size() - 1));
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
     return v[k];
   }
-  double max() const { return late_ms_.empty() ? 0 : *std::max_element(late_ms_.begin(), late_ms_.end()); }
+  double max(size_t first = 0) const {
+    if (first >= late_ms_.size()) return 0;
+    return *std::max_element(late_ms_.begin() + static_cast<std::ptrdiff_t>(first), late_ms_.end());
+  }
 
  private:
   int interval_ms_;
