@@ -98,7 +98,8 @@ int run_data_command() {
     renderer.description = "the chat template " + args.chat_template_path;
   } else if (config.chat_template) {
     renderer.template_source = *config.chat_template;
-    renderer.description = "the tokenizer's chat template";
+    renderer.description =
+        "the chat template of " + (args.tokenizer_path.empty() ? args.model_dir : args.tokenizer_path);
   } else {
     renderer.template_source = std::string(chatml_template_source());
     renderer.description = "the built-in ChatML template (the tokenizer has none; pass --chat-template)";

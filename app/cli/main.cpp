@@ -60,7 +60,17 @@ int main(int argc, char** argv) {
   dpo::cli::add_lesson_command(cli);
   dpo::cli::add_bench_command(cli);
 
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints CLI11's text and exits 0; any other bad flag is one line, like every other error.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return cli.exit(e);
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
   const int used_threads = dpo::configure_threads(threads);
   try {
     if (version) {

@@ -213,7 +213,7 @@ uint64_t parse_size(const std::string& text) {
   }
   const std::string unit = text.substr(used);
   const double scale = unit == "GB" ? 1e9 : unit == "MB" ? 1e6 : unit == "KB" ? 1e3 : unit.empty() ? 1 : -1;
-  if (scale < 0 || value <= 0)
+  if (scale < 0 || !(value > 0) || !(value * scale < 9.2e18))
     throw ConfigError("--max-shard-size \"" + text + "\": expected a number with GB, MB or KB");
   return static_cast<uint64_t>(value * scale);
 }

@@ -29,10 +29,21 @@ class FileSource final : public Source {
   ~FileSource() override { gzclose(file_); }
   size_t read(char* buffer, size_t size) override {
     const int n = gzread(file_, buffer, static_cast<unsigned>(size));
+    int code = Z_OK;
+    const char* message = gzerror(file_, &code);
     if (n < 0) {
-      int code = 0;
-      throw DataError(path_ + ": cannot read (corrupt gzip data?): " + gzerror(file_, &code));
+      // zlib checks the trailer's CRC-32 and length only at the end of each member.
+      const std::string what = message ? message : "";
+      if (code == Z_DATA_ERROR && (what.find("incorrect data check") != std::string::npos ||
+                                   what.find("incorrect length check") != std::string::npos)) {
+        throw DataError(path_ + ": gzip CRC/length check failed");
+      }
+      throw DataError(path_ + ": cannot read (corrupt gzip data?): " + what);
     }
+    // At the end of input, Z_BUF_ERROR means the deflate stream or its trailer was cut off: the
+    // rows read so far may end on a whole line, but the file is not whole.
+    if (n == 0 && code == Z_BUF_ERROR)
+      throw DataError(path_ + ": truncated gzip stream (missing or bad trailer)");
     return static_cast<size_t>(n);
   }
 
@@ -72,22 +83,28 @@ class CharStream {
     return c;
   }
   size_t line() const { return line_; }
-  // Appends the rest of the current line (without "\n") to `out`; false at end of input.
-  bool read_line(std::string& out) {
+  // Reads the rest of the current line (without "\n") into `out`; false at end of input. A line
+  // longer than `max_size` is consumed but not kept: `*too_long` is set and `out` is left short.
+  bool read_line(std::string& out, size_t max_size, bool* too_long) {
     out.clear();
+    *too_long = false;
     if (peek() == EOF) return false;
     while (true) {
       if (pos_ == end_ && !fill()) return true;
       const char* start = buffer_.data() + pos_;
       const void* nl = std::memchr(start, '\n', end_ - pos_);
+      const size_t n = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : end_ - pos_;
+      if (!*too_long && out.size() + n > max_size) {
+        *too_long = true;
+        out.clear();
+        out.shrink_to_fit();
+      }
+      if (!*too_long) out.append(start, n);
       if (nl) {
-        const size_t n = static_cast<const char*>(nl) - start;
-        out.append(start, n);
         pos_ += n + 1;
         ++line_;
         return true;
       }
-      out.append(start, end_ - pos_);
       pos_ = end_;
     }
   }
@@ -137,10 +154,40 @@ struct Errors {
   }
 };
 
+std::string row_too_long_message() { return "row longer than " + std::to_string(kMaxRowBytes >> 20) + " MB"; }
+
+// Offset of the bracket that opens level kMaxRowDepth + 1 (outside strings), or npos. Checked before
+// parsing: the parsed value is copied and walked recursively later.
+size_t find_too_deep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxRowDepth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
 // Parses one JSON row; false when it was reported as bad.
 bool parse_json_row(std::string_view text, size_t line, const Errors& errors, RawRow& row) {
   if (auto bad = find_invalid_utf8(text); bad != std::string_view::npos) {
     errors(line_at(text, bad, line), utf8_message(text, bad));
+    return false;
+  }
+  if (auto deep = find_too_deep(text); deep != std::string_view::npos) {
+    errors(line_at(text, deep, line), "JSON nested deeper than " + std::to_string(kMaxRowDepth) + " levels");
     return false;
   }
   try {
@@ -159,9 +206,14 @@ bool parse_json_row(std::string_view text, size_t line, const Errors& errors, Ra
 void read_jsonl(Source& source, const std::string& label, const RowCallback& on_row, const Errors& errors) {
   CharStream in(source);
   std::string text;
+  bool too_long = false;
   while (true) {
     const size_t line = in.line();
-    if (!in.read_line(text)) break;
+    if (!in.read_line(text, kMaxRowBytes, &too_long)) break;
+    if (too_long) {
+      errors(line, row_too_long_message());
+      continue;
+    }
     if (line == 1 && text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);  // UTF-8 BOM
     if (blank(text)) continue;
     RawRow row;
@@ -173,6 +225,9 @@ void read_jsonl(Source& source, const std::string& label, const RowCallback& on_
 class JsonScanner {
  public:
   JsonScanner(CharStream& in, const std::string& label) : in_(in), label_(label) {}
+
+  // Set when the last value read into a buffer went past kMaxRowBytes (the rest was skipped).
+  bool too_long() const { return too_long_; }
 
   void skip_ws() {
     while (true) {
@@ -187,6 +242,7 @@ class JsonScanner {
 
   // Copies one complete JSON value (string, number, literal, object or array) to `out` (when set).
   void read_value(std::string* out) {
+    too_long_ = false;
     const size_t start_line = in_.line();
     const int first = in_.peek();
     if (first == EOF) fail(start_line, "unexpected end of file: expected a JSON value");
@@ -236,11 +292,19 @@ class JsonScanner {
   }
 
  private:
-  static void put(std::string* out, char c) {
-    if (out) out->push_back(c);
+  void put(std::string* out, char c) {
+    if (!out || too_long_) return;
+    if (out->size() >= kMaxRowBytes) {
+      too_long_ = true;
+      out->clear();
+      out->shrink_to_fit();
+      return;
+    }
+    out->push_back(c);
   }
   CharStream& in_;
   const std::string& label_;
+  bool too_long_ = false;
 };
 
 void read_json(Source& source, const std::string& label, const RowCallback& on_row, const Errors& errors) {
@@ -264,7 +328,9 @@ void read_json(Source& source, const std::string& label, const RowCallback& on_r
       const size_t key_line = in.line();
       if (in.peek() != '"') scan.fail(key_line, "invalid JSON: expected an object key");
       std::string key_text;
-      scan.read_string(&key_text, key_line);
+      scan.read_value(&key_text);
+      if (scan.too_long())
+        scan.fail(key_line, "object key longer than " + std::to_string(kMaxRowBytes >> 20) + " MB");
       scan.skip_ws();
       if (in.get() != ':') scan.fail(in.line(), "invalid JSON: expected ':' after an object key");
       scan.skip_ws();
@@ -296,7 +362,11 @@ void read_json(Source& source, const std::string& label, const RowCallback& on_r
       text.clear();
       scan.read_value(&text);
       RawRow row;
-      if (!stopped && parse_json_row(text, line, errors, row) && !on_row(std::move(row))) stopped = true;
+      if (scan.too_long()) {
+        errors(line, row_too_long_message());
+      } else if (!stopped && parse_json_row(text, line, errors, row) && !on_row(std::move(row))) {
+        stopped = true;
+      }
       if (stopped) return;
       scan.skip_ws();
       const int sep = in.get();
@@ -330,12 +400,30 @@ void read_table(Source& source, const std::string& label, char delimiter, const 
     bool bad = false;
     std::string bad_message;
     size_t bad_line = line;
+    size_t record_bytes = 0;
+    bool too_long = false;
+    // Past kMaxRowBytes the record is still read to its end, but nothing more is kept.
+    auto add = [&](char ch) {
+      if (too_long) return;
+      if (++record_bytes > kMaxRowBytes) {
+        too_long = true;
+        fields.assign(1, std::string());
+        fields.shrink_to_fit();
+        return;
+      }
+      fields.back().push_back(ch);
+    };
     while (true) {
       int c = in.get();
       if (c == EOF || c == '\n') break;
       if (c == '\r' && (in.peek() == '\n' || in.peek() == EOF)) continue;
       if (c == delimiter) {
-        fields.emplace_back();
+        if (!too_long && ++record_bytes <= kMaxRowBytes) {
+          fields.emplace_back();
+        } else if (!too_long) {
+          too_long = true;
+          fields.assign(1, std::string());
+        }
         continue;
       }
       if (c == '"' && fields.back().empty()) {
@@ -349,12 +437,12 @@ void read_table(Source& source, const std::string& label, char delimiter, const 
           if (c == '"') {
             if (in.peek() == '"') {
               in.get();
-              fields.back().push_back('"');
+              add('"');
               continue;
             }
             break;
           }
-          fields.back().push_back(static_cast<char>(c));
+          add(static_cast<char>(c));
         }
         const int next = in.peek();
         if (next != delimiter && next != '\n' && next != '\r' && next != EOF && !bad) {
@@ -366,7 +454,11 @@ void read_table(Source& source, const std::string& label, char delimiter, const 
         }
         continue;
       }
-      fields.back().push_back(static_cast<char>(c));
+      add(static_cast<char>(c));
+    }
+    if (too_long) {
+      errors(line, row_too_long_message());
+      continue;
     }
     if (!any_quoted && fields.size() == 1 && blank(fields[0])) continue;
     if (bad) {

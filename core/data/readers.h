@@ -9,6 +9,12 @@
 
 namespace dpo {
 
+// Limits on one row, checked while reading so a hostile file fails with "file:line: what" instead of
+// exhausting memory or the stack: bytes of one row (a JSONL line, a JSON array element, a CSV record)
+// and nesting of arrays and objects inside it.
+inline constexpr size_t kMaxRowBytes = size_t{64} << 20;
+inline constexpr size_t kMaxRowDepth = 64;
+
 // File formats a preference dataset may come in; any of them may also be gzip-compressed.
 enum class FileFormat { kJsonl, kJson, kCsv, kTsv };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -39,6 +40,74 @@ struct Error {
 [[noreturn]] void fail_at(Pos pos, std::string message) { throw Error{std::move(message), pos}; }
 
 // ---------------------------------------------------------------------------------------------
+// Limits: a hostile template fails with one of these errors instead of exhausting the stack, the
+// memory or minutes of CPU. Real chat templates stay orders of magnitude below each.
+
+constexpr int kMaxNesting = 200;             // parser nesting, macro recursion, nested values
+constexpr int kMaxRenderDepth = 600;         // evaluator recursion (macro bodies nest expressions)
+constexpr int64_t kMaxIterations = 200'000;  // for-loop iterations per render
+constexpr int64_t kMaxItems = 1'000'000;     // items of one list (range(), *, +, split)
+constexpr size_t kMaxStringBytes = size_t{16} << 20;
+constexpr size_t kMaxOutputBytes = size_t{16} << 20;
+constexpr size_t kMaxWorkBytes = size_t{256} << 20;  // bytes of values created or copied per render
+constexpr int kMaxNamespaces = 1000;
+constexpr auto kMaxRenderTime = std::chrono::seconds(10);
+
+std::string mb(size_t bytes) { return std::to_string(bytes >> 20) + " MB"; }
+
+// The render in progress on this thread; null while parsing.
+struct Budget {
+  size_t work_bytes = 0;
+  int64_t iterations = 0;
+  int namespaces = 0;
+  uint32_t ticks = 0;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + kMaxRenderTime;
+};
+thread_local Budget* t_budget = nullptr;
+
+void charge(size_t bytes) {
+  Budget* b = t_budget;
+  if (b == nullptr) return;
+  b->work_bytes += bytes;
+  if (b->work_bytes > kMaxWorkBytes)
+    fail("rendering created or copied more than " + mb(kMaxWorkBytes) + " of values");
+  if ((++b->ticks & 1023) == 0 && std::chrono::steady_clock::now() > b->deadline) {
+    fail("rendering took longer than " + std::to_string(kMaxRenderTime.count()) + " s");
+  }
+}
+
+void check_string_size(size_t bytes) {
+  if (bytes > kMaxStringBytes)
+    fail("string longer than " + mb(kMaxStringBytes) + " (" + std::to_string(bytes) + " bytes)");
+}
+
+void check_items(uint64_t items, const std::string& what) {
+  if (items > static_cast<uint64_t>(kMaxItems)) {
+    fail(what + " of " + std::to_string(items) + " items is over the " + std::to_string(kMaxItems) +
+         "-item limit");
+  }
+}
+
+// Nesting counter for recursive descent; each step fails past kMaxNesting.
+class NestingScope {
+ public:
+  explicit NestingScope(int& depth, int limit = kMaxNesting, const char* what = "nesting deeper than ")
+      : depth_(depth), saved_(depth), limit_(limit), what_(what) {}
+  NestingScope(const NestingScope&) = delete;
+  NestingScope& operator=(const NestingScope&) = delete;
+  ~NestingScope() { depth_ = saved_; }
+  void deeper(std::optional<Pos> pos = std::nullopt) {
+    if (++depth_ > limit_) throw Error{what_ + std::to_string(limit_) + " levels", pos};
+  }
+
+ private:
+  int& depth_;
+  int saved_;
+  int limit_;
+  std::string what_;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Values
 
 struct Value;
@@ -51,7 +120,7 @@ struct Args {
 };
 using Function = std::function<Value(Renderer&, Args&)>;
 
-struct Value {
+struct ValueData {
   enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kFunction };
   Kind kind = Kind::kUndefined;
   bool boolean = false;
@@ -64,6 +133,28 @@ struct Value {
   std::shared_ptr<Function> fn;
   bool is_namespace = false;  // namespace() objects: dicts whose attributes `set` may assign
   bool is_tuple = false;      // a kList that prints as (a, b): tuple literals and dict items
+  int depth = 0;              // containers: 1 + the deepest item, at most kMaxNesting
+};
+
+// Copies are charged to the render's budget: strings are copied by value, so a loop that copies a
+// large string could otherwise take minutes or all of memory.
+struct Value : ValueData {
+  Value() = default;
+  Value(const Value& other) : ValueData(charged(other)) {}
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value& other) {
+    if (this != &other) ValueData::operator=(charged(other));
+    return *this;
+  }
+  Value& operator=(Value&&) noexcept = default;
+  ~Value() = default;
+
+  // A copy costs its text plus a token amount; a list's items are charged where the list is made.
+  static constexpr size_t kCopyCost = 16;
+  static const ValueData& charged(const Value& v) {
+    charge(kCopyCost + v.str.size());
+    return v;
+  }
 
   bool is(Kind k) const { return kind == k; }
   bool is_number() const { return kind == Kind::kBool || kind == Kind::kInt || kind == Kind::kFloat; }
@@ -101,19 +192,38 @@ Value make_float(double d) {
   return v;
 }
 Value make_string(std::string s) {
+  charge(Value::kCopyCost + s.size());
   Value v;
   v.kind = Value::Kind::kString;
   v.str = std::move(s);
   return v;
 }
+int container_depth(const Value& v) {
+  return v.is(Value::Kind::kList) || v.is(Value::Kind::kDict) ? v.depth : 0;
+}
+
+void set_depth(Value& v, int deepest_item) {
+  v.depth = deepest_item + 1;
+  if (v.depth > kMaxNesting) fail("value nested deeper than " + std::to_string(kMaxNesting) + " levels");
+}
+
 Value make_list(List items = {}) {
+  check_items(items.size(), "list");
+  charge(items.size() * sizeof(Value));
+  int deepest = 0;
+  for (const Value& item : items) deepest = std::max(deepest, container_depth(item));
   Value v;
+  set_depth(v, deepest);
   v.kind = Value::Kind::kList;
   v.list = std::make_shared<List>(std::move(items));
   return v;
 }
 Value make_dict(Dict items = {}) {
+  charge(items.size() * sizeof(Dict::value_type));
+  int deepest = 0;
+  for (const auto& item : items) deepest = std::max(deepest, container_depth(item.second));
   Value v;
+  set_depth(v, deepest);
   v.kind = Value::Kind::kDict;
   v.dict = std::make_shared<Dict>(std::move(items));
   return v;
@@ -301,6 +411,7 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
     int64_t done = 0;
     for (const auto& cp : cps) {
       if (count < 0 || done < count) {
+        check_string_size(out.size() + to.size());
         out += to;
         ++done;
       }
@@ -314,6 +425,7 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
   while (count < 0 || done < count) {
     size_t hit = s.find(from, pos);
     if (hit == std::string_view::npos) break;
+    check_string_size(out.size() + (hit - pos) + to.size());
     out += s.substr(pos, hit - pos);
     out += to;
     pos = hit + from.size();
@@ -407,7 +519,10 @@ std::string to_repr(const Value& v) {
       return py_string_repr(v.str);
     case Value::Kind::kList: {
       std::string out = v.is_tuple ? "(" : "[";
-      for (size_t i = 0; i < v.list->size(); ++i) out += (i ? ", " : "") + to_repr((*v.list)[i]);
+      for (size_t i = 0; i < v.list->size(); ++i) {
+        out += (i ? ", " : "") + to_repr((*v.list)[i]);
+        check_string_size(out.size());
+      }
       if (v.is_tuple && v.list->size() == 1) out += ",";
       return out + (v.is_tuple ? ")" : "]");
     }
@@ -417,6 +532,7 @@ std::string to_repr(const Value& v) {
       bool first = true;
       for (const auto& [k, item] : *v.dict) {
         out += (first ? "" : ", ") + py_string_repr(k) + ": " + to_repr(item);
+        check_string_size(out.size());
         first = false;
       }
       return out + "}";
@@ -501,7 +617,9 @@ void append_json_string(std::string& out, const std::string& s, bool ensure_asci
 }
 
 void append_json(std::string& out, const Value& v, const JsonStyle& style, int level) {
+  check_string_size(out.size());
   auto newline = [&](int lvl) {
+    check_string_size(out.size() + static_cast<size_t>(lvl) * style.indent->size());
     out += '\n';
     for (int i = 0; i < lvl; ++i) out += *style.indent;
   };
@@ -1082,6 +1200,8 @@ class Parser {
   }
 
   std::unique_ptr<Stmt> parse_statement() {
+    NestingScope nest(depth_);
+    nest.deeper(peek().pos);
     Token tag = next();
     auto s = std::make_unique<Stmt>();
     s->pos = tag.pos;
@@ -1216,9 +1336,14 @@ class Parser {
     return tuple;
   }
 
+  // Every recursion and every link of a left-nested chain (a + b + c, x.y.z, x|f|g) is one level:
+  // that bounds both the parser's recursion and the height of the tree the evaluator walks.
   ExprPtr parse_expression() {
+    NestingScope nest(depth_);
+    nest.deeper(peek().pos);
     ExprPtr expr = parse_or();
     while (at_name("if")) {
+      nest.deeper(peek().pos);
       auto cond = make_expr(Expr::Kind::kCondExpr, next().pos);
       cond->a = parse_or();
       cond->b = std::move(expr);
@@ -1229,8 +1354,10 @@ class Parser {
   }
 
   ExprPtr parse_or() {
+    NestingScope nest(depth_);
     ExprPtr left = parse_and();
     while (at_name("or")) {
+      nest.deeper(peek().pos);
       auto e = make_expr(Expr::Kind::kOr, next().pos);
       e->a = std::move(left);
       e->b = parse_and();
@@ -1240,8 +1367,10 @@ class Parser {
   }
 
   ExprPtr parse_and() {
+    NestingScope nest(depth_);
     ExprPtr left = parse_not();
     while (at_name("and")) {
+      nest.deeper(peek().pos);
       auto e = make_expr(Expr::Kind::kAnd, next().pos);
       e->a = std::move(left);
       e->b = parse_not();
@@ -1251,7 +1380,9 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    NestingScope nest(depth_);
     if (at_name("not")) {
+      nest.deeper(peek().pos);
       auto e = make_expr(Expr::Kind::kUnary, next().pos);
       e->name = "not";
       e->a = parse_not();
@@ -1298,8 +1429,10 @@ class Parser {
   }
 
   ExprPtr parse_math1() {
+    NestingScope nest(depth_);
     ExprPtr left = parse_concat();
     while (at_op("+") || at_op("-")) {
+      nest.deeper(peek().pos);
       Token op = next();
       left = binary(op.text, op.pos, std::move(left), parse_concat());
     }
@@ -1307,8 +1440,10 @@ class Parser {
   }
 
   ExprPtr parse_concat() {
+    NestingScope nest(depth_);
     ExprPtr left = parse_math2();
     while (at_op("~")) {
+      nest.deeper(peek().pos);
       Token op = next();
       left = binary(op.text, op.pos, std::move(left), parse_math2());
     }
@@ -1316,8 +1451,10 @@ class Parser {
   }
 
   ExprPtr parse_math2() {
+    NestingScope nest(depth_);
     ExprPtr left = parse_pow();
     while (at_op("*") || at_op("/") || at_op("//") || at_op("%")) {
+      nest.deeper(peek().pos);
       Token op = next();
       left = binary(op.text, op.pos, std::move(left), parse_pow());
     }
@@ -1325,8 +1462,10 @@ class Parser {
   }
 
   ExprPtr parse_pow() {
+    NestingScope nest(depth_);
     ExprPtr left = parse_unary(true);
     while (at_op("**")) {
+      nest.deeper(peek().pos);
       Token op = next();
       left = binary(op.text, op.pos, std::move(left), parse_unary(true));
     }
@@ -1334,8 +1473,10 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    NestingScope nest(depth_);
     ExprPtr node;
     if (at_op("-") || at_op("+")) {
+      nest.deeper(peek().pos);
       Token op = next();
       node = make_expr(Expr::Kind::kUnary, op.pos);
       node->name = op.text;
@@ -1422,13 +1563,19 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
+    NestingScope nest(depth_);
     while (true) {
+      if (at_op(".") || at_op("[") || at_op("(")) nest.deeper(peek().pos);
       if (at_op(".")) {
         Pos pos = next().pos;
         auto e = make_expr(Expr::Kind::kGetAttr, pos);
         if (peek().type == Tok::kInt) {  // x.0 is x[0] in Jinja
           e->kind = Expr::Kind::kGetItem;
-          e->b = literal(make_int(std::stoll(next().text)), pos);
+          Token n = next();
+          int64_t index = 0;
+          auto res = std::from_chars(n.text.data(), n.text.data() + n.text.size(), index);
+          if (res.ec != std::errc()) fail_at(n.pos, "integer literal out of range");
+          e->b = literal(make_int(index), pos);
         } else {
           e->name = expect_name();
         }
@@ -1489,7 +1636,9 @@ class Parser {
   }
 
   ExprPtr parse_filters_and_tests(ExprPtr node) {
+    NestingScope nest(depth_);
     while (true) {
+      if (at_op("|") || at_name("is") || at_op("(")) nest.deeper(peek().pos);
       if (at_op("|")) {
         next();
         auto e = make_expr(Expr::Kind::kFilter, peek().pos);
@@ -1526,6 +1675,7 @@ class Parser {
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1691,7 +1841,14 @@ Value slice(const Value& obj, const std::optional<Value>& start_v, const std::op
   int64_t stop = clamp(index(stop_v), step > 0 ? n : -1);
   List out_list;
   std::string out_str;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+  // Counted rather than stepped: i += step could overflow for a huge step.
+  const uint64_t count =
+      step > 0
+          ? (stop > start ? (static_cast<uint64_t>(stop - start) - 1) / static_cast<uint64_t>(step) + 1 : 0)
+          : (start > stop ? (static_cast<uint64_t>(start - stop) - 1) / (0 - static_cast<uint64_t>(step)) + 1
+                          : 0);
+  for (uint64_t k = 0; k < count; ++k) {
+    const auto i = static_cast<int64_t>(static_cast<uint64_t>(start) + k * static_cast<uint64_t>(step));
     if (obj.is(Value::Kind::kList))
       out_list.push_back((*obj.list)[static_cast<size_t>(i)]);
     else
@@ -1749,24 +1906,72 @@ int64_t floor_div(int64_t a, int64_t b) {
 }
 
 Value repeat(const Value& seq, int64_t times) {
+  if (times <= 0) return seq.is(Value::Kind::kString) ? make_string("") : make_list();
+  const auto n = static_cast<uint64_t>(times);
   if (seq.is(Value::Kind::kString)) {
+    const uint64_t size = seq.str.size();
+    if (size != 0 && n > kMaxStringBytes / size) {
+      fail("string longer than " + mb(kMaxStringBytes) + " (" + std::to_string(size) + " bytes * " +
+           std::to_string(times) + ")");
+    }
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += seq.str;
     return make_string(std::move(out));
+  }
+  const uint64_t size = seq.list->size();
+  if (size != 0 && n > static_cast<uint64_t>(kMaxItems) / size) {
+    fail("list of " + std::to_string(size) + " items * " + std::to_string(times) + " is over the " +
+         std::to_string(kMaxItems) + "-item limit");
   }
   List out;
   for (int64_t i = 0; i < times; ++i) out.insert(out.end(), seq.list->begin(), seq.list->end());
   return make_list(std::move(out));
 }
 
+[[noreturn]] void int_overflow(const std::string& op, int64_t a, int64_t b) {
+  fail("integer overflow: " + std::to_string(a) + " " + op + " " + std::to_string(b) +
+       " does not fit in 64 bits");
+}
+
+int64_t int_power(int64_t base, int64_t exp) {
+  int64_t result = 1, b = base;
+  for (int64_t e = exp; e > 0; e >>= 1) {
+    if ((e & 1) && __builtin_mul_overflow(result, b, &result)) int_overflow("**", base, exp);
+    if (e > 1 && __builtin_mul_overflow(b, b, &b)) int_overflow("**", base, exp);
+  }
+  return result;
+}
+
+Value integer_arithmetic(const std::string& op, int64_t x, int64_t y) {
+  int64_t r = 0;
+  if (op == "+" && __builtin_add_overflow(x, y, &r)) int_overflow(op, x, y);
+  if (op == "-" && __builtin_sub_overflow(x, y, &r)) int_overflow(op, x, y);
+  if (op == "*" && __builtin_mul_overflow(x, y, &r)) int_overflow(op, x, y);
+  if ((op == "//" || op == "%") && x == INT64_MIN && y == -1) {
+    if (op == "%") return make_int(0);
+    int_overflow(op, x, y);
+  }
+  if (op == "//") r = floor_div(x, y);
+  if (op == "%") r = x - floor_div(x, y) * y;
+  return make_int(r);
+}
+
 Value arithmetic(const std::string& op, const Value& a, const Value& b) {
-  if (op == "~") return make_string(to_str(a) + to_str(b));
+  if (op == "~") {
+    std::string left = to_str(a), right = to_str(b);
+    check_string_size(left.size() + right.size());
+    return make_string(left + right);
+  }
   require_defined(a);
   require_defined(b);
   using K = Value::Kind;
   if (op == "+") {
-    if (a.is(K::kString) && b.is(K::kString)) return make_string(a.str + b.str);
+    if (a.is(K::kString) && b.is(K::kString)) {
+      check_string_size(a.str.size() + b.str.size());
+      return make_string(a.str + b.str);
+    }
     if (a.is(K::kList) && b.is(K::kList)) {
+      check_items(a.list->size() + b.list->size(), "list");
       List out = *a.list;
       out.insert(out.end(), b.list->begin(), b.list->end());
       return make_list(std::move(out));
@@ -1782,28 +1987,29 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   bool ints = a.is_integral() && b.is_integral();
   double x = a.as_double(), y = b.as_double();
   if ((op == "/" || op == "//" || op == "%") && y == 0) fail("division by zero");
-  if (op == "+") return ints ? make_int(a.as_int() + b.as_int()) : make_float(x + y);
-  if (op == "-") return ints ? make_int(a.as_int() - b.as_int()) : make_float(x - y);
-  if (op == "*") return ints ? make_int(a.as_int() * b.as_int()) : make_float(x * y);
+  if (ints && (op == "+" || op == "-" || op == "*" || op == "//" || op == "%")) {
+    return integer_arithmetic(op, a.as_int(), b.as_int());
+  }
+  if (op == "+") return make_float(x + y);
+  if (op == "-") return make_float(x - y);
+  if (op == "*") return make_float(x * y);
   if (op == "/") return make_float(x / y);
-  if (op == "//") return ints ? make_int(floor_div(a.as_int(), b.as_int())) : make_float(std::floor(x / y));
+  if (op == "//") return make_float(std::floor(x / y));
   if (op == "%") {
-    if (ints) return make_int(a.as_int() - floor_div(a.as_int(), b.as_int()) * b.as_int());
     double r = std::fmod(x, y);
     return make_float((r != 0 && ((r < 0) != (y < 0))) ? r + y : r);
   }
   if (op == "**") {
-    if (ints && b.as_int() >= 0) {
-      int64_t r = 1;
-      for (int64_t i = 0; i < b.as_int(); ++i) r *= a.as_int();
-      return make_int(r);
-    }
+    if (ints && b.as_int() >= 0) return make_int(int_power(a.as_int(), b.as_int()));
     return make_float(std::pow(x, y));
   }
   fail("unknown operator '" + op + "'");
 }
 
 std::string html_escape(const std::string& s) {
+  size_t size = s.size();
+  for (char c : s) size += c == '&' ? 4 : (c == '<' || c == '>') ? 3 : (c == '"' || c == '\'') ? 4 : 0;
+  check_string_size(size);
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -1840,6 +2046,7 @@ std::vector<std::string> split_whitespace(const std::string& s, int64_t maxsplit
       break;
     }
     size_t j = s.find_first_of(kWhitespace, i);
+    check_items(parts.size() + 1, "split() list");
     parts.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
     if (j == std::string::npos) break;
     i = j;
@@ -1854,6 +2061,7 @@ std::vector<std::string> split_on(const std::string& s, const std::string& sep, 
   while (maxsplit < 0 || static_cast<int64_t>(parts.size()) < maxsplit) {
     size_t hit = s.find(sep, pos);
     if (hit == std::string::npos) break;
+    check_items(parts.size() + 2, "split() list");
     parts.push_back(s.substr(pos, hit - pos));
     pos = hit + sep.size();
   }
@@ -1928,6 +2136,7 @@ std::optional<Value> call_method(const Value& obj, const std::string& name, Args
       bool first = true;
       for (const Value& v : iterate(r.require(0))) {
         if (!v.is(K::kString)) fail("join() expects strings, got '" + type_name(v) + "'");
+        check_string_size(out.size() + s.size() + v.str.size());
         out += (first ? "" : s) + v.str;
         first = false;
       }
@@ -1983,8 +2192,9 @@ Value dotted_attr(const Value& item, const std::string& path) {
   for (const auto& part : split_on(path, ".", -1)) {
     bool numeric =
         !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    v = numeric && v.is(Value::Kind::kList) ? get_item(v, make_int(std::stoll(part)))
-                                            : get_item(v, make_string(part));
+    int64_t index = 0;
+    numeric = numeric && std::from_chars(part.data(), part.data() + part.size(), index).ec == std::errc();
+    v = numeric && v.is(Value::Kind::kList) ? get_item(v, make_int(index)) : get_item(v, make_string(part));
     if (v.is(Value::Kind::kUndefined)) break;
   }
   return v;
@@ -2043,11 +2253,23 @@ class Renderer {
       int64_t start = n.size() == 1 ? 0 : n[0], stop = n.size() == 1 ? n[0] : n[1],
               step = n.size() == 3 ? n[2] : 1;
       if (step == 0) fail("range() arg 3 must not be zero");
+      // The length in unsigned arithmetic, which cannot overflow; items are start + k * step modulo
+      // 2^64, which is exact because each lies between start and stop.
+      const auto ustart = static_cast<uint64_t>(start), ustep = static_cast<uint64_t>(step);
+      uint64_t count = 0;
+      if (step > 0 && stop > start) count = (static_cast<uint64_t>(stop) - ustart - 1) / ustep + 1;
+      if (step < 0 && start > stop) count = (ustart - static_cast<uint64_t>(stop) - 1) / (0 - ustep) + 1;
+      check_items(count, "range()");
       List out;
-      for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(make_int(i));
+      out.reserve(count);
+      for (uint64_t k = 0; k < count; ++k) out.push_back(make_int(static_cast<int64_t>(ustart + k * ustep)));
       return make_list(std::move(out));
     });
     g["namespace"] = make_function([](Renderer&, Args& args) {
+      // Namespaces are mutable, so chains of them escape the value depth limit: cap their number.
+      if (t_budget != nullptr && ++t_budget->namespaces > kMaxNamespaces) {
+        fail("more than " + std::to_string(kMaxNamespaces) + " namespace() objects in one render");
+      }
       Value ns = make_dict();
       ns.is_namespace = true;
       for (const Value& v : args.positional) {
@@ -2085,6 +2307,8 @@ class Renderer {
   void assign(const std::string& name, Value v) { frames_.back()[name] = std::move(v); }
 
   Flow exec(const Stmt& s, std::string& out) {
+    NestingScope nest(depth_, kMaxRenderDepth);
+    nest.deeper(s.pos);
     try {
       return exec_unlocated(s, out);
     } catch (Error& e) {
@@ -2096,10 +2320,10 @@ class Renderer {
   Flow exec_unlocated(const Stmt& s, std::string& out) {
     switch (s.kind) {
       case Stmt::Kind::kText:
-        out += s.text;
+        write(out, s.text);
         return Flow::kNormal;
       case Stmt::Kind::kOutput:
-        out += to_str(eval(*s.expr));
+        write(out, to_str(eval(*s.expr)));
         return Flow::kNormal;
       case Stmt::Kind::kIf:
         for (const auto& [cond, body] : s.branches) {
@@ -2141,6 +2365,22 @@ class Renderer {
     return Flow::kNormal;
   }
 
+  // Every buffer text is written to (the output, a macro's, a set block's) is held to the output limit.
+  static void write(std::string& out, const std::string& text) {
+    if (out.size() + text.size() > kMaxOutputBytes) {
+      fail("output longer than " + mb(kMaxOutputBytes) + " (" + std::to_string(out.size() + text.size()) +
+           " bytes)");
+    }
+    charge(text.size());
+    out += text;
+  }
+
+  static void count_iteration() {
+    if (t_budget != nullptr && ++t_budget->iterations > kMaxIterations) {
+      fail("more than " + std::to_string(kMaxIterations) + " loop iterations in one render");
+    }
+  }
+
   void assign_targets(const std::vector<std::string>& targets, const Value& v) {
     if (targets.size() == 1) {
       assign(targets[0], v);
@@ -2161,6 +2401,7 @@ class Renderer {
     std::vector<Value> items;
     for (Value& item : iterate(eval(*s.expr))) {
       if (s.filter) {
+        count_iteration();
         ScopeGuard scope(frames_);
         assign_targets(s.targets, item);
         if (!truthy(eval(*s.filter))) continue;
@@ -2171,6 +2412,7 @@ class Renderer {
     const auto n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
       // Each iteration gets a fresh scope: a `set` in the body is not seen by the next iteration.
+      count_iteration();
       ScopeGuard scope(frames_);
       assign_targets(s.targets, items[static_cast<size_t>(i)]);
       assign("loop", make_loop(items, i));
@@ -2180,7 +2422,15 @@ class Renderer {
     return Flow::kNormal;
   }
 
+  // Not charged to the budget: one loop object per iteration, and iterations have their own limit.
   static Value make_loop(const std::vector<Value>& items, int64_t i) {
+    struct Uncharged {
+      Budget* saved = std::exchange(t_budget, nullptr);
+      Uncharged() = default;
+      Uncharged(const Uncharged&) = delete;
+      Uncharged& operator=(const Uncharged&) = delete;
+      ~Uncharged() { t_budget = saved; }
+    } uncharged;
     const auto n = static_cast<int64_t>(items.size());
     Dict loop = {
         {"index", make_int(i + 1)},
@@ -2205,6 +2455,8 @@ class Renderer {
   Value make_macro(const Stmt& s) {
     const Stmt* macro = &s;  // the AST outlives the render
     return make_function([macro](Renderer& r, Args& args) {
+      NestingScope recursion(r.macro_depth_, kMaxNesting, "macro recursion deeper than ");
+      recursion.deeper();
       if (args.positional.size() > macro->params.size()) {
         fail("macro '" + macro->name + "' takes " + std::to_string(macro->params.size()) + " arguments");
       }
@@ -2234,6 +2486,8 @@ class Renderer {
 
  public:
   Value eval(const Expr& e) {
+    NestingScope nest(depth_, kMaxRenderDepth);
+    nest.deeper(e.pos);
     try {
       return eval_unlocated(e);
     } catch (Error& err) {
@@ -2300,7 +2554,9 @@ class Renderer {
         require_defined(v);
         if (!v.is_number()) fail("bad operand type for unary " + e.name + ": '" + type_name(v) + "'");
         if (e.name == "+") return v.is(Value::Kind::kFloat) ? v : make_int(v.as_int());
-        return v.is(Value::Kind::kFloat) ? make_float(-v.number) : make_int(-v.as_int());
+        if (v.is(Value::Kind::kFloat)) return make_float(-v.number);
+        if (v.as_int() == INT64_MIN) int_overflow("-", 0, v.as_int());
+        return make_int(-v.as_int());
       }
       case K::kBinary: {
         Value a = eval(*e.a);
@@ -2450,9 +2706,10 @@ class Renderer {
       JsonStyle style;
       style.ensure_ascii = truthy(r.get_or(0, make_bool(false)));
       Value indent = r.get_or(1, make_none());
-      if (indent.is_integral())
+      if (indent.is_integral()) {
+        check_string_size(static_cast<size_t>(std::clamp<int64_t>(indent.as_int(), 0, INT64_MAX)));
         style.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())), ' ');
-      else if (indent.is(K::kString))
+      } else if (indent.is(K::kString))
         style.indent = indent.str;
       if (style.indent) style.item_sep = ",";
       Value separators = r.get_or(2, make_none());
@@ -2477,7 +2734,9 @@ class Renderer {
       std::string out;
       bool first = true;
       for (const Value& item : iterate(v)) {
-        out += (first ? "" : sep) + to_str(attr ? dotted_attr(item, to_str(*attr)) : item);
+        std::string piece = to_str(attr ? dotted_attr(item, to_str(*attr)) : item);
+        check_string_size(out.size() + sep.size() + piece.size());
+        out += (first ? "" : sep) + piece;
         first = false;
       }
       return make_string(std::move(out));
@@ -2586,12 +2845,17 @@ class Renderer {
       } else {
         return fallback;
       }
+      if (name == "int" && !(d >= -9.2e18 && d <= 9.2e18))
+        fail("int filter: " + py_float(d) + " does not fit in 64 bits");
       return name == "int" ? make_int(static_cast<int64_t>(d)) : make_float(d);
     }
     if (name == "abs") {
       require_defined(v);
       if (v.is(K::kFloat)) return make_float(std::fabs(v.number));
-      if (v.is_integral()) return make_int(std::llabs(v.as_int()));
+      if (v.is_integral()) {
+        if (v.as_int() == INT64_MIN) int_overflow("-", 0, v.as_int());
+        return make_int(std::llabs(v.as_int()));
+      }
       fail("bad operand type for abs(): '" + type_name(v) + "'");
     }
     if (name == "round") {
@@ -2623,14 +2887,19 @@ class Renderer {
     if (name == "indent") {
       ArgReader r(args, name, {"width", "first", "blank"});
       Value width = r.get_or(0, make_int(4));
-      std::string pad =
-          width.is(K::kString) ? width.str : std::string(static_cast<size_t>(width.as_int()), ' ');
+      if (!width.is(K::kString) && !width.is_integral()) fail("indent width must be an integer or a string");
+      if (width.is_integral())
+        check_string_size(static_cast<size_t>(std::clamp<int64_t>(width.as_int(), 0, INT64_MAX)));
+      std::string pad = width.is(K::kString)
+                            ? width.str
+                            : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
       bool first = truthy(r.get_or(1, make_bool(false)));
       bool blank = truthy(r.get_or(2, make_bool(false)));
       std::vector<std::string> lines = split_on(s, "\n", -1);
       std::string out;
       for (size_t i = 0; i < lines.size(); ++i) {
         bool indent_line = (i > 0 || first) && (blank || !strip(lines[i], kWhitespace, true, true).empty());
+        check_string_size(out.size() + 1 + pad.size() + lines[i].size());
         out += (i ? "\n" : "") + (indent_line ? pad : "") + lines[i];
       }
       return make_string(std::move(out));
@@ -2639,10 +2908,13 @@ class Renderer {
   }
 
   std::vector<Frame> frames_;
+  int depth_ = 0;
+  int macro_depth_ = 0;
 };
 
 template <typename Json>
-Value from_json(const Json& j) {
+Value from_json(const Json& j, int level = 0) {
+  if (level > kMaxNesting) fail("context nested deeper than " + std::to_string(kMaxNesting) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::boolean:
       return make_bool(j.template get<bool>());
@@ -2656,12 +2928,12 @@ Value from_json(const Json& j) {
       return make_string(j.template get<std::string>());
     case nlohmann::json::value_t::array: {
       List items;
-      for (const auto& item : j) items.push_back(from_json(item));
+      for (const auto& item : j) items.push_back(from_json(item, level + 1));
       return make_list(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       Dict d;
-      for (const auto& [k, item] : j.items()) d.emplace_back(k, from_json(item));
+      for (const auto& [k, item] : j.items()) d.emplace_back(k, from_json(item, level + 1));
       return make_dict(std::move(d));
     }
     default:
@@ -2677,6 +2949,14 @@ std::string located_message(const std::string& label, const Error& e) {
 template <typename Json>
 std::string render_json(const Template& tmpl, const std::string& label, const Json& context) {
   if (!context.is_object()) throw TokenizerError(label + ": chat template context must be a JSON object");
+  Budget budget;
+  struct Active {
+    Budget* saved;
+    explicit Active(Budget* b) : saved(std::exchange(t_budget, b)) {}
+    Active(const Active&) = delete;
+    Active& operator=(const Active&) = delete;
+    ~Active() { t_budget = saved; }
+  } active(&budget);
   try {
     Renderer renderer(from_json(context));
     std::string out;

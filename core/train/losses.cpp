@@ -194,13 +194,16 @@ std::vector<LossTerm> parse_loss_terms(std::string_view spec, std::string_view w
     }
     LossTerm term{*type, 1.0};
     if (colon != std::string::npos) {
+      const std::string number = item.substr(colon + 1);
+      bool ok = false;
       try {
         size_t used = 0;
-        term.weight = std::stod(item.substr(colon + 1), &used);
-        if (used != item.size() - colon - 1) throw std::invalid_argument("trailing");
+        term.weight = std::stod(number, &used);
+        ok = used == number.size() && std::isfinite(term.weight);
       } catch (const std::exception&) {
-        throw ConfigError("bad weight in " + std::string(what) + " '" + item + "' (expected name:number)");
+        ok = false;
       }
+      if (!ok) throw ConfigError("\"" + number + "\" is not a number (in \"" + item + "\")");
     }
     terms.push_back(term);
     start = end + 1;
