@@ -45,7 +45,7 @@ MetricsFile read_metrics(const fs::path& path) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
       throw DataError(
           located(path.string(), line_no, "expected one JSON object per line (a StepMetrics record)"));
     }
@@ -76,7 +76,7 @@ std::optional<double> beta_from_config(const fs::path& config) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
     throw DataError(config.string() + ": not valid JSON");
   }
   for (const auto* node :

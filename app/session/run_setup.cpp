@@ -294,11 +294,10 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
       throw ConfigError(options.model_dir + ": tokenizer has " +
                         std::to_string(setup.tokenizer->vocab_size()) +
                         " tokens but the model's vocab_size is " + std::to_string(loaded.config.vocab_size));
-  } else if (const auto demo_dir =
-                 options.tokenizer_path.empty()
-                     ? resources::unpack_demo_model(cache_dir.empty() ? default_cache_dir()
-                                                                      : cache_dir.string())
-                     : std::string();
+  } else if (const auto demo_dir = options.tokenizer_path.empty()
+                                       ? resources::unpack_demo_model(cache_dir.empty() ? default_cache_dir()
+                                                                                        : cache_dir.string())
+                                       : std::string();
              !demo_dir.empty()) {
     // The demo's reference policy (resources/demo/model: SFT on the demo world's answers), embedded
     // in the binary and loaded through the same loader as any Hugging Face folder.

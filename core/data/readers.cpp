@@ -198,6 +198,11 @@ bool parse_json_row(std::string_view text, size_t line, const Errors& errors, Ra
     if (auto colon = what.find(": syntax error"); colon != std::string::npos) what = what.substr(colon + 2);
     errors(line_at(text, e.byte == 0 ? 0 : e.byte - 1, line), "invalid JSON: " + what);
     return false;
+  } catch (const nlohmann::json::exception& e) {  // out_of_range: a number beyond a double (1e400)
+    std::string what = e.what();
+    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+    errors(line, "invalid JSON: " + what);
+    return false;
   }
   row.line = line;
   return true;

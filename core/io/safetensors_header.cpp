@@ -109,7 +109,7 @@ SafetensorsHeader parse_head(std::string_view head, uint64_t file_size, const st
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     std::string what = e.what();
     if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
     throw ModelError(label + ": header is not valid JSON (" + what + ")");

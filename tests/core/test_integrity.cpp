@@ -26,9 +26,7 @@ fs::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-void write(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::string read(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -83,7 +81,8 @@ TEST(Integrity, TokenizedCacheMissesWhenOnlyTheMergesChange) {
   const dpo::TokenizeOptions options{.max_length = 32, .add_bos = false, .add_eos = false};
   {
     const auto tok = dpo::load_tokenizer(dir);
-    auto first = dpo::load_tokenized_dataset((dir / "data.jsonl").string(), {}, *tok.tokenizer, options, cache);
+    auto first =
+        dpo::load_tokenized_dataset((dir / "data.jsonl").string(), {}, *tok.tokenizer, options, cache);
     EXPECT_FALSE(first.from_cache);
     ASSERT_EQ(first.pairs.size(), 1u);
     EXPECT_EQ(first.pairs[0].prompt_ids, (std::vector<int64_t>{3}));
@@ -92,7 +91,8 @@ TEST(Integrity, TokenizedCacheMissesWhenOnlyTheMergesChange) {
   }
   write(dir / "tokenizer.json", bpe_json("", "null"));
   const auto tok = dpo::load_tokenizer(dir);
-  auto second = dpo::load_tokenized_dataset((dir / "data.jsonl").string(), {}, *tok.tokenizer, options, cache);
+  auto second =
+      dpo::load_tokenized_dataset((dir / "data.jsonl").string(), {}, *tok.tokenizer, options, cache);
   EXPECT_FALSE(second.from_cache);  // the old key would have served {3} here
   ASSERT_EQ(second.pairs.size(), 1u);
   EXPECT_EQ(second.pairs[0].prompt_ids, (std::vector<int64_t>{1, 2}));
