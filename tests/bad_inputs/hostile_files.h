@@ -62,8 +62,8 @@ inline const fs::path& base_run() {
   static const fs::path run = [] {
     const auto r = root() / "base-run";
     const std::string command = std::string(DPO_CLI) +
-                                " --threads 1 train --steps 4 --checkpoint-every 2 --out '" + r.string() +
-                                "' >/dev/null 2>&1";
+                                " --threads 1 train --steps 4 --checkpoint-every 2 --cache-dir '" +
+                                (root() / "cache").string() + "' --out '" + r.string() + "' >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) throw std::runtime_error("cannot make the base run");
     return r;
   }();
