@@ -69,11 +69,6 @@ std::vector<Case> cases() {
   auto st_model = [](std::string file) {  // a model whose model.safetensors is replaced
     return [file](const fs::path& d) { write(copy_model(d) / "model.safetensors", file); };
   };
-  auto state_edit = [](std::function<void(json&)> change) {
-    return [change](const fs::path& d) {
-      edit_json(newest_checkpoint(copy_run(d)) / "trainer_state.json", change);
-    };
-  };
   const std::string resume = "train --resume run";
   return {
       // config.json: every value checked before it is used or allocated.
@@ -261,7 +256,7 @@ std::vector<Case> cases() {
       {"template_range_overflow",
        model_then([](auto& d) {
          template_case(
-             d, "{% for i in range(9223372036854775800, 9223372036854775807, 5) %}{{ i }}{% endfor %}");
+             d, "{% for i in range(-9223372036854775807, 9223372036854775807, 3) %}{{ i }}{% endfor %}");
        }),
        kTemplateStats,
        {"range"}},
@@ -325,26 +320,10 @@ std::vector<Case> cases() {
        {"--loss", "abc"}},
       {"train_into_existing_run", [](auto& d) { copy_run(d); }, "train --steps 1 --out run", {"run"}},
       // Run folders: a resume validates everything before it touches a record.
-      {"resume_negative_step",
-       state_edit([](json& s) { s["step"] = -2; }),
-       resume,
-       {"trainer_state.json", "step"}},
-      {"resume_state_wrong_type",
-       state_edit([](json& s) { s["cursor"] = "sixteen"; }),
-       resume,
-       {"trainer_state.json", "cursor"}},
       {"resume_state_nested_deep",
        [](auto& d) { write(newest_checkpoint(copy_run(d)) / "trainer_state.json", nested(100000)); },
        resume,
        {"trainer_state.json"}},
-      {"resume_optimizer_truncated",
-       [](auto& d) {
-         for (const auto& e : fs::directory_iterator(newest_checkpoint(copy_run(d))))
-           if (e.path().filename().string().rfind("optimizer", 0) == 0)
-             fs::resize_file(e.path(), fs::file_size(e.path()) / 2);
-       },
-       resume,
-       {"optimizer"}},
       {"resume_config_not_json",
        [](auto& d) { write(copy_run(d) / "config.json", "{\"trainer\": "); },
        resume,
