@@ -66,8 +66,9 @@ std::string unpack_demo_model(const std::string& parent) {
     out.write(f.bytes.data(), static_cast<std::streamsize>(f.bytes.size()));
     out.close();
     if (!out) {
+      const int err = errno;  // before remove_all can change it
       fs::remove_all(tmp, ec);
-      throw ModelError(path.string() + ": cannot unpack the demo model: " + std::strerror(errno));
+      throw ModelError(path.string() + ": cannot unpack the demo model: " + std::strerror(err));
     }
   }
   if (fs::exists(fs::symlink_status(dir, ec))) {

@@ -17,8 +17,11 @@ struct TrainArgs {
   int64_t keep_checkpoints = 3;
   bool overwrite = false;
   bool quiet = false;
-  bool steps_given = false;  // --steps on the command line (overrides a resumed run's)
+  bool steps_given = false;        // --steps on the command line
+  std::vector<std::string> given;  // the flags on the command line ("--lr", ...)
 };
+// A flag of `dpo train`/`dpo sft` that --resume knows how to treat (a run setting or per invocation).
+bool is_known_train_flag(const std::string& name);
 // `dpo train` (DPO and variants) and `dpo sft` (objective preset to SFT) share their options.
 void add_train_options(CLI::App& cmd, TrainArgs& args, bool sft = false);
 int run_train(TrainArgs args);

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -7,7 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include "app/cli/commands.h"
 #include "app/session/run_directory.h"
@@ -23,7 +28,70 @@ namespace fs = std::filesystem;
 namespace {
 std::atomic<bool> g_interrupted{false};
 void on_interrupt(int) { g_interrupted = true; }
+
+// Each train flag and the run settings (JSON pointers into config.json's "run") it sets: on
+// --resume a given flag is a change the run either takes or refuses (RunDirectory::resume_options).
+const std::map<std::string, std::vector<std::string>>& flag_settings() {
+  static const std::map<std::string, std::vector<std::string>> table = {
+      {"--data", {"/data"}},
+      {"--model", {"/model"}},
+      {"--tokenizer", {"/tokenizer"}},
+      {"--device", {"/device"}},
+      {"--bf16", {"/trainer/bf16"}},
+      {"--format", {"/format"}},
+      {"--layout", {"/layout"}},
+      {"--columns", {"/columns"}},
+      {"--on-bad-row", {"/on_bad_row"}},
+      {"--chat-template", {"/chat_template"}},
+      {"--max-length", {"/max_length"}},
+      {"--max-prompt-length", {"/max_prompt_length"}},
+      {"--max-completion-length", {"/max_completion_length"}},
+      {"--truncation", {"/truncation_mode"}},
+      {"--eval-fraction", {"/eval_fraction"}},
+      {"--split-seed", {"/split_seed"}},
+      {"--reference", {"/reference"}},
+      {"--beta", {"/trainer/beta"}},
+      {"--loss", {"/trainer/loss_type", "/trainer/loss_terms"}},
+      {"--label-smoothing", {"/trainer/label_smoothing"}},
+      {"--rpo-alpha", {"/trainer/rpo_alpha"}},
+      {"--simpo-gamma", {"/trainer/simpo_gamma"}},
+      {"--margin-gamma", {"/trainer/margin_gamma"}},
+      {"--length-alpha", {"/trainer/length_alpha"}},
+      {"--orpo-lambda", {"/trainer/orpo_lambda"}},
+      {"--discopop-tau", {"/trainer/discopop_tau"}},
+      {"--no-precompute-ref", {"/trainer/precompute_ref_log_probs"}},
+      {"--sync-ref-every", {"/trainer/ref_model_sync_steps"}},
+      {"--sync-ref-alpha", {"/trainer/ref_model_mixup_alpha"}},
+      {"--lora-r", {"/lora/r"}},
+      {"--lora-alpha", {"/lora/lora_alpha"}},
+      {"--lora-dropout", {"/lora/lora_dropout"}},
+      {"--lora-targets", {"/lora/target_modules"}},
+      {"--steps", {"/trainer/max_steps"}},
+      {"--lr", {"/trainer/learning_rate"}},
+      {"--schedule", {"/trainer/lr_scheduler_type"}},
+      {"--warmup", {"/trainer/warmup_steps"}},
+      {"--weight-decay", {"/trainer/weight_decay"}},
+      {"--max-grad-norm", {"/trainer/max_grad_norm"}},
+      {"--batch", {"/trainer/per_device_train_batch_size"}},
+      {"--grad-accum", {"/trainer/gradient_accumulation_steps"}},
+      {"--seed", {"/trainer/seed"}},
+      {"--group-by-length", {"/trainer/group_by_length"}},
+      {"--model-seed", {"/model_seed"}},
+      {"--eval-every", {"/trainer/eval_steps"}},
+      {"--max-nonfinite", {"/trainer/max_nonfinite_steps"}},
+  };
+  return table;
+}
+// Flags of this invocation only, never a run setting.
+constexpr std::string_view kInvocationFlags[] = {"--help",      "--cache-dir",        "--no-cache",
+                                                 "--quiet",     "--resume",           "--out",
+                                                 "--overwrite", "--checkpoint-every", "--keep-checkpoints"};
 }  // namespace
+
+bool is_known_train_flag(const std::string& name) {
+  return flag_settings().contains(name) || std::find(std::begin(kInvocationFlags), std::end(kInvocationFlags),
+                                                     name) != std::end(kInvocationFlags);
+}
 
 void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
   auto& t = a.run.trainer;
@@ -187,37 +255,75 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
       ->capture_default_str();
   cmd.add_flag("--overwrite", a.overwrite, "replace an existing run in --out");
   cmd.add_flag("--quiet", a.quiet, "no per-step lines");
+  // Every flag is a run setting or per invocation, so that --resume knows what to do with it.
+  for (const auto* option : cmd.get_options())
+    if (!is_known_train_flag(option->get_name()))
+      throw std::logic_error("dpo train: " + option->get_name() + " is missing from flag_settings()");
+  cmd.parse_complete_callback([&cmd, &a] {
+    a.given.clear();
+    for (const auto* option : cmd.get_options())
+      if (option->count() > 0) a.given.push_back(option->get_name());
+  });
 }
 
 int run_train(TrainArgs args) {
   const bool resuming = !args.resume_dir.empty();
+  const auto given = [&](std::string_view flag) {
+    return std::find(args.given.begin(), args.given.end(), flag) != args.given.end();
+  };
+  if (resuming && given("--out"))
+    throw ConfigError("--resume continues the run in its own folder; leave out --out " + args.out_dir);
+  if (resuming && given("--overwrite")) throw ConfigError("--overwrite is for a new run, not --resume");
   auto out = resuming ? app::RunDirectory::resume(args.resume_dir)
                       : app::RunDirectory::create(args.out_dir, args.overwrite);
+  std::vector<app::ResumeChange> changes;
   if (resuming) {
-    const auto steps = args.run.trainer.max_steps;
-    args.run = out.saved_options();
-    if (args.steps_given) args.run.trainer.max_steps = steps;
-    args.checkpoint_every = out.saved_config().value("checkpoint_every", args.checkpoint_every);
-    args.keep_checkpoints = out.saved_config().value("keep_checkpoints", args.keep_checkpoints);
+    // The run's own settings, with what the flags ask to change on top; checked before anything.
+    const nlohmann::json cli = args.run;
+    nlohmann::json overrides = nlohmann::json::object();
+    for (const auto& flag : args.given) {
+      const auto it = flag_settings().find(flag);
+      if (it == flag_settings().end()) continue;
+      for (const auto& pointer : it->second)
+        overrides[pointer] = cli.value(nlohmann::json::json_pointer(pointer), nlohmann::json());
+    }
+    // The cache is per invocation: the run's own unless a flag names another.
+    const auto cache_dir =
+        given("--cache-dir") ? args.run.cache_dir : out.saved_config().value("cache_dir", std::string());
+    const bool no_cache = given("--no-cache") || out.saved_config().value("no_cache", false);
+    args.run = out.resume_options(overrides, changes);
+    args.run.cache_dir = cache_dir;
+    args.run.no_cache = no_cache;
+    if (!given("--checkpoint-every"))
+      args.checkpoint_every = out.saved_config().value("checkpoint_every", args.checkpoint_every);
+    if (!given("--keep-checkpoints"))
+      args.keep_checkpoints = out.saved_config().value("keep_checkpoints", args.keep_checkpoints);
+    if (out.resuming() && out.resume_step() >= args.run.trainer.max_steps) {
+      std::cout << out.path().string() << ": already at step " << out.resume_step() << " of "
+                << args.run.trainer.max_steps << "; nothing to do (pass --steps N to go on)\n";
+      return 0;
+    }
   }
   const auto& resume_from = out.resume_checkpoint();
 
   auto setup = app::prepare_run(args.run);
   auto& trainer = *setup.trainer;
   const bool sft = args.run.trainer.objective == Objective::Sft;
-  if (resume_from) {
-    restore_checkpoint(*resume_from, trainer);
-    out.truncate_records(trainer.steps_done());
-  } else {
-    out.write_config({.run = args.run,
-                      .checkpoint_every = args.checkpoint_every,
-                      .keep_checkpoints = args.keep_checkpoints,
-                      .model_label = setup.model_label,
-                      .data_label = setup.data_label,
-                      .train_pairs = setup.train_pairs,
-                      .eval_pairs = setup.eval_pairs,
-                      .parameters = setup.parameter_count});
-  }
+  const app::RunDirectoryConfig run_config{
+      .run = args.run,
+      .checkpoint_every = args.checkpoint_every,
+      .keep_checkpoints = args.keep_checkpoints,
+      .model_label = setup.model_label,
+      .data_label = setup.data_label,
+      .train_pairs = setup.train_pairs,
+      .eval_pairs = setup.eval_pairs,
+      .parameters = setup.parameter_count,
+      .extra = {{"cache_dir", args.run.cache_dir}, {"no_cache", args.run.no_cache}}};
+  std::vector<TrainerEvent> resume_events;
+  if (resuming)
+    resume_events = out.continue_run(trainer, changes, run_config);
+  else
+    out.write_config(run_config);
   // Appended and flushed line by line so the studio (or tail -f) can follow a run live.
   out.open_records();
 
@@ -239,6 +345,9 @@ int run_train(TrainArgs args) {
               << setup.tokenize_report.completion_truncated << " completions\n";
   if (resume_from)
     std::cout << "resuming from " << resume_from->string() << " (step " << trainer.steps_done() << ")\n";
+  else if (resuming)
+    std::cout << "no complete checkpoint in " << out.path().string() << ": starting again from step 0\n";
+  for (const auto& e : resume_events) std::cout << "event: " << e.message << "\n";
 
   auto print_eval = [&](const PreferenceEval& e) {
     out.append_eval(e);
@@ -289,8 +398,8 @@ int run_train(TrainArgs args) {
             m.rewards_rejected, m.length_chosen, m.length_rejected, m.skipped ? "  SKIPPED" : "");
       std::fflush(stdout);
     }
-    if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0 &&
-        m.step < trainer.config().max_steps)
+    // The last step too, so `--resume --steps N` can extend a finished run.
+    if (args.checkpoint_every > 0 && m.step % args.checkpoint_every == 0)
       out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
     return true;
   };
@@ -301,7 +410,7 @@ int run_train(TrainArgs args) {
   std::signal(SIGINT, SIG_DFL);
   // The final evaluation, unless the last step already made one.
   if (!trainer.eval_pairs().empty() && !trainer.eval_due()) print_eval(trainer.evaluate());
-  if (g_interrupted && args.checkpoint_every > 0)
+  if (g_interrupted && args.checkpoint_every > 0 && trainer.steps_done() % args.checkpoint_every != 0)
     out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
   out.save_final(setup, args.run);
   std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps ("

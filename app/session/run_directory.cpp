@@ -1,14 +1,17 @@
 #include "app/session/run_directory.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iomanip>
 #include <map>
 #include <sstream>
 
 #include "core/io/atomic_file.h"
+#include "core/io/json_file.h"
 #include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
@@ -113,7 +116,15 @@ RunDirectory RunDirectory::create(const fs::path& dir, bool overwrite) {
                         ", or another --out)");
     for (const char* f : kRunRecordFiles) fs::remove(dir / f);
     fs::remove(dir / "config.json");
-    fs::remove_all(dir / "checkpoints");
+    const auto checkpoints = dir / "checkpoints";
+    if (fs::is_directory(checkpoints)) {
+      for (const auto& e : fs::directory_iterator(checkpoints)) {
+        const auto name = e.path().filename().string();
+        if (e.is_directory() && (name.rfind(kCheckpointPrefix, 0) == 0 || name.rfind(".partial-", 0) == 0))
+          fs::remove_all(e.path());
+      }
+      if (fs::is_empty(checkpoints)) fs::remove(checkpoints);
+    }
   }
   return d;
 }
@@ -121,10 +132,122 @@ RunDirectory RunDirectory::create(const fs::path& dir, bool overwrite) {
 RunDirectory RunDirectory::resume(const fs::path& dir) {
   RunDirectory d(dir);
   d.saved_ = read_config(dir);
-  if (!d.saved_.contains("run")) throw ConfigError((dir / "config.json").string() + ": no \"run\" settings");
+  if (!d.saved_.contains("run") || !d.saved_["run"].is_object())
+    throw ConfigError((dir / "config.json").string() + ": no \"run\" settings");
   d.resume_from_ = latest_checkpoint(dir);
-  if (!d.resume_from_) throw TrainingError(dir.string() + ": no complete checkpoint to resume from");
   return d;
+}
+
+namespace {
+
+// Leaves of a settings object by JSON pointer; lists are leaves.
+void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::string, nlohmann::json>& out) {
+  if (j.is_object() && !j.empty()) {
+    for (const auto& [key, value] : j.items()) flatten(value, prefix + "/" + key, out);
+  } else {
+    out[prefix] = j;
+  }
+}
+
+// What a run can take mid-way: it only changes what the next steps do.
+bool changeable_on_resume(const std::string& pointer) {
+  static const char* const kChangeable[] = {"/device",
+                                            "/trainer/max_steps",
+                                            "/trainer/learning_rate",
+                                            "/trainer/beta",
+                                            "/trainer/bf16",
+                                            "/trainer/eval_steps",
+                                            "/trainer/max_nonfinite_steps",
+                                            "/trainer/sample_prompts",
+                                            "/trainer/sample_max_new_tokens",
+                                            "/trainer/measure_sampled_length",
+                                            "/trainer/per_device_eval_batch_size"};
+  return std::any_of(std::begin(kChangeable), std::end(kChangeable),
+                     [&](const char* key) { return pointer == key; });
+}
+
+std::string short_key(const std::string& pointer) { return pointer.substr(pointer.rfind('/') + 1); }
+
+}  // namespace
+
+int64_t RunDirectory::resume_step() const { return resume_from_ ? checkpoint_step(*resume_from_) : 0; }
+
+RunOptions RunDirectory::resume_options(const nlohmann::json& overrides,
+                                        std::vector<ResumeChange>& changes) const {
+  const auto config_path = (dir_ / "config.json").string();
+  nlohmann::json asked = saved_.at("run");
+  for (const auto& [pointer, value] : overrides.items()) asked[nlohmann::json::json_pointer(pointer)] = value;
+  RunOptions options;
+  try {
+    from_json(asked, options);
+  } catch (const Error& e) {
+    throw ConfigError(config_path + ": " + e.what());
+  }
+  // Normalised: both sides as this version writes them.
+  const nlohmann::json asked_json = options;
+  nlohmann::json base_json = asked_json;
+  if (resume_from_) {
+    const auto run_json = *resume_from_ / "run.json";
+    // Checkpoints of earlier versions have no run.json: config.json is what they were made with.
+    RunOptions base;
+    try {
+      from_json(fs::exists(run_json) ? parse_json_file<TrainingError>(run_json, uintmax_t{16} << 20, 32)
+                                     : saved_.at("run"),
+                base);
+    } catch (const nlohmann::json::exception& e) {
+      throw TrainingError(run_json.string() + ": " + e.what());
+    } catch (const ConfigError& e) {
+      throw TrainingError(run_json.string() + ": " + e.what());
+    }
+    base_json = base;
+  } else {
+    base_json = saved_options();
+  }
+  std::map<std::string, nlohmann::json> before, after;
+  flatten(base_json, "", before);
+  flatten(asked_json, "", after);
+  changes.clear();
+  for (const auto& [pointer, value] : after) {
+    const auto it = before.find(pointer);
+    const nlohmann::json from = it == before.end() ? nlohmann::json() : it->second;
+    if (from == value) continue;
+    if (resume_from_ && !changeable_on_resume(pointer))
+      throw ConfigError("--resume: " + short_key(pointer) + " cannot change (checkpoint " + from.dump() +
+                        ", asked " + value.dump() + "); start a new run for that");
+    changes.push_back({pointer, from, value});
+  }
+  if (resume_from_ && options.trainer.max_steps < resume_step())
+    throw ConfigError("--steps " + std::to_string(options.trainer.max_steps) +
+                      " is below the checkpoint's step " + std::to_string(resume_step()) + " (" +
+                      resume_from_->string() + ")");
+  return options;
+}
+
+std::vector<TrainerEvent> RunDirectory::continue_run(Trainer& trainer,
+                                                     const std::vector<ResumeChange>& changes,
+                                                     const RunDirectoryConfig& config) {
+  // Everything that can fail on the user's files comes first.
+  if (resume_from_) restore_checkpoint(*resume_from_, trainer);
+  std::vector<TrainerEvent> events;
+  const int64_t step = trainer.steps_done();
+  for (const auto& c : changes) {
+    if (c.key == "/trainer/learning_rate") {
+      events.push_back(trainer.set_learning_rate(c.to.get<double>()));
+    } else if (c.key == "/trainer/beta") {
+      events.push_back(trainer.set_beta(c.to.get<double>()));
+    } else {
+      events.push_back({.step = step,
+                        .kind = "setting",
+                        .message = short_key(c.key) + " " + c.from.dump() + " -> " + c.to.dump() +
+                                   " on resume at step " + std::to_string(step)});
+    }
+  }
+  // From here on the folder changes.
+  truncate_records(resume_from_ ? step : -1);
+  write_config(config);
+  open_records();
+  for (const auto& e : events) append_event(e, e.value);
+  return events;
 }
 
 RunOptions RunDirectory::saved_options() const {
@@ -160,6 +283,7 @@ void RunDirectory::truncate_records(int64_t step) {
 void RunDirectory::open_records() {
   fs::create_directories(dir_);
   for (int i = 0; i < 4; ++i) {
+    if (files_[i].is_open()) continue;
     const auto path = dir_ / kRunRecordFiles[i];
     files_[i].open(path, std::ios::app);
     if (!files_[i]) throw ConfigError(path.string() + ": cannot write");
@@ -171,27 +295,44 @@ std::ofstream& RunDirectory::stream(int index) {
   return files_[index];
 }
 
+void RunDirectory::written(int index) {
+  if (!files_[index])
+    throw TrainingError((dir_ / kRunRecordFiles[index]).string() + ": cannot write: " +
+                        (errno != 0 ? std::strerror(errno) : "write failed (disk full?)"));
+}
+
 void RunDirectory::append_metrics(const StepMetrics& m) {
+  errno = 0;
   stream(0) << nlohmann::json(m).dump() << "\n" << std::flush;
+  written(0);
 }
 
 void RunDirectory::append_eval(const PreferenceEval& e) {
+  errno = 0;
   stream(1) << nlohmann::json(e).dump() << "\n" << std::flush;
+  written(1);
   auto& pairs = stream(2);
   for (const auto& r : e.pairs) pairs << nlohmann::json(r).dump() << "\n";
   pairs << std::flush;
+  written(2);
 }
 
 void RunDirectory::append_event(const TrainerEvent& e, std::optional<double> value) {
   nlohmann::json j{{"step", e.step}, {"kind", e.kind}, {"message", e.message}, {"pairs", e.pair_lines}};
   if (value && std::isfinite(*value)) j["value"] = *value;
+  errno = 0;
   stream(3) << j.dump() << "\n" << std::flush;
+  written(3);
 }
 
 fs::path RunDirectory::save_checkpoint(Trainer& trainer, const RunSetup& setup, const RunOptions& options,
                                        int64_t keep) {
+  // run.json: the settings this checkpoint was made with, against which a resume checks changes.
   return write_checkpoint(dir_, trainer,
-                          {.model = export_options(setup, options), .keep = keep, .lora = options.lora});
+                          {.model = export_options(setup, options),
+                           .keep = keep,
+                           .lora = options.lora,
+                           .extra_files = {{"run.json", nlohmann::json(options).dump(2) + "\n"}}});
 }
 
 void RunDirectory::save_final(RunSetup& setup, const RunOptions& options) {

@@ -32,15 +32,37 @@ struct RunDirectoryConfig {
 };
 nlohmann::json to_config_json(const RunDirectoryConfig& c);
 
+// A setting a resumed run takes differently from its checkpoint (a flag, or an edit of config.json).
+struct ResumeChange {
+  std::string key;  // JSON pointer into the run options, e.g. "/trainer/learning_rate"
+  nlohmann::json from, to;
+};
+
 class RunDirectory {
  public:
   // A new run in `dir`. A directory that already holds a run (config.json or metrics.jsonl) is
-  // refused with a ConfigError unless `overwrite`; then its records and checkpoints are removed.
-  // The directory is made by the first write (a failed preparation leaves nothing behind).
+  // refused with a ConfigError unless `overwrite`; then the files a run writes are removed (records,
+  // config.json, checkpoints/step-*) and nothing else: final/ is replaced at the end, keeping the
+  // user's own files in it. The directory is made by the first write.
   static RunDirectory create(const std::filesystem::path& dir, bool overwrite);
-  // An existing run to continue: reads config.json and finds the newest complete checkpoint.
-  // Throws ConfigError (no or bad config.json) or TrainingError (no checkpoint).
+  // An existing run to continue: reads config.json and finds the newest complete checkpoint (a run
+  // killed before its first one starts again from step 0). Throws ConfigError (no or bad config.json).
   static RunDirectory resume(const std::filesystem::path& dir);
+
+  // The settings a resumed run continues with: config.json's (as the user may have edited them)
+  // with `overrides` (JSON pointer → value, from flags) on top, compared with the settings the
+  // checkpoint was made with. Steps, learning rate, β, device and the evaluation cadence may change
+  // (returned in `changes`); any other difference throws ConfigError
+  // "--resume: KEY cannot change (checkpoint A, asked B)", as does max_steps below the checkpoint.
+  RunOptions resume_options(const nlohmann::json& overrides, std::vector<ResumeChange>& changes) const;
+  // The step the checkpoint holds (from its folder name), 0 without one.
+  int64_t resume_step() const;
+  // Continues the run in `trainer` (built from resume_options): restores the checkpoint, every file
+  // checked, applies `changes`; only then cuts the records back to the checkpoint's step, rewrites
+  // config.json and logs the changes as events. When it throws, nothing in the folder has changed.
+  // Returns the events it logged.
+  std::vector<TrainerEvent> continue_run(Trainer& trainer, const std::vector<ResumeChange>& changes,
+                                         const RunDirectoryConfig& config);
 
   const std::filesystem::path& path() const { return dir_; }
   bool resuming() const { return resume_from_.has_value(); }
@@ -70,6 +92,7 @@ class RunDirectory {
  private:
   explicit RunDirectory(std::filesystem::path dir) : dir_(std::move(dir)) {}
   std::ofstream& stream(int index);
+  void written(int index);  // throws when the last append failed (disk full)
 
   std::filesystem::path dir_;
   nlohmann::json saved_ = nlohmann::json::object();

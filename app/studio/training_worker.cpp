@@ -327,9 +327,16 @@ void TrainingWorker::run() {
     // The run directory: a new one under the runs root, or the one to resume (whose settings win).
     const bool resuming = !config_.resume_dir.isEmpty();
     std::optional<app::RunDirectory> run_dir;
+    std::vector<app::ResumeChange> resume_changes;
     if (resuming) {
       run_dir.emplace(app::RunDirectory::resume(config_.resume_dir.toStdString()));
-      options = run_dir->saved_options();
+      // Its own settings; edits to its config.json are taken or refused as on the command line.
+      options = run_dir->resume_options(nlohmann::json::object(), resume_changes);
+      if (run_dir->resuming() && run_dir->resume_step() >= options.trainer.max_steps)
+        throw ConfigError(run_dir->path().string() + ": already at step " +
+                          std::to_string(run_dir->resume_step()) + " of " +
+                          std::to_string(options.trainer.max_steps) +
+                          "; nothing to resume (dpo train --resume DIR --steps N goes on)");
     } else {
       const auto root = config_.runs_root.isEmpty() ? app::default_runs_root()
                                                     : std::filesystem::path(config_.runs_root.toStdString());
@@ -383,28 +390,30 @@ void TrainingWorker::run() {
     Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)),
                     options.trainer.loss.beta};
     qint64 resumed_from = -1;
+    const app::RunDirectoryConfig run_config{.run = options,
+                                             .checkpoint_every = 0,
+                                             .keep_checkpoints = 3,
+                                             .model_label = setup.model_label,
+                                             .data_label = setup.data_label,
+                                             .train_pairs = setup.train_pairs,
+                                             .eval_pairs = setup.eval_pairs,
+                                             .parameters = setup.parameter_count,
+                                             .extra = {{"source", "studio"}}};
+    std::vector<TrainerEvent> resume_events;
     if (resuming) {
-      restore_checkpoint(*run_dir->resume_checkpoint(), trainer);
-      resumed_from = trainer.steps_done();
-      run_dir->truncate_records(trainer.steps_done());
+      resume_events = run_dir->continue_run(trainer, resume_changes, run_config);
+      if (run_dir->resuming()) resumed_from = trainer.steps_done();
       session.beta = trainer.config().loss.beta;  // as the checkpoint left it (β may change while paused)
       session.last_checkpoint_step = trainer.steps_done();
     } else {
-      run_dir->write_config({.run = options,
-                             .checkpoint_every = 0,
-                             .keep_checkpoints = 3,
-                             .model_label = setup.model_label,
-                             .data_label = setup.data_label,
-                             .train_pairs = setup.train_pairs,
-                             .eval_pairs = setup.eval_pairs,
-                             .parameters = setup.parameter_count,
-                             .extra = {{"source", "studio"}}});
+      run_dir->write_config(run_config);
     }
     run_dir->open_records();
     session.run_dir = &*run_dir;
     session.options = &options;
     steps_done = trainer.steps_done();
     Q_EMIT runDirectoryReady(QString::fromStdString(run_dir->path().string()), resumed_from);
+    for (const auto& e : resume_events) Q_EMIT eventLogged(e);
     session.tokenize = options.tokenize;  // the studio's runs use the demo tokenizer, which adds BOS
     TrainerCallbacks callbacks;
     callbacks.on_event = [this, &session](const TrainerEvent& e) {

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "core/runtime/error.h"
@@ -10,16 +12,25 @@
 namespace dpo {
 
 namespace {
-void fsync_path(const std::filesystem::path& path, int flags) {
+// 0 or the errno of a failed fsync (a full disk can surface only here, with delayed allocation).
+int fsync_path(const std::filesystem::path& path, int flags) {
   const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return;
-  ::fsync(fd);
+  if (fd < 0) return 0;
+  const int result = ::fsync(fd) == 0 ? 0 : errno;
   ::close(fd);
+  return result;
+}
+
+[[noreturn]] void fail_write(const std::filesystem::path& path, const std::filesystem::path& tmp, int err) {
+  std::error_code ec;
+  std::filesystem::remove(tmp, ec);
+  throw Error(path.string() +
+              ": cannot write: " + (err != 0 ? std::strerror(err) : "write failed (disk full?)"));
 }
 }  // namespace
 
 void fsync_directory(const std::filesystem::path& dir) {
-  fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  (void)fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
 }
 
 void write_file_atomically(const std::filesystem::path& path,
@@ -27,24 +38,23 @@ void write_file_atomically(const std::filesystem::path& path,
   auto tmp = path;
   tmp += ".tmp-" + std::to_string(::getpid());
   {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(tmp.string() + ": cannot open for writing");
+    if (!out) throw Error(path.string() + ": cannot open for writing: " + std::strerror(errno ? errno : EIO));
     fill(out);
     out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw Error(tmp.string() + ": write failed (disk full?)");
-    }
+    if (!out) fail_write(path, tmp, errno);
+    out.close();
+    if (!out) fail_write(path, tmp, errno);
   }
-  fsync_path(tmp, O_RDONLY);
+  if (const int err = fsync_path(tmp, O_RDONLY)) fail_write(path, tmp, err);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
     throw Error(path.string() + ": cannot rename the finished file into place");
   }
-  fsync_path(path.parent_path().empty() ? "." : path.parent_path(), O_RDONLY | O_DIRECTORY);
+  (void)fsync_path(path.parent_path().empty() ? "." : path.parent_path(), O_RDONLY | O_DIRECTORY);
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {

@@ -203,8 +203,18 @@ void export_hf_model(LlamaForCausalLM& model, const fs::path& dir, const ExportO
       if (fs::exists(options.tokenizer_from / f)) fs::copy_file(options.tokenizer_from / f, staging / f);
   }
 
-  // Swap into place: the old folder survives until the new one is complete.
+  // Swap into place: the old folder survives until the new one is complete. What the user put in it
+  // (notes, a README) moves into the new one; old weights do not, so no stale shard is left beside
+  // the new ones.
   if (fs::exists(dir)) {
+    const auto stale_weights = [](const std::string& name) {
+      return name == "model.safetensors.index.json" ||
+             (name.rfind("model", 0) == 0 && name.size() > 12 && name.ends_with(".safetensors"));
+    };
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const auto name = e.path().filename().string();
+      if (!stale_weights(name) && !fs::exists(staging / name)) fs::rename(e.path(), staging / name);
+    }
     const fs::path old = parent / (dir.filename().string() + ".old-" + std::to_string(::getpid()));
     fs::rename(dir, old);
     fs::rename(staging, dir);

@@ -6,6 +6,9 @@
 #include <torch/version.h>
 
 #include <cstdint>
+#include <sstream>
+#include <string>
+#include <type_traits>
 #if defined(DPO_WITH_CUDA)  // set by core/CMakeLists.txt when libtorch has c10_cuda
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
@@ -17,6 +20,19 @@
 #define DPO_HAVE_SDPA DPO_TORCH_AT_LEAST(2, 0)
 
 namespace dpo::compat {
+
+// The key of a parameter in an optimiser's state map: 1.13 keys by the TensorImpl address as text,
+// later versions by the address itself.
+template <class StateMap>
+typename StateMap::key_type optimizer_state_key(const StateMap&, const at::Tensor& parameter) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream key;
+    key << static_cast<const void*>(parameter.unsafeGetTensorImpl());
+    return key.str();
+  } else {
+    return parameter.unsafeGetTensorImpl();
+  }
+}
 
 // CUDA autocast: 2.4 made the API device-generic and deprecated the CUDA-only calls.
 inline bool cuda_autocast_enabled() {

@@ -11,17 +11,20 @@
 #include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
 #include "core/runtime/error.h"
+#include "core/runtime/fault.h"
 
 namespace dpo {
 
 namespace fs = std::filesystem;
 
 namespace {
-// Fault injection for the kill-during-checkpoint test: DPO_FAULT_CHECKPOINT_STEP=N makes the
-// process die, like a SIGKILL would, after writing checkpoint N's files but before its rename.
-void maybe_die_mid_write(int64_t step) {
-  const char* fault = std::getenv("DPO_FAULT_CHECKPOINT_STEP");
-  if (fault != nullptr && std::to_string(step) == fault) std::_Exit(137);
+// "…/optimizer.safetensors: cannot write: No space left on device" → "No space left on device".
+std::string write_failure(const std::exception& e) {
+  if (const auto* fe = dynamic_cast<const fs::filesystem_error*>(&e)) return fe->code().message();
+  std::string what = e.what();
+  what = what.substr(0, what.find('\n'));
+  const auto at = what.rfind(": cannot write: ");
+  return at == std::string::npos ? what : what.substr(at + 16);
 }
 }  // namespace
 
@@ -29,25 +32,33 @@ fs::path write_checkpoint(const fs::path& run_dir, Trainer& trainer, const Check
   const int64_t step = trainer.steps_done();
   const auto final_dir = checkpoint_dir(run_dir, step);
   const auto parent = final_dir.parent_path();
-  fs::create_directories(parent);
-  // Leftovers of writes that were killed: hidden folders never count as checkpoints.
-  for (const auto& e : fs::directory_iterator(parent))
-    if (e.path().filename().string().rfind(".partial-", 0) == 0) fs::remove_all(e.path());
-  const auto staging =
-      parent / (".partial-" + final_dir.filename().string() + "-" + std::to_string(::getpid()));
-  fs::create_directories(staging);
+  fs::path staging;
+  try {
+    fs::create_directories(parent);
+    // Leftovers of writes that were killed: hidden folders never count as checkpoints.
+    for (const auto& e : fs::directory_iterator(parent))
+      if (e.path().filename().string().rfind(".partial-", 0) == 0) fs::remove_all(e.path());
+    staging = parent / (".partial-" + final_dir.filename().string() + "-" + std::to_string(::getpid()));
+    fs::create_directories(staging);
 
-  auto model = options.model;
-  model.dtype = torch::kFloat32;
-  model.overwrite = true;
-  export_hf_model(trainer.policy(), staging / "model", model);
-  if (options.lora.r > 0) save_lora_adapter(trainer.policy(), options.lora, staging / "adapter");
-  trainer.save_state(staging);
-  maybe_die_mid_write(step);
-  fsync_directory(staging);
-  if (fs::exists(final_dir)) fs::remove_all(final_dir);
-  fs::rename(staging, final_dir);
-  fsync_directory(parent);
+    auto model = options.model;
+    model.dtype = torch::kFloat32;
+    model.overwrite = true;
+    export_hf_model(trainer.policy(), staging / "model", model);
+    if (options.lora.r > 0) save_lora_adapter(trainer.policy(), options.lora, staging / "adapter");
+    for (const auto& [name, text] : options.extra_files) write_file_atomically(staging / name, text);
+    trainer.save_state(staging);
+    fault_point("checkpoint", step);
+    fsync_directory(staging);
+    if (fs::exists(final_dir)) fs::remove_all(final_dir);
+    fs::rename(staging, final_dir);
+    fsync_directory(parent);
+  } catch (const std::exception& e) {
+    // The previous checkpoints stay; the half-written one goes.
+    std::error_code ec;
+    if (!staging.empty()) fs::remove_all(staging, ec);
+    throw TrainingError(final_dir.string() + ": cannot write checkpoint: " + write_failure(e));
+  }
 
   if (options.keep > 0) {
     auto all = list_checkpoints(run_dir);

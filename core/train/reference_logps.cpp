@@ -14,6 +14,7 @@
 #include "core/io/hash.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
+#include "core/runtime/fault.h"
 #include "core/train/pair_logps.h"
 
 namespace dpo {
@@ -83,6 +84,7 @@ ReferenceLogps compute_reference_logps(LlamaForCausalLM& reference, const std::v
     const float* v = sums.data_ptr<float>();
     out.chosen.insert(out.chosen.end(), v, v + n);
     out.rejected.insert(out.rejected.end(), v + n, v + 2 * n);
+    fault_point("reference", static_cast<int64_t>(start + n));
     if (progress && !progress(start + n, pairs.size()))
       throw Cancelled("reference pass cancelled after " + std::to_string(start + n) + " of " +
                       std::to_string(pairs.size()) + " pairs");

@@ -21,13 +21,18 @@
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/io/state_dict.h"
+#include "core/io/text_file.h"
 #include "core/model/lora.h"
 #include "core/runtime/error.h"
+#include "core/runtime/fault.h"
 #include "core/runtime/torch_compat.h"
 #include "core/train/logprobs.h"
+#include "core/train/optimizer_state.h"
 #include "core/train/pair_logps.h"
 #include "core/train/reference.h"
 #include "core/train/step_sums.h"
+#include "core/train/trainer_state.h"
+#include "core/types/checkpoint_paths.h"
 
 namespace dpo {
 
@@ -458,6 +463,7 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   }
   sums.settle();
   const double loss = sums.loss / (c.objective == Objective::Sft ? std::max(1.0, mb.sft_tokens) : mb.pairs);
+  fault_point("step", s.step + 1);
   const auto update = s.update(loss, mb, callbacks);
   ++s.step;
   s.tokens += mb.tokens;
@@ -552,15 +558,21 @@ TrainerEvent Trainer::set_learning_rate(double learning_rate) {
   return e;
 }
 
+namespace {
+NamedParameters trainable_parameters(LlamaForCausalLM& policy) {
+  NamedParameters out;
+  for (const auto& p : policy->named_parameters())
+    if (p.value().requires_grad()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+}  // namespace
+
 void Trainer::save_state(const fs::path& dir) const {
-  const auto& s = *state_;
+  auto& s = *state_;
   fs::create_directories(dir);
-  torch::serialize::OutputArchive archive;
-  s.optimizer->save(archive);
-  write_file_atomically(dir / "optimizer.pt", [&](std::ostream& out) { archive.save_to(out); });
+  save_adamw_state(*s.optimizer, trainable_parameters(s.policy), dir);
   // torch's CPU generator drives dropout (LoRA): part of what makes a resume exact.
-  auto generator_state = at::detail::getDefaultCPUGenerator().get_state();
-  write_file_atomically(dir / "torch_rng.pt", [&](std::ostream& out) { torch::save(generator_state, out); });
+  save_cpu_generator(dir);
   if (s.config.sync_reference_every > 0 && s.reference) {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& p : s.reference->named_parameters()) tensors.emplace_back(p.key(), p.value());
@@ -568,71 +580,66 @@ void Trainer::save_state(const fs::path& dir) const {
   }
   std::ostringstream rng;
   rng << s.rng;
-  nlohmann::json j{{"step", s.step},
-                   {"epoch", s.epoch},
-                   {"cursor", s.cursor},
-                   {"order", s.order},
-                   {"rng", rng.str()},
-                   {"tokens", s.tokens},
-                   {"consecutive_nonfinite", s.consecutive_nonfinite},
-                   {"epoch_slots", s.epoch_slots},
-                   {"epoch_padded", s.epoch_padded},
-                   {"bco_mean", s.bco.mean},
-                   {"bco_count", s.bco.count},
-                   {"beta", s.config.loss.beta},
-                   {"learning_rate", s.config.learning_rate},
-                   {"elapsed_seconds", s.elapsed()},
-                   {"train_pairs", s.train_pairs.size()}};
-  write_file_atomically(dir / "trainer_state.json", j.dump(1) + "\n");
+  TrainerState state{.step = s.step,
+                     .epoch = s.epoch,
+                     .cursor = s.cursor,
+                     .data_order = s.order,
+                     .rng = rng.str(),
+                     .tokens = s.tokens,
+                     .consecutive_nonfinite = s.consecutive_nonfinite,
+                     .epoch_slots = s.epoch_slots,
+                     .epoch_padded = s.epoch_padded,
+                     .bco_mean = s.bco.mean,
+                     .bco_count = s.bco.count,
+                     .beta = s.config.loss.beta,
+                     .learning_rate = s.config.learning_rate,
+                     .elapsed_seconds = s.elapsed(),
+                     .train_pairs = s.train_pairs.size()};
+  // Written last: its presence marks the checkpoint complete.
+  write_file_atomically(dir / "trainer_state.json", trainer_state_json(state).dump(1) + "\n");
 }
 
 void Trainer::load_state(const fs::path& dir) {
   auto& s = *state_;
-  std::ifstream in(dir / "trainer_state.json");
-  if (!in) throw TrainingError((dir / "trainer_state.json").string() + ": missing");
-  nlohmann::json j;
-  try {
-    in >> j;
-    if (j.at("train_pairs").get<size_t>() != s.train_pairs.size())
-      throw TrainingError((dir / "trainer_state.json").string() + ": saved for " +
-                          std::to_string(j.at("train_pairs").get<size_t>()) +
-                          " training pairs, this run has " + std::to_string(s.train_pairs.size()));
-    s.step = j.at("step").get<int64_t>();
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.cursor = j.at("cursor").get<size_t>();
-    s.order = j.at("order").get<std::vector<size_t>>();
-    std::istringstream rng(j.at("rng").get<std::string>());
-    rng >> s.rng;
-    s.tokens = j.at("tokens").get<int64_t>();
-    s.consecutive_nonfinite = j.at("consecutive_nonfinite").get<int64_t>();
-    s.epoch_slots = j.value("epoch_slots", int64_t{0});
-    s.epoch_padded = j.value("epoch_padded", int64_t{0});
-    s.bco.mean = j.at("bco_mean").get<double>();
-    s.bco.count = j.at("bco_count").get<int64_t>();
-    s.config.loss.beta = j.at("beta").get<double>();
-    s.config.learning_rate = j.at("learning_rate").get<double>();
-    s.elapsed_before = j.at("elapsed_seconds").get<double>();
-    s.started = std::chrono::steady_clock::now();
-  } catch (const nlohmann::json::exception& e) {
-    throw TrainingError((dir / "trainer_state.json").string() + ": " + e.what());
-  }
-  if (fs::exists(dir / "torch_rng.pt")) {
-    torch::Tensor generator_state;
-    torch::load(generator_state, (dir / "torch_rng.pt").string());
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(generator_state);
-  }
-  torch::serialize::InputArchive archive;
-  // Onto the policy's device: a checkpoint written on CUDA resumes on the CPU and back.
-  archive.load_from((dir / "optimizer.pt").string(), s.policy->parameters().front().device());
-  s.optimizer->load(archive);
+  const auto path = dir / "trainer_state.json";
+  if (!fs::exists(path)) throw TrainingError(path.string() + ": missing");
+  if (fs::file_size(path) > (uintmax_t{1} << 30)) throw TrainingError(path.string() + ": larger than 1 GB");
+  // Every file is read and checked before anything of the trainer changes.
+  const auto state = parse_trainer_state(read_text(path), path.string(), s.train_pairs.size());
+  if (dir.filename().string().rfind(kCheckpointPrefix, 0) == 0 && checkpoint_step(dir) != state.step)
+    throw TrainingError(path.string() + ": step " + std::to_string(state.step) +
+                        " does not match its folder " + dir.filename().string());
+  std::optional<std::shared_ptr<SafetensorsFile>> reference_file;
   if (s.config.sync_reference_every > 0 && s.reference) {
-    auto file = SafetensorsFile::open(dir / "reference.safetensors");
+    try {
+      reference_file = SafetensorsFile::open(dir / "reference.safetensors");
+    } catch (const Error& e) {
+      throw TrainingError(e.what());
+    }
+  }
+  load_adamw_state(*s.optimizer, trainable_parameters(s.policy), dir);
+  load_cpu_generator(dir);
+  if (reference_file) {
     torch::NoGradGuard no_grad;
-    load_parameters(*s.reference, StateDict::from_files({file}), torch::kFloat32,
+    load_parameters(*s.reference, StateDict::from_files({*reference_file}), torch::kFloat32,
                     s.reference->parameters().front().device());
   }
+  s.step = state.step;
+  s.epoch = state.epoch;
+  s.cursor = state.cursor;
+  s.order = state.data_order;
+  std::istringstream rng(state.rng);
+  rng >> s.rng;
+  s.tokens = state.tokens;
+  s.consecutive_nonfinite = state.consecutive_nonfinite;
+  s.epoch_slots = state.epoch_slots;
+  s.epoch_padded = state.epoch_padded;
+  s.bco.mean = state.bco_mean;
+  s.bco.count = state.bco_count;
+  s.config.loss.beta = state.beta;
+  s.config.learning_rate = state.learning_rate;
+  s.elapsed_before = state.elapsed_seconds;
+  s.started = std::chrono::steady_clock::now();
 }
 
 const TrainerConfig& Trainer::config() const { return state_->config; }

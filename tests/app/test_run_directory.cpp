@@ -96,8 +96,9 @@ TEST(RunDirectory, LoadRunEqualsTheCliRecords) {
     for (const auto& p : run.evals[i].pairs) EXPECT_EQ(p.step, run.evals[i].step);
   }
   EXPECT_EQ(lines_of(dir / "pairs.jsonl").size(), evals.size() * eval_pairs);
-  ASSERT_EQ(run.checkpoints.size(), 1u);  // step 2 (none at the last step)
+  ASSERT_EQ(run.checkpoints.size(), 2u);  // steps 2 and 4: the last step gets one too
   EXPECT_EQ(dpo::checkpoint_step(run.checkpoints[0]), 2);
+  EXPECT_EQ(dpo::checkpoint_step(run.checkpoints[1]), 4);
 
   const auto brief = dpo::app::brief_run(dir);
   EXPECT_TRUE(brief.error.empty()) << brief.error;
@@ -172,8 +173,10 @@ TEST(RunDirectory, WriterRoundTripAndTruncate) {
   ASSERT_EQ(run.evals[0].pairs.size(), 1u);
   EXPECT_EQ(run.evals[0].pairs[0].line, 7u);
 
-  // No checkpoint: resume refuses with one line.
-  EXPECT_THROW(dpo::app::RunDirectory::resume(dir), dpo::TrainingError);
+  // No checkpoint: a resume starts again from step 0.
+  const auto resumed = dpo::app::RunDirectory::resume(dir);
+  EXPECT_FALSE(resumed.resuming());
+  EXPECT_EQ(resumed.resume_step(), 0);
   auto again = dpo::app::RunDirectory::create(dir, true);
   again.write_config({});
   again.truncate_records(3);

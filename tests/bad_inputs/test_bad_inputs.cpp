@@ -69,7 +69,13 @@ std::vector<Case> cases() {
   auto st_model = [](std::string file) {  // a model whose model.safetensors is replaced
     return [file](const fs::path& d) { write(copy_model(d) / "model.safetensors", file); };
   };
-  const std::string resume = "train --resume run";
+  auto state_edit = [](std::function<void(json&)> change) {
+    return [change](const fs::path& d) {
+      edit_json(newest_checkpoint(copy_run(d)) / "trainer_state.json", change);
+    };
+  };
+  // The base run finished at step 4 (a checkpoint there); a resume asks for more.
+  const std::string resume = "train --resume run --steps 6";
   return {
       // config.json: every value checked before it is used or allocated.
       {"heads_zero",
@@ -320,6 +326,50 @@ std::vector<Case> cases() {
        {"--loss", "abc"}},
       {"train_into_existing_run", [](auto& d) { copy_run(d); }, "train --steps 1 --out run", {"run"}},
       // Run folders: a resume validates everything before it touches a record.
+      {"resume_order_out_of_range",
+       state_edit([](json& s) { s["data_order"][3] = 1234; }),
+       resume,
+       {"trainer_state.json", "data_order", "1234 at index 3"}},
+      {"resume_negative_step",
+       state_edit([](json& s) { s["step"] = -2; }),
+       resume,
+       {"trainer_state.json", "step", "-2"}},
+      {"resume_state_wrong_type",
+       state_edit([](json& s) { s["cursor"] = "sixteen"; }),
+       resume,
+       {"trainer_state.json", "cursor"}},
+      {"resume_optimizer_truncated",
+       [](auto& d) {
+         const auto f = newest_checkpoint(copy_run(d)) / "optimizer.safetensors";
+         fs::resize_file(f, fs::file_size(f) / 2);
+       },
+       resume,
+       {"optimizer.safetensors"}},
+      {"resume_optimizer_pickle",
+       [](auto& d) {
+         const auto c = newest_checkpoint(copy_run(d));
+         fs::remove(c / "optimizer.safetensors");
+         fs::remove(c / "optimizer.json");
+         write(c / "optimizer.pt", "PK\x03\x04 a torch archive");
+       },
+       resume,
+       {"optimizer.pt", "older version"}},
+      {"resume_rng_wrong_size",
+       [](auto& d) {
+         write(newest_checkpoint(copy_run(d)) / "rng.safetensors",
+               safetensors(R"({"cpu_generator": {"dtype": "U8", "shape": [3], "data_offsets": [0, 3]}})",
+                           "abc"));
+       },
+       resume,
+       {"rng.safetensors", "cpu_generator"}},
+      {"resume_steps_below_checkpoint",
+       [](auto& d) { copy_run(d); },
+       "train --resume run --steps 3",
+       {"--steps 3 is below the checkpoint's step 4"}},
+      {"resume_setting_cannot_change",
+       [](auto& d) { copy_run(d); },
+       "train --resume run --steps 6 --max-length 64",
+       {"--resume: max_length cannot change"}},
       {"resume_state_nested_deep",
        [](auto& d) { write(newest_checkpoint(copy_run(d)) / "trainer_state.json", nested(100000)); },
        resume,

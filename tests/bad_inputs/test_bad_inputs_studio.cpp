@@ -71,6 +71,24 @@ class BadInputsStudioTest : public QObject {
     QVERIFY2(error.contains("config.json") && error.contains("num_attention_heads"), qPrintable(error));
   }
 
+  // Resuming a run whose checkpoint was tampered with fails before any record is cut back.
+  void corruptCheckpointLeavesTheRunAsItWas() {
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    const auto d = fresh("studio-resume");
+    const auto run = copy_run(d);
+    edit_json(run / "config.json", [](json& c) { c["run"]["trainer"]["max_steps"] = 6; });
+    edit_json(newest_checkpoint(run) / "trainer_state.json", [](json& s) { s["data_order"][3] = 1234; });
+    const auto before = snapshot(run);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
+    w.resumeRun(QString::fromStdString(run.string()));
+    QVERIFY(finished.wait(kRunTimeoutMs));
+    QVERIFY(finished.at(0).at(2).toBool());
+    const auto error = w.lastError();
+    QVERIFY2(error.contains("trainer_state.json") && error.contains("data_order"), qPrintable(error));
+    QVERIFY(snapshot(run) == before);
+  }
+
   void cleanupTestCase() { fs::remove_all(root()); }
 };
 

@@ -96,7 +96,7 @@ class RunsTest : public QObject {
     QCOMPARE(run.steps_done, qint64(6));
     QCOMPARE(run.steps_total, qint64(6));
     QVERIFY(run.resumable);
-    QCOMPARE(run.checkpoint_step, qint64(3));
+    QCOMPARE(run.checkpoint_step, qint64(6));  // the last step's (checkpoints at 3 and 6)
     QVERIFY(std::isfinite(run.last_accuracy));
     auto* item = w.runs()->panel()->tree()->topLevelItem(i);
     QCOMPARE(item->text(dpo::widgets::RunsPanel::Beta), QString("0.1"));
@@ -180,11 +180,12 @@ class RunsTest : public QObject {
     QCOMPARE(w.pairInspector()->evalCount(), lineCount(a_ + "/eval.jsonl"));
     QVERIFY(!w.pairInspector()->visibleLines().isEmpty());
     QCOMPARE(w.settings()->betaSpin()->value(), 0.1);
-    // Read-only: Start off, the settings locked, Resume offered (checkpoint at step 3 of 6).
+    // Read-only: Start off, the settings locked, Resume shown but off: the run is finished, its
+    // newest checkpoint is its last step (6 of 6).
     QVERIFY(!w.controls()->startButton()->isEnabled());
     QVERIFY(!w.settings()->betaSpin()->isEnabled());
     QVERIFY(w.controls()->resumeRunButton()->isVisibleTo(&w));
-    QVERIFY(w.controls()->resumeRunButton()->isEnabled());
+    QVERIFY(!w.controls()->resumeRunButton()->isEnabled());
     // A broken record names file and line, and nothing is shown as if it were fine.
     QTemporaryDir broken;
     QVERIFY(QFile::copy(a_ + "/config.json", broken.filePath("config.json")));
