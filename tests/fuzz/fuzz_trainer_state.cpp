@@ -1,6 +1,8 @@
 // A checkpoint's trainer_state.json (core/train/trainer_state): every field checked against the run
 // (8 training pairs, at most 100 steps) before a resume takes it. A state that passes is written
 // back and read again, which must give the same state.
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 
 #include "core/train/trainer_state.h"
