@@ -1,7 +1,8 @@
 // Soak (issue 19): a long demo run in the offscreen studio with every tab rendered in turn and the
 // running run ticked on the Compare tab. Measures resident memory after warm-up against the end
 // (target: growth < 5%), the GUI thread's CPU time per plot replot in each window of steps (flat:
-// last window / first < 1.5) and event-loop lateness (p99 < 50 ms). Exit 1 when a target fails.
+// last window / the first after warm-up < 1.5) and event-loop lateness (p99 < 50 ms). Exit 1 when a target
+// fails.
 //   bench_soak [--steps 2000] [--threads 1] [--batch 4] [--eval-every 50] [--tab-ms 250 (0: no switching)]
 #include <QApplication>
 #include <QElapsedTimer>
@@ -265,7 +266,11 @@ int main(int argc, char** argv) {
   const double rss_end = rss.back().second;
   const double growth = 100.0 * (rss_end - rss_warm) / rss_warm;
   auto per_replot = [](const Window& w) { return w.replots ? w.replot_cpu_ms / w.replots : 0.0; };
-  const double first_replot = per_replot(windows.front()), last_replot = per_replot(windows.back());
+  // Replot cost after warm-up too: the first window fills empty plots (a few points, nothing to
+  // decimate yet), so "flat" compares the second window with the last; the first is printed beside.
+  const auto& warm_window = windows.size() > 2 ? windows[1] : windows.front();
+  const double cold_replot = per_replot(windows.front());
+  const double first_replot = per_replot(warm_window), last_replot = per_replot(windows.back());
   const double replot_ratio = first_replot > 0 ? last_replot / first_replot : 0.0;
   const double p99 = probe.quantile(0.99);
   const bool rss_ok = growth < 5.0, replot_ok = replot_ratio < 1.5 && first_replot > 0, loop_ok = p99 < 50.0;
@@ -273,8 +278,11 @@ int main(int argc, char** argv) {
               rss_warm, static_cast<long long>(warm != rss.end() ? warm->first : rss.front().first), rss_end,
               static_cast<long long>(rss.back().first), growth, rss_ok ? "PASS" : "FAIL");
   std::printf(
-      "replot (GUI-thread CPU): %.2f ms in the first window, %.2f ms in the last: %.2fx (flat: < 1.5x): %s\n",
-      first_replot, last_replot, replot_ratio, replot_ok ? "PASS" : "FAIL");
+      "replot (GUI-thread CPU): %.2f ms in the window to step %lld (after warm-up), %.2f ms in the last: "
+      "%.2fx "
+      "(flat: < 1.5x): %s; the first window (cold) %.2f ms, %.2fx to the last\n",
+      first_replot, static_cast<long long>(warm_window.last_step), last_replot, replot_ratio,
+      replot_ok ? "PASS" : "FAIL", cold_replot, cold_replot > 0 ? last_replot / cold_replot : 0.0);
   std::printf("event loop: p50 %.2f ms, p99 %.2f ms, max %.1f ms over %zu ticks (target p99 < 50 ms): %s\n",
               probe.quantile(0.5), p99, probe.max(), probe.samples(), loop_ok ? "PASS" : "FAIL");
   const bool ok = rss_ok && replot_ok && loop_ok;

@@ -1,8 +1,8 @@
 #pragma once
 // Test hook for the kill-and-resume tests: DPO_FAULT=WHERE:N kills the process with SIGKILL (as
-// `kill -9` would) the first time point WHERE is reached with a count of N or more. Points: reference:PAIRS_DONE (the
-// reference pass), step:STEP (mid-step, after the gradients, before the optimiser), checkpoint:STEP
-// (its files written, not yet renamed into place). Unset, it costs one getenv per process.
+// `kill -9` would) the first time point WHERE is reached with a count of N or more. Points:
+// reference:PAIRS_DONE (the reference pass), step:STEP (mid-step, after the gradients, before the optimiser),
+// checkpoint:STEP (its files written, not yet renamed into place). Unset, it costs one getenv per process.
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>

@@ -58,28 +58,32 @@ void save_adamw_state(const torch::optim::AdamW& optimizer, const NamedParameter
     steps[name] = s.step();
   }
   write_safetensors(dir / "optimizer.safetensors", tensors);
-  write_file_atomically(dir / "optimizer.json",
-                        nlohmann::json{{"format", kOptimizerFormat}, {"optimizer", "adamw"}, {"steps", steps}}
-                                .dump(1) + "\n");
+  write_file_atomically(
+      dir / "optimizer.json",
+      nlohmann::json{{"format", kOptimizerFormat}, {"optimizer", "adamw"}, {"steps", steps}}.dump(1) + "\n");
 }
 
-void load_adamw_state(torch::optim::AdamW& optimizer, const NamedParameters& parameters, const fs::path& dir) {
+void load_adamw_state(torch::optim::AdamW& optimizer, const NamedParameters& parameters,
+                      const fs::path& dir) {
   const auto json_path = dir / "optimizer.json";
   if (!fs::exists(json_path) && fs::exists(dir / "optimizer.pt"))
     throw TrainingError((dir / "optimizer.pt").string() +
                         ": written by an older version of DPO Studio as a pickle archive, which is not "
                         "loaded (it could run code); start the run again with --overwrite");
-  if (!fs::exists(json_path)) throw TrainingError(json_path.string() + ": missing; the checkpoint is incomplete");
+  if (!fs::exists(json_path))
+    throw TrainingError(json_path.string() + ": missing; the checkpoint is incomplete");
   const auto j = parse_json_file<TrainingError>(json_path, uintmax_t{64} << 20, 4);
   const std::string label = json_path.string();
-  if (!j.is_object() || !j.contains("format") || j["format"] != kOptimizerFormat || j.value("optimizer", "") != "adamw")
+  if (!j.is_object() || !j.contains("format") || j["format"] != kOptimizerFormat ||
+      j.value("optimizer", "") != "adamw")
     throw TrainingError(label + ": expected {\"format\": 1, \"optimizer\": \"adamw\", \"steps\": {...}}");
   const auto& steps = j["steps"];
   if (!steps.is_object()) throw TrainingError(label + ": steps: expected an object of parameter names");
   std::map<std::string, const torch::Tensor*> by_name;
   for (const auto& [name, p] : parameters) by_name[name] = &p;
   for (const auto& [name, value] : steps.items()) {
-    if (!by_name.contains(name)) throw TrainingError(label + ": steps: " + name + " is not a trained parameter of this run");
+    if (!by_name.contains(name))
+      throw TrainingError(label + ": steps: " + name + " is not a trained parameter of this run");
     if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > (int64_t{1} << 40))
       throw TrainingError(label + ": steps: " + name + ": expected a step count, got " + value.dump());
   }
@@ -89,7 +93,8 @@ void load_adamw_state(torch::optim::AdamW& optimizer, const NamedParameters& par
   for (const auto& [name, value] : steps.items()) {
     const auto& p = *by_name[name];
     const auto copy = [&](const std::string& key) {
-      return checked_tensor(*file, name + "." + key, p.sizes(), p.scalar_type()).to(p.device(), /*non_blocking=*/false, /*copy=*/true);
+      return checked_tensor(*file, name + "." + key, p.sizes(), p.scalar_type())
+          .to(p.device(), /*non_blocking=*/false, /*copy=*/true);
     };
     auto s = std::make_unique<torch::optim::AdamWParamState>();
     s->step(value.get<int64_t>());
@@ -122,7 +127,8 @@ void load_cpu_generator(const fs::path& dir) {
   try {
     generator.set_state(stored);
   } catch (const c10::Error&) {
-    throw TrainingError(file->path() + ": " + kGeneratorTensor + ": not a CPU generator state of this libtorch");
+    throw TrainingError(file->path() + ": " + kGeneratorTensor +
+                        ": not a CPU generator state of this libtorch");
   }
 }
 

@@ -42,9 +42,10 @@ struct Reader {
     if (!v.is_number()) fail(key, std::string("expected a number, got ") + json_type_name(v));
     const double x = v.get<double>();
     if (!std::isfinite(x) || x < lo || (lo_open && x == lo))
-      fail(key, std::string("expected a finite number") +
-                    (std::isfinite(lo) ? (lo_open ? " > " : " >= ") + nlohmann::json(lo).dump() : std::string()) +
-                    ", got " + v.dump());
+      fail(key,
+           std::string("expected a finite number") +
+               (std::isfinite(lo) ? (lo_open ? " > " : " >= ") + nlohmann::json(lo).dump() : std::string()) +
+               ", got " + v.dump());
     return x;
   }
 };
@@ -90,8 +91,8 @@ TrainerState parse_trainer_state(std::string_view text, const std::string& label
   TrainerState s;
   s.train_pairs = static_cast<size_t>(r.integer("train_pairs", 0, int64_t{1} << 40));
   if (s.train_pairs != train_pairs)
-    throw TrainingError(label + ": saved for " + std::to_string(s.train_pairs) + " training pairs, this run has " +
-                        std::to_string(train_pairs));
+    throw TrainingError(label + ": saved for " + std::to_string(s.train_pairs) +
+                        " training pairs, this run has " + std::to_string(train_pairs));
   s.step = r.integer("step", 0, max_step);
   s.epoch = r.integer("epoch", -1, kMaxStateSteps);
   s.tokens = r.integer("tokens", 0, kBig);
@@ -109,7 +110,8 @@ TrainerState parse_trainer_state(std::string_view text, const std::string& label
   const std::string permutation =
       "expected a permutation of 0.." + std::to_string(train_pairs == 0 ? 0 : train_pairs - 1);
   if (order.empty()) {
-    if (s.epoch != -1) r.fail("data_order", permutation + ", got an empty list in epoch " + std::to_string(s.epoch));
+    if (s.epoch != -1)
+      r.fail("data_order", permutation + ", got an empty list in epoch " + std::to_string(s.epoch));
   } else {
     if (order.size() != train_pairs)
       r.fail("data_order", permutation + ", got " + std::to_string(order.size()) + " entries");
@@ -122,7 +124,8 @@ TrainerState parse_trainer_state(std::string_view text, const std::string& label
       seen[v.get<size_t>()] = true;
       s.data_order.push_back(v.get<size_t>());
     }
-    if (s.epoch < 0) r.fail("epoch", "expected 0 or more once data_order is drawn, got " + std::to_string(s.epoch));
+    if (s.epoch < 0)
+      r.fail("epoch", "expected 0 or more once data_order is drawn, got " + std::to_string(s.epoch));
   }
   s.cursor = static_cast<size_t>(r.integer("cursor", 0, static_cast<int64_t>(s.data_order.size())));
 

@@ -18,10 +18,10 @@ inline constexpr int64_t kMaxStateSteps = int64_t{1} << 40;
 
 struct TrainerState {
   int64_t step = 0;
-  int64_t epoch = -1;                // -1: the first epoch's order is not drawn yet
-  size_t cursor = 0;                 // next position in data_order
-  std::vector<size_t> data_order;    // a permutation of 0..train_pairs-1 (empty before epoch 0)
-  std::string rng;                   // std::mt19937_64's text state: 312 words and an index
+  int64_t epoch = -1;              // -1: the first epoch's order is not drawn yet
+  size_t cursor = 0;               // next position in data_order
+  std::vector<size_t> data_order;  // a permutation of 0..train_pairs-1 (empty before epoch 0)
+  std::string rng;                 // std::mt19937_64's text state: 312 words and an index
   int64_t tokens = 0;
   int64_t consecutive_nonfinite = 0;
   int64_t epoch_slots = 0, epoch_padded = 0;

@@ -173,7 +173,8 @@ TEST(CliResume, FinishedRunExtendsWithSteps) {
 
   const auto more = run("--threads 2 train --quiet --steps 6 --resume " + (dir / "four").string());
   ASSERT_EQ(more.code, 0) << more.output;
-  EXPECT_NE(more.output.find("event: max_steps 4 -> 6 on resume at step 4"), std::string::npos) << more.output;
+  EXPECT_NE(more.output.find("event: max_steps 4 -> 6 on resume at step 4"), std::string::npos)
+      << more.output;
   expect_same_run(dir / "six", dir / "four", 6);
   fs::remove_all(dir);
 }
@@ -182,16 +183,18 @@ TEST(CliResume, FinishedRunExtendsWithSteps) {
 // run's config.json, and logged as events; the others are refused before anything changes.
 TEST(CliResume, SettingChangesAreAppliedAsEventsOrRefused) {
   const auto dir = fresh_dir("settings") / "run";
-  ASSERT_EQ(run("--threads 2 train --steps 2 --checkpoint-every 2 --eval-every 2 --batch 4 --lr 1e-4 --quiet" +
-                out_and_cache(dir))
-                .code,
-            0);
+  ASSERT_EQ(
+      run("--threads 2 train --steps 2 --checkpoint-every 2 --eval-every 2 --batch 4 --lr 1e-4 --quiet" +
+          out_and_cache(dir))
+          .code,
+      0);
   const auto before = snapshot(dir);
   auto refused = run("--threads 2 train --resume " + dir.string() + " --steps 4 --batch 2");
   EXPECT_EQ(refused.code, 1);
-  EXPECT_EQ(refused.output,
-            "error: --resume: per_device_train_batch_size cannot change (checkpoint 4, asked 2); start a new run "
-            "for that\n");
+  EXPECT_EQ(
+      refused.output,
+      "error: --resume: per_device_train_batch_size cannot change (checkpoint 4, asked 2); start a new run "
+      "for that\n");
   // An edit of config.json that cannot be honoured is refused the same way.
   auto config = nlohmann::json::parse(bytes_of(dir / "config.json"));
   config["run"]["max_length"] = 512;
@@ -204,7 +207,8 @@ TEST(CliResume, SettingChangesAreAppliedAsEventsOrRefused) {
   config["run"]["trainer"]["learning_rate"] = 3e-4;  // an edit the run takes
   { std::ofstream(dir / "config.json") << config.dump(2); }
 
-  const auto resumed = run("--threads 2 train --quiet --resume " + dir.string() + " --steps 4 --eval-every 1");
+  const auto resumed =
+      run("--threads 2 train --quiet --resume " + dir.string() + " --steps 4 --eval-every 1");
   ASSERT_EQ(resumed.code, 0) << resumed.output;
   const auto events = records(dir / "events.jsonl");
   ASSERT_GE(events.size(), 3u);
@@ -265,11 +269,15 @@ TEST(CliResume, OverwriteRemovesOnlyWhatARunWrites) {
 TEST(CliResume, FullDiskDuringCheckpointIsOneLine) {
   const auto dir = fresh_dir("full") / "run";
   // The demo model is unpacked into the user's cache before the limit applies.
-  ASSERT_EQ(run("--threads 2 train --steps 1 --quiet --no-cache --out " + (dir.parent_path() / "warm").string()).code, 0);
+  ASSERT_EQ(
+      run("--threads 2 train --steps 1 --quiet --no-cache --out " + (dir.parent_path() / "warm").string())
+          .code,
+      0);
   // 256 KB per file: records and configs fit, the model's weights (> 1 MB) do not.
   const std::string command = "sh -c \"trap '' XFSZ; ulimit -f 256; exec " + std::string(DPO_CLI) +
                               " --threads 2 train --steps 3 --checkpoint-every 2 --quiet --no-cache "
-                              "--out " + dir.string() + " 2>&1 >/dev/null\"";
+                              "--out " +
+                              dir.string() + " 2>&1 >/dev/null\"";
   std::string output;
   FILE* pipe = popen(command.c_str(), "r");
   char buffer[4096];
@@ -281,7 +289,8 @@ TEST(CliResume, FullDiskDuringCheckpointIsOneLine) {
                         ": cannot write checkpoint: File too large\n");
   EXPECT_FALSE(fs::exists(dir / "checkpoints" / "step-000002"));
   if (fs::exists(dir / "checkpoints"))
-    for (const auto& e : fs::directory_iterator(dir / "checkpoints")) ADD_FAILURE() << "left behind: " << e.path();
+    for (const auto& e : fs::directory_iterator(dir / "checkpoints"))
+      ADD_FAILURE() << "left behind: " << e.path();
   EXPECT_EQ(records(dir / "metrics.jsonl").size(), 2u);
   const auto resumed = run("--threads 2 train --quiet --resume " + dir.string());
   ASSERT_EQ(resumed.code, 0) << resumed.output;

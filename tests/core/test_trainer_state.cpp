@@ -70,7 +70,8 @@ TEST(TrainerState, EveryFieldIsCheckedWithFileAndKey) {
   EXPECT_EQ(error_of(order), f + "data_order: expected a permutation of 0..7, got 1234 at index 3");
   order["data_order"][3] = 3;  // 3 twice
   EXPECT_EQ(error_of(order), f + "data_order: expected a permutation of 0..7, got 3 at index 3");
-  EXPECT_EQ(error_of(with("data_order", {1, 0})), f + "data_order: expected a permutation of 0..7, got 2 entries");
+  EXPECT_EQ(error_of(with("data_order", {1, 0})),
+            f + "data_order: expected a permutation of 0..7, got 2 entries");
   EXPECT_EQ(error_of(with("step", -2)), f + "step: expected 0..100, got -2");
   EXPECT_EQ(error_of(with("step", 101)), f + "step: expected 0..100, got 101");
   EXPECT_EQ(error_of(with("cursor", "sixteen")), f + "cursor: expected an integer, got a string");
@@ -80,7 +81,8 @@ TEST(TrainerState, EveryFieldIsCheckedWithFileAndKey) {
   EXPECT_EQ(error_of(with("epoch_padded", 25)), f + "epoch_padded: expected 0..24, got 25");
   EXPECT_EQ(error_of(with("format", 1)), f + "format: expected 2 (this version's), got 1");
   EXPECT_EQ(error_of(with("rng", "1 2 3")), f + "rng: expected 313 integers, got 3");
-  EXPECT_EQ(error_of(with("rng", "1 -2 3")), f + "rng: expected 313 unsigned 64-bit integers separated by spaces");
+  EXPECT_EQ(error_of(with("rng", "1 -2 3")),
+            f + "rng: expected 313 unsigned 64-bit integers separated by spaces");
   auto position = rng_text();
   position = position.substr(0, position.rfind(' ')) + " 313";
   EXPECT_EQ(error_of(with("rng", position)), f + "rng: the position (last number) must be 0..312, got 313");

@@ -9,9 +9,11 @@
 #include <QXmlStreamReader>
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "widgets/decimate.h"
 #include "widgets/metric_plot.h"
 #include "widgets/svg_writer.h"
 
@@ -81,6 +83,35 @@ class TestMetricPlot : public QObject {
   Q_OBJECT
 
  private Q_SLOTS:
+  // What a plot draws stays bounded by its width (issue 19's soak), and no spike is lost.
+  void decimationKeepsSpikesAndBoundsThePoints() {
+    std::vector<double> px, v;
+    for (int i = 0; i < 10000; ++i) {
+      px.push_back(i * 0.06);  // 10,000 points over 600 pixels
+      v.push_back(std::sin(i * 0.01) * 0.1);
+    }
+    v[5000] = 100;
+    v[7000] = -100;
+    const auto kept = dpo::widgets::decimated_indices(px, v, 3.0);
+    QVERIFY(kept.size() <= 2 * 600 / 3 + 4);
+    QVERIFY(kept.size() >= 200);
+    QCOMPARE(kept.front(), size_t{0});
+    QCOMPARE(kept.back(), size_t{9999});
+    QVERIFY(std::adjacent_find(kept.begin(), kept.end(), [](size_t a, size_t b) { return a >= b; }) ==
+            kept.end());
+    QVERIFY(std::find(kept.begin(), kept.end(), size_t{5000}) != kept.end());
+    QVERIFY(std::find(kept.begin(), kept.end(), size_t{7000}) != kept.end());
+    // A constant stretch, a step, a constant stretch: one point at each end of the flat parts, the
+    // step at the resolution of a bucket (by hand: the bucket before the step starts at 597).
+    std::vector<double> px2, v2;
+    for (int i = 0; i < 1000; ++i) {
+      px2.push_back(i);
+      v2.push_back(i < 600 ? 1.0 : 2.0);
+    }
+    QCOMPARE(dpo::widgets::decimated_indices(px2, v2, 3.0), (std::vector<size_t>{0, 597, 600, 999}));
+    QCOMPARE(dpo::widgets::decimated_indices({0, 1}, {5, 6}, 3.0), (std::vector<size_t>{0, 1}));
+  }
+
   void xAxisByTokensAndTime() {
     MetricPlot plot;
     plot.setAxisLabels("step", "loss");
