@@ -26,16 +26,7 @@
 #include "app/studio/training_plots.h"
 #include "core/runtime/memory.h"
 
-// qcustomplot.h uses `signals:`, which QT_NO_KEYWORDS (set for the studio) turns off (pitfalls §2).
-#define signals Q_SIGNALS
-#define slots Q_SLOTS
-#define foreach Q_FOREACH
-#define emit Q_EMIT
-#include <qcustomplot.h>
-#undef signals
-#undef slots
-#undef foreach
-#undef emit
+#include "app/studio/qcustomplot_include.h"
 
 namespace {
 

@@ -12,8 +12,8 @@ namespace dpo::widgets {
 // `values`: the first and the last point; per bucket of `bucket_pixels` its lowest and highest point
 // in their order; points of a flat stretch only where it ends. Every spike stays visible and the
 // line keeps its shape at the drawn resolution.
-inline std::vector<size_t> decimated_indices(const std::vector<double>& pixels, const std::vector<double>& values,
-                                             double bucket_pixels) {
+inline std::vector<size_t> decimated_indices(const std::vector<double>& pixels,
+                                             const std::vector<double>& values, double bucket_pixels) {
   const size_t n = pixels.size();
   std::vector<size_t> out;
   if (n <= 2) {

@@ -1229,12 +1229,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view json
 }
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::from_file(const std::string& tokenizer_json_path) {
-  std::string text;
-  try {
-    text = read_text(tokenizer_json_path, kMaxTokenizerJsonBytes);
-  } catch (const ConfigError& e) {
-    throw TokenizerError(e.what());
-  }
+  const auto text = read_text_as<TokenizerError>(tokenizer_json_path, kMaxTokenizerJsonBytes);
   auto tokenizer = from_json_text(text, tokenizer_json_path);
   const auto config = std::filesystem::path(tokenizer_json_path).parent_path() / "tokenizer_config.json";
   if (std::filesystem::exists(config)) tokenizer->apply_config(read_tokenizer_config(config.string()));

@@ -104,12 +104,7 @@ TokenizerConfig parse_tokenizer_config(std::string_view json_text, const std::st
 }
 
 TokenizerConfig read_tokenizer_config(const std::string& path) {
-  std::string text;
-  try {
-    text = read_text(path, kMaxTokenizerConfigBytes);
-  } catch (const ConfigError& e) {
-    throw TokenizerError(e.what());
-  }
+  const auto text = read_text_as<TokenizerError>(path, kMaxTokenizerConfigBytes);
   TokenizerConfig config = parse_tokenizer_config(text, path);
   if (!config.chat_template) {
     auto jinja = std::filesystem::path(path).parent_path() / "chat_template.jinja";

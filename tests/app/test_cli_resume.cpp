@@ -20,31 +20,12 @@
 #include <vector>
 
 #include "cli_runner.h"
+#include "run_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-fs::path fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dpo_cli_resume_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string bytes_of(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<nlohmann::json> records(const fs::path& path) {
-  std::vector<nlohmann::json> rows;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
+fs::path fresh_dir(const std::string& name) { return fresh_dir("cli_resume", name); }
 
 size_t complete_lines(const fs::path& path) {
   const auto text = bytes_of(path);

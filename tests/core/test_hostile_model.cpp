@@ -21,6 +21,7 @@
 #include "core/runtime/error.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 #include "core/tokenizer/tokenizer_config.h"
+#include "tests/test_files.h"
 #include "tiny_checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -31,21 +32,9 @@ namespace {
 
 const fs::path kPhi2Tokenizer = fs::path(DPO_SHARED_DATA) / "tokenizers/phi2_gpt2_bpe/tokenizer.json";
 
-fs::path fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dpo_hostile_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path fresh_dir(const std::string& name) { return dpo::testing_files::fresh_dir("hostile", name); }
+using dpo::testing_files::slurp;
+void write(const fs::path& p, const std::string& text) { dpo::testing_files::write_file(p, text); }
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 

@@ -14,26 +14,15 @@
 #include "core/tokenizer/load_tokenizer.h"
 #include "core/train/reference_logps.h"
 #include "resources/demo_assets.h"
+#include "tests/test_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dpo_integrity_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-void write(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path fresh_dir(const std::string& name) { return dpo::testing_files::fresh_dir("integrity", name); }
+using dpo::testing_files::slurp;
+void write(const fs::path& path, const std::string& bytes) { dpo::testing_files::write_file(path, bytes); }
 
 // Same vocabulary in both; only the merges (or the normalizer) differ, which the pieces do not show.
 std::string bpe_json(const std::string& merges, const std::string& normalizer) {
@@ -122,20 +111,20 @@ TEST(Integrity, DemoModelIsVerifiedAndPlantedFilesAreReplaced) {
   std::string embedded;
   for (const auto& f : files)
     if (f.name == "model.safetensors") embedded = std::string(f.bytes);
-  EXPECT_EQ(read(dir / "model.safetensors"), embedded);
+  EXPECT_EQ(slurp(dir / "model.safetensors"), embedded);
 
   // Planted weights of the same size: detected and replaced, never loaded.
   std::string planted = embedded;
   planted[planted.size() / 2] ^= 0x5a;
   write(dir / "model.safetensors", planted);
   EXPECT_EQ(dpo::resources::unpack_demo_model(parent.string()), dir.string());
-  EXPECT_EQ(read(dir / "model.safetensors"), embedded);
+  EXPECT_EQ(slurp(dir / "model.safetensors"), embedded);
 
   // An extra file that would redirect the loader (a shard index) is not tolerated either.
   write(dir / "model.safetensors.index.json", R"({"weight_map": {}})");
   EXPECT_EQ(dpo::resources::unpack_demo_model(parent.string()), dir.string());
   EXPECT_FALSE(fs::exists(dir / "model.safetensors.index.json"));
-  EXPECT_EQ(read(dir / "model.safetensors"), embedded);
+  EXPECT_EQ(slurp(dir / "model.safetensors"), embedded);
 }
 
 TEST(Integrity, DemoModelUnpackFailureIsAnErrorNotARandomModel) {

@@ -23,16 +23,7 @@
 #include "widgets/pair_inspector.h"
 #include "widgets/runs_panel.h"
 
-// qcustomplot.h uses `signals:`, which QT_NO_KEYWORDS (set for the studio) turns off (pitfalls §2).
-#define signals Q_SIGNALS
-#define slots Q_SLOTS
-#define foreach Q_FOREACH
-#define emit Q_EMIT
-#include <qcustomplot.h>
-#undef signals
-#undef slots
-#undef foreach
-#undef emit
+#include "app/studio/qcustomplot_include.h"
 
 using dpo::studio::MainWindow;
 using dpo::studio::RunController;
