@@ -7,6 +7,7 @@
 #include "app/cli/bench_command.h"
 #include "app/cli/commands.h"
 #include "app/cli/data_command.h"
+#include "app/cli/eval_command.h"
 #include "app/cli/lesson_command.h"
 #include "app/cli/loss_command.h"
 #include "core/runtime/error.h"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   dpo::cli::add_data_command(cli);
   dpo::cli::add_lesson_command(cli);
   dpo::cli::add_bench_command(cli);
+  dpo::cli::add_eval_commands(cli);
 
   try {
     cli.parse(argc, argv);
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
     if (dpo::cli::data_command_chosen()) return dpo::cli::run_data_command();
     if (dpo::cli::lesson_command_chosen()) return dpo::cli::run_lesson_command();
     if (dpo::cli::bench_command_chosen()) return dpo::cli::run_bench_command();
+    if (dpo::cli::eval_command_chosen()) return dpo::cli::run_eval_command();
     std::cout << cli.help();
     return 0;
   } catch (const dpo::Error& e) {

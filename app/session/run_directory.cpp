@@ -327,12 +327,15 @@ void RunDirectory::append_event(const TrainerEvent& e, std::optional<double> val
 
 fs::path RunDirectory::save_checkpoint(Trainer& trainer, const RunSetup& setup, const RunOptions& options,
                                        int64_t keep) {
-  // run.json: the settings this checkpoint was made with, against which a resume checks changes.
+  // run.json: the settings this checkpoint was made with, against which a resume checks changes;
+  // the tokenizer beside the weights, so model/ is a folder `dpo eval` and others can load.
+  std::map<std::string, std::string> extra = {{"run.json", nlohmann::json(options).dump(2) + "\n"}};
+  for (auto& [name, bytes] : extra_tokenizer_files(options)) extra["model/" + name] = std::move(bytes);
   return write_checkpoint(dir_, trainer,
                           {.model = export_options(setup, options),
                            .keep = keep,
                            .lora = options.lora,
-                           .extra_files = {{"run.json", nlohmann::json(options).dump(2) + "\n"}}});
+                           .extra_files = std::move(extra)});
 }
 
 void RunDirectory::save_final(RunSetup& setup, const RunOptions& options) {

@@ -254,7 +254,9 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
   keys.reserve(all.size());
   for (const auto& p : all) keys.push_back(prompt_key(p));
   std::vector<std::string_view> views(keys.begin(), keys.end());
-  const bool split = options.eval_fraction > 0 && all.size() >= 4;
+  // eval_fraction 1: every pair is evaluated and none trained on (dpo eval, dpo rank).
+  const bool evaluate_all = options.eval_fraction >= 1;
+  const bool split = options.eval_fraction > 0 && all.size() >= 4 && !evaluate_all;
   const auto indices =
       split ? split_by_prompt(views, options.eval_fraction, options.split_seed) : SplitIndices{};
   TrainerInputs inputs;
@@ -265,6 +267,9 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
       for (auto i : indices.train) inputs.train_desirable.push_back(labels[i]);
       for (auto i : indices.eval) inputs.eval_desirable.push_back(labels[i]);
     }
+  } else if (evaluate_all) {
+    inputs.eval_pairs = std::move(all);
+    inputs.eval_desirable = std::move(labels);
   } else {
     inputs.train_pairs = std::move(all);
     inputs.train_desirable = std::move(labels);
@@ -347,18 +352,22 @@ void save_policy(RunSetup& setup, const RunOptions& options, const std::string& 
   export_hf_model(setup.trainer->policy(), dir, export_options(setup, options));
   if (options.lora.r > 0 && !adapter_dir.empty())
     save_lora_adapter(setup.trainer->policy(), options.lora, adapter_dir, options.model_dir);
-  if (options.model_dir.empty() && options.tokenizer_path.empty()) {
-    write_file_atomically(fs::path(dir) / "tokenizer.model", resources::demo_tokenizer_model());
-    write_file_atomically(
-        fs::path(dir) / "tokenizer_config.json",
-        R"({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",)"
-        R"( "add_bos_token": true, "tokenizer_class": "LlamaTokenizer"})"
-        "\n");
-  } else if (!options.tokenizer_path.empty()) {
+  for (const auto& [name, bytes] : extra_tokenizer_files(options))
+    write_file_atomically(fs::path(dir) / name, bytes);
+}
+
+std::map<std::string, std::string> extra_tokenizer_files(const RunOptions& options) {
+  if (options.model_dir.empty() && options.tokenizer_path.empty())
+    return {{"tokenizer.model", std::string(resources::demo_tokenizer_model())},
+            {"tokenizer_config.json",
+             R"({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>",)"
+             R"( "add_bos_token": true, "tokenizer_class": "LlamaTokenizer"})"
+             "\n"}};
+  if (!options.tokenizer_path.empty()) {
     const fs::path t = options.tokenizer_path;
-    fs::copy_file(t, fs::path(dir) / (t.extension() == ".json" ? "tokenizer.json" : "tokenizer.model"),
-                  fs::copy_options::overwrite_existing);
+    return {{t.extension() == ".json" ? "tokenizer.json" : "tokenizer.model", read_text(t)}};
   }
+  return {};
 }
 
 }  // namespace dpo::app

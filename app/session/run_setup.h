@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ ExportOptions export_options(const RunSetup& setup, const RunOptions& options);
 // LoRA, the merged model, plus the PEFT adapter in `adapter_dir` when that is not empty.
 void save_policy(RunSetup& setup, const RunOptions& options, const std::string& dir,
                  const std::string& adapter_dir = "");
+
+// Tokenizer files a saved policy needs beyond the model folder's own (name → bytes): the demo's, or
+// the --tokenizer file; empty when the model folder has its tokenizer.
+std::map<std::string, std::string> extra_tokenizer_files(const RunOptions& options);
 
 torch::Device parse_device(const std::string& name);
 

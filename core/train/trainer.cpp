@@ -49,10 +49,11 @@ bool uses_term(const LossConfig& loss, LossType type) {
 double mean_of(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).mean().item<double>(); }
 
 void validate(const TrainerInputs& in, const TrainerConfig& c) {
-  if (in.train_pairs.empty()) throw ConfigError("trainer: no training pairs");
+  // max_steps 0: an evaluation only (dpo eval), which may have no training pairs.
+  if (in.train_pairs.empty() && c.max_steps > 0) throw ConfigError("trainer: no training pairs");
   if (c.batch_size < 1) throw ConfigError("trainer: batch size must be >= 1");
   if (c.grad_accumulation < 1) throw ConfigError("trainer: gradient accumulation must be >= 1");
-  if (c.max_steps < 1) throw ConfigError("trainer: steps must be >= 1");
+  if (c.max_steps < 0) throw ConfigError("trainer: steps must be >= 0");
   if (!(c.loss.beta > 0)) throw ConfigError("trainer: beta must be > 0");
   if (!(c.learning_rate > 0)) throw ConfigError("trainer: learning rate must be > 0");
   if (c.warmup_steps < 0) throw ConfigError("trainer: warmup steps must be >= 0");
