@@ -54,16 +54,22 @@ void add_common(CLI::App& cmd, EvalArgs& a) {
                  "or checkpoint, else none)");
   cmd.add_option("--data", r.data_path, "preference file (default: the model's run's data, else the demo)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--beta", r.beta, "β of the implicit reward")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--beta", r.beta, "β of the implicit reward")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option("--score", a.scoring,
                  "implicit (with a reference), or without one: sum, mean (per token) or simpo (β·mean − γ)");
   cmd.add_option("--simpo-gamma", r.simpo_gamma, "target margin γ of --score simpo")->capture_default_str();
   cmd.add_option("--device", r.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd.add_option("--batch", r.batch_size, "pairs per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--batch", r.batch_size, "pairs per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option("--cache-dir", r.cache_dir, "tokenized data and reference log-prob cache");
   cmd.add_flag("--no-cache", r.no_cache, "neither read nor write the cache");
   cmd.add_flag("!--no-sample", r.sample, "skip sampling answers (no sampled length, no KL)");
-  cmd.add_option("--resamples", r.resamples, "bootstrap resamples")->check(CLI::Range(10, 1000000))->capture_default_str();
+  cmd.add_option("--resamples", r.resamples, "bootstrap resamples")
+      ->check(CLI::Range(10, 1000000))
+      ->capture_default_str();
   cmd.add_option("--seed", r.seed, "bootstrap seed")->capture_default_str();
   cmd.add_option("--out", a.out_dir, "folder for the JSON (and CSV) results");
   cmd.add_flag("--quiet", a.quiet, "no progress lines");
@@ -103,21 +109,24 @@ app::EvalRequest request_for(const EvalArgs& a, const std::string& model) {
 
 void print_report(const app::EvaluatedModel& m) {
   const auto& r = m.report;
-  std::cout << "model: " << m.model_label << " (reference: " << m.reference_label << "), data: " << m.data_label
-            << " (" << r.pairs << " pairs), scoring: " << pair_scoring_name(m.scoring) << ", beta " << m.beta
-            << "\n";
+  std::cout << "model: " << m.model_label << " (reference: " << m.reference_label
+            << "), data: " << m.data_label << " (" << r.pairs
+            << " pairs), scoring: " << pair_scoring_name(m.scoring) << ", beta " << m.beta << "\n";
   std::cout << "accuracy " << percent(r.accuracy.estimate) << " [" << percent(r.accuracy.lower) << ", "
             << percent(r.accuracy.upper) << "] (95% bootstrap; a tie counts as wrong), mean margin "
             << fixed(r.mean_margin.estimate, 4, true) << " [" << fixed(r.mean_margin.lower, 4, true) << ", "
             << fixed(r.mean_margin.upper, 4, true) << "]\n";
   if (r.length_pairs > 0)
-    std::cout << "length: of " << r.length_pairs << " pairs whose answers differ in length, the model prefers the "
-              << "longer in " << percent(r.model_prefers_longer) << ", the data in " << percent(r.data_prefers_longer)
-              << "\n";
+    std::cout << "length: of " << r.length_pairs
+              << " pairs whose answers differ in length, the model prefers the "
+              << "longer in " << percent(r.model_prefers_longer) << ", the data in "
+              << percent(r.data_prefers_longer) << "\n";
   if (std::isfinite(m.eval.sampled_kl) || std::isfinite(m.eval.sampled_length)) {
     std::cout << "sampled answers:";
-    if (std::isfinite(m.eval.sampled_length)) std::cout << " mean length " << fixed(m.eval.sampled_length, 1) << " tokens";
-    if (std::isfinite(m.eval.sampled_kl)) std::cout << ", KL(π‖π_ref) " << fixed(m.eval.sampled_kl, 4) << " nats";
+    if (std::isfinite(m.eval.sampled_length))
+      std::cout << " mean length " << fixed(m.eval.sampled_length, 1) << " tokens";
+    if (std::isfinite(m.eval.sampled_kl))
+      std::cout << ", KL(π‖π_ref) " << fixed(m.eval.sampled_kl, 4) << " nats";
     std::cout << "\n";
   }
   std::cout << "calibration (|margin| quintile: accuracy / σ(|margin|)):";
@@ -153,7 +162,8 @@ int run_eval(const EvalArgs& a) {
     std::string lines;
     for (const auto& p : m.eval.pairs) lines += nlohmann::json(p).dump() + "\n";
     write_file_atomically(dir / "pairs.jsonl", lines);
-    std::cout << "wrote " << (dir / "eval.json").string() << " and " << (dir / "pairs.jsonl").string() << "\n";
+    std::cout << "wrote " << (dir / "eval.json").string() << " and " << (dir / "pairs.jsonl").string()
+              << "\n";
   }
   return 0;
 }
@@ -173,7 +183,8 @@ int run_rank(const EvalArgs& a) {
     if (!models.empty()) throw ConfigError("dpo rank: pass --models or --run, not both");
     models = models_of_run(a.run_dir);
   }
-  if (models.size() < 2) throw ConfigError("dpo rank: at least two models to rank (--models A B ..., or --run DIR)");
+  if (models.size() < 2)
+    throw ConfigError("dpo rank: at least two models to rank (--models A B ..., or --run DIR)");
   if (!a.select.empty() && a.select != "best") throw ConfigError("--select: expected best");
   if (!a.export_dir.empty() && a.select.empty()) throw ConfigError("--export needs --select best");
   if (!a.export_dir.empty() && fs::exists(a.export_dir))
@@ -203,19 +214,24 @@ int run_rank(const EvalArgs& a) {
   });
 
   const auto& first = results[order[0]];
-  std::cout << "data: " << first.data_label << " (" << first.report.pairs << " pairs), reference: " << first.reference_label
+  std::cout << "data: " << first.data_label << " (" << first.report.pairs
+            << " pairs), reference: " << first.reference_label
             << ", scoring: " << pair_scoring_name(first.scoring) << "\n";
   std::printf("%-4s %-52s %-24s %-10s %s\n", "rank", "model", "accuracy [95% CI]", "margin",
               "vs the next below: difference [95% CI], p");
   nlohmann::json table = nlohmann::json::array();
-  std::string csv = "rank,model,accuracy,accuracy_lower,accuracy_upper,mean_margin,diff_to_next,diff_lower,diff_upper,p_value\n";
+  std::string csv =
+      "rank,model,accuracy,accuracy_lower,accuracy_upper,mean_margin,diff_to_next,diff_lower,diff_upper,p_"
+      "value\n";
   for (size_t k = 0; k < order.size(); ++k) {
     const auto& m = results[order[k]];
     const auto& acc = m.report.accuracy;
     std::optional<PairedDifference> next;
     if (k + 1 < order.size())
-      next = paired_bootstrap(correct(m), correct(results[order[k + 1]]), 0.95, a.request.resamples, a.request.seed);
-    const std::string ci = percent(acc.estimate) + " [" + percent(acc.lower) + ", " + percent(acc.upper) + "]";
+      next = paired_bootstrap(correct(m), correct(results[order[k + 1]]), 0.95, a.request.resamples,
+                              a.request.seed);
+    const std::string ci =
+        percent(acc.estimate) + " [" + percent(acc.lower) + ", " + percent(acc.upper) + "]";
     std::string vs = "-";
     if (next) {
       char p[32];
@@ -233,8 +249,8 @@ int run_rank(const EvalArgs& a) {
     csv += std::to_string(k + 1) + "," + models[order[k]] + "," + std::to_string(acc.estimate) + "," +
            std::to_string(acc.lower) + "," + std::to_string(acc.upper) + "," +
            std::to_string(m.report.mean_margin.estimate) + "," +
-           (next ? std::to_string(next->difference.estimate) + "," + std::to_string(next->difference.lower) + "," +
-                       std::to_string(next->difference.upper) + "," + std::to_string(next->p_value)
+           (next ? std::to_string(next->difference.estimate) + "," + std::to_string(next->difference.lower) +
+                       "," + std::to_string(next->difference.upper) + "," + std::to_string(next->p_value)
                  : std::string(",,,")) +
            "\n";
   }
@@ -244,10 +260,12 @@ int run_rank(const EvalArgs& a) {
                                       a.request.resamples, a.request.seed);
     std::cout << "best: " << best << " (accuracy " << percent(results[order[0]].report.accuracy.estimate)
               << "); it beats " << models[order[1]] << " by " << percent(gap.difference.estimate) << " ["
-              << percent(gap.difference.lower) << ", " << percent(gap.difference.upper) << "], p " << fixed(gap.p_value)
-              << (gap.difference.lower > 0                                    ? ": a real gap"
-                  : gap.difference.lower == 0 && gap.difference.upper == 0 ? ": they rank every pair alike"
-                                                                            : ": within the noise of these pairs")
+              << percent(gap.difference.lower) << ", " << percent(gap.difference.upper) << "], p "
+              << fixed(gap.p_value)
+              << (gap.difference.lower > 0 ? ": a real gap"
+                  : gap.difference.lower == 0 && gap.difference.upper == 0
+                      ? ": they rank every pair alike"
+                      : ": within the noise of these pairs")
               << "\n";
     if (!a.export_dir.empty()) {
       fs::copy(best, a.export_dir, fs::copy_options::recursive);
@@ -267,16 +285,19 @@ int run_rank(const EvalArgs& a) {
 
 void add_eval_commands(CLI::App& cli) {
   auto& a = args();
-  auto* eval = cli.add_subcommand("eval", "score a model on preference pairs: accuracy with a bootstrap interval, "
-                                          "margin, calibration, length bias, KL");
+  auto* eval = cli.add_subcommand("eval",
+                                  "score a model on preference pairs: accuracy with a bootstrap interval, "
+                                  "margin, calibration, length bias, KL");
   eval->add_option("--model", a.request.model_dir, "Hugging Face model folder (default: the demo model)")
       ->check(CLI::ExistingDirectory);
   add_common(*eval, a);
   eval_cmd() = eval;
-  auto* rank = cli.add_subcommand("rank", "rank models (or a run's checkpoints) on the same pairs, with "
-                                          "paired-bootstrap confidence");
+  auto* rank = cli.add_subcommand("rank",
+                                  "rank models (or a run's checkpoints) on the same pairs, with "
+                                  "paired-bootstrap confidence");
   rank->add_option("--models", a.models, "model folders")->expected(1, -1);
-  rank->add_option("--run", a.run_dir, "rank this run's checkpoints and final model")->check(CLI::ExistingDirectory);
+  rank->add_option("--run", a.run_dir, "rank this run's checkpoints and final model")
+      ->check(CLI::ExistingDirectory);
   rank->add_option("--select", a.select, "best: name the best model and by how much it beats the next");
   rank->add_option("--export", a.export_dir, "with --select best: copy the best model folder here");
   add_common(*rank, a);

@@ -57,9 +57,11 @@ EvaluatedModel evaluate_model(const EvalRequest& request, const PrepareProgress&
   if (reference.empty() && run) {
     reference = !run->reference_dir.empty() ? run->reference_dir : run->model_dir;
     if (reference.empty())  // the run started from the demo model
-      reference = resources::unpack_demo_model(request.cache_dir.empty() ? default_cache_dir() : request.cache_dir);
-    out.reference_label = (!run->reference_dir.empty() || !run->model_dir.empty()) ? reference
-                                                                                   : "the demo model (the run's start)";
+      reference =
+          resources::unpack_demo_model(request.cache_dir.empty() ? default_cache_dir() : request.cache_dir);
+    out.reference_label = (!run->reference_dir.empty() || !run->model_dir.empty())
+                              ? reference
+                              : "the demo model (the run's start)";
   }
   if (reference.empty() || reference == "none") {
     options.trainer.loss.type = LossType::Cpo;  // reads no reference: rewards are β·log π(y)

@@ -64,7 +64,8 @@ EvalReport report_pairs(const std::vector<PairRecord>& pairs, int resamples, uin
   const size_t bins = std::min<size_t>(5, pairs.size());
   for (size_t b = 0, start = 0; b < bins && start < order.size(); ++b) {
     size_t end = std::max(start + 1, (b + 1) * order.size() / bins);
-    while (end < order.size() && std::abs(pairs[order[end]].margin) == std::abs(pairs[order[end - 1]].margin)) ++end;
+    while (end < order.size() && std::abs(pairs[order[end]].margin) == std::abs(pairs[order[end - 1]].margin))
+      ++end;
     CalibrationBin bin;
     bin.lower = std::abs(pairs[order[start]].margin);
     bin.upper = std::abs(pairs[order[end - 1]].margin);

@@ -31,8 +31,8 @@ struct CalibrationBin {
 
 struct EvalReport {
   size_t pairs = 0;
-  Interval accuracy;     // 95% percentile bootstrap
-  Interval mean_margin;  // likewise
+  Interval accuracy;                        // 95% percentile bootstrap
+  Interval mean_margin;                     // likewise
   std::vector<CalibrationBin> calibration;  // quintiles of |margin|
   // Of the pairs whose answers differ in length: how often the model prefers the longer one, and how
   // often the data does (chosen longer); a model far above the data has learned length.

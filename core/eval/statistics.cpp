@@ -106,12 +106,14 @@ PairedDifference paired_bootstrap(const std::vector<double>& a, const std::vecto
   return out;
 }
 
-BradleyTerry fit_bradley_terry(size_t models, const std::vector<Comparison>& comparisons, bool fit_covariate) {
+BradleyTerry fit_bradley_terry(size_t models, const std::vector<Comparison>& comparisons,
+                               bool fit_covariate) {
   if (models == 0) return {};
   for (const auto& c : comparisons)
     if (c.first >= models || c.second >= models || c.first == c.second || !(c.outcome >= 0 && c.outcome <= 1))
-      throw ConfigError("Bradley-Terry: a comparison names an unknown model, a model against itself, or an "
-                        "outcome outside 0..1");
+      throw ConfigError(
+          "Bradley-Terry: a comparison names an unknown model, a model against itself, or an "
+          "outcome outside 0..1");
   // Parameters: s_1..s_{m-1} (s_0 = 0 fixes the scale's origin), then γ. Centred afterwards.
   const size_t free = models - 1 + (fit_covariate ? 1 : 0);
   std::vector<double> theta(free, 0);

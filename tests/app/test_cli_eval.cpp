@@ -16,8 +16,10 @@ namespace {
 const fs::path& demo_run() {
   static const fs::path dir = [] {
     const auto d = fresh_dir("cli_eval", "run");
-    const auto r = run("--threads 2 train --steps 20 --checkpoint-every 10 --lr 1e-3 --eval-every 0 --quiet "
-                       "--out " + d.string() + " --cache-dir " + (d.string() + "-cache"));
+    const auto r =
+        run("--threads 2 train --steps 20 --checkpoint-every 10 --lr 1e-3 --eval-every 0 --quiet "
+            "--out " +
+            d.string() + " --cache-dir " + (d.string() + "-cache"));
     if (r.code != 0) throw std::runtime_error("demo run failed: " + r.output);
     return d;
   }();
@@ -30,8 +32,8 @@ std::string cache() { return " --cache-dir " + demo_run().string() + "-cache"; }
 
 TEST(CliEval, ScoresATrainedModelAgainstItsRunsStart) {
   const auto out = demo_run().parent_path() / "eval-final";
-  const auto r = run("--threads 2 eval --quiet --no-sample --model " + (demo_run() / "final").string() + " --out " +
-                     out.string() + cache());
+  const auto r = run("--threads 2 eval --quiet --no-sample --model " + (demo_run() / "final").string() +
+                     " --out " + out.string() + cache());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("reference: the demo model (the run's start)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("(95% bootstrap; a tie counts as wrong)"), std::string::npos) << r.output;
@@ -82,8 +84,8 @@ TEST(CliEval, ReferenceFreeScoringAndBadChoicesAreOneLine) {
 TEST(CliEval, RanksARunsCheckpointsAndSelectsTheBest) {
   const auto out = demo_run().parent_path() / "rank";
   const auto exported = demo_run().parent_path() / "best";
-  const auto r = run("--threads 2 rank --quiet --no-sample --run " + demo_run().string() + " --select best --export " +
-                     exported.string() + " --out " + out.string() + cache());
+  const auto r = run("--threads 2 rank --quiet --no-sample --run " + demo_run().string() +
+                     " --select best --export " + exported.string() + " --out " + out.string() + cache());
   ASSERT_EQ(r.code, 0) << r.output;
   const auto table = nlohmann::json::parse(bytes_of(out / "rank.json"))["models"];
   ASSERT_EQ(table.size(), 3u);  // step 10, step 20, final
@@ -101,6 +103,7 @@ TEST(CliEval, RanksARunsCheckpointsAndSelectsTheBest) {
   EXPECT_TRUE(fs::exists(exported / "model.safetensors"));
   EXPECT_TRUE(fs::exists(out / "rank.csv"));
   // --export into an existing folder is refused before anything runs.
-  const auto again = run("rank --run " + demo_run().string() + " --select best --export " + exported.string());
+  const auto again =
+      run("rank --run " + demo_run().string() + " --select best --export " + exported.string());
   EXPECT_EQ(again.code, 1);
 }

@@ -20,8 +20,8 @@ dpo::PairRecord pair(double margin, int64_t len_w, int64_t len_l) {
 
 TEST(EvalReport, AccuracyCountsTiesAsWrongAndLengthBias) {
   // margins: 3 right, 1 tie, 1 wrong.
-  const std::vector<dpo::PairRecord> pairs = {pair(0.5, 10, 5), pair(0.2, 4, 8), pair(1.0, 9, 3), pair(0.0, 5, 5),
-                                              pair(-0.3, 7, 2)};
+  const std::vector<dpo::PairRecord> pairs = {pair(0.5, 10, 5), pair(0.2, 4, 8), pair(1.0, 9, 3),
+                                              pair(0.0, 5, 5), pair(-0.3, 7, 2)};
   const auto r = dpo::report_pairs(pairs, 500, 1);
   EXPECT_EQ(r.pairs, 5u);
   EXPECT_DOUBLE_EQ(r.accuracy.estimate, 0.6);
@@ -48,7 +48,7 @@ TEST(EvalReport, AccuracyCountsTiesAsWrongAndLengthBias) {
 // Without a reference the records hold β·log π(y) as rewards and log π(y) as log-ratios.
 TEST(EvalReport, ReferenceFreeScorings) {
   dpo::PairRecord r;
-  r.logratio_chosen = -20;  // 10 tokens: −2 per token
+  r.logratio_chosen = -20;   // 10 tokens: −2 per token
   r.logratio_rejected = -9;  // 3 tokens: −3 per token
   r.length_chosen = 10;
   r.length_rejected = 3;

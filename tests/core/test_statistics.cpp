@@ -74,7 +74,8 @@ TEST(BradleyTerry, TwoModelsByHand) {
   EXPECT_THROW(dpo::fit_bradley_terry(2, {{0, 0, 1}}), dpo::ConfigError);
 }
 
-std::vector<Comparison> simulate(const std::vector<double>& strength, double gamma, int games, uint64_t seed) {
+std::vector<Comparison> simulate(const std::vector<double>& strength, double gamma, int games,
+                                 uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<size_t> pick(0, strength.size() - 1);
   std::normal_distribution<double> length(0.0, 1.0);
@@ -106,7 +107,8 @@ TEST(BradleyTerry, LengthCovariateIsSeparatedFromStrength) {
 }
 
 TEST(BradleyTerry, RanksByNonOverlappingIntervals) {
-  const auto ranked = dpo::rank_bradley_terry(4, simulate({-2.0, 0.0, 0.02, 2.0}, 0, 3000, 9), false, 0.95, 200, 1);
+  const auto ranked =
+      dpo::rank_bradley_terry(4, simulate({-2.0, 0.0, 0.02, 2.0}, 0, 3000, 9), false, 0.95, 200, 1);
   EXPECT_EQ(ranked[3].rank, 1);
   EXPECT_EQ(ranked[0].rank, 4);
   // 1 and 2 are nearly equal: neither's interval clears the other's, so they share rank 2.
