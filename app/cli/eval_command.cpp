@@ -8,11 +8,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "app/session/evaluate.h"
+#include "app/session/head_to_head.h"
+#include "app/session/loop.h"
+#include "app/session/run_records.h"
+#include "core/eval/beta_explorer.h"
 #include "core/eval/preference_eval.h"
 #include "core/io/atomic_file.h"
+#include "core/io/json_file.h"
+#include "core/io/text_file.h"
 #include "core/runtime/error.h"
 #include "core/types/checkpoint_paths.h"
 
@@ -32,6 +40,24 @@ struct EvalArgs {
   std::string run_dir;
   std::string select;
   std::string export_dir;
+  // rank --head-to-head
+  bool head_to_head = false;
+  std::string prompts_path;
+  size_t max_prompts = 0;
+  std::string judge;
+  std::string judge_cmd;
+  std::string judge_regex;
+  std::vector<std::string> judge_keywords;
+  bool length_control = false;
+  int64_t max_new_tokens = 48;
+  double temperature = 0;
+  // beta
+  std::string pairs_file;
+  std::optional<int64_t> step;
+  std::vector<double> betas{0.01, 0.03, 0.1, 0.3, 1.0};
+  std::string losses = "sigmoid";
+  size_t bins = 20;
+  bool json = false;
 };
 
 EvalArgs& args() {
@@ -43,6 +69,10 @@ CLI::App*& eval_cmd() {
   return c;
 }
 CLI::App*& rank_cmd() {
+  static CLI::App* c = nullptr;
+  return c;
+}
+CLI::App*& beta_cmd() {
   static CLI::App* c = nullptr;
   return c;
 }
@@ -177,6 +207,86 @@ std::vector<std::string> models_of_run(const fs::path& run) {
   return out;
 }
 
+std::string interval_text(const Interval& i) {
+  return fixed(i.estimate, 2, true) + " [" + fixed(i.lower, 2, true) + ", " + fixed(i.upper, 2, true) + "]";
+}
+
+nlohmann::json interval_json(const Interval& i) {
+  return {{"estimate", i.estimate}, {"lower", i.lower}, {"upper", i.upper}};
+}
+
+int run_head_to_head(const EvalArgs& a, const std::vector<std::string>& models) {
+  if (a.judge.empty()) throw ConfigError("--head-to-head needs --judge (e.g. true, length:-1, cmd)");
+  app::HeadToHeadRequest request;
+  request.models = models;
+  request.prompts = app::load_prompts(a.prompts_path, a.max_prompts);
+  request.generation.max_new_tokens = a.max_new_tokens;
+  request.generation.temperature = a.temperature;
+  request.generation.seed = a.request.seed;
+  request.judge = a.judge;
+  request.judge_options.regex = a.judge_regex;
+  request.judge_options.keywords = a.judge_keywords;
+  if (!a.judge_cmd.empty()) request.judge_options.command.argv = split_command_line(a.judge_cmd);
+  request.length_control = a.length_control;
+  request.resamples = std::min(a.request.resamples, 2000);
+  request.seed = a.request.seed;
+  request.device = a.request.device;
+  const auto result = app::head_to_head(request, progress_printer(a.quiet));
+  std::vector<size_t> order(models.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const auto key = [&](size_t i) {
+    return a.length_control ? result.models[i].lc_strength.estimate : result.models[i].strength.estimate;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return key(x) > key(y); });
+  std::cout << "head to head: " << request.prompts.size() << " prompts, " << result.comparisons
+            << " comparisons judged by " << a.judge << "; Bradley-Terry strength [95% bootstrap]"
+            << (a.length_control ? ", length-controlled: length held equal" : "") << "\n";
+  std::printf("%-4s %-48s %-26s %-26s %-8s %-8s %s\n", "rank", "model", "strength",
+              a.length_control ? "length-controlled" : "", "wins", "score", "length");
+  nlohmann::json table = nlohmann::json::array();
+  std::string csv =
+      "rank,model,strength,strength_lower,strength_upper,lc_strength,lc_lower,lc_upper,win_rate,"
+      "mean_score,mean_length\n";
+  for (size_t i : order) {
+    const auto& m = result.models[i];
+    const int rank = a.length_control ? m.lc_rank : m.rank;
+    std::printf("%-4d %-48s %-26s %-26s %-8s %-8s %s\n", rank, m.model.c_str(),
+                interval_text(m.strength).c_str(),
+                a.length_control ? interval_text(m.lc_strength).c_str() : "", percent(m.win_rate).c_str(),
+                fixed(m.mean_score, 3).c_str(), fixed(m.mean_length, 1).c_str());
+    nlohmann::json row = {
+        {"rank", rank},           {"model", m.model},           {"strength", interval_json(m.strength)},
+        {"win_rate", m.win_rate}, {"mean_score", m.mean_score}, {"mean_length", m.mean_length}};
+    if (a.length_control)
+      row["length_controlled"] = {{"strength", interval_json(m.lc_strength)}, {"rank", m.lc_rank}};
+    table.push_back(row);
+    csv += std::to_string(rank) + "," + m.model + "," + std::to_string(m.strength.estimate) + "," +
+           std::to_string(m.strength.lower) + "," + std::to_string(m.strength.upper) + "," +
+           (a.length_control
+                ? std::to_string(m.lc_strength.estimate) + "," + std::to_string(m.lc_strength.lower) + "," +
+                      std::to_string(m.lc_strength.upper)
+                : std::string(",,")) +
+           "," + std::to_string(m.win_rate) + "," + std::to_string(m.mean_score) + "," +
+           std::to_string(m.mean_length) + "\n";
+  }
+  if (a.length_control)
+    std::cout << "length: 100 more characters are worth " << fixed(result.length_weight, 3, true)
+              << " on the logit scale to this judge\n";
+  if (!a.out_dir.empty()) {
+    const auto dir = output_folder(a.out_dir);
+    nlohmann::json j = {{"head_to_head", true},
+                        {"judge", a.judge},
+                        {"prompts", request.prompts.size()},
+                        {"comparisons", result.comparisons},
+                        {"models", table}};
+    if (a.length_control) j["length_weight_per_100_chars"] = result.length_weight;
+    write_file_atomically(dir / "rank.json", j.dump(2) + "\n");
+    write_file_atomically(dir / "rank.csv", csv);
+    std::cout << "wrote " << (dir / "rank.json").string() << " and " << (dir / "rank.csv").string() << "\n";
+  }
+  return 0;
+}
+
 int run_rank(const EvalArgs& a) {
   std::vector<std::string> models = a.models;
   if (!a.run_dir.empty()) {
@@ -185,6 +295,12 @@ int run_rank(const EvalArgs& a) {
   }
   if (models.size() < 2)
     throw ConfigError("dpo rank: at least two models to rank (--models A B ..., or --run DIR)");
+  if (a.head_to_head) {
+    if (!a.select.empty() || !a.export_dir.empty())
+      throw ConfigError(
+          "dpo rank --head-to-head: --select and --export pick by preference accuracy; leave them out");
+    return run_head_to_head(a, models);
+  }
   if (!a.select.empty() && a.select != "best") throw ConfigError("--select: expected best");
   if (!a.export_dir.empty() && a.select.empty()) throw ConfigError("--export needs --select best");
   if (!a.export_dir.empty() && fs::exists(a.export_dir))
@@ -281,6 +397,110 @@ int run_rank(const EvalArgs& a) {
   return 0;
 }
 
+// PairRecords from `dpo eval --out`'s pairs.jsonl (or a run's, one step of it).
+std::vector<PairRecord> read_pair_records(const fs::path& file, std::optional<int64_t> step) {
+  const auto text = read_text(file);
+  std::vector<PairRecord> pairs;
+  size_t line_no = 0, start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    ++line_no;
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const std::string label = file.string() + ":" + std::to_string(line_no);
+    const auto j = parse_json_text(line, label);
+    PairRecord r;
+    try {
+      r = j.get<PairRecord>();
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(label + ": not a pair record (" + e.what() + ")");
+    }
+    if (!step || r.step == *step) pairs.push_back(r);
+  }
+  if (pairs.empty())
+    throw ConfigError(file.string() + ": no pair records" +
+                      (step ? " at step " + std::to_string(*step) : ""));
+  return pairs;
+}
+
+// The pairs of a run's evaluation at `step` (default: its last one).
+std::vector<PairRecord> run_pairs(const fs::path& run_dir, std::optional<int64_t> step, std::string& label) {
+  const auto run = app::load_run(run_dir);
+  const PreferenceEval* chosen = nullptr;
+  for (const auto& e : run.evals)
+    if (!e.pairs.empty() && (!step || e.step == *step)) chosen = &e;
+  if (chosen == nullptr)
+    throw ConfigError(run_dir.string() + ": no evaluated pairs" +
+                      (step ? " at step " + std::to_string(*step) : " (pairs.jsonl is empty)"));
+  label = run_dir.string() + " at step " + std::to_string(chosen->step);
+  return chosen->pairs;
+}
+
+std::string sparkline(const std::vector<size_t>& histogram) {
+  static const char* const kBars[] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  const size_t top = std::max<size_t>(1, *std::max_element(histogram.begin(), histogram.end()));
+  std::string out;
+  for (size_t n : histogram) out += kBars[n == 0 ? 0 : 1 + (n * 7) / top];
+  return out;
+}
+
+int run_beta(const EvalArgs& a) {
+  std::vector<PairRecord> pairs;
+  std::string label;
+  const int sources =
+      int(!a.pairs_file.empty()) + int(!a.run_dir.empty()) + int(!a.request.model_dir.empty());
+  if (sources > 1) throw ConfigError("dpo beta: pass one of --pairs, --run or --model");
+  if (!a.pairs_file.empty()) {
+    pairs = read_pair_records(a.pairs_file, a.step);
+    label = a.pairs_file;
+  } else if (!a.run_dir.empty()) {
+    pairs = run_pairs(a.run_dir, a.step, label);
+  } else {
+    auto request = request_for(a, a.request.model_dir);
+    request.sample = false;
+    const auto m = app::evaluate_model(request, progress_printer(a.quiet || a.json));
+    if (m.scoring != PairScoring::Implicit)
+      throw ConfigError("dpo beta: needs log-ratios against a reference (--reference DIR)");
+    pairs = m.eval.pairs;
+    label = m.model_label + " against " + m.reference_label + " on " + m.data_label;
+  }
+  BetaExplorerOptions options;
+  options.betas = a.betas;
+  options.bins = a.bins;
+  options.losses.clear();
+  for (const auto& term : parse_loss_terms(a.losses, "--loss")) options.losses.push_back(term.type);
+  const auto cells = explore_betas(pairs, options);
+  if (a.json) {
+    auto rows = nlohmann::json::array();
+    for (const auto& c : cells)
+      rows.push_back({{"loss", loss_info(c.loss).name},
+                      {"beta", c.beta},
+                      {"mean_weight", c.mean_weight},
+                      {"median_weight", c.median_weight},
+                      {"saturated", c.saturated},
+                      {"mean_loss", c.mean_loss},
+                      {"accuracy", c.accuracy},
+                      {"histogram", {{"lower", c.lower}, {"upper", c.upper}, {"counts", c.histogram}}}});
+    std::cout << nlohmann::json{{"source", label}, {"pairs", pairs.size()}, {"cells", rows}}.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "pairs: " << pairs.size() << " from " << label << "\n"
+            << "gradient weight per pair (for sigmoid σ(r_l − r_w)); saturated: below "
+            << percent(options.saturation_fraction) << " of its pull when π = π_ref\n";
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const auto& c = cells[i];
+    if (i == 0 || cells[i - 1].loss != c.loss)
+      std::printf("%-16s %-8s %-10s %-10s %-10s %-9s %-9s histogram [%s, %s]\n",
+                  std::string(loss_info(c.loss).name).c_str(), "beta", "mean w", "median w", "saturated",
+                  "loss", "accuracy", fixed(c.lower, 3).c_str(), fixed(c.upper, 3).c_str());
+    std::printf("%-16s %-8g %-10s %-10s %-10s %-9s %-9s %s\n", "", c.beta, fixed(c.mean_weight, 4).c_str(),
+                fixed(c.median_weight, 4).c_str(), percent(c.saturated).c_str(),
+                fixed(c.mean_loss, 4).c_str(), percent(c.accuracy).c_str(), sparkline(c.histogram).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_eval_commands(CLI::App& cli) {
@@ -300,14 +520,51 @@ void add_eval_commands(CLI::App& cli) {
       ->check(CLI::ExistingDirectory);
   rank->add_option("--select", a.select, "best: name the best model and by how much it beats the next");
   rank->add_option("--export", a.export_dir, "with --select best: copy the best model folder here");
+  rank->add_flag("--head-to-head", a.head_to_head,
+                 "each model answers the same prompts, --judge compares the answers, Bradley-Terry ranks");
+  rank->add_option("--prompts", a.prompts_path, "head-to-head prompts (default: the demo's)")
+      ->check(CLI::ExistingFile);
+  rank->add_option("--max-prompts", a.max_prompts, "head-to-head: the first N prompts (0: all)");
+  rank->add_option("--judge", a.judge,
+                   "head-to-head judge: text scorers with weights (true, length, regex, "
+                   "keyword, cmd)");
+  rank->add_option("--judge-cmd", a.judge_cmd, "the cmd judge's program and arguments (no shell)");
+  rank->add_option("--judge-regex", a.judge_regex, "the regex judge's pattern");
+  rank->add_option("--judge-keywords", a.judge_keywords, "the keyword judge's words")->delimiter(',');
+  rank->add_flag("--length-control", a.length_control,
+                 "head-to-head: fit the length difference as a covariate");
+  rank->add_option("--max-new-tokens", a.max_new_tokens, "head-to-head answer length")->capture_default_str();
+  rank->add_option("--temperature", a.temperature, "head-to-head sampling (0: greedy)")
+      ->capture_default_str();
   add_common(*rank, a);
   rank_cmd() = rank;
+  auto* beta = cli.add_subcommand("beta",
+                                  "the beta explorer: per beta and loss, how hard each pair would still pull "
+                                  "(gradient weights) and how many are saturated, without training");
+  beta->add_option("--run", a.run_dir, "a run: its last evaluation's pairs (or --step N)")
+      ->check(CLI::ExistingDirectory);
+  beta->add_option("--pairs", a.pairs_file, "pairs.jsonl from dpo eval --out or a run")
+      ->check(CLI::ExistingFile);
+  beta->add_option("--step", a.step, "with --run or --pairs: the evaluation at this step");
+  beta->add_option("--model", a.request.model_dir, "score this model against --reference on --data")
+      ->check(CLI::ExistingDirectory);
+  beta->add_option("--betas", a.betas, "beta values")->delimiter(',')->capture_default_str();
+  beta->add_option("--loss", a.losses, "losses, comma separated (log-ratio losses: sigmoid, ipo, hinge, …)")
+      ->capture_default_str();
+  beta->add_option("--bins", a.bins, "histogram bins")->check(CLI::Range(1, 1000))->capture_default_str();
+  beta->add_flag("--json", a.json, "print JSON");
+  add_common(*beta, a);
+  beta_cmd() = beta;
 }
 
 bool eval_command_chosen() {
-  return (eval_cmd() != nullptr && eval_cmd()->parsed()) || (rank_cmd() != nullptr && rank_cmd()->parsed());
+  return (eval_cmd() != nullptr && eval_cmd()->parsed()) || (rank_cmd() != nullptr && rank_cmd()->parsed()) ||
+         (beta_cmd() != nullptr && beta_cmd()->parsed());
 }
 
-int run_eval_command() { return eval_cmd()->parsed() ? run_eval(args()) : run_rank(args()); }
+int run_eval_command() {
+  if (eval_cmd()->parsed()) return run_eval(args());
+  return rank_cmd()->parsed() ? run_rank(args()) : run_beta(args());
+}
 
 }  // namespace dpo::cli

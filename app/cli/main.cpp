@@ -9,7 +9,10 @@
 #include "app/cli/data_command.h"
 #include "app/cli/eval_command.h"
 #include "app/cli/lesson_command.h"
+#include "app/cli/loop_command.h"
 #include "app/cli/loss_command.h"
+#include "app/cli/pairs_command.h"
+#include "app/cli/sweep_command.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 
@@ -61,6 +64,9 @@ int main(int argc, char** argv) {
   dpo::cli::add_lesson_command(cli);
   dpo::cli::add_bench_command(cli);
   dpo::cli::add_eval_commands(cli);
+  dpo::cli::add_sweep_command(cli);
+  dpo::cli::add_loop_command(cli);
+  dpo::cli::add_pairs_command(cli);
 
   try {
     cli.parse(argc, argv);
@@ -93,6 +99,9 @@ int main(int argc, char** argv) {
     if (dpo::cli::lesson_command_chosen()) return dpo::cli::run_lesson_command();
     if (dpo::cli::bench_command_chosen()) return dpo::cli::run_bench_command();
     if (dpo::cli::eval_command_chosen()) return dpo::cli::run_eval_command();
+    if (dpo::cli::sweep_command_chosen()) return dpo::cli::run_sweep_command();
+    if (dpo::cli::loop_command_chosen()) return dpo::cli::run_loop_command();
+    if (dpo::cli::pairs_command_chosen()) return dpo::cli::run_pairs_command();
     std::cout << cli.help();
     return 0;
   } catch (const dpo::Error& e) {

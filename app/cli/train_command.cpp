@@ -59,6 +59,9 @@ const std::map<std::string, std::vector<std::string>>& flag_settings() {
       {"--length-alpha", {"/trainer/length_alpha"}},
       {"--orpo-lambda", {"/trainer/orpo_lambda"}},
       {"--discopop-tau", {"/trainer/discopop_tau"}},
+      {"--fdpo-alpha", {"/trainer/fdpo_alpha"}},
+      {"--wpo", {"/trainer/use_weighting"}},
+      {"--ld-alpha", {"/trainer/ld_alpha"}},
       {"--no-precompute-ref", {"/trainer/precompute_ref_log_probs"}},
       {"--sync-ref-every", {"/trainer/ref_model_sync_steps"}},
       {"--sync-ref-alpha", {"/trainer/ref_model_mixup_alpha"}},
@@ -181,6 +184,16 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
         ->capture_default_str();
     cmd.add_option("--orpo-lambda", t.loss.orpo_lambda, "ORPO odds-ratio weight")->capture_default_str();
     cmd.add_option("--discopop-tau", t.loss.discopop_tau, "DiscoPOP temperature")->capture_default_str();
+    cmd.add_option("--fdpo-alpha", t.loss.fdpo_alpha, "fdpo_alpha: alpha of the alpha-divergence")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd.add_flag(
+        "--wpo", t.loss.wpo_weighting,
+        "WPO: weight each pair by how likely the policy finds both answers (min(1, exp(w_w + w_l)))");
+    cmd.add_option("--ld-alpha", t.loss.ld_alpha,
+                   "LD-DPO: weight of the policy's log-probs past the shorter answer's length (1: off)")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
     cmd.add_flag("!--no-precompute-ref", t.precompute_reference,
                  "run the reference model every step instead of one cached pass before training");
     cmd.add_option("--sync-ref-every", t.sync_reference_every,

@@ -23,6 +23,14 @@ std::optional<fs::path> run_of_model(const fs::path& model_dir) {
   return std::nullopt;
 }
 
+RunReference reference_of_run(const RunOptions& run, const std::string& cache_dir) {
+  if (!run.reference_dir.empty()) return {run.reference_dir, run.reference_dir};
+  if (!run.model_dir.empty()) return {run.model_dir, run.model_dir};
+  // The run started from the demo model.
+  return {resources::unpack_demo_model(cache_dir.empty() ? default_cache_dir() : cache_dir),
+          "the demo model (the run's start)"};
+}
+
 EvaluatedModel evaluate_model(const EvalRequest& request, const PrepareProgress& progress) {
   RunOptions options;
   std::optional<RunOptions> run;
@@ -55,13 +63,9 @@ EvaluatedModel evaluate_model(const EvalRequest& request, const PrepareProgress&
   out.beta = request.beta;
   std::string reference = request.reference;
   if (reference.empty() && run) {
-    reference = !run->reference_dir.empty() ? run->reference_dir : run->model_dir;
-    if (reference.empty())  // the run started from the demo model
-      reference =
-          resources::unpack_demo_model(request.cache_dir.empty() ? default_cache_dir() : request.cache_dir);
-    out.reference_label = (!run->reference_dir.empty() || !run->model_dir.empty())
-                              ? reference
-                              : "the demo model (the run's start)";
+    const auto start = reference_of_run(*run, request.cache_dir);
+    reference = start.dir;
+    out.reference_label = start.label;
   }
   if (reference.empty() || reference == "none") {
     options.trainer.loss.type = LossType::Cpo;  // reads no reference: rewards are β·log π(y)

@@ -40,6 +40,14 @@ struct EvaluatedModel {
 // The run directory a model folder belongs to (RUN/final, RUN/checkpoints/step-N/model), if any.
 std::optional<std::filesystem::path> run_of_model(const std::filesystem::path& model_dir);
 
+// The reference a run's model is judged against: the run's --reference folder, else the model it
+// started from (the demo model, unpacked under cache_dir, when it started from the demo).
+struct RunReference {
+  std::string dir;
+  std::string label;  // the folder, or "the demo model (the run's start)"
+};
+RunReference reference_of_run(const RunOptions& run, const std::string& cache_dir);
+
 EvaluatedModel evaluate_model(const EvalRequest& request, const PrepareProgress& progress = {});
 
 }  // namespace dpo::app

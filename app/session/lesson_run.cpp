@@ -41,6 +41,10 @@ int64_t pad_of(const Tokenizer& tokenizer) {
 
 }  // namespace
 
+std::vector<std::string> demo_heldout_prompts() {
+  return distinct_prompts(demo_eval_pairs(resources::kDemoSeed));
+}
+
 RunOptions lesson_run_options(const LessonRun& run, int64_t steps) {
   RunOptions options;
   options.data_path = kDemoDataPrefix + run.dataset;
@@ -69,7 +73,7 @@ LessonProbe::LessonProbe(RunSetup& setup) : setup_(setup) {
   // The held-out split (never trained on) scored against the starting policy, which is π_ref.
   const auto heldout = demo_eval_pairs(resources::kDemoSeed);
   heldout_ = tokenize_pairs(tokenizer, heldout, TokenizeOptions{});
-  prompts_ = distinct_prompts(heldout);
+  prompts_ = demo_heldout_prompts();
   {
     torch::NoGradGuard no_grad;
     policy->eval();

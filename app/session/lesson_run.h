@@ -46,6 +46,10 @@ class LessonProbe {
   std::vector<StepMetrics> history_;
 };
 
+// The distinct prompts of the demo's held-out pairs (demo_eval_pairs): what the policy answers when its
+// true reward is sampled.
+std::vector<std::string> demo_heldout_prompts();
+
 // "dpo: loss sigmoid, beta 0.1, dataset clean, lr 0.0003, 120 steps, batch 8, seed 0".
 std::string describe_lesson_run(const LessonRun& run, int64_t steps);
 

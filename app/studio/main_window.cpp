@@ -23,17 +23,22 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "app/studio/dataset_preview.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/lesson_controller.h"
+#include "app/studio/qt_text.h"
 #include "app/studio/run_catalog.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
 #include "app/studio/settings_panel.h"
 #include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
+#include "core/eval/beta_explorer.h"
+#include "core/runtime/error.h"
+#include "widgets/beta_explorer_view.h"
 #include "widgets/dataset_panel.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/error_dialog.h"
@@ -163,10 +168,40 @@ void MainWindow::buildCentre() {
           [this] { dataset_panel_->load(QString::fromStdString(settings_->runConfig().run.data_path)); });
   connect(settings_, &SettingsPanel::dataPathChanged, data_debounce, qOverload<>(&QTimer::start));
   data_debounce->start();  // the embedded demo (or the configured file) at start-up
+  // β explorer tab (issue 14): the latest evaluation's pairs under every β, without training.
+  beta_explorer_ = new widgets::BetaExplorerView(tabs_);
+  beta_explorer_->setObjectName("betaExplorer");
+  tabs_->addTab(beta_explorer_, tr("β explorer"));
+  tabs_->setTabToolTip(tabs_->count() - 1,
+                       tr("Slide β over the latest eval pairs: how hard each would still pull, how many are "
+                          "saturated"));
   // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
   playground_ = new widgets::PlaygroundPanel(tabs_);
   playground_->setObjectName("playground");
   tabs_->addTab(playground_, tr("Playground"));
+}
+
+void MainWindow::updateBetaExplorer(const PreferenceEval& e) {
+  if (e.pairs.empty()) return;
+  const auto& loss = run_->activeConfig().run.trainer.loss;
+  BetaExplorerOptions options;
+  options.betas.clear();
+  for (int k = 0; k <= 40; ++k) options.betas.push_back(std::pow(10.0, -3.0 + k / 10.0));  // 0.001 … 10
+  // The run's own β exactly, so the slider starts on it.
+  options.betas.insert(std::lower_bound(options.betas.begin(), options.betas.end(), loss.beta), loss.beta);
+  options.losses = {loss.type};
+  options.base = loss;
+  options.bins = 24;
+  try {
+    beta_explorer_->setCells(
+        explore_betas(e.pairs, options), loss.beta,
+        tr("%1 eval pairs at step %2, loss %3: their log-ratios a and b as the run left them")
+            .arg(e.pairs.size())
+            .arg(e.step)
+            .arg(qstr(loss_info(loss.type).name)));
+  } catch (const Error& error) {
+    beta_explorer_->setMessage(qstr(error.what()));
+  }
 }
 
 void MainWindow::buildDocks() {
@@ -271,6 +306,7 @@ void MainWindow::connectRun() {
   connect(run_, &RunController::evalRecorded, this, [this](const PreferenceEval& e) {
     plots_->addEval(e);
     inspector_->addEval(e);
+    updateBetaExplorer(e);
   });
   connect(run_, &RunController::eventRecorded, this, &MainWindow::onEvent);
   connect(run_, &RunController::pairTokensReady, this, [this](const PairTokenScores& tokens) {

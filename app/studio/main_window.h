@@ -10,6 +10,7 @@ class QListWidget;
 class QTabWidget;
 
 namespace dpo::widgets {
+class BetaExplorerView;
 class DatasetPanel;
 class DiagnosticsPanel;
 class PairInspector;
@@ -95,6 +96,7 @@ class MainWindow : public QMainWindow {
  private:
   QWidget* buildLeftColumn();
   void buildCentre();
+  void updateBetaExplorer(const PreferenceEval& e);
   void buildDocks();
   void buildMenus();
   void connectRun();
@@ -120,6 +122,7 @@ class MainWindow : public QMainWindow {
   widgets::PairInspector* inspector_ = nullptr;
   widgets::DatasetPanel* dataset_panel_ = nullptr;
   widgets::PlaygroundPanel* playground_ = nullptr;
+  widgets::BetaExplorerView* beta_explorer_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QListWidget* event_log_ = nullptr;
 

@@ -36,7 +36,10 @@ void to_json(nlohmann::json& j, const LossConfig& c) {
                      {"rpo_alpha", c.rpo_alpha},
                      {"discopop_tau", c.discopop_tau},
                      {"desirable_weight", c.kto_desirable_weight},
-                     {"undesirable_weight", c.kto_undesirable_weight}};
+                     {"undesirable_weight", c.kto_undesirable_weight},
+                     {"fdpo_alpha", c.fdpo_alpha},
+                     {"use_weighting", c.wpo_weighting},
+                     {"ld_alpha", c.ld_alpha}};
   auto terms = nlohmann::json::array();
   for (const auto& t : c.terms)
     terms.push_back({{"loss_type", loss_info(t.type).name}, {"weight", t.weight}});
@@ -55,6 +58,9 @@ void from_json(const nlohmann::json& j, LossConfig& c) {
   read(j, "discopop_tau", c.discopop_tau);
   read(j, "desirable_weight", c.kto_desirable_weight);
   read(j, "undesirable_weight", c.kto_undesirable_weight);
+  read(j, "fdpo_alpha", c.fdpo_alpha);
+  read(j, "use_weighting", c.wpo_weighting);
+  read(j, "ld_alpha", c.ld_alpha);
   c.terms.clear();
   if (j.contains("loss_terms"))
     for (const auto& t : j["loss_terms"])

@@ -34,10 +34,13 @@ torch::Tensor chunk_logits(const torch::Tensor& h, const torch::Tensor& head_t) 
 }
 
 // (M, C) states, (V, C) head, (M) labels -> (M) log softmax(h·headᵀ)[label], chunk by chunk.
+// wpo_out: (M) float32 receives log p[label] − log Σ_v p_v² (not differentiated), or (0) for none
+// (libtorch 1.13's Function::apply refuses undefined tensors).
 class HeadLogSoftmaxGather : public torch::autograd::Function<HeadLogSoftmaxGather> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& h, const torch::Tensor& head,
-                               const torch::Tensor& labels, int64_t chunk, int64_t dtype) {
+                               const torch::Tensor& labels, int64_t chunk, int64_t dtype,
+                               torch::Tensor wpo_out) {
     const auto compute = static_cast<at::ScalarType>(dtype);
     auto head_t = head.to(compute).t();  // (C, V)
     const int64_t M = h.size(0);
@@ -49,6 +52,8 @@ class HeadLogSoftmaxGather : public torch::autograd::Function<HeadLogSoftmaxGath
       auto l = lse.narrow(0, start, n), o = out.narrow(0, start, n);
       torch::logsumexp_out(l, logits, {1});
       torch::sub_out(o, logits.gather(1, labels.narrow(0, start, n).unsqueeze(1)).squeeze(1), l);
+      // log Σ_v p_v² = logsumexp(2·logits) − 2·logsumexp(logits)
+      if (wpo_out.numel() > 0) wpo_out.narrow(0, start, n).copy_(o - logits.mul(2.0).logsumexp(1) + 2.0 * l);
     }
     ctx->save_for_backward({h, head, labels, lse});
     ctx->saved_data["chunk"] = chunk;
@@ -87,7 +92,7 @@ class HeadLogSoftmaxGather : public torch::autograd::Function<HeadLogSoftmaxGath
       }
     }
     if (want_head) grad_head = grad_head.to(head.scalar_type());
-    return {grad_h, grad_head, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad_h, grad_head, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -95,7 +100,8 @@ class HeadLogSoftmaxGather : public torch::autograd::Function<HeadLogSoftmaxGath
 
 ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const torch::Tensor& head,
                                              const torch::Tensor& input_ids,
-                                             const torch::Tensor& response_mask, int64_t chunk_rows) {
+                                             const torch::Tensor& response_mask, int64_t chunk_rows,
+                                             const ResponseScoreOptions& options) {
   const int64_t N = hidden.size(0), T = hidden.size(1), C = hidden.size(2);
   const auto device = hidden.device();
   // Positions t < T−1 whose next token is a response token; found on the host (the collator's mask
@@ -113,10 +119,21 @@ ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const 
                             ? std::max<int64_t>(1, M)
                             : (chunk_rows < 0 ? default_logit_chunk_rows(head.size(0)) : chunk_rows);
   const auto dtype = compat::matmul_dtype(device, h.scalar_type());
-  auto token_logps = HeadLogSoftmaxGather::apply(h, head, labels, chunk, static_cast<int64_t>(dtype));  // (M)
+  auto wpo = torch::empty({options.wpo ? M : 0}, h.options().dtype(torch::kFloat32).requires_grad(false));
+  auto token_logps =
+      HeadLogSoftmaxGather::apply(h, head, labels, chunk, static_cast<int64_t>(dtype), wpo);  // (M)
   ResponseScores out;
-  out.logps.sum = torch::zeros({N}, token_logps.options()).index_add(0, rows, token_logps);  // (N)
+  auto weighted = token_logps;
+  if (options.token_weights.defined()) {
+    auto w =
+        options.token_weights.narrow(1, 1, T - 1).to(torch::kCPU, torch::kFloat32).reshape({N * (T - 1)});
+    auto at = (where.select(1, 0) * (T - 1) + where.select(1, 1));  // (M) index into (N·(T−1))
+    weighted = token_logps * w.index_select(0, at).to(device);      // (M)
+  }
+  out.logps.sum = torch::zeros({N}, token_logps.options()).index_add(0, rows, weighted);  // (N)
   out.logps.tokens = tokens;
+  if (options.wpo)
+    out.wpo_mean = torch::zeros({N}, wpo.options()).index_add(0, rows, wpo) / tokens.clamp_min(1.0);  // (N)
   {
     // The mean logit over the vocabulary at a position is h · mean_v(head_v): no logits needed.
     torch::NoGradGuard no_grad;

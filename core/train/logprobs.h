@@ -17,6 +17,14 @@ SequenceLogps response_logprobs(const torch::Tensor& logits, const torch::Tensor
 struct ResponseScores {
   SequenceLogps logps;
   torch::Tensor mean_logits;  // (N) mean logit over response positions and the vocabulary (no grad)
+  // (N) per-token mean of log π(y_t) − log Σ_v π(v)² (WPO's weight, no grad); only when asked for
+  torch::Tensor wpo_mean{};
+};
+
+struct ResponseScoreOptions {
+  // (N, T) float in the input_ids frame: the sum becomes Σ_t w_t·log π(y_t) (LD-DPO). Undefined: 1.
+  torch::Tensor token_weights{};
+  bool wpo = false;  // fill ResponseScores::wpo_mean
 };
 
 // Positions per chunk that keep one chunk's fp32 logits near 32 MB (at least 64).
@@ -31,6 +39,7 @@ int64_t default_logit_chunk_rows(int64_t vocab);
 // the head matmuls run in the autocast dtype, the softmax in fp32.
 ResponseScores response_logprobs_from_hidden(const torch::Tensor& hidden, const torch::Tensor& head,
                                              const torch::Tensor& input_ids,
-                                             const torch::Tensor& response_mask, int64_t chunk_rows = -1);
+                                             const torch::Tensor& response_mask, int64_t chunk_rows = -1,
+                                             const ResponseScoreOptions& options = {});
 
 }  // namespace dpo

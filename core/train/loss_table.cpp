@@ -50,6 +50,20 @@ const std::vector<LossInfo>& loss_table() {
        true, 0.1},
       {LossType::Discopop, "discopop", "DiscoPOP",
        "x = beta*h, m = sigmoid(x/tau): -log sigmoid(x)*(1 - m) + exp(-x)*m", true, false, true, 0.1},
+      {LossType::SigmoidNorm, "sigmoid_norm", "length-normalised DPO",
+       "-log sigmoid(beta * (a/|y_w| - b/|y_l|)), per-token average log-ratios", true, true, true, 5.0},
+      {LossType::Aot, "aot", "AOT (paired)",
+       "-log sigmoid(beta * (sort(log pi(y_w) - log pi(y_l)) - sort(log ref(y_w) - log ref(y_l))))", true,
+       false, true, 0.1},
+      {LossType::AotUnpaired, "aot_unpaired", "AOT (unpaired)", "-log sigmoid(beta * (sort(a) - sort(b)))",
+       true, false, true, 0.1},
+      {LossType::FdpoForwardKl, "fdpo_forward_kl", "f-DPO, forward KL",
+       "-log sigmoid(beta * (exp(-b) - exp(-a))), f'(u) = -1/u", true, false, true, 0.1},
+      {LossType::FdpoJs, "fdpo_js", "f-DPO, Jensen-Shannon",
+       "-log sigmoid(beta * (h - softplus(a) + softplus(b))), f'(u) = log(2u/(1+u))", true, false, true, 0.1},
+      {LossType::FdpoAlpha, "fdpo_alpha", "f-DPO, alpha-divergence",
+       "-log sigmoid(beta * (exp(-alpha*b) - exp(-alpha*a)) / alpha), f'(u) = (1 - u^-alpha)/alpha", true,
+       false, true, 0.1},
   };
   return table;
 }

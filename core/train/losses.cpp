@@ -17,10 +17,12 @@ using torch::Tensor;
 
 // Every input the terms read, (B) each; a, b undefined when no term needs the reference.
 struct Terms {
-  Tensor policy_chosen{}, policy_rejected{};  // log π(y_w), log π(y_l)
-  Tensor a{}, b{};                            // log-ratios of y_w, y_l
-  Tensor chosen_tokens{}, rejected_tokens{};  // |y_w|, |y_l| as floats; undefined when not needed
-  Tensor margin{};                            // score_w − score_l
+  Tensor policy_chosen{}, policy_rejected{};        // log π(y_w), log π(y_l)
+  Tensor a{}, b{};                                  // log-ratios of y_w, y_l
+  Tensor reference_chosen{}, reference_rejected{};  // log π_ref(y_w), log π_ref(y_l) with a, b
+  Tensor chosen_tokens{}, rejected_tokens{};        // |y_w|, |y_l| as floats; undefined when not needed
+  Tensor margin{};                                  // score_w − score_l
+  Tensor wpo_weight{};  // min(1, exp(w̄_w + w̄_l)), detached; undefined: no weighting
 };
 
 // −(1−ε)·log σ(z) − ε·log σ(−z): binary cross-entropy with smoothed labels.
@@ -37,6 +39,10 @@ Tensor log1mexp(const Tensor& x) {
   auto far = torch::log1p(-torch::exp(x.clamp_max(-ln2)));
   return torch::where(x > -ln2, near_zero, far);
 }
+
+// e^x with x capped at 50 (TRL's cap_exp): a policy far below its reference (log-ratio −1000) would
+// otherwise make inf, and inf·0 = NaN in the backward pass.
+Tensor capped_exp(const Tensor& x) { return torch::exp(x.clamp_max(50.0)); }
 
 // NLL(y_w) as a per-token mean: −log π(y_w) / |y_w|.
 Tensor chosen_nll(const Terms& t) { return -t.policy_chosen / t.chosen_tokens; }
@@ -126,6 +132,33 @@ Tensor term_losses(LossType type, const LossConfig& c, const Terms& t) {
       const double tau = c.discopop_tau;
       return -torch::log_sigmoid(x) * torch::sigmoid(-x / tau) + torch::exp(-x + torch::log_sigmoid(x / tau));
     }
+    case LossType::SigmoidNorm:
+      // Length-normalised DPO (Tulu 3's dpo-norm, TRL sigmoid_norm): −log σ(β(a/|y_w| − b/|y_l|)), ε smooths
+      return smoothed_logistic(beta * (t.a / t.chosen_tokens - t.b / t.rejected_tokens), eps);
+    case LossType::Aot: {
+      // AOT (Melnyk et al. 2024, TRL aot): the batch's policy log-ratios h_π = log π(y_w) − log π(y_l) and
+      // reference ones h_ref are sorted separately and compared rank by rank, so entry i is no longer
+      // pair i: Δ_(i) = sort(h_π)_(i) − sort(h_ref)_(i); −(1−ε) log σ(βΔ) − ε log σ(−βΔ).
+      auto h_policy = std::get<0>(torch::sort(t.policy_chosen - t.policy_rejected, 0));
+      auto h_reference = std::get<0>(torch::sort(t.reference_chosen - t.reference_rejected, 0));
+      return smoothed_logistic(beta * (h_policy - h_reference), eps);
+    }
+    case LossType::AotUnpaired: {
+      // AOT unpaired (TRL aot_unpaired, formerly aot_pair): Δ_(i) = sort(a)_(i) − sort(b)_(i)
+      auto a_sorted = std::get<0>(torch::sort(t.a, 0)), b_sorted = std::get<0>(torch::sort(t.b, 0));
+      return smoothed_logistic(beta * (a_sorted - b_sorted), eps);
+    }
+    case LossType::FdpoForwardKl:
+      // f-DPO (Wang et al. 2024) with forward KL, f'(u) = −1/u, u = π/π_ref: logit = e^−b − e^−a
+      return smoothed_logistic(beta * (capped_exp(-t.b) - capped_exp(-t.a)), eps);
+    case LossType::FdpoJs:
+      // f-DPO with Jensen–Shannon, f'(u) = log(2u/(1+u)): logit = h − (softplus(a) − softplus(b))
+      return smoothed_logistic(beta * ((t.a - t.b) - (F::softplus(t.a) - F::softplus(t.b))), eps);
+    case LossType::FdpoAlpha: {
+      // f-DPO with α-divergence, f'(u) = (1 − u^−α)/α: logit = (e^−αb − e^−αa)/α (TRL alpha_divergence)
+      const double alpha = c.fdpo_alpha;
+      return smoothed_logistic(beta * (capped_exp(-alpha * t.b) - capped_exp(-alpha * t.a)) / alpha, eps);
+    }
   }
   throw ConfigError("unknown loss type");
 }
@@ -141,11 +174,14 @@ void check_config(const LossConfig& c, const std::vector<LossTerm>& terms) {
   if (!(c.beta > 0)) throw ConfigError("loss: beta must be > 0");
   if (!(c.label_smoothing >= 0 && c.label_smoothing < 1))
     throw ConfigError("loss: label smoothing must be in [0, 1)");
+  if (!(c.ld_alpha >= 0 && c.ld_alpha <= 1)) throw ConfigError("loss: ld_alpha must be in [0, 1]");
   for (const auto& term : terms) {
     if (term.type == LossType::Robust && !(c.label_smoothing < 0.5))
       throw ConfigError("loss: robust needs label smoothing < 0.5 (it divides by 1 - 2 eps)");
     if (term.type == LossType::Discopop && !(c.discopop_tau > 0))
       throw ConfigError("loss: discopop needs tau > 0");
+    if (term.type == LossType::FdpoAlpha && !(c.fdpo_alpha > 0 && std::isfinite(c.fdpo_alpha)))
+      throw ConfigError("loss: fdpo_alpha needs alpha > 0 (alpha -> 0 is sigmoid, reverse KL)");
     if (!loss_info(term.type).paired)
       throw ConfigError(std::string("loss '") + std::string(loss_info(term.type).name) +
                         "' is unpaired: it is computed by kto_loss(), not preference_loss()");
@@ -159,6 +195,7 @@ Tensor combined_losses(const LossConfig& c, const std::vector<LossTerm>& terms, 
     total = total.defined() ? total + l : l;
   }
   if (c.rpo_alpha != 0) total = total + c.rpo_alpha * chosen_nll(t);
+  if (t.wpo_weight.defined()) total = total * t.wpo_weight;
   return total;
 }
 
@@ -167,6 +204,8 @@ Terms make_terms(const LossConfig& c, const PreferenceLogps& l, const Tensor& pc
   if (needs_reference(c)) {
     t.a = pc - l.reference_chosen;
     t.b = pr - l.reference_rejected;
+    t.reference_chosen = l.reference_chosen;
+    t.reference_rejected = l.reference_rejected;
   }
   if (needs_lengths(c)) {
     // An empty response would divide by zero; it has no tokens to average, so count it as one.
@@ -174,6 +213,9 @@ Terms make_terms(const LossConfig& c, const PreferenceLogps& l, const Tensor& pc
     t.rejected_tokens = l.rejected_tokens.to(pc.device(), pc.scalar_type()).clamp_min(1.0);
   }
   if (l.margin.defined()) t.margin = l.margin.to(pc.device(), pc.scalar_type());
+  if (c.wpo_weighting)
+    t.wpo_weight =
+        (l.chosen_wpo + l.rejected_wpo).detach().to(pc.device(), pc.scalar_type()).exp().clamp_max(1.0);
   return t;
 }
 }  // namespace
@@ -246,6 +288,10 @@ LossOutput preference_loss(const LossConfig& config, const PreferenceLogps& logp
     check_pairs(logps.rejected_tokens, pc, "rejected response lengths");
   }
   if (logps.margin.defined()) check_pairs(logps.margin, pc, "margin");
+  if (config.wpo_weighting) {
+    check_pairs(logps.chosen_wpo, pc, "WPO chosen weights");
+    check_pairs(logps.rejected_wpo, pc, "WPO rejected weights");
+  }
 
   LossOutput out;
   out.losses = combined_losses(config, terms, make_terms(config, logps, pc, logps.policy_rejected));  // (B)

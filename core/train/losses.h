@@ -26,6 +26,9 @@ struct PreferenceLogps {
       chosen_tokens{};  // |y_w| response token counts (ipo, simpo, orpo, cpo, rdpo-length, rpo_alpha)
   torch::Tensor rejected_tokens{};  // |y_l|
   torch::Tensor margin{};           // score_w − score_l for `margin`; undefined means 0
+  // WPO (LossConfig::wpo_weighting): per-token mean of log π(y_t) − log Σ_v π(v)² over y_w, y_l
+  torch::Tensor chosen_wpo{};
+  torch::Tensor rejected_wpo{};
 };
 
 struct LossOutput {

@@ -34,6 +34,11 @@ BatchLogps batch_preference_logps(LlamaForCausalLM& policy, const ReferenceSourc
 // Σ log π over the response tokens of a collated batch's rows: (N) sums, (N) token counts.
 ResponseScores model_response_logprobs(LlamaForCausalLM& model, const torch::Tensor& input_ids,
                                        const torch::Tensor& attention_mask,
-                                       const torch::Tensor& response_mask, int64_t logit_chunk_rows = -1);
+                                       const torch::Tensor& response_mask, int64_t logit_chunk_rows = -1,
+                                       const ResponseScoreOptions& options = {});
+
+// LD-DPO's token weights for a collated (2B, T) batch (chosen rows, then rejected): 1 on the first
+// min(|y_w|, |y_l|) response tokens of each pair's two rows, alpha on the rest, 0 off the response.
+torch::Tensor ld_token_weights(const torch::Tensor& response_mask, int64_t pairs, double alpha);
 
 }  // namespace dpo

@@ -68,6 +68,8 @@ void validate(const TrainerInputs& in, const TrainerConfig& c) {
       if (kto && t.type != LossType::Kto)
         throw ConfigError("trainer: unpaired (prompt, completion, label) data needs the kto loss");
     }
+    if (kto && (c.loss.wpo_weighting || c.loss.ld_alpha != 1.0))
+      throw ConfigError("trainer: --wpo and --ld-alpha weigh preference pairs; kto has none");
     if (kto && in.train_desirable.size() != in.train_pairs.size())
       throw ConfigError("trainer: one label per KTO training example expected");
     if (kto && in.eval_desirable.size() != in.eval_pairs.size())

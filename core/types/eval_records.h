@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/types/loss_config.h"
+
 namespace dpo {
 
 // One pair's standing at an evaluation: what the pair inspector plots over training.
@@ -66,6 +68,24 @@ struct PairTokenScores {
   std::vector<TokenScore> chosen;
   std::vector<TokenScore> rejected;
   bool has_reference = false;
+};
+
+// One (loss, β) of the β explorer (core/eval/beta_explorer.h): the per-pair gradient weights
+// (LossOutput::gradient_weight; σ(r_l − r_w) for DPO) a loss would give a set of pairs at that β.
+struct BetaExplorerCell {
+  double beta = 0;
+  LossType loss = LossType::Sigmoid;
+  double mean_weight = 0;    // mean gradient weight over the pairs
+  double median_weight = 0;  // 50th percentile
+  // Share of pairs whose |weight| is below saturation_fraction of the weight the same pair has when
+  // the policy is still the reference (a = b = 0): they barely pull any more.
+  double saturated = 0;
+  double mean_loss = 0;
+  double accuracy = 0;  // share with β·(a − b) > 0 (a tie is wrong)
+  // Histogram of the weights over [lower, upper] of this row of cells (the same edges for every β of a
+  // loss, so the studio can animate a β slider without the axis jumping).
+  double lower = 0, upper = 0;
+  std::vector<size_t> histogram;
 };
 
 }  // namespace dpo

@@ -25,6 +25,12 @@ enum class LossType {
   ApoZero,
   ApoDown,
   Discopop,
+  SigmoidNorm,
+  Aot,
+  AotUnpaired,
+  FdpoForwardKl,
+  FdpoJs,
+  FdpoAlpha,
 };
 
 struct LossTerm {
@@ -47,6 +53,13 @@ struct LossConfig {
   double bco_delta = 0.0;      // δ of bco_pair: running mean of the rewards, kept by the caller
   double kto_desirable_weight = 1.0;    // λ_D of kto
   double kto_undesirable_weight = 1.0;  // λ_U of kto
+  double fdpo_alpha = 0.5;  // α of fdpo_alpha: f'(u) = (1 − u^−α)/α (→ reverse KL as α → 0)
+  // WPO (Zhou et al. 2024, TRL use_weighting): each pair's loss times min(1, exp(w̄_w + w̄_l)), w̄ the
+  // per-token mean of log π(y_t) − log Σ_v π(v)², detached. Needs PreferenceLogps::chosen_wpo.
+  bool wpo_weighting = false;
+  // LD-DPO (Liu et al. 2024, TRL ld_alpha): the policy's log-prob of a response counts its first
+  // min(|y_w|, |y_l|) tokens fully and the rest times ld_alpha. 1 is plain DPO.
+  double ld_alpha = 1.0;
 };
 
 // The table and the functions over it are defined in core/train/loss_table.cpp and losses.cpp

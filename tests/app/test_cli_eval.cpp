@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -106,4 +107,83 @@ TEST(CliEval, RanksARunsCheckpointsAndSelectsTheBest) {
   const auto again =
       run("rank --run " + demo_run().string() + " --select best --export " + exported.string());
   EXPECT_EQ(again.code, 1);
+}
+
+// The β explorer on dpo eval's records: its weights are σ(−β(a − b)) pair by pair, averaged here by hand.
+TEST(CliBeta, ExploresTheEvaluatedPairsOfATrainedModel) {
+  const auto out = demo_run().parent_path() / "eval-for-beta";
+  auto r = run("--threads 2 eval --quiet --no-sample --model " + (demo_run() / "final").string() + " --out " +
+               out.string() + cache());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("beta --pairs " + (out / "pairs.jsonl").string() +
+          " --betas 0.1,1 --loss sigmoid,ipo --bins 5 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["pairs"], 240);
+  ASSERT_EQ(j["cells"].size(), 4u);  // sigmoid × 2 β, ipo × 2 β
+  double expected = 0, saturated = 0;
+  for (const auto& p : records(out / "pairs.jsonl")) {
+    const double h = p["logratio/chosen"].get<double>() - p["logratio/rejected"].get<double>();
+    const double w = 1.0 / (1.0 + std::exp(h));  // β = 1
+    expected += w / 240;
+    saturated += (w < 0.05) / 240.0;
+  }
+  const auto& cell = j["cells"][1];
+  EXPECT_EQ(cell["loss"], "sigmoid");
+  EXPECT_EQ(cell["beta"], 1.0);
+  EXPECT_NEAR(cell["mean_weight"].get<double>(), expected, 1e-9);
+  EXPECT_NEAR(cell["saturated"].get<double>(), saturated, 1e-12);
+  size_t counted = 0;
+  for (const auto& n : cell["histogram"]["counts"]) counted += n.get<size_t>();
+  EXPECT_EQ(counted, 240u);
+  EXPECT_EQ(j["cells"][2]["loss"], "ipo");
+  // The table form names the losses and prints one line per β.
+  r = run("beta --pairs " + (out / "pairs.jsonl").string() + " --betas 0.1,1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("saturated"), std::string::npos) << r.output;
+  // A run: its last evaluation (the final one, at step 20, on its held-out pairs).
+  r = run("beta --run " + demo_run().string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(" from " + demo_run().string() + " at step 20\n"), std::string::npos) << r.output;
+  r = run("beta --run " + demo_run().string() + " --step 7");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output, "error: " + demo_run().string() + ": no evaluated pairs at step 7\n");
+  r = run("beta --pairs " + (out / "pairs.jsonl").string() + " --loss simpo");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("does not read log-ratios against a reference"), std::string::npos) << r.output;
+}
+
+// Head to head: the run's checkpoints answer the same demo prompts, the demo world's true reward
+// judges; Bradley–Terry orders them as their answers' true reward does.
+TEST(CliRank, HeadToHeadOrdersCheckpointsByTheirTrueReward) {
+  const auto out = demo_run().parent_path() / "h2h";
+  const auto r =
+      run("--threads 2 rank --run " + demo_run().string() +
+          " --head-to-head --judge true --length-control --max-prompts 24 --max-new-tokens 24 --quiet "
+          "--out " +
+          out.string() + cache());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("Bradley-Terry strength [95% bootstrap], length-controlled"), std::string::npos)
+      << r.output;
+  const auto j = nlohmann::json::parse(bytes_of(out / "rank.json"));
+  ASSERT_EQ(j["models"].size(), 3u);  // step 10, step 20, final (= step 20)
+  EXPECT_EQ(j["comparisons"], 24 * 3);
+  for (const auto& x : j["models"])
+    for (const auto& y : j["models"]) {
+      const double ds = x["mean_score"].get<double>() - y["mean_score"].get<double>();
+      const double dt = x["strength"]["estimate"].get<double>() - y["strength"]["estimate"].get<double>();
+      if (ds > 0.02) {
+        EXPECT_GT(dt, 0.0) << x << "\n" << y;
+      }
+      EXPECT_LE(x["strength"]["lower"].get<double>(), x["strength"]["estimate"].get<double>());
+    }
+  // final/ is step 20's model: the same answers, every comparison between them a tie.
+  double final_strength = 0, step20_strength = 0;
+  for (const auto& x : j["models"]) {
+    const std::string m = x["model"];
+    if (m.find("final") != std::string::npos) final_strength = x["strength"]["estimate"];
+    if (m.find("step-000020") != std::string::npos) step20_strength = x["strength"]["estimate"];
+  }
+  EXPECT_NEAR(final_strength, step20_strength, 1e-6);
+  EXPECT_TRUE(fs::is_regular_file(out / "rank.csv"));
 }

@@ -111,6 +111,62 @@ TEST(ResponseLogprobsFromHidden, ChunkedEqualsFullLogitsInValueAndGradient) {
   }
 }
 
+TEST(ResponseLogprobsFromHidden, TokenWeightsScaleEachTokenInValueAndGradient) {
+  // Σ_t w_t·log π(y_t) against the full logits' per-token log-probs, weighted by hand.
+  const int64_t N = 3, T = 10, C = 6, V = 19;
+  auto c = head_case(N, T, C, V, 21);
+  auto weights = torch::rand({N, T}) * c.mask;  // (N, T), 0 off the response
+  auto h1 = c.hidden.clone().requires_grad_(true), h2 = c.hidden.clone().requires_grad_(true);
+  auto logits = torch::matmul(h1, c.head.t()).narrow(1, 0, T - 1);  // (N, T−1, V)
+  auto token_logps = logits.log_softmax(-1).gather(-1, c.ids.narrow(1, 1, T - 1).unsqueeze(-1)).squeeze(-1);
+  auto expected = (token_logps * weights.narrow(1, 1, T - 1)).sum(1);  // (N)
+  dpo::ResponseScoreOptions options;
+  options.token_weights = weights;
+  for (int64_t chunk : {0, 4}) {
+    auto out = dpo::response_logprobs_from_hidden(h2, c.head, c.ids, c.mask, chunk, options);
+    EXPECT_TRUE(torch::allclose(out.logps.sum, expected, 1e-5, 1e-5)) << chunk;
+    EXPECT_TRUE(torch::equal(out.logps.tokens, c.mask.narrow(1, 1, T - 1).sum(1)));  // counts stay counts
+    if (chunk == 0) {
+      expected.sum().backward();
+      out.logps.sum.sum().backward();
+      EXPECT_LT((h1.grad() - h2.grad()).abs().max().item<double>(), 1e-5);
+    }
+  }
+}
+
+TEST(ResponseLogprobsFromHidden, WpoMeanIsLogProbMinusLogSumOfSquaredProbabilities) {
+  // Per token: log p(y_t) − log Σ_v p_v², averaged over each row's response tokens.
+  auto c = head_case(3, 9, 5, 17, 8);
+  auto logp = torch::matmul(c.hidden, c.head.t()).narrow(1, 0, 8).log_softmax(-1);  // (N, T−1, V)
+  auto token = logp.gather(-1, c.ids.narrow(1, 1, 8).unsqueeze(-1)).squeeze(-1);    // (N, T−1)
+  auto adjusted = token - (2 * logp).logsumexp(-1);                                 // (N, T−1)
+  auto m = c.mask.narrow(1, 1, 8);
+  auto expected = (adjusted * m).sum(1) / m.sum(1);
+  dpo::ResponseScoreOptions options;
+  options.wpo = true;
+  auto out = dpo::response_logprobs_from_hidden(c.hidden, c.head, c.ids, c.mask, 3, options);
+  EXPECT_TRUE(torch::allclose(out.wpo_mean, expected, 1e-5, 1e-5)) << out.wpo_mean << expected;
+  EXPECT_FALSE(dpo::response_logprobs_from_hidden(c.hidden, c.head, c.ids, c.mask, 3).wpo_mean.defined());
+}
+
+TEST(LdTokenWeights, SharedLengthCountsFullyTheRestTimesAlpha) {
+  // Pair 0: chosen has 3 response tokens, rejected 5 → shared 3: rejected's last 2 get α.
+  // Pair 1: chosen 4, rejected 2 → chosen's last 2 get α.
+  auto mask = torch::zeros({4, 8});
+  mask[0].narrow(0, 2, 3).fill_(1);
+  mask[1].narrow(0, 1, 4).fill_(1);
+  mask[2].narrow(0, 2, 5).fill_(1);
+  mask[3].narrow(0, 3, 2).fill_(1);
+  auto w = dpo::ld_token_weights(mask, 2, 0.25);
+  auto row = [&](int64_t r) {
+    return std::vector<float>(w[r].data_ptr<float>(), w[r].data_ptr<float>() + 8);
+  };
+  EXPECT_EQ(row(0), (std::vector<float>{0, 0, 1, 1, 1, 0, 0, 0}));
+  EXPECT_EQ(row(1), (std::vector<float>{0, 1, 1, 0.25f, 0.25f, 0, 0, 0}));
+  EXPECT_EQ(row(2), (std::vector<float>{0, 0, 1, 1, 1, 0.25f, 0.25f, 0}));
+  EXPECT_EQ(row(3), (std::vector<float>{0, 0, 0, 1, 1, 0, 0, 0}));
+}
+
 TEST(ResponseLogprobsFromHidden, MeanLogitsMatchTheFullLogits) {
   auto c = head_case(3, 9, 6, 23, 5);
   auto logits = torch::matmul(c.hidden, c.head.t());  // (N, T, V)

@@ -269,6 +269,81 @@ TEST(LossGolden, Discopop) {
   EXPECT_NEAR(loss0(config(LossType::Discopop, 0.5), golden()), 0.3678794410588667, 1e-15);
 }
 
+TEST(LossGolden, SigmoidNormUsesPerTokenAverageLogRatios) {
+  // a/|y_w| − b/|y_l| = 1/2 + 1/4 = 0.75; β = 0.5: log(1 + e^−0.375) = 0.52312326413984
+  EXPECT_NEAR(loss0(config(LossType::SigmoidNorm, 0.5), golden()), 0.52312326413984, 1e-14);
+  EXPECT_EQ(dpo::loss_info(LossType::SigmoidNorm).default_beta, 5.0);  // Tulu 3's dpo-norm β
+}
+
+TEST(LossGolden, FdpoForwardKl) {
+  // f'(u) = −1/u: logit = e^−b − e^−a = e − 1/e = 2 sinh 1 = 2.3504023872876028;
+  // β = 0.5: log(1 + e^−1.1752011936438014) = 0.26907771988202195
+  EXPECT_NEAR(loss0(config(LossType::FdpoForwardKl, 0.5), golden()), 0.26907771988202195, 1e-14);
+}
+
+TEST(LossGolden, FdpoJensenShannon) {
+  // logit = h − (softplus(a) − softplus(b)) = 2 − (softplus(1) − softplus(−1)) = 2 − 1 = 1
+  // (softplus(x) − softplus(−x) = x); β = 0.5: log(1 + e^−0.5) = 0.4740769841801067
+  EXPECT_NEAR(loss0(config(LossType::FdpoJs, 0.5), golden()), 0.4740769841801067, 1e-14);
+}
+
+TEST(LossGolden, FdpoAlphaDivergence) {
+  // α = 0.5 (default): logit = (e^{0.5} − e^{−0.5}) / 0.5 = 2.0843812219749895;
+  // β = 0.5: log(1 + e^−1.0421906109874948) = 0.30208873215374477
+  auto c = config(LossType::FdpoAlpha, 0.5);
+  EXPECT_EQ(c.fdpo_alpha, 0.5);
+  EXPECT_NEAR(loss0(c, golden()), 0.30208873215374477, 1e-14);
+  // α = 1 is forward KL; α → 0 is reverse KL, i.e. plain DPO: −log σ(0.5·2) = 0.31326168751822286
+  c.fdpo_alpha = 1.0;
+  EXPECT_NEAR(loss0(c, golden()), loss0(config(LossType::FdpoForwardKl, 0.5), golden()), 1e-15);
+  c.fdpo_alpha = 1e-7;
+  EXPECT_NEAR(loss0(c, golden()), 0.31326168751822286, 1e-6);
+  c.fdpo_alpha = 0.0;
+  EXPECT_THROW(loss0(c, golden()), dpo::ConfigError);
+}
+
+namespace {
+// Three pairs: h_π = log π(y_w) − log π(y_l) = {2, 1, −2}, h_ref = {0, 2, 0},
+// a = {1, 0, −1}, b = {−1, 1, 1}.
+PreferenceLogps aot_batch() { return logps({-5, -3, -8}, {-7, -4, -6}, {-6, -3, -7}, {-6, -5, -7}); }
+}  // namespace
+
+TEST(LossGolden, AotComparesSortedLogRatios) {
+  // sort(h_π) = {−2, 1, 2}, sort(h_ref) = {0, 0, 2}: Δ = {−2, 1, 0}; β = 1:
+  //   log(1 + e^2) = 2.1269280110429727, log(1 + e^−1) = 0.31326168751822286, ln 2
+  auto out = dpo::preference_loss(config(LossType::Aot, 1.0), aot_batch());
+  EXPECT_NEAR(out.losses[0].item<double>(), 2.1269280110429727, 1e-14);
+  EXPECT_NEAR(out.losses[1].item<double>(), 0.31326168751822286, 1e-14);
+  EXPECT_NEAR(out.losses[2].item<double>(), std::log(2.0), 1e-14);
+}
+
+TEST(LossGolden, AotUnpairedComparesSortedChosenAndRejectedRatios) {
+  // sort(a) = {−1, 0, 1}, sort(b) = {−1, 1, 1}: Δ = {0, −1, 0}; β = 1: ln 2, log(1 + e) = 1.3132616875182228,
+  // ln 2
+  auto out = dpo::preference_loss(config(LossType::AotUnpaired, 1.0), aot_batch());
+  EXPECT_NEAR(out.losses[0].item<double>(), std::log(2.0), 1e-14);
+  EXPECT_NEAR(out.losses[1].item<double>(), 1.3132616875182228, 1e-14);
+  EXPECT_NEAR(out.losses[2].item<double>(), std::log(2.0), 1e-14);
+  // One pair alone is plain DPO (nothing to sort): −log σ(β(a − b)) with a − b = 2
+  auto one = dpo::preference_loss(config(LossType::AotUnpaired, 0.5), golden());
+  EXPECT_NEAR(one.losses[0].item<double>(), 0.31326168751822286, 1e-14);
+}
+
+TEST(LossGolden, WpoWeightsEachPairByItsOwnProbability) {
+  // w̄_w + w̄_l = −0.5 − 0.25: weight e^−0.75 = 0.4723665527410147 times −log σ(1) = 0.31326168751822286
+  //   = 0.14797434343881588; a positive sum is clamped to weight 1.
+  auto l = golden();
+  l.chosen_wpo = torch::tensor({-0.5}, torch::kFloat64);
+  l.rejected_wpo = torch::tensor({-0.25}, torch::kFloat64);
+  auto c = config(LossType::Sigmoid, 0.5);
+  c.wpo_weighting = true;
+  EXPECT_NEAR(loss0(c, l), 0.14797434343881588, 1e-15);
+  l.rejected_wpo = torch::tensor({0.75}, torch::kFloat64);
+  EXPECT_NEAR(loss0(c, l), 0.31326168751822286, 1e-15);
+  l.chosen_wpo = torch::Tensor();
+  EXPECT_THROW(loss0(c, l), dpo::ConfigError);
+}
+
 TEST(LossGolden, KtoDesirableAndUndesirable) {
   // Examples: a = +1 (desirable), a = −1 (undesirable); KL pairs: log-ratios 0.5 and 0.1 → z₀ = 0.3.
   // β = 0.5, λ_D = 1, λ_U = 2:
@@ -289,10 +364,11 @@ TEST(LossGolden, KtoDesirableAndUndesirable) {
 }
 
 TEST(LossGradient, EveryLossMatchesCentralDifferences) {
-  // float64, three pairs away from every kink (hinge: βh ≠ 1), lengths 3/5/2 and 4/1/6.
+  // float64, three pairs away from every kink (hinge: βh ≠ 1; aot: no ties among a, b, h_π or h_ref),
+  // lengths 3/5/2 and 4/1/6. The derivative is of the batch's summed loss: aot's entry i is not pair i.
   const std::vector<double> pc0 = {-10.0, -3.0, -8.0}, pr0 = {-12.0, -2.0, -8.5};
   auto rc = torch::tensor({-11.0, -3.5, -7.0}, torch::kFloat64);
-  auto rr = torch::tensor({-11.5, -2.5, -9.0}, torch::kFloat64);
+  auto rr = torch::tensor({-11.5, -2.5, -9.2}, torch::kFloat64);
   auto nw = torch::tensor({3.0, 5.0, 2.0}, torch::kFloat64),
        nl = torch::tensor({4.0, 1.0, 6.0}, torch::kFloat64);
   auto margin = torch::tensor({0.3, -0.2, 1.0}, torch::kFloat64);
@@ -318,7 +394,7 @@ TEST(LossGradient, EveryLossMatchesCentralDifferences) {
           auto w = pc0, l = pr0;
           (side == 0 ? w : l)[i] += delta;
           return eval(c, torch::tensor(w, torch::kFloat64), torch::tensor(l, torch::kFloat64))
-              .losses[static_cast<int64_t>(i)]
+              .losses.sum()
               .item<double>();
         };
         const double numeric = (fd(step) - fd(-step)) / (2 * step);
@@ -478,7 +554,7 @@ TEST(LossTable, EveryEntryParsesByItsName) {
     EXPECT_EQ(*dpo::parse_loss_type(info.name), info.type);
     EXPECT_FALSE(info.formula.empty());
   }
-  EXPECT_EQ(names.size(), 17u);
+  EXPECT_EQ(names.size(), 23u);
   for (const char* name :
        {"robust", "ipo", "hinge", "margin", "rdpo-length", "simpo", "orpo", "cpo", "kto", "bco_pair",
         "nca_pair", "exo_pair", "sppo_hard", "apo_zero", "apo_down", "discopop"})

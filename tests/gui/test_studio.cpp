@@ -29,6 +29,7 @@
 #include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
 #include "core/runtime/runtime.h"
+#include "widgets/beta_explorer_view.h"
 #include "widgets/diagnostics_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
@@ -151,16 +152,17 @@ class StudioTest : public QObject {
     QCOMPARE(loss->currentText(), QString("sigmoid (DPO)"));
     auto* model = qobject_cast<QStandardItemModel*>(loss->model());
     QVERIFY(model);
-    // Every loss of the table once, each selectable (17 in core/types/loss_config.h's LossType).
-    QCOMPARE(loss->count(), 17);
+    // Every loss of the table once, each selectable (23 in core/types/loss_config.h's LossType).
+    QCOMPARE(loss->count(), 23);
     QSet<QString> names;
     for (int i = 0; i < loss->count(); ++i) {
       QVERIFY2(model->item(i)->isEnabled(), qPrintable(loss->itemText(i)));
       QVERIFY2(!loss->itemText(i).contains("coming"), qPrintable(loss->itemText(i)));
       names.insert(loss->itemData(i).toString());
     }
-    QCOMPARE(names.size(), 17);
-    for (const char* name : {"ipo", "hinge", "robust", "simpo", "orpo", "kto"})
+    QCOMPARE(names.size(), 23);
+    for (const char* name :
+         {"ipo", "hinge", "robust", "simpo", "orpo", "kto", "aot", "fdpo_js", "sigmoid_norm"})
       QVERIFY2(names.contains(name), name);
     QCOMPARE(w.plots()->plots().size(), 5);  // margin, log-ratios, loss, length, optimiser (its own tab)
     QCOMPARE(w.plots()->optimiserPlot()->seriesCount(), 2);
@@ -761,6 +763,12 @@ class StudioTest : public QObject {
     QCOMPARE(w.pairInspector()->evalCount(), static_cast<int>(w.run()->evals().size()));
     QCOMPARE(w.plots()->rewardMarginPlot()->pointCount(1 + 1),
              static_cast<int>(w.run()->evals().size()));  // eval margin series
+    // The β explorer took the same evaluation: at the run's β its accuracy is the eval's.
+    auto* explorer = w.findChild<dpo::widgets::BetaExplorerView*>("betaExplorer");
+    QVERIFY(explorer && explorer->shownCell());
+    QVERIFY(std::abs(explorer->shownCell()->beta - 0.1) < 1e-9);
+    QVERIFY(std::abs(explorer->shownCell()->accuracy - latest.accuracy) < 1e-9);
+    QVERIFY2(explorer->summaryText().contains("the run's β"), qPrintable(explorer->summaryText()));
     const PairRecord target = latest.pairs.back();
     QSignalSpy shown(&w, &MainWindow::pairTokensShown);
     w.pairInspector()->selectPair(target.line);
