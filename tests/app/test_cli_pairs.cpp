@@ -124,3 +124,29 @@ TEST(CliPairs, AFailingScorerCommandNamesTheRowAndWritesNothing) {
       << r.output;
   EXPECT_FALSE(fs::exists(out));
 }
+
+// The model scorers: logprob is a mean log-probability (≤ 0); implicit against the sampling model itself
+// is β·(log π − log π) = 0 for every answer, so every prompt's scores tie and nothing is written.
+TEST(CliPairs, ModelScorersScoreWithTheModel) {
+  const auto out = dir() / "logprob.jsonl";
+  auto r = run("--threads 2 pairs --quiet --k 3 --scorer logprob --max-new-tokens 8 --seed 5 --prompts " +
+               prompts_file().string() + " --out " + out.string() + cache());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto rows = records(out);
+  ASSERT_FALSE(rows.empty());
+  for (const auto& row : rows) {
+    for (const auto& s : row["provenance"]["term_scores"]["logprob"]) EXPECT_LE(s.get<double>(), 0.0) << row;
+    EXPECT_GT(row["score_chosen"].get<double>(), row["score_rejected"].get<double>()) << row;
+    EXPECT_EQ(row["provenance"]["scorer"], "logprob:1");
+  }
+  fs::path demo_model;
+  for (const auto& entry : fs::directory_iterator(dir() / "cache"))
+    if (entry.path().filename().string().rfind("demo-model-", 0) == 0) demo_model = entry.path();
+  ASSERT_FALSE(demo_model.empty());
+  const auto none = dir() / "implicit.jsonl";
+  r = run("--threads 2 pairs --quiet --k 3 --scorer implicit --reference " + demo_model.string() +
+          " --max-new-tokens 8 --prompts " + prompts_file().string() + " --out " + none.string() + cache());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("all scores tied 6"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(none));
+}
