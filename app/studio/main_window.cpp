@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDateTime>
 #include <QDebug>
 #include <QDockWidget>
 #include <QDoubleSpinBox>
@@ -35,6 +36,7 @@
 #include "app/studio/runs_browser.h"
 #include "app/studio/settings_panel.h"
 #include "app/studio/status_bar.h"
+#include "app/studio/sweep_controller.h"
 #include "app/studio/training_plots.h"
 #include "core/eval/beta_explorer.h"
 #include "core/runtime/error.h"
@@ -47,6 +49,7 @@
 #include "widgets/playground_panel.h"
 #include "widgets/progress_strip.h"
 #include "widgets/runs_panel.h"
+#include "widgets/sweep_view.h"
 
 namespace dpo::studio {
 
@@ -175,10 +178,38 @@ void MainWindow::buildCentre() {
   tabs_->setTabToolTip(tabs_->count() - 1,
                        tr("Slide β over the latest eval pairs: how hard each would still pull, how many are "
                           "saturated"));
+  // Sweep tab (issue 14): β × loss runs by `dpo sweep`, a heatmap and small multiples; a click opens a run.
+  sweep_view_ = new widgets::SweepView(tabs_);
+  sweep_view_->setObjectName("sweepView");
+  sweep_ = new SweepController(sweep_view_, this);
+  tabs_->addTab(sweep_view_, tr("Sweep"));
+  tabs_->setTabToolTip(tabs_->count() - 1,
+                       tr("Short runs over β × loss from the same start: which β to use, and why"));
+  connect(sweep_view_, &widgets::SweepView::startRequested, this, &MainWindow::startSweep);
+  connect(sweep_view_, &widgets::SweepView::openRequested, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a sweep folder"), runs_->runsRoot());
+    if (!dir.isEmpty()) sweep_->open(dir);
+  });
+  connect(sweep_view_, &widgets::SweepView::runRequested, this, [this](const QString& dir) {
+    if (openRun(dir)) tabs_->setCurrentIndex(0);
+  });
   // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
   playground_ = new widgets::PlaygroundPanel(tabs_);
   playground_->setObjectName("playground");
   tabs_->addTab(playground_, tr("Playground"));
+}
+
+void MainWindow::startSweep() {
+  const auto c = runConfig().run;
+  QStringList args;
+  if (!c.model_dir.empty()) args << "--model" << QString::fromStdString(c.model_dir);
+  if (!c.data_path.empty()) args << "--data" << QString::fromStdString(c.data_path);
+  args << "--lr" << QString::number(c.trainer.learning_rate, 'g', 10) << "--batch"
+       << QString::number(c.trainer.batch_size) << "--seed" << QString::number(c.trainer.seed)
+       << "--eval-fraction" << QString::number(c.eval_fraction, 'g', 10) << "--device"
+       << QString::fromStdString(c.device) << "--quiet";
+  const QString root = runs_->runsRoot().isEmpty() ? defaultRunsRoot() : runs_->runsRoot();
+  sweep_->start(args, root + "/sweep-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
 }
 
 void MainWindow::updateBetaExplorer(const PreferenceEval& e) {

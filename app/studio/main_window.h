@@ -15,6 +15,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class PairInspector;
 class PlaygroundPanel;
+class SweepView;
 }  // namespace dpo::widgets
 
 namespace dpo::studio {
@@ -25,6 +26,7 @@ class RunFacts;
 class RunsBrowser;
 class SettingsPanel;
 class StatusLine;
+class SweepController;
 class TrainingPlots;
 
 // The studio's window: lays out its components and connects them. Settings and run controls on
@@ -48,6 +50,8 @@ class MainWindow : public QMainWindow {
   DiagnosticsFeed* diagnostics() const { return diagnostics_; }
   widgets::DiagnosticsPanel* diagnosticsPanel() const { return diagnostics_panel_; }
   widgets::PairInspector* pairInspector() const { return inspector_; }
+  widgets::SweepView* sweepView() const { return sweep_view_; }
+  SweepController* sweep() const { return sweep_; }
   widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }
   widgets::PlaygroundPanel* playground() const { return playground_; }
   QTabWidget* tabs() const { return tabs_; }
@@ -97,6 +101,7 @@ class MainWindow : public QMainWindow {
   QWidget* buildLeftColumn();
   void buildCentre();
   void updateBetaExplorer(const PreferenceEval& e);
+  void startSweep();
   void buildDocks();
   void buildMenus();
   void connectRun();
@@ -123,6 +128,8 @@ class MainWindow : public QMainWindow {
   widgets::DatasetPanel* dataset_panel_ = nullptr;
   widgets::PlaygroundPanel* playground_ = nullptr;
   widgets::BetaExplorerView* beta_explorer_ = nullptr;
+  widgets::SweepView* sweep_view_ = nullptr;
+  SweepController* sweep_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QListWidget* event_log_ = nullptr;
 
