@@ -174,7 +174,7 @@ void SweepView::fillHeatmap() {
     QString text = it == c.outcomes.end() ? tr("not measured") : format_value(measure, it->second);
     if (it != c.outcomes.end()) {
       // Green for the better end of this measure, white for the worse.
-      const double t = hi > lo ? (it->second - lo) / (hi - lo) : 1.0;
+      const double t = hi > lo ? (it->second - lo) / (hi - lo) : 0.5;  // all equal: no run stands out
       const double good = up ? t : 1.0 - t;
       item->setBackground(QColor::fromRgbF(1.0 - 0.55 * good, 1.0 - 0.2 * good, 1.0 - 0.55 * good));
       item->setForeground(Qt::black);
@@ -189,22 +189,41 @@ void SweepView::fillHeatmap() {
     item->setToolTip(tr("%1 — click to open the run").arg(c.run_dir));
     heatmap_->setItem(row, column, item);
   }
+  // As tall as its rows: the small plots below get the rest of the tab.
+  int height = heatmap_->horizontalHeader()->height() + 2 * heatmap_->frameWidth() + 4;
+  for (int r = 0; r < heatmap_->rowCount(); ++r) height += heatmap_->rowHeight(r);
+  heatmap_->setMaximumHeight(std::max(height, 60));
 }
 
 void SweepView::fillSmallPlots() {
   for (auto* p : small_plots_) p->deleteLater();
   small_plots_.clear();
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo, last_step = 1;
-  for (const auto& c : data_.cells)
-    for (const auto& p : c.loss_curve)
-      lo = std::min(lo, p.y()), hi = std::max(hi, p.y()), last_step = std::max(last_step, p.x());
-  if (!(hi > lo)) lo -= 0.5, hi += 0.5;
-  const int columns = 4;
-  for (size_t i = 0; i < data_.cells.size(); ++i) {
-    const auto& c = data_.cells[i];
+  // The grid mirrors the heatmap: a row per loss, a column per β. Every plot shares the x axis; the
+  // y axis is shared within a loss (losses live on different scales: IPO's starts at 1/(4β²)).
+  QStringList losses;
+  std::vector<double> betas;
+  std::map<QString, std::pair<double, double>> range;
+  double last_step = 1;
+  for (const auto& c : data_.cells) {
+    if (!losses.contains(c.loss)) losses << c.loss;
+    if (std::find(betas.begin(), betas.end(), c.beta) == betas.end()) betas.push_back(c.beta);
+    auto& r = range
+                  .try_emplace(c.loss, std::numeric_limits<double>::infinity(),
+                               -std::numeric_limits<double>::infinity())
+                  .first->second;
+    for (const auto& p : c.loss_curve) {
+      r.first = std::min(r.first, p.y());
+      r.second = std::max(r.second, p.y());
+      last_step = std::max(last_step, p.x());
+    }
+  }
+  std::sort(betas.begin(), betas.end());
+  for (const auto& c : data_.cells) {
+    auto [lo, hi] = range[c.loss];
+    if (!(hi > lo)) lo -= 0.5, hi += 0.5;
     auto* plot = new QCustomPlot(grid_host_);
     plot->setObjectName(QString("sweepPlot:%1").arg(c.name));
-    plot->setMinimumSize(180, 130);
+    plot->setMinimumSize(150, 120);
     plot->plotLayout()->insertRow(0);
     plot->plotLayout()->addElement(
         0, 0,
@@ -215,7 +234,12 @@ void SweepView::fillSmallPlots() {
     QVector<double> x, y;
     for (const auto& p : c.loss_curve) x << p.x(), y << p.y();
     graph->setData(x, y, true);
-    plot->xAxis->setRange(0, last_step);  // the same axes for every run
+    plot->xAxis->setRange(0, last_step);
+    if (lo > 0 && hi / lo > 50) {
+      // A loss whose scale moves with β (IPO's starts at 1/(4β²)): one log axis keeps every curve visible.
+      plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+      plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    }
     plot->yAxis->setRange(lo, hi);
     plot->xAxis->setLabel(tr("step"));
     plot->yAxis->setLabel(tr("loss"));
@@ -224,7 +248,9 @@ void SweepView::fillSmallPlots() {
     const QString dir = c.run_dir;
     connect(plot, &QCustomPlot::mousePress, this, [this, dir](QMouseEvent*) { Q_EMIT runRequested(dir); });
     plot->setToolTip(tr("%1 — click to open the run").arg(dir));
-    grid_->addWidget(plot, static_cast<int>(i) / columns, static_cast<int>(i) % columns);
+    const int row = static_cast<int>(losses.indexOf(c.loss));
+    const int column = static_cast<int>(std::find(betas.begin(), betas.end(), c.beta) - betas.begin());
+    grid_->addWidget(plot, row, column);
     small_plots_ << plot;
   }
 }

@@ -18,11 +18,14 @@
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
 #include "app/studio/run_panel.h"
+#include "app/studio/sweep_controller.h"
 #include "app/studio/training_plots.h"
 #include "core/runtime/runtime.h"
+#include "widgets/beta_explorer_view.h"
 #include "widgets/dataset_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
+#include "widgets/sweep_view.h"
 
 namespace {
 
@@ -77,10 +80,13 @@ int main(int argc, char** argv) {
       "screenshot", "Run a few demo steps, save the main window to <file> and exit.", "file");
   const QCommandLineOption after_opt(
       "after-steps", "With --screenshot: pause after <n> steps, evaluate, and shoot the paused window.", "n");
-  const QCommandLineOption panel_opt("panel",
-                                     "With --screenshot: what to show, main (the plots, default), inspector "
-                                     "(the pair inspector) or dataset (the data preview).",
-                                     "name");
+  const QCommandLineOption panel_opt(
+      "panel",
+      "What to show: main (the plots, default), inspector (the pair inspector), "
+      "dataset (the data preview), beta (the β explorer) or sweep.",
+      "name");
+  const QCommandLineOption sweep_opt("sweep", "Open this sweep folder (made by dpo sweep) in the Sweep tab.",
+                                     "dir");
   const QCommandLineOption eval_opt("eval-every",
                                     "Evaluate the held-out pairs every <n> steps (0: only at the end).", "n");
   const QCommandLineOption steps_opt(
@@ -93,8 +99,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
   const QCommandLineOption dark_opt("dark",
                                     "A dark palette (Fusion style), e.g. for a projector in a dim room.");
-  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, eval_opt, steps_opt, threads_opt,
-                     data_opt, beta_opt, start_opt, dark_opt});
+  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, sweep_opt, eval_opt, steps_opt,
+                     threads_opt, data_opt, beta_opt, start_opt, dark_opt});
   parser.process(app);
   if (parser.isSet(dark_opt)) {
     QApplication::setStyle(QStyleFactory::create("Fusion"));
@@ -158,8 +164,8 @@ int main(int argc, char** argv) {
     if (config.run.trainer.max_steps <= after_steps) return fail("--steps must be larger than --after-steps");
   }
   const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
-  if (panel != "main" && panel != "inspector" && panel != "dataset")
-    return fail("--panel is main, inspector or dataset");
+  if (panel != "main" && panel != "inspector" && panel != "dataset" && panel != "beta" && panel != "sweep")
+    return fail("--panel is main, inspector, dataset, beta or sweep");
   if (parser.isSet(eval_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
@@ -177,7 +183,16 @@ int main(int argc, char** argv) {
   window.facts()->setCompute(
       QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
 
+  if (parser.isSet(sweep_opt)) window.sweep()->open(parser.value(sweep_opt));
+  const auto show_panel = [&] {
+    window.showInspector(panel == "inspector");
+    if (panel == "dataset") window.tabs()->setCurrentWidget(window.datasetPanel());
+    if (panel == "beta") window.tabs()->setCurrentWidget(window.betaExplorer());
+    if (panel == "sweep" || (parser.isSet(sweep_opt) && panel == "main"))
+      window.tabs()->setCurrentWidget(window.sweepView());
+  };
   if (!headless) {
+    show_panel();
     window.show();
     if (parser.isSet(start_opt)) QTimer::singleShot(0, &window, &MainWindow::startTraining);
     return app.exec();
@@ -185,8 +200,7 @@ int main(int argc, char** argv) {
 
   window.setInteractiveErrors(false);
   if (!screenshot.isEmpty()) window.resize(1920, 1080);  // the most common desktop
-  window.showInspector(panel == "inspector");
-  if (panel == "dataset") window.tabs()->setCurrentWidget(window.datasetPanel());
+  show_panel();
   window.show();
   QElapsedTimer clock;
 

@@ -51,6 +51,7 @@ class MainWindow : public QMainWindow {
   widgets::DiagnosticsPanel* diagnosticsPanel() const { return diagnostics_panel_; }
   widgets::PairInspector* pairInspector() const { return inspector_; }
   widgets::SweepView* sweepView() const { return sweep_view_; }
+  widgets::BetaExplorerView* betaExplorer() const { return beta_explorer_; }
   SweepController* sweep() const { return sweep_; }
   widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }
   widgets::PlaygroundPanel* playground() const { return playground_; }
