@@ -19,8 +19,6 @@
 #include "core/eval/beta_explorer.h"
 #include "core/eval/preference_eval.h"
 #include "core/io/atomic_file.h"
-#include "core/io/json_file.h"
-#include "core/io/text_file.h"
 #include "core/runtime/error.h"
 #include "core/types/checkpoint_paths.h"
 
@@ -390,38 +388,34 @@ int run_rank(const EvalArgs& a) {
   }
   if (!a.out_dir.empty()) {
     const auto dir = output_folder(a.out_dir);
-    write_file_atomically(dir / "rank.json", nlohmann::json{{"models", table}}.dump(2) + "\n");
+    // Every model's pairs (the pair inspector opens them) and every two models' paired difference.
+    for (size_t k = 0; k < order.size(); ++k) {
+      const auto file = "pairs-" + std::to_string(k + 1) + ".jsonl";
+      std::string lines;
+      for (const auto& p : results[order[k]].eval.pairs) lines += nlohmann::json(p).dump() + "\n";
+      write_file_atomically(dir / file, lines);
+      table[k]["pairs_file"] = file;
+    }
+    auto pairwise = nlohmann::json::array();
+    for (size_t x = 0; x < order.size(); ++x) {
+      auto row = nlohmann::json::array();
+      for (size_t y = 0; y < order.size(); ++y) {
+        if (x == y) {
+          row.push_back(nullptr);
+          continue;
+        }
+        const auto d = paired_bootstrap(correct(results[order[x]]), correct(results[order[y]]), 0.95,
+                                        a.request.resamples, a.request.seed);
+        row.push_back({{"difference", d.difference}, {"p_value", d.p_value}});
+      }
+      pairwise.push_back(row);
+    }
+    write_file_atomically(dir / "rank.json",
+                          nlohmann::json{{"models", table}, {"pairwise", pairwise}}.dump(2) + "\n");
     write_file_atomically(dir / "rank.csv", csv);
     std::cout << "wrote " << (dir / "rank.json").string() << " and " << (dir / "rank.csv").string() << "\n";
   }
   return 0;
-}
-
-// PairRecords from `dpo eval --out`'s pairs.jsonl (or a run's, one step of it).
-std::vector<PairRecord> read_pair_records(const fs::path& file, std::optional<int64_t> step) {
-  const auto text = read_text(file);
-  std::vector<PairRecord> pairs;
-  size_t line_no = 0, start = 0;
-  while (start < text.size()) {
-    const size_t end = std::min(text.find('\n', start), text.size());
-    ++line_no;
-    const std::string_view line(text.data() + start, end - start);
-    start = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const std::string label = file.string() + ":" + std::to_string(line_no);
-    const auto j = parse_json_text(line, label);
-    PairRecord r;
-    try {
-      r = j.get<PairRecord>();
-    } catch (const nlohmann::json::exception& e) {
-      throw ConfigError(label + ": not a pair record (" + e.what() + ")");
-    }
-    if (!step || r.step == *step) pairs.push_back(r);
-  }
-  if (pairs.empty())
-    throw ConfigError(file.string() + ": no pair records" +
-                      (step ? " at step " + std::to_string(*step) : ""));
-  return pairs;
 }
 
 // The pairs of a run's evaluation at `step` (default: its last one).
@@ -452,7 +446,7 @@ int run_beta(const EvalArgs& a) {
       int(!a.pairs_file.empty()) + int(!a.run_dir.empty()) + int(!a.request.model_dir.empty());
   if (sources > 1) throw ConfigError("dpo beta: pass one of --pairs, --run or --model");
   if (!a.pairs_file.empty()) {
-    pairs = read_pair_records(a.pairs_file, a.step);
+    pairs = app::read_pair_records(a.pairs_file, a.step);
     label = a.pairs_file;
   } else if (!a.run_dir.empty()) {
     pairs = run_pairs(a.run_dir, a.step, label);

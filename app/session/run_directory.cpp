@@ -342,6 +342,19 @@ void RunDirectory::save_final(RunSetup& setup, const RunOptions& options) {
   save_policy(setup, options, (dir_ / "final").string(), (dir_ / "adapter").string());
 }
 
+std::vector<PairRecord> read_pair_records(const fs::path& file, std::optional<int64_t> step) {
+  std::vector<PairRecord> pairs;
+  if (!fs::is_regular_file(file)) throw ConfigError(file.string() + ": no such file");
+  for_each_record(file, [&](const nlohmann::json& j, size_t) {
+    auto r = j.get<PairRecord>();
+    if (!step || r.step == *step) pairs.push_back(r);
+  });
+  if (pairs.empty())
+    throw ConfigError(file.string() + ": no pair records" +
+                      (step ? " at step " + std::to_string(*step) : ""));
+  return pairs;
+}
+
 LoadedRun load_run(const fs::path& dir) {
   LoadedRun run;
   run.dir = dir;

@@ -51,6 +51,11 @@ struct LoadedRun {
 // killed, is skipped).
 LoadedRun load_run(const std::filesystem::path& dir);
 
+// PairRecords of a pairs.jsonl (a run's, or `dpo eval` / `dpo rank`'s): every line, or those of one
+// step. Errors as load_run's ("FILE:LINE: what"); no record at all is a ConfigError too.
+std::vector<PairRecord> read_pair_records(const std::filesystem::path& file,
+                                          std::optional<int64_t> step = std::nullopt);
+
 // The list view of a run without reading every record: config.json, the last metrics line,
 // checkpoints.
 struct RunBrief {

@@ -17,6 +17,7 @@
 
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
+#include "app/studio/rank_controller.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/sweep_controller.h"
 #include "app/studio/training_plots.h"
@@ -25,6 +26,7 @@
 #include "widgets/dataset_panel.h"
 #include "widgets/metric_plot.h"
 #include "widgets/pair_inspector.h"
+#include "widgets/rank_view.h"
 #include "widgets/sweep_view.h"
 
 namespace {
@@ -83,10 +85,11 @@ int main(int argc, char** argv) {
   const QCommandLineOption panel_opt(
       "panel",
       "What to show: main (the plots, default), inspector (the pair inspector), "
-      "dataset (the data preview), beta (the β explorer) or sweep.",
+      "dataset (the data preview), beta (the β explorer), sweep or rank.",
       "name");
   const QCommandLineOption sweep_opt("sweep", "Open this sweep folder (made by dpo sweep) in the Sweep tab.",
                                      "dir");
+  const QCommandLineOption rank_opt("rank", "Open this ranking (dpo rank --out) in the Rank tab.", "dir");
   const QCommandLineOption eval_opt("eval-every",
                                     "Evaluate the held-out pairs every <n> steps (0: only at the end).", "n");
   const QCommandLineOption steps_opt(
@@ -99,8 +102,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
   const QCommandLineOption dark_opt("dark",
                                     "A dark palette (Fusion style), e.g. for a projector in a dim room.");
-  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, sweep_opt, eval_opt, steps_opt,
-                     threads_opt, data_opt, beta_opt, start_opt, dark_opt});
+  parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, sweep_opt, rank_opt, eval_opt,
+                     steps_opt, threads_opt, data_opt, beta_opt, start_opt, dark_opt});
   parser.process(app);
   if (parser.isSet(dark_opt)) {
     QApplication::setStyle(QStyleFactory::create("Fusion"));
@@ -164,8 +167,9 @@ int main(int argc, char** argv) {
     if (config.run.trainer.max_steps <= after_steps) return fail("--steps must be larger than --after-steps");
   }
   const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
-  if (panel != "main" && panel != "inspector" && panel != "dataset" && panel != "beta" && panel != "sweep")
-    return fail("--panel is main, inspector, dataset, beta or sweep");
+  if (panel != "main" && panel != "inspector" && panel != "dataset" && panel != "beta" && panel != "sweep" &&
+      panel != "rank")
+    return fail("--panel is main, inspector, dataset, beta, sweep or rank");
   if (parser.isSet(eval_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
@@ -184,12 +188,15 @@ int main(int argc, char** argv) {
       QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
 
   if (parser.isSet(sweep_opt)) window.sweep()->open(parser.value(sweep_opt));
+  if (parser.isSet(rank_opt)) window.rankView()->setData(dpo::studio::loadRank(parser.value(rank_opt)));
   const auto show_panel = [&] {
     window.showInspector(panel == "inspector");
     if (panel == "dataset") window.tabs()->setCurrentWidget(window.datasetPanel());
     if (panel == "beta") window.tabs()->setCurrentWidget(window.betaExplorer());
     if (panel == "sweep" || (parser.isSet(sweep_opt) && panel == "main"))
       window.tabs()->setCurrentWidget(window.sweepView());
+    if (panel == "rank" || (parser.isSet(rank_opt) && panel == "main"))
+      window.tabs()->setCurrentWidget(window.rankView());
   };
   if (!headless) {
     show_panel();

@@ -27,10 +27,12 @@
 #include <cmath>
 #include <utility>
 
+#include "app/session/run_records.h"
 #include "app/studio/dataset_preview.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/lesson_controller.h"
 #include "app/studio/qt_text.h"
+#include "app/studio/rank_controller.h"
 #include "app/studio/run_catalog.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
@@ -48,6 +50,7 @@
 #include "widgets/pair_inspector.h"
 #include "widgets/playground_panel.h"
 #include "widgets/progress_strip.h"
+#include "widgets/rank_view.h"
 #include "widgets/runs_panel.h"
 #include "widgets/sweep_view.h"
 
@@ -193,6 +196,17 @@ void MainWindow::buildCentre() {
   connect(sweep_view_, &widgets::SweepView::runRequested, this, [this](const QString& dir) {
     if (openRun(dir)) tabs_->setCurrentIndex(0);
   });
+  // Rank tab (issue 14): models or a run's checkpoints on the same pairs; a click shows a model's misses.
+  rank_view_ = new widgets::RankView(tabs_);
+  rank_view_->setObjectName("rankView");
+  rank_ = new RankController(rank_view_, this);
+  tabs_->addTab(rank_view_, tr("Rank"));
+  tabs_->setTabToolTip(
+      tabs_->count() - 1,
+      tr("Models or a run's checkpoints scored on the same pairs, with confidence intervals"));
+  connect(rank_view_, &widgets::RankView::rankRequested, this, [this] { startRank(false); });
+  connect(rank_view_, &widgets::RankView::rankRunRequested, this, [this] { startRank(true); });
+  connect(rank_view_, &widgets::RankView::pairsRequested, this, &MainWindow::showRankedPairs);
   // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
   playground_ = new widgets::PlaygroundPanel(tabs_);
   playground_->setObjectName("playground");
@@ -210,6 +224,44 @@ void MainWindow::startSweep() {
        << QString::fromStdString(c.device) << "--quiet";
   const QString root = runs_->runsRoot().isEmpty() ? defaultRunsRoot() : runs_->runsRoot();
   sweep_->start(args, root + "/sweep-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+}
+
+void MainWindow::startRank(bool viewed_run) {
+  const auto c = runConfig().run;
+  QStringList args;
+  if (!c.data_path.empty()) args << "--data" << QString::fromStdString(c.data_path);
+  if (!c.reference_dir.empty()) args << "--reference" << QString::fromStdString(c.reference_dir);
+  args << "--device" << QString::fromStdString(c.device);
+  const QString root = runs_->runsRoot().isEmpty() ? defaultRunsRoot() : runs_->runsRoot();
+  const QString out = root + "/rank-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
+  if (viewed_run) {
+    const QString run = runs_->viewedRun().isEmpty() ? current_run_dir_ : runs_->viewedRun();
+    if (run.isEmpty()) return rank_view_->setStatus(tr("Open a run first (Runs list or File ▸ Open run)."));
+    return rank_->start({}, run, args, out);
+  }
+  const auto models = rank_view_->modelFolders();
+  if (models.size() < 2) return rank_view_->setStatus(tr("Give at least two model folders to rank."));
+  rank_->start(models, {}, args, out);
+}
+
+void MainWindow::showRankedPairs(const QString& file, const QString& model) {
+  if (run_->isTraining()) return showError(tr("Stop the current run before inspecting a ranking."), 8000);
+  PreferenceEval e;
+  try {
+    e.pairs = app::read_pair_records(file.toStdString());
+  } catch (const Error& error) {
+    return showError(qstr(error.what()));
+  }
+  size_t wrong = 0;
+  for (const auto& p : e.pairs) wrong += p.misranked;
+  e.accuracy = e.pairs.empty() ? 0 : 1.0 - static_cast<double>(wrong) / static_cast<double>(e.pairs.size());
+  inspector_->clear();
+  inspector_->addEval(e);
+  inspector_->setTokensAvailable(false);
+  inspector_->setFilter(widgets::PairFilter::MisrankedNow);
+  tabs_->setCurrentWidget(inspector_);
+  status_->setStateText(
+      tr("Pair inspector: %1's %2 mis-ranked of %3 pairs").arg(model).arg(wrong).arg(e.pairs.size()));
 }
 
 void MainWindow::updateBetaExplorer(const PreferenceEval& e) {

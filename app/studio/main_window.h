@@ -15,6 +15,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class PairInspector;
 class PlaygroundPanel;
+class RankView;
 class SweepView;
 }  // namespace dpo::widgets
 
@@ -27,6 +28,7 @@ class RunsBrowser;
 class SettingsPanel;
 class StatusLine;
 class SweepController;
+class RankController;
 class TrainingPlots;
 
 // The studio's window: lays out its components and connects them. Settings and run controls on
@@ -53,6 +55,8 @@ class MainWindow : public QMainWindow {
   widgets::SweepView* sweepView() const { return sweep_view_; }
   widgets::BetaExplorerView* betaExplorer() const { return beta_explorer_; }
   SweepController* sweep() const { return sweep_; }
+  widgets::RankView* rankView() const { return rank_view_; }
+  RankController* rank() const { return rank_; }
   widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }
   widgets::PlaygroundPanel* playground() const { return playground_; }
   QTabWidget* tabs() const { return tabs_; }
@@ -103,6 +107,8 @@ class MainWindow : public QMainWindow {
   void buildCentre();
   void updateBetaExplorer(const PreferenceEval& e);
   void startSweep();
+  void startRank(bool viewed_run);
+  void showRankedPairs(const QString& file, const QString& model);
   void buildDocks();
   void buildMenus();
   void connectRun();
@@ -131,6 +137,8 @@ class MainWindow : public QMainWindow {
   widgets::BetaExplorerView* beta_explorer_ = nullptr;
   widgets::SweepView* sweep_view_ = nullptr;
   SweepController* sweep_ = nullptr;
+  widgets::RankView* rank_view_ = nullptr;
+  RankController* rank_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QListWidget* event_log_ = nullptr;
 

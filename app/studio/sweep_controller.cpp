@@ -1,9 +1,7 @@
 #include "app/studio/sweep_controller.h"
 
-#include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
-#include <QProcess>
 #include <QTimer>
 
 #include <filesystem>
@@ -72,33 +70,27 @@ widgets::SweepViewData loadSweep(const QString& dir_in) {
 }
 
 SweepController::SweepController(widgets::SweepView* view, QObject* parent)
-    : QObject(parent), view_(view), cli_(QCoreApplication::applicationDirPath() + "/dpo") {
+    : QObject(parent), view_(view), job_(new CliJob(this)) {
   poll_ = new QTimer(this);
   poll_->setInterval(2000);
   connect(poll_, &QTimer::timeout, this, [this] {
     if (!dir_.isEmpty() && QFileInfo::exists(dir_ + "/sweep.json")) view_->setData(loadSweep(dir_));
-    if (!last_line_.isEmpty()) view_->setStatus(tr("Sweeping: %1").arg(last_line_));
+    if (!job_->lastLine().isEmpty()) view_->setStatus(tr("Sweeping: %1").arg(job_->lastLine()));
   });
-  connect(view_, &widgets::SweepView::stopRequested, this, &SweepController::stop);
+  connect(view_, &widgets::SweepView::stopRequested, job_, &CliJob::stop);
+  connect(job_, &CliJob::finished, this, [this](bool ok) {
+    poll_->stop();
+    view_->setRunning(false);
+    view_->setData(loadSweep(dir_));
+    if (!ok) view_->setStatus(tr("The sweep stopped: %1").arg(job_->lastLine()));
+    Q_EMIT finished(ok);
+  });
 }
 
-SweepController::~SweepController() {
-  if (process_ && process_->state() != QProcess::NotRunning) {
-    process_->kill();
-    process_->waitForFinished(5000);
-  }
-}
-
-bool SweepController::isRunning() const { return process_ && process_->state() != QProcess::NotRunning; }
+bool SweepController::isRunning() const { return job_->isRunning(); }
 
 void SweepController::start(const QStringList& base_arguments, const QString& out_dir) {
   if (isRunning()) return;
-  if (!QFileInfo(cli_).isExecutable()) {
-    view_->setStatus(
-        tr("Cannot run a sweep: %1 is missing (the dpo command line is installed beside the studio)")
-            .arg(cli_));
-    return;
-  }
   dir_ = QFileInfo(out_dir).absoluteFilePath();
   QStringList arguments = {"sweep",
                            "--beta",
@@ -110,36 +102,16 @@ void SweepController::start(const QStringList& base_arguments, const QString& ou
                            "--out",
                            dir_};
   arguments << base_arguments;
-  last_line_.clear();
-  delete process_;
-  process_ = new QProcess(this);
-  process_->setProcessChannelMode(QProcess::MergedChannels);
-  connect(process_, &QProcess::readyRead, this, [this] {
-    while (process_->canReadLine()) {
-      const auto line = QString::fromUtf8(process_->readLine()).trimmed();
-      if (!line.isEmpty()) last_line_ = line;
-    }
-  });
-  connect(process_, &QProcess::finished, this, [this](int code, QProcess::ExitStatus status) {
-    poll_->stop();
-    const auto rest = QString::fromUtf8(process_->readAll()).trimmed();
-    if (!rest.isEmpty()) last_line_ = rest.section('\n', -1);
-    view_->setRunning(false);
-    const bool ok = status == QProcess::NormalExit && code == 0;
-    auto data = loadSweep(dir_);
-    view_->setData(data);
-    if (!ok) view_->setStatus(tr("The sweep stopped: %1").arg(last_line_));
-    Q_EMIT finished(ok);
-  });
+  if (!job_->start(arguments)) {
+    view_->setStatus(tr("Cannot run a sweep: %1").arg(job_->error()));
+    return;
+  }
   view_->setRunning(true);
   view_->setStatus(tr("Starting the sweep in %1").arg(dir_));
-  process_->start(cli_, arguments);
   poll_->start();
 }
 
-void SweepController::stop() {
-  if (isRunning()) process_->terminate();
-}
+void SweepController::stop() { job_->stop(); }
 
 void SweepController::open(const QString& dir) {
   dir_ = QFileInfo(dir).absoluteFilePath();

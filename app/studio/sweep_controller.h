@@ -3,9 +3,9 @@
 #include <QString>
 #include <QStringList>
 
+#include "app/studio/cli_job.h"
 #include "widgets/sweep_view.h"
 
-class QProcess;
 class QTimer;
 
 namespace dpo::studio {
@@ -22,26 +22,22 @@ class SweepController : public QObject {
 
  public:
   SweepController(widgets::SweepView* view, QObject* parent = nullptr);
-  ~SweepController() override;
 
   // `dpo sweep` arguments for the form's βs, losses and steps on top of `base` (model, data, …).
   void start(const QStringList& base_arguments, const QString& out_dir);
   void stop();
   void open(const QString& dir);
   bool isRunning() const;
-  void setCliPath(const QString& path) { cli_ = path; }
-  QString cliPath() const { return cli_; }
+  CliJob* job() const { return job_; }
 
  Q_SIGNALS:
   void finished(bool ok);
 
  private:
   widgets::SweepView* view_;
-  QProcess* process_ = nullptr;
+  CliJob* job_ = nullptr;
   QTimer* poll_ = nullptr;
-  QString cli_;
   QString dir_;
-  QString last_line_;
 };
 
 }  // namespace dpo::studio

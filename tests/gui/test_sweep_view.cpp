@@ -30,7 +30,7 @@ class SweepViewTest : public QObject {
     w.setInteractiveErrors(false);
     auto* view = w.sweepView();
     QVERIFY(view);
-    w.sweep()->setCliPath(QStringLiteral(DPO_CLI));
+    w.sweep()->job()->setCliPath(QStringLiteral(DPO_CLI));
     view->findChild<QLineEdit*>("sweepBetas")->setText("0.05, 0.5");
     view->findChild<QLineEdit*>("sweepLosses")->setText("sigmoid");
     view->findChild<QSpinBox*>()->setValue(4);
