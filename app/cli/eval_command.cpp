@@ -1,5 +1,7 @@
 #include "app/cli/eval_command.h"
 
+#include "app/cli/cli_output.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -114,20 +116,6 @@ std::string fixed(double x, int digits = 3, bool sign = false) {
   return b;
 }
 
-app::PrepareProgress progress_printer(bool quiet) {
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [quiet, last](const std::string& stage, size_t done, size_t total) {
-    if (quiet || total == 0) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (done == total || now - *last > std::chrono::seconds(5)) {
-      *last = now;
-      std::printf("%s: %zu/%zu\n", stage.c_str(), done, total);
-      std::fflush(stdout);
-    }
-    return true;
-  };
-}
-
 app::EvalRequest request_for(const EvalArgs& a, const std::string& model) {
   auto r = a.request;
   r.model_dir = model;
@@ -182,7 +170,7 @@ fs::path output_folder(const std::string& dir) {
 }
 
 int run_eval(const EvalArgs& a) {
-  const auto m = app::evaluate_model(request_for(a, a.request.model_dir), progress_printer(a.quiet));
+  const auto m = app::evaluate_model(request_for(a, a.request.model_dir), progress_lines(a.quiet));
   print_report(m);
   if (!a.out_dir.empty()) {
     const auto dir = output_folder(a.out_dir);
@@ -229,7 +217,7 @@ int run_head_to_head(const EvalArgs& a, const std::vector<std::string>& models) 
   request.resamples = std::min(a.request.resamples, 2000);
   request.seed = a.request.seed;
   request.device = a.request.device;
-  const auto result = app::head_to_head(request, progress_printer(a.quiet));
+  const auto result = app::head_to_head(request, progress_lines(a.quiet));
   std::vector<size_t> order(models.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   const auto key = [&](size_t i) {
@@ -311,7 +299,7 @@ int run_rank(const EvalArgs& a) {
     if (request.reference.empty() && !results.empty()) request.reference = results.front().reference_label;
     if (request.reference == "the demo model (the run's start)") request.reference.clear();
     if (!a.quiet) std::cout << "evaluating " << model << "\n";
-    results.push_back(app::evaluate_model(request, progress_printer(a.quiet)));
+    results.push_back(app::evaluate_model(request, progress_lines(a.quiet)));
     if (results.back().eval.pairs.size() != results.front().eval.pairs.size())
       throw ConfigError(model + ": scored " + std::to_string(results.back().eval.pairs.size()) + " pairs, " +
                         models.front() + " " + std::to_string(results.front().eval.pairs.size()));
@@ -453,7 +441,7 @@ int run_beta(const EvalArgs& a) {
   } else {
     auto request = request_for(a, a.request.model_dir);
     request.sample = false;
-    const auto m = app::evaluate_model(request, progress_printer(a.quiet || a.json));
+    const auto m = app::evaluate_model(request, progress_lines(a.quiet || a.json));
     if (m.scoring != PairScoring::Implicit)
       throw ConfigError("dpo beta: needs log-ratios against a reference (--reference DIR)");
     pairs = m.eval.pairs;

@@ -1,11 +1,10 @@
 #include "app/cli/loop_command.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <memory>
 
+#include "app/cli/cli_output.h"
 #include "app/cli/commands.h"
 #include "app/session/loop.h"
 #include "core/runtime/error.h"
@@ -40,13 +39,6 @@ LoopArgs& args() {
 CLI::App*& command() {
   static CLI::App* c = nullptr;
   return c;
-}
-
-std::string number(double v, const char* format) {
-  if (!std::isfinite(v)) return "-";
-  char b[32];
-  std::snprintf(b, sizeof b, format, v);
-  return b;
 }
 
 }  // namespace
@@ -113,32 +105,17 @@ int run_loop_command() {
   request.build.seed = a.sample_seed;
   request.dir = a.train.out_dir;
   request.overwrite = a.train.overwrite;
-  const bool quiet = a.train.quiet;
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  auto seen = std::make_shared<std::string>();
-  const auto result = app::run_loop(request, [&](const std::string& stage, size_t done, size_t total) {
-    if (quiet) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (stage != *seen || done == total || now - *last > std::chrono::seconds(5)) {
-      *seen = stage;
-      *last = now;
-      if (total > 0)
-        std::printf("%s %zu/%zu\n", stage.c_str(), done, total);
-      else
-        std::printf("%s\n", stage.c_str());
-      std::fflush(stdout);
-    }
-    return true;
-  });
+  const auto result = app::run_loop(request, progress_lines(a.train.quiet));
   std::printf("%-7s %-14s %-14s %-7s %-9s %-12s %s\n", "round", "sampled score", "greedy score", "pairs",
               "dropped", "held-out", "train loss");
   for (const auto& r : result.rounds)
-    std::printf("%-7d %-14s %-14s %-7zu %-9zu %-12s %s\n", r.round, number(r.mean_score, "%.4f").c_str(),
-                number(r.greedy_score, "%.4f").c_str(), r.pairs, r.dropped_prompts,
-                number(100 * r.heldout_accuracy, "%.1f%%").c_str(), number(r.train_loss, "%.4f").c_str());
+    std::printf("%-7d %-14s %-14s %-7zu %-9zu %-12s %s\n", r.round,
+                number_or_dash(r.mean_score, "%.4f").c_str(), number_or_dash(r.greedy_score, "%.4f").c_str(),
+                r.pairs, r.dropped_prompts, number_or_dash(100 * r.heldout_accuracy, "%.1f%%").c_str(),
+                number_or_dash(r.train_loss, "%.4f").c_str());
   std::printf("%-7s %-14s %-14s (each round's policy is scored before it trains; final: the last policy)\n",
-              "final", number(result.final_mean_score, "%.4f").c_str(),
-              number(result.final_greedy_score, "%.4f").c_str());
+              "final", number_or_dash(result.final_mean_score, "%.4f").c_str(),
+              number_or_dash(result.final_greedy_score, "%.4f").c_str());
   std::cout << "rounds, pairs and loop.json: " << request.dir.string() << "\n";
   return 0;
 }

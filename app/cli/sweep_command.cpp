@@ -1,11 +1,10 @@
 #include "app/cli/sweep_command.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <memory>
 
+#include "app/cli/cli_output.h"
 #include "app/cli/commands.h"
 #include "app/session/sweep.h"
 #include "core/runtime/error.h"
@@ -27,13 +26,6 @@ SweepArgs& args() {
 CLI::App*& command() {
   static CLI::App* c = nullptr;
   return c;
-}
-
-std::string cell(double v, const char* format) {
-  if (!std::isfinite(v)) return "-";
-  char b[32];
-  std::snprintf(b, sizeof b, format, v);
-  return b;
 }
 
 }  // namespace
@@ -67,31 +59,16 @@ int run_sweep_command() {
   for (const auto& term : parse_loss_terms(a.losses, "--loss")) request.losses.push_back(term.type);
   request.dir = a.train.out_dir;
   request.overwrite = a.train.overwrite;
-  const bool quiet = a.train.quiet;
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  auto stage_seen = std::make_shared<std::string>();
-  const auto cells = app::run_sweep(request, [&](const std::string& stage, size_t done, size_t total) {
-    if (quiet) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (stage != *stage_seen || done == total || now - *last > std::chrono::seconds(5)) {
-      *stage_seen = stage;
-      *last = now;
-      if (total > 0)
-        std::printf("%s %zu/%zu\n", stage.c_str(), done, total);
-      else
-        std::printf("%s\n", stage.c_str());
-      std::fflush(stdout);
-    }
-    return true;
-  });
+  const auto cells = app::run_sweep(request, progress_lines(a.train.quiet));
   std::printf("%-22s %-8s %-10s %-9s %-9s %-9s %-8s %-10s %s\n", "run", "beta", "held-out", "margin",
               "KL nats", "length", "reward", "train loss", "");
   for (const auto& c : cells)
-    std::printf("%-22s %-8g %-10s %-9s %-9s %-9s %-8s %-10s %s\n", c.name.c_str(), c.beta,
-                cell(100 * c.heldout_accuracy, "%.1f%%").c_str(), cell(c.heldout_margin, "%+.3f").c_str(),
-                cell(c.sampled_kl, "%.3f").c_str(), cell(c.sampled_length, "%.1f").c_str(),
-                cell(c.true_reward, "%.3f").c_str(), cell(c.train_loss, "%.4f").c_str(),
-                c.reused ? "(reused)" : "");
+    std::printf(
+        "%-22s %-8g %-10s %-9s %-9s %-9s %-8s %-10s %s\n", c.name.c_str(), c.beta,
+        number_or_dash(100 * c.heldout_accuracy, "%.1f%%").c_str(),
+        number_or_dash(c.heldout_margin, "%+.3f").c_str(), number_or_dash(c.sampled_kl, "%.3f").c_str(),
+        number_or_dash(c.sampled_length, "%.1f").c_str(), number_or_dash(c.true_reward, "%.3f").c_str(),
+        number_or_dash(c.train_loss, "%.4f").c_str(), c.reused ? "(reused)" : "");
   const auto choice = app::recommend_cell(cells);
   std::cout << "recommended: " << choice.reason << "\n"
             << "runs and sweep.json: " << request.dir.string() << "\n";

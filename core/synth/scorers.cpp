@@ -1,5 +1,7 @@
 #include "core/synth/scorers.h"
 
+#include "core/io/weighted_list.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <nlohmann/json.hpp>
@@ -195,33 +197,15 @@ class CommandScorer : public Scorer {
 std::vector<ScorerTerm> parse_scorer_spec(std::string_view spec) {
   std::vector<ScorerTerm> terms;
   std::set<std::string> seen;
-  size_t start = 0;
-  while (start <= spec.size()) {
-    const size_t end = std::min(spec.find(',', start), spec.size());
-    const std::string item(spec.substr(start, end - start));
-    const size_t colon = item.find(':');
-    ScorerTerm term{item.substr(0, colon), 1.0};
-    if (term.name.empty())
+  for (const auto& item : split_weighted_list(spec, "scorer weight ")) {
+    if (item.name.empty())
       throw ConfigError("scorer \"" + std::string(spec) + "\": an empty part (expected name[:weight],...)");
-    if (!is_text_scorer(term.name) && !is_model_scorer(term.name))
-      throw ConfigError("unknown scorer '" + term.name + "' in \"" + std::string(spec) +
+    if (!is_text_scorer(item.name) && !is_model_scorer(item.name))
+      throw ConfigError("unknown scorer '" + item.name + "' in \"" + std::string(spec) +
                         "\" (known: " + known_scorers() + ")");
-    if (!seen.insert(term.name).second)
-      throw ConfigError("scorer '" + term.name + "' given twice in \"" + std::string(spec) + "\"");
-    if (colon != std::string::npos) {
-      const std::string number = item.substr(colon + 1);
-      bool ok = false;
-      try {
-        size_t used = 0;
-        term.weight = std::stod(number, &used);
-        ok = used == number.size() && std::isfinite(term.weight);
-      } catch (const std::exception&) {
-        ok = false;
-      }
-      if (!ok) throw ConfigError("scorer weight \"" + number + "\" is not a number (in \"" + item + "\")");
-    }
-    terms.push_back(term);
-    start = end + 1;
+    if (!seen.insert(item.name).second)
+      throw ConfigError("scorer '" + item.name + "' given twice in \"" + std::string(spec) + "\"");
+    terms.push_back({item.name, item.weight});
   }
   return terms;
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/io/weighted_list.h"
 #include "core/runtime/error.h"
 
 namespace dpo {
@@ -222,33 +223,14 @@ Terms make_terms(const LossConfig& c, const PreferenceLogps& l, const Tensor& pc
 
 std::vector<LossTerm> parse_loss_terms(std::string_view spec, std::string_view what) {
   std::vector<LossTerm> terms;
-  size_t start = 0;
-  while (start <= spec.size()) {
-    const size_t end = std::min(spec.find(',', start), spec.size());
-    const std::string item(spec.substr(start, end - start));
-    const size_t colon = item.find(':');
-    const std::string name = item.substr(0, colon);
-    const auto type = parse_loss_type(name);
+  for (const auto& item : split_weighted_list(spec)) {
+    const auto type = parse_loss_type(item.name);
     if (!type) {
       std::string known;
       for (const auto& info : loss_table()) known += (known.empty() ? "" : ", ") + std::string(info.name);
-      throw ConfigError("unknown " + std::string(what) + " '" + name + "' (known: " + known + ")");
+      throw ConfigError("unknown " + std::string(what) + " '" + item.name + "' (known: " + known + ")");
     }
-    LossTerm term{*type, 1.0};
-    if (colon != std::string::npos) {
-      const std::string number = item.substr(colon + 1);
-      bool ok = false;
-      try {
-        size_t used = 0;
-        term.weight = std::stod(number, &used);
-        ok = used == number.size() && std::isfinite(term.weight);
-      } catch (const std::exception&) {
-        ok = false;
-      }
-      if (!ok) throw ConfigError("\"" + number + "\" is not a number (in \"" + item + "\")");
-    }
-    terms.push_back(term);
-    start = end + 1;
+    terms.push_back({*type, item.weight});
   }
   return terms;
 }
