@@ -53,6 +53,7 @@ struct PairsArgs {
   std::string cache_dir;
   std::string out;
   bool overwrite = false;
+  std::string candidates_out;
   bool quiet = false;
 };
 
@@ -223,6 +224,25 @@ int run_pairs(const PairsArgs& a) {
   provenance["sampling"] = {
       {"k", a.k},       {"temperature", a.temperature},       {"top_p", a.top_p}, {"top_k", a.top_k},
       {"seed", a.seed}, {"max_new_tokens", a.max_new_tokens}, {"batch", a.batch}};
+  if (!a.candidates_out.empty()) {
+    // Every sampled answer with its score, and which became chosen or rejected: what a preview shows.
+    std::vector<std::vector<std::string>> role(candidates.size());
+    for (size_t p = 0; p < candidates.size(); ++p) role[p].assign(candidates[p].answers.size(), "");
+    for (const auto& b : built.pairs) {
+      role[b.prompt][b.chosen] = role[b.prompt][b.chosen] == "rejected" ? "both" : "chosen";
+      role[b.prompt][b.rejected] = role[b.prompt][b.rejected] == "chosen" ? "both" : "rejected";
+    }
+    std::string lines;
+    for (size_t p = 0; p < candidates.size(); ++p) {
+      auto answers = nlohmann::json::array();
+      for (size_t i = 0; i < candidates[p].answers.size(); ++i) {
+        const auto& x = candidates[p].answers[i];
+        answers.push_back({{"text", x.text}, {"score", x.score}, {"tokens", x.length}, {"role", role[p][i]}});
+      }
+      lines += nlohmann::json{{"prompt", candidates[p].prompt}, {"answers", answers}}.dump() + "\n";
+    }
+    write_file_atomically(a.candidates_out, lines);
+  }
   print_report(built.report, a.out);
   if (built.pairs.empty())
     throw Error("no pair to write: every prompt was dropped (see above); " + a.out + " was not written");
@@ -294,6 +314,8 @@ void add_pairs_command(CLI::App& cli) {
   cmd->add_option("--cache-dir", a.cache_dir, "where the demo model is unpacked");
   cmd->add_option("--out", a.out, "the JSONL dataset to write")->required();
   cmd->add_flag("--overwrite", a.overwrite, "replace --out when it exists");
+  cmd->add_option("--candidates", a.candidates_out,
+                  "also write every sampled answer with its score and role (chosen/rejected) here, as JSONL");
   cmd->add_flag("--quiet", a.quiet, "no progress lines");
   pairs_cmd() = cmd;
 }

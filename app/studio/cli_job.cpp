@@ -25,6 +25,7 @@ bool CliJob::start(const QStringList& arguments) {
   }
   error_.clear();
   last_line_.clear();
+  output_.clear();
   delete process_;
   process_ = new QProcess(this);
   process_->setProcessChannelMode(QProcess::MergedChannels);
@@ -32,11 +33,12 @@ bool CliJob::start(const QStringList& arguments) {
     while (process_->canReadLine()) {
       const auto line = QString::fromUtf8(process_->readLine()).trimmed();
       if (!line.isEmpty()) last_line_ = line;
+      if (output_.size() < (1 << 20)) output_ += line + '\n';
     }
   });
   connect(process_, &QProcess::finished, this, [this](int code, QProcess::ExitStatus status) {
     const auto rest = QString::fromUtf8(process_->readAll()).trimmed();
-    if (!rest.isEmpty()) last_line_ = rest.section('\n', -1);
+    if (!rest.isEmpty()) last_line_ = rest.section('\n', -1), output_ += rest + '\n';
     Q_EMIT finished(status == QProcess::NormalExit && code == 0);
   });
   process_->start(cli_, arguments);

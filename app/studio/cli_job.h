@@ -20,6 +20,7 @@ class CliJob : public QObject {
   void stop();
   bool isRunning() const;
   QString lastLine() const { return last_line_; }
+  QString output() const { return output_; }  // everything it printed (stdout and stderr)
   QString error() const { return error_; }
   void setCliPath(const QString& path) { cli_ = path; }
   QString cliPath() const { return cli_; }
@@ -31,6 +32,7 @@ class CliJob : public QObject {
   QProcess* process_ = nullptr;
   QString cli_;
   QString last_line_;
+  QString output_;
   QString error_;
 };
 

@@ -39,6 +39,7 @@
 #include "app/studio/settings_panel.h"
 #include "app/studio/status_bar.h"
 #include "app/studio/sweep_controller.h"
+#include "app/studio/synth_controller.h"
 #include "app/studio/training_plots.h"
 #include "core/eval/beta_explorer.h"
 #include "core/runtime/error.h"
@@ -53,6 +54,7 @@
 #include "widgets/rank_view.h"
 #include "widgets/runs_panel.h"
 #include "widgets/sweep_view.h"
+#include "widgets/synth_pairs_dialog.h"
 
 namespace dpo::studio {
 
@@ -207,6 +209,21 @@ void MainWindow::buildCentre() {
   connect(rank_view_, &widgets::RankView::rankRequested, this, [this] { startRank(false); });
   connect(rank_view_, &widgets::RankView::rankRunRequested, this, [this] { startRank(true); });
   connect(rank_view_, &widgets::RankView::pairsRequested, this, &MainWindow::showRankedPairs);
+  // Synthetic pairs (issue 14): the model's own samples, scored and paired by `dpo pairs`.
+  synth_dialog_ = new widgets::SynthPairsDialog(this);
+  synth_dialog_->setObjectName("synthPairsDialog");
+  synth_ = new SynthController(synth_dialog_, this);
+  connect(synth_dialog_, &widgets::SynthPairsDialog::generateRequested, this, [this] {
+    const QString root = runs_->runsRoot().isEmpty() ? defaultRunsRoot() : runs_->runsRoot();
+    synth_->generate(QString::fromStdString(runConfig().run.model_dir), root + "/synthetic");
+  });
+  connect(synth_dialog_, &widgets::SynthPairsDialog::trainRequested, this, [this](const QString& file) {
+    auto c = runConfig();
+    c.run.data_path = file.toStdString();
+    setRunConfig(c);
+    synth_dialog_->hide();
+    status_->setStateText(tr("Dataset: %1 — press Start to train on the synthetic pairs").arg(file));
+  });
   // Playground tab (issue 7): policy and reference answer a prompt while the run is paused.
   playground_ = new widgets::PlaygroundPanel(tabs_);
   playground_->setObjectName("playground");
@@ -344,6 +361,11 @@ void MainWindow::buildMenus() {
   run->addSeparator();
   run->addAction(tr("Save &checkpoint"), QKeySequence::Save, this, &MainWindow::saveCheckpoint);
   run->addAction(tr("Resume the viewed r&un"), this, [this] { resumeRun(); });
+  run->addSeparator();
+  run->addAction(tr("S&ynthetic pairs…"), this, [this] {
+    synth_dialog_->show();
+    synth_dialog_->raise();
+  });
 }
 
 void MainWindow::connectRun() {

@@ -15,6 +15,7 @@ class DatasetPanel;
 class DiagnosticsPanel;
 class PairInspector;
 class PlaygroundPanel;
+class SynthPairsDialog;
 class RankView;
 class SweepView;
 }  // namespace dpo::widgets
@@ -28,6 +29,7 @@ class RunsBrowser;
 class SettingsPanel;
 class StatusLine;
 class SweepController;
+class SynthController;
 class RankController;
 class TrainingPlots;
 
@@ -57,6 +59,8 @@ class MainWindow : public QMainWindow {
   SweepController* sweep() const { return sweep_; }
   widgets::RankView* rankView() const { return rank_view_; }
   RankController* rank() const { return rank_; }
+  widgets::SynthPairsDialog* synthDialog() const { return synth_dialog_; }
+  SynthController* synth() const { return synth_; }
   widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }
   widgets::PlaygroundPanel* playground() const { return playground_; }
   QTabWidget* tabs() const { return tabs_; }
@@ -139,6 +143,8 @@ class MainWindow : public QMainWindow {
   SweepController* sweep_ = nullptr;
   widgets::RankView* rank_view_ = nullptr;
   RankController* rank_ = nullptr;
+  widgets::SynthPairsDialog* synth_dialog_ = nullptr;
+  SynthController* synth_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QListWidget* event_log_ = nullptr;
 
