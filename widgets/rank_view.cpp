@@ -116,13 +116,21 @@ void RankView::setData(const RankViewData& data) {
   if (!data.error.isEmpty()) setStatus(data.error);
   const int n = static_cast<int>(data.models.size());
 
+  const bool h2h = data.head_to_head;
+  const auto value_text = [h2h](double v) { return h2h ? QString("%1").arg(v, 0, 'f', 2) : percent(v); };
+  table_->setHorizontalHeaderLabels({tr("rank"), tr("model"),
+                                     h2h ? tr("strength [95% CI]") : tr("accuracy [95% CI]"),
+                                     h2h ? tr("wins") : tr("margin")});
+  plot_->xAxis->setLabel(
+      h2h ? tr("Bradley–Terry strength, judged by %1 (95% bootstrap interval)").arg(data.judge)
+          : tr("preference accuracy (95% bootstrap interval)"));
   table_->setRowCount(n);
   for (int i = 0; i < n; ++i) {
     const auto& m = data.models[static_cast<size_t>(i)];
     const QString cells[] = {
         QString::number(m.rank), m.model,
-        QString("%1 [%2, %3]").arg(percent(m.accuracy), percent(m.lower), percent(m.upper)),
-        QString("%1").arg(m.margin, 0, 'f', 4)};
+        QString("%1 [%2, %3]").arg(value_text(m.accuracy), value_text(m.lower), value_text(m.upper)),
+        h2h ? percent(m.margin) : QString("%1").arg(m.margin, 0, 'f', 4)};
     for (int c = 0; c < 4; ++c) table_->setItem(i, c, new QTableWidgetItem(cells[c]));
     table_->item(i, 1)->setToolTip(m.model);
   }
@@ -137,7 +145,7 @@ void RankView::setData(const RankViewData& data) {
   bars->setErrorType(QCPErrorBars::etValueError);  // along x, the graph's value axis
   QVector<double> key, value;
   auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
-  double lo = 1, hi = 0;
+  double lo = 1e9, hi = -1e9;
   for (int i = 0; i < n; ++i) {
     const auto& m = data.models[static_cast<size_t>(i)];
     const double y = n - 1 - i;
@@ -157,9 +165,14 @@ void RankView::setData(const RankViewData& data) {
   bars->setData(err_minus, err_plus);
   plot_->yAxis->setTicker(ticker);
   plot_->yAxis->setRange(-0.7, std::max(0.7, n - 0.3));
-  plot_->xAxis->setRange(std::max(0.0, lo - 0.05), std::min(1.0, hi + 0.05));
+  if (n == 0) lo = 0, hi = 1;
+  if (h2h)
+    plot_->xAxis->setRange(lo - 0.2, hi + 0.2);
+  else
+    plot_->xAxis->setRange(std::max(0.0, lo - 0.05), std::min(1.0, hi + 0.05));
   plot_->replot(QCustomPlot::rpQueuedReplot);
 
+  matrix_->setVisible(!h2h);  // a head-to-head ranking's gaps are its intervals; there is no paired matrix
   matrix_->clear();
   matrix_->setRowCount(n);
   matrix_->setColumnCount(n);

@@ -18,7 +18,7 @@ namespace dpo::widgets {
 struct RankViewModel {
   QString model;
   int rank = 0;
-  double accuracy = 0, lower = 0, upper = 0;  // preference accuracy with its 95% bootstrap interval
+  double accuracy = 0, lower = 0, upper = 0;  // preference accuracy (or strength) with its 95% interval
   double margin = 0;
   QString pairs_file;  // absolute path of its pairs (the pair inspector opens them)
 };
@@ -28,6 +28,10 @@ struct RankViewDifference {
 };
 struct RankViewData {
   QString dir;
+  // Head to head (dpo rank --head-to-head): the numbers are Bradley–Terry strengths (logit scale), not
+  // accuracies, and there is no pairwise matrix.
+  bool head_to_head = false;
+  QString judge;
   std::vector<RankViewModel> models;  // best first
   // [row][column], models in the same order; nullopt on the diagonal.
   std::vector<std::vector<std::optional<RankViewDifference>>> pairwise;

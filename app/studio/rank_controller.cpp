@@ -13,14 +13,21 @@ widgets::RankViewData loadRank(const QString& dir_in) {
   out.dir = QFileInfo(dir_in).absoluteFilePath();
   try {
     const auto j = parse_json_file((out.dir + "/rank.json").toStdString());
+    out.head_to_head = j.value("head_to_head", false);
+    out.judge = qstr(j.value("judge", std::string()));
     for (const auto& m : j.at("models")) {
       widgets::RankViewModel r;
       r.model = qstr(m.at("model").get<std::string>());
       r.rank = m.at("rank").get<int>();
-      r.accuracy = m.at("accuracy").at("estimate").get<double>();
-      r.lower = m.at("accuracy").at("lower").get<double>();
-      r.upper = m.at("accuracy").at("upper").get<double>();
-      r.margin = m.at("mean_margin").at("estimate").get<double>();
+      // Head to head: the length-controlled strength when it was fitted, else the plain one.
+      const auto& value = !out.head_to_head                 ? m.at("accuracy")
+                          : m.contains("length_controlled") ? m["length_controlled"].at("strength")
+                                                            : m.at("strength");
+      r.accuracy = value.at("estimate").get<double>();
+      r.lower = value.at("lower").get<double>();
+      r.upper = value.at("upper").get<double>();
+      r.margin = out.head_to_head ? m.at("win_rate").get<double>()
+                                  : m.at("mean_margin").at("estimate").get<double>();
       if (m.contains("pairs_file"))
         r.pairs_file = QDir(out.dir).filePath(qstr(m["pairs_file"].get<std::string>()));
       out.models.push_back(r);
