@@ -1,5 +1,6 @@
 #include "widgets/synth_pairs_dialog.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -64,6 +65,13 @@ SynthPairsDialog::SynthPairsDialog(QWidget* parent) : QDialog(parent) {
   seed_ = new QSpinBox(this);
   seed_->setRange(0, 1 << 30);
   form->addRow(tr("Seed"), seed_);
+  from_last_run_ = new QCheckBox(tr("Sample from the last run's trained model (the next round)"), this);
+  from_last_run_->setObjectName("synthFromLastRun");
+  from_last_run_->setEnabled(false);
+  from_last_run_->setToolTip(
+      tr("Iterative DPO: the model the last run trained answers, is scored and paired, "
+         "and the next run starts from it"));
+  form->addRow(from_last_run_);
   for (auto* w : findChildren<QAbstractSpinBox*>()) w->setFocusPolicy(Qt::StrongFocus);
   layout->addLayout(form);
 
@@ -80,6 +88,7 @@ SynthPairsDialog::SynthPairsDialog(QWidget* parent) : QDialog(parent) {
   status_->setWordWrap(true);
   layout->addWidget(status_);
   report_ = new QLabel(this);
+  report_->setObjectName("synthReport");
   report_->setWordWrap(true);
   report_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   layout->addWidget(report_);
@@ -120,6 +129,15 @@ QStringList SynthPairsDialog::arguments() const {
   if (!prompts_->text().trimmed().isEmpty()) a << "--prompts" << prompts_->text().trimmed();
   if (max_prompts_->value() > 0) a << "--max-prompts" << QString::number(max_prompts_->value());
   return a;
+}
+
+bool SynthPairsDialog::fromLastRun() const {
+  return from_last_run_->isEnabled() && from_last_run_->isChecked();
+}
+
+void SynthPairsDialog::setLastRunAvailable(bool available) {
+  from_last_run_->setEnabled(available);
+  if (!available) from_last_run_->setChecked(false);
 }
 
 void SynthPairsDialog::setRunning(bool running) {

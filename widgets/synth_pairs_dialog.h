@@ -4,6 +4,7 @@
 #include <QStringList>
 #include <QVector>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -37,6 +38,10 @@ class SynthPairsDialog : public QDialog {
 
   // `dpo pairs` arguments for the form (without --model, --out and --candidates).
   QStringList arguments() const;
+  // Iterative DPO by hand: sample from the last run's trained model (its final/) instead of the window's
+  // model, and train the next round from it.
+  bool fromLastRun() const;
+  void setLastRunAvailable(bool available);
   void setRunning(bool running);
   void setStatus(const QString& text);
   // A finished run: the preview, the command's report lines, and the pairs file it wrote.
@@ -50,6 +55,7 @@ class SynthPairsDialog : public QDialog {
   QLineEdit* scorerEdit() const { return scorer_; }
   QPushButton* generateButton() const { return generate_; }
   QPushButton* trainButton() const { return train_; }
+  QCheckBox* fromLastRunBox() const { return from_last_run_; }
 
  Q_SIGNALS:
   void generateRequested();
@@ -65,6 +71,7 @@ class SynthPairsDialog : public QDialog {
   QDoubleSpinBox* temperature_ = nullptr;
   QSpinBox* max_new_tokens_ = nullptr;
   QSpinBox* seed_ = nullptr;
+  QCheckBox* from_last_run_ = nullptr;
   QPushButton* generate_ = nullptr;
   QPushButton* train_ = nullptr;
   QLabel* status_ = nullptr;

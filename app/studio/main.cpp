@@ -28,6 +28,7 @@
 #include "widgets/pair_inspector.h"
 #include "widgets/rank_view.h"
 #include "widgets/sweep_view.h"
+#include "widgets/synth_pairs_dialog.h"
 
 namespace {
 
@@ -85,7 +86,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption panel_opt(
       "panel",
       "What to show: main (the plots, default), inspector (the pair inspector), "
-      "dataset (the data preview), beta (the β explorer), sweep or rank.",
+      "dataset (the data preview), beta (the β explorer), sweep, rank or synth (the Synthetic pairs "
+      "dialog, generating with its defaults).",
       "name");
   const QCommandLineOption sweep_opt("sweep", "Open this sweep folder (made by dpo sweep) in the Sweep tab.",
                                      "dir");
@@ -168,8 +170,8 @@ int main(int argc, char** argv) {
   }
   const QString panel = parser.isSet(panel_opt) ? parser.value(panel_opt) : QStringLiteral("main");
   if (panel != "main" && panel != "inspector" && panel != "dataset" && panel != "beta" && panel != "sweep" &&
-      panel != "rank")
-    return fail("--panel is main, inspector, dataset, beta, sweep or rank");
+      panel != "rank" && panel != "synth")
+    return fail("--panel is main, inspector, dataset, beta, sweep, rank or synth");
   if (parser.isSet(eval_opt)) {
     bool ok = false;
     const qlonglong n = parser.value(eval_opt).toLongLong(&ok);
@@ -197,6 +199,10 @@ int main(int argc, char** argv) {
       window.tabs()->setCurrentWidget(window.sweepView());
     if (panel == "rank" || (parser.isSet(rank_opt) && panel == "main"))
       window.tabs()->setCurrentWidget(window.rankView());
+    if (panel == "synth") {
+      window.openSynthDialog();
+      QTimer::singleShot(0, window.synthDialog(), &dpo::widgets::SynthPairsDialog::generateRequested);
+    }
   };
   if (!headless) {
     show_panel();

@@ -215,11 +215,15 @@ void MainWindow::buildCentre() {
   synth_ = new SynthController(synth_dialog_, this);
   connect(synth_dialog_, &widgets::SynthPairsDialog::generateRequested, this, [this] {
     const QString root = runs_->runsRoot().isEmpty() ? defaultRunsRoot() : runs_->runsRoot();
-    synth_->generate(QString::fromStdString(runConfig().run.model_dir), root + "/synthetic");
+    synth_model_ = synth_dialog_->fromLastRun() ? current_run_dir_ + "/final"
+                                                : QString::fromStdString(runConfig().run.model_dir);
+    synth_->generate(synth_model_, root + "/synthetic");
   });
   connect(synth_dialog_, &widgets::SynthPairsDialog::trainRequested, this, [this](const QString& file) {
     auto c = runConfig();
     c.run.data_path = file.toStdString();
+    // The next round starts from the model that answered; its frozen copy is the reference.
+    if (!synth_model_.isEmpty()) c.run.model_dir = synth_model_.toStdString();
     setRunConfig(c);
     synth_dialog_->hide();
     status_->setStateText(tr("Dataset: %1 — press Start to train on the synthetic pairs").arg(file));
@@ -241,6 +245,13 @@ void MainWindow::startSweep() {
        << QString::fromStdString(c.device) << "--quiet";
   const QString root = runs_->runsRoot().isEmpty() ? defaultRunsRoot() : runs_->runsRoot();
   sweep_->start(args, root + "/sweep-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+}
+
+void MainWindow::openSynthDialog() {
+  synth_dialog_->setLastRunAvailable(!current_run_dir_.isEmpty() &&
+                                     QFileInfo::exists(current_run_dir_ + "/final"));
+  synth_dialog_->show();
+  synth_dialog_->raise();
 }
 
 void MainWindow::startRank(bool viewed_run) {
@@ -362,10 +373,7 @@ void MainWindow::buildMenus() {
   run->addAction(tr("Save &checkpoint"), QKeySequence::Save, this, &MainWindow::saveCheckpoint);
   run->addAction(tr("Resume the viewed r&un"), this, [this] { resumeRun(); });
   run->addSeparator();
-  run->addAction(tr("S&ynthetic pairs…"), this, [this] {
-    synth_dialog_->show();
-    synth_dialog_->raise();
-  });
+  run->addAction(tr("S&ynthetic pairs…"), this, &MainWindow::openSynthDialog);
 }
 
 void MainWindow::connectRun() {

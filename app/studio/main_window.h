@@ -61,6 +61,7 @@ class MainWindow : public QMainWindow {
   RankController* rank() const { return rank_; }
   widgets::SynthPairsDialog* synthDialog() const { return synth_dialog_; }
   SynthController* synth() const { return synth_; }
+  void openSynthDialog();  // Run ▸ Synthetic pairs…
   widgets::DatasetPanel* datasetPanel() const { return dataset_panel_; }
   widgets::PlaygroundPanel* playground() const { return playground_; }
   QTabWidget* tabs() const { return tabs_; }
@@ -152,6 +153,7 @@ class MainWindow : public QMainWindow {
   qint64 pause_after_ = 0;
   int threads_ = 0;
   QString pending_resume_, current_run_dir_, last_error_;
+  QString synth_model_;  // the model the synthetic pairs came from (empty: the demo model)
   bool checkpoint_requested_ = false;
   bool interactive_errors_ = true;
   bool persistent_ = false;

@@ -54,6 +54,13 @@ SynthController::SynthController(widgets::SynthPairsDialog* dialog, QObject* par
     } catch (const Error& e) {
       problem = qstr(e.what());
     }
+    double sum = 0;
+    int answers = 0;
+    for (const auto& p : preview)
+      for (const auto& a : p.answers) sum += a.score, ++answers;
+    if (answers > 0)
+      report.prepend(
+          tr("mean score of the %1 sampled answers: %2").arg(answers).arg(sum / answers, 0, 'f', 4));
     dialog_->setResult(preview, report.join('\n'), ok ? pairs_ : QString());
     dialog_->setStatus(ok ? tr("Wrote %1").arg(pairs_)
                           : tr("No pairs: %1").arg(problem.isEmpty() ? job_->lastLine() : problem));

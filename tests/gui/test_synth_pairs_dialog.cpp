@@ -1,5 +1,9 @@
 // The Synthetic pairs dialog (issue 14): the demo model's samples scored by the demo world's reward,
 // previewed with their roles, then handed to the window as its dataset.
+#include <QCheckBox>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -66,9 +70,36 @@ class SynthPairsTest : public QObject {
     QVERIFY(pairs > 0);
     QVERIFY(QFileInfo::exists(dialog->pairsFile()));
 
+    QVERIFY2(dialog->findChild<QLabel*>("synthReport")
+                 ->text()
+                 .startsWith("mean score of the 24 sampled answers: "),
+             qPrintable(dialog->findChild<QLabel*>("synthReport")->text()));
+
     QTest::mouseClick(dialog->trainButton(), Qt::LeftButton);
     QCOMPARE(QString::fromStdString(w.runConfig().run.data_path), dialog->pairsFile());
     QVERIFY(!dialog->isVisible());
+
+    // Train on them, then the next round: the trained model answers, and the round after starts from it.
+    auto c = w.runConfig();
+    c.run.trainer.max_steps = 3;
+    c.run.eval_fraction = 0;
+    w.setRunConfig(c);
+    w.startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining() && w.run()->stepsDone() == 3, 120'000);
+    const QString final_model = w.currentRunDir() + "/final";
+    QTRY_VERIFY_WITH_TIMEOUT(QFileInfo::exists(final_model), 30'000);
+    w.openSynthDialog();
+    QVERIFY(dialog->fromLastRunBox()->isEnabled());
+    dialog->fromLastRunBox()->setChecked(true);
+    QTest::mouseClick(dialog->generateButton(), Qt::LeftButton);
+    QVERIFY(done.wait(120'000));
+    QCOMPARE(done.last().first().toBool(), true);
+    QFile round2(dialog->pairsFile());
+    QVERIFY(round2.open(QIODevice::ReadOnly));
+    const auto row = QJsonDocument::fromJson(round2.readLine()).object();
+    QCOMPARE(row["provenance"].toObject()["model"].toString(), final_model);
+    QTest::mouseClick(dialog->trainButton(), Qt::LeftButton);
+    QCOMPARE(QString::fromStdString(w.runConfig().run.model_dir), final_model);
   }
 };
 
