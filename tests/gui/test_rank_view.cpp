@@ -9,7 +9,7 @@
 #include "app/studio/main_window.h"
 #include "app/studio/qcustomplot_include.h"
 #include "app/studio/rank_controller.h"
-#include "core/runtime/runtime.h"
+#include "scratch_runs.h"
 #include "widgets/pair_inspector.h"
 #include "widgets/rank_view.h"
 
@@ -21,11 +21,7 @@ class RankViewTest : public QObject {
   QTemporaryDir root_;
 
  private Q_SLOTS:
-  void initTestCase() {
-    dpo::configure_threads(std::nullopt);
-    QVERIFY(root_.isValid());
-    qputenv("DPO_STUDIO_RUNS", root_.path().toUtf8());
-  }
+  void initTestCase() { QVERIFY(use_scratch_runs_root(root_)); }
 
   void aRunsCheckpointsRankedAndInspected() {
     const QString run = root_.filePath("cli-run");

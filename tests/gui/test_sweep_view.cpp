@@ -8,7 +8,7 @@
 
 #include "app/studio/main_window.h"
 #include "app/studio/sweep_controller.h"
-#include "core/runtime/runtime.h"
+#include "scratch_runs.h"
 #include "widgets/sweep_view.h"
 
 using dpo::studio::MainWindow;
@@ -19,11 +19,7 @@ class SweepViewTest : public QObject {
   QTemporaryDir root_;
 
  private Q_SLOTS:
-  void initTestCase() {
-    dpo::configure_threads(std::nullopt);
-    QVERIFY(root_.isValid());
-    qputenv("DPO_STUDIO_RUNS", root_.path().toUtf8());
-  }
+  void initTestCase() { QVERIFY(use_scratch_runs_root(root_)); }
 
   void startedFromTheStudioShownAndOpened() {
     MainWindow w;

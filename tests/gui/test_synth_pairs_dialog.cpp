@@ -14,7 +14,7 @@
 
 #include "app/studio/main_window.h"
 #include "app/studio/synth_controller.h"
-#include "core/runtime/runtime.h"
+#include "scratch_runs.h"
 #include "widgets/synth_pairs_dialog.h"
 
 using dpo::studio::MainWindow;
@@ -25,11 +25,7 @@ class SynthPairsTest : public QObject {
   QTemporaryDir root_;
 
  private Q_SLOTS:
-  void initTestCase() {
-    dpo::configure_threads(std::nullopt);
-    QVERIFY(root_.isValid());
-    qputenv("DPO_STUDIO_RUNS", root_.path().toUtf8());
-  }
+  void initTestCase() { QVERIFY(use_scratch_runs_root(root_)); }
 
   void generatePreviewAndTrainOnThem() {
     MainWindow w;
