@@ -197,10 +197,6 @@ std::string interval_text(const Interval& i) {
   return fixed(i.estimate, 2, true) + " [" + fixed(i.lower, 2, true) + ", " + fixed(i.upper, 2, true) + "]";
 }
 
-nlohmann::json interval_json(const Interval& i) {
-  return {{"estimate", i.estimate}, {"lower", i.lower}, {"upper", i.upper}};
-}
-
 int run_head_to_head(const EvalArgs& a, const std::vector<std::string>& models) {
   if (a.judge.empty()) throw ConfigError("--head-to-head needs --judge (e.g. true, length:-1, cmd)");
   app::HeadToHeadRequest request;
@@ -241,10 +237,10 @@ int run_head_to_head(const EvalArgs& a, const std::vector<std::string>& models) 
                 a.length_control ? interval_text(m.lc_strength).c_str() : "", percent(m.win_rate).c_str(),
                 fixed(m.mean_score, 3).c_str(), fixed(m.mean_length, 1).c_str());
     nlohmann::json row = {
-        {"rank", rank},           {"model", m.model},           {"strength", interval_json(m.strength)},
+        {"rank", rank},           {"model", m.model},           {"strength", nlohmann::json(m.strength)},
         {"win_rate", m.win_rate}, {"mean_score", m.mean_score}, {"mean_length", m.mean_length}};
     if (a.length_control)
-      row["length_controlled"] = {{"strength", interval_json(m.lc_strength)}, {"rank", m.lc_rank}};
+      row["length_controlled"] = {{"strength", nlohmann::json(m.lc_strength)}, {"rank", m.lc_rank}};
     table.push_back(row);
     csv += std::to_string(rank) + "," + m.model + "," + std::to_string(m.strength.estimate) + "," +
            std::to_string(m.strength.lower) + "," + std::to_string(m.strength.upper) + "," +
