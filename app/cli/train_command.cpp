@@ -16,6 +16,7 @@
 
 #include "app/cli/commands.h"
 #include "app/session/run_directory.h"
+#include "app/session/setup_file.h"
 #include "core/io/atomic_file.h"
 #include "core/runtime/error.h"
 #include "core/train/checkpoint.h"
@@ -86,9 +87,9 @@ const std::map<std::string, std::vector<std::string>>& flag_settings() {
   return table;
 }
 // Flags of this invocation only, never a run setting.
-constexpr std::string_view kInvocationFlags[] = {"--help",      "--cache-dir",        "--no-cache",
-                                                 "--quiet",     "--resume",           "--out",
-                                                 "--overwrite", "--checkpoint-every", "--keep-checkpoints"};
+constexpr std::string_view kInvocationFlags[] = {
+    "--help",      "--cache-dir",        "--no-cache",         "--quiet", "--resume",      "--out",
+    "--overwrite", "--checkpoint-every", "--keep-checkpoints", "--setup", "--print-config"};
 }  // namespace
 
 bool is_known_train_flag(const std::string& name) {
@@ -102,6 +103,21 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
     t.objective = Objective::Sft;
     t.learning_rate = 1e-3;
   }
+  // Added first: CLI11 runs option callbacks in the order the options were added, so every other
+  // flag given, before or after it, overrides what the file says.
+  cmd.add_option_function<std::string>(
+         "--setup",
+         [&a](const std::string& path) {
+           auto setup = app::read_setup_file(path);
+           if (setup.run.trainer.objective != a.run.trainer.objective)
+             throw ConfigError(path + (setup.run.trainer.objective == Objective::Sft
+                                           ? ": an SFT setup: train it with dpo sft --setup"
+                                           : ": a preference setup: train it with dpo train --setup"));
+           a.run = setup.run;
+         },
+         "setup file (.dposetup, saved by the studio's File > Save setup): its run settings; other flags "
+         "override them")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--data", a.run.data_path,
                  "preference file: JSONL, JSON, CSV/TSV, optionally .gz; or demo:clean, demo:noisy, "
                  "demo:length-biased, demo:unpaired, demo:scored (default: the embedded demo, = demo:clean)")
@@ -268,6 +284,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
       ->capture_default_str();
   cmd.add_flag("--overwrite", a.overwrite, "replace an existing run in --out");
   cmd.add_flag("--quiet", a.quiet, "no per-step lines");
+  cmd.add_flag("--print-config", a.print_config,
+               "print the run settings these flags resolve to (config.json's \"run\") as JSON and exit");
   // Every flag is a run setting or per invocation, so that --resume knows what to do with it.
   for (const auto* option : cmd.get_options())
     if (!is_known_train_flag(option->get_name()))
@@ -287,6 +305,16 @@ int run_train(TrainArgs args) {
   if (resuming && given("--out"))
     throw ConfigError("--resume continues the run in its own folder; leave out --out " + args.out_dir);
   if (resuming && given("--overwrite")) throw ConfigError("--overwrite is for a new run, not --resume");
+  if (resuming && given("--setup"))
+    throw ConfigError("--setup starts a new run; --resume continues one with its own settings");
+  if (args.print_config) {
+    if (resuming) throw ConfigError("--print-config shows a new run's settings; leave out --resume");
+    nlohmann::json settings = args.run;
+    settings["cache_dir"] = args.run.cache_dir;
+    settings["no_cache"] = args.run.no_cache;
+    std::cout << settings.dump(2) << "\n";
+    return 0;
+  }
   auto out = resuming ? app::RunDirectory::resume(args.resume_dir)
                       : app::RunDirectory::create(args.out_dir, args.overwrite);
   std::vector<app::ResumeChange> changes;
