@@ -17,7 +17,7 @@ struct TrainArgs {
   int64_t keep_checkpoints = 3;
   bool overwrite = false;
   bool quiet = false;
-  bool print_config = false;  // --print-config: the resolved run settings as JSON, no run
+  bool print_config = false;       // --print-config: the resolved run settings as JSON, no run
   bool steps_given = false;        // --steps on the command line
   std::vector<std::string> given;  // the flags on the command line ("--lr", ...)
 };
