@@ -15,12 +15,15 @@
 #include <optional>
 #include <thread>
 
+#include "app/session/setup_file.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
 #include "app/studio/rank_controller.h"
 #include "app/studio/run_panel.h"
+#include "app/studio/setup_actions.h"
 #include "app/studio/sweep_controller.h"
 #include "app/studio/training_plots.h"
+#include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
 #include "widgets/beta_explorer_view.h"
 #include "widgets/dataset_panel.h"
@@ -101,11 +104,16 @@ int main(int argc, char** argv) {
   const QCommandLineOption data_opt(
       "data", "Preference JSONL {prompt, chosen, rejected} (default: embedded demo).", "file");
   const QCommandLineOption beta_opt("beta", "DPO temperature β (typical 0.01 - 0.5).", "b");
+  const QCommandLineOption setup_opt(
+      "setup",
+      "Open in the state a setup file (.dposetup, File > Save setup...) describes: its settings in the form, "
+      "its lesson and tab. The other options override it.",
+      "file");
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
   const QCommandLineOption dark_opt("dark",
                                     "A dark palette (Fusion style), e.g. for a projector in a dim room.");
   parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, sweep_opt, rank_opt, eval_opt,
-                     steps_opt, threads_opt, data_opt, beta_opt, start_opt, dark_opt});
+                     steps_opt, threads_opt, data_opt, beta_opt, setup_opt, start_opt, dark_opt});
   parser.process(app);
   if (parser.isSet(dark_opt)) {
     QApplication::setStyle(QStyleFactory::create("Fusion"));
@@ -147,6 +155,15 @@ int main(int argc, char** argv) {
   if (!headless) window.enablePersistence();  // smoke runs and screenshots start from the defaults
   auto config = window.runConfig();
   config.threads = threads_in_effect;
+  std::optional<dpo::app::SetupFile> setup;
+  if (parser.isSet(setup_opt)) {
+    try {
+      setup = dpo::app::read_setup_file(parser.value(setup_opt).toStdString());
+    } catch (const dpo::Error& e) {
+      return fail(QString::fromUtf8(e.what()));
+    }
+    config.run = setup->run;
+  }
   if (smoke)
     config.run.trainer.max_steps = 10;
   else if (!screenshot.isEmpty())
@@ -185,6 +202,11 @@ int main(int argc, char** argv) {
     config.run.trainer.loss.beta = *beta;
   }
   window.setRunConfig(config);
+  if (setup) {
+    setup->run = config.run;  // with the options above over it
+    auto* actions = window.findChild<dpo::studio::SetupActions*>();
+    if (!actions->applySetup(*setup, parser.value(setup_opt))) return fail(actions->lastError());
+  }
   const QString blas = QString::fromStdString(dpo::blas_description());
   window.facts()->setCompute(
       QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);
@@ -192,7 +214,7 @@ int main(int argc, char** argv) {
   if (parser.isSet(sweep_opt)) window.sweep()->open(parser.value(sweep_opt));
   if (parser.isSet(rank_opt)) window.rankView()->setData(dpo::studio::loadRank(parser.value(rank_opt)));
   const auto show_panel = [&] {
-    window.showInspector(panel == "inspector");
+    if (parser.isSet(panel_opt) || !setup || setup->tab.empty()) window.showInspector(panel == "inspector");
     if (panel == "dataset") window.tabs()->setCurrentWidget(window.datasetPanel());
     if (panel == "beta") window.tabs()->setCurrentWidget(window.betaExplorer());
     if (panel == "sweep" || (parser.isSet(sweep_opt) && panel == "main"))

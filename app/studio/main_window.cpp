@@ -37,6 +37,7 @@
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
 #include "app/studio/settings_panel.h"
+#include "app/studio/setup_actions.h"
 #include "app/studio/status_bar.h"
 #include "app/studio/sweep_controller.h"
 #include "app/studio/synth_controller.h"
@@ -117,6 +118,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   buildMenus();
   connectRun();
   new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
+  new SetupActions(this);      // File ▸ Open/Save setup…, Run ▸ Copy run setup (issue 18)
   setRunConfig({});            // RunOptions' defaults: the studio and `dpo train` start from the same place
   updateControls();
   showState();
