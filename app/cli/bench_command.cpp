@@ -1,4 +1,5 @@
 #include "app/cli/bench_command.h"
+#include "app/cli/flag_checks.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -537,16 +538,18 @@ void add_bench_command(CLI::App& cli) {
   step->add_option("--heads", s.heads, "attention heads");
   step->add_option("--kv-heads", s.kv_heads, "key/value heads");
   step->add_option("--ffn", s.ffn, "MLP intermediate size");
-  step->add_option("--seq", s.seq, "tokens per sequence (prompt: the first quarter)")->capture_default_str();
-  step->add_option("--batch", s.batch, "pairs per step")->capture_default_str();
-  step->add_option("--threads", s.threads, "torch intra-op threads (default: all)");
-  step->add_option("--iters", s.iters, "timed steps (the median is reported)")->capture_default_str();
-  step->add_option("--warmup", s.warmup, "untimed steps first")->capture_default_str();
+  at_least(step->add_option("--seq", s.seq, "tokens per sequence (prompt: the first quarter)"), 8)
+      ->capture_default_str();
+  at_least(step->add_option("--batch", s.batch, "pairs per step"), 1)->capture_default_str();
+  at_least(step->add_option("--threads", s.threads, "torch intra-op threads (default: all)"), 1);
+  at_least(step->add_option("--iters", s.iters, "timed steps (the median is reported)"), 1)
+      ->capture_default_str();
+  at_least(step->add_option("--warmup", s.warmup, "untimed steps first"), 0)->capture_default_str();
   step->add_option("--reference", s.reference, "cached (precomputed once) or every-step")
       ->capture_default_str();
   step->add_option("--device", s.device, "cpu or cuda")->capture_default_str();
   step->add_flag("--bf16", s.bf16, "bfloat16 autocast for the forward passes (CUDA)");
-  step->add_option("--lr", s.learning_rate, "AdamW learning rate")->capture_default_str();
+  positive(step->add_option("--lr", s.learning_rate, "AdamW learning rate"))->capture_default_str();
   step->add_option("--chunk", s.chunk,
                    "positions per lm_head chunk (0: all at once; default: the core's choice)");
   step->add_option("--save-inputs", s.save_inputs,
@@ -559,10 +562,10 @@ void add_bench_command(CLI::App& cli) {
       bench->add_subcommand("compare", "dpo bench step against bench/baseline/dpo_step.py, side by side");
   compare->add_option("--configs", c.configs, "named shapes")->capture_default_str();
   compare->add_option("--seq", c.seqs, "sequence lengths")->capture_default_str();
-  compare->add_option("--batch", c.batch, "pairs per step")->capture_default_str();
-  compare->add_option("--threads", c.threads, "intra-op threads of both")->capture_default_str();
-  compare->add_option("--iters", c.iters, "timed steps")->capture_default_str();
-  compare->add_option("--warmup", c.warmup, "untimed steps")->capture_default_str();
+  at_least(compare->add_option("--batch", c.batch, "pairs per step"), 1)->capture_default_str();
+  at_least(compare->add_option("--threads", c.threads, "intra-op threads of both"), 1)->capture_default_str();
+  at_least(compare->add_option("--iters", c.iters, "timed steps"), 1)->capture_default_str();
+  at_least(compare->add_option("--warmup", c.warmup, "untimed steps"), 0)->capture_default_str();
   compare->add_option("--reference", c.reference, "cached, every-step or both (dpo's side)")
       ->capture_default_str();
   compare->add_option("--python", c.python, "interpreter with torch (Debian's python3-torch)")
@@ -570,8 +573,8 @@ void add_bench_command(CLI::App& cli) {
   compare->add_option("--baseline", c.baseline, "path of bench/baseline/dpo_step.py");
   compare->add_option("--device", c.device, "cpu or cuda")->capture_default_str();
   compare->add_flag("--bf16", c.bf16, "bfloat16 autocast in both (CUDA)");
-  compare->add_option("--memory-limit-gb", c.memory_limit_gb,
-                      "address-space limit per process (default 90% of RAM)");
+  positive(compare->add_option("--memory-limit-gb", c.memory_limit_gb,
+                               "address-space limit per process (default 90% of RAM)"));
   compare->add_option("--json", c.json_out, "also write every row as JSON to this file");
   compare_command() = compare;
 }

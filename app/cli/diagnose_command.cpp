@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "app/cli/commands.h"
+#include "app/cli/flag_checks.h"
 #include "core/diagnose/diagnostics.h"
 #include "core/runtime/error.h"
 #include "core/train/metrics.h"
@@ -110,8 +111,8 @@ void print_text(const std::string& source, size_t steps, double beta, const std:
 
 void add_diagnose_options(CLI::App& cmd, DiagnoseArgs& args) {
   cmd.add_option("RUN", args.path, "run directory (with metrics.jsonl) or a metrics.jsonl file")->required();
-  cmd.add_option("--beta", args.beta, "β of the run (default: config.json's, else the records', else 0.1)")
-      ->check(CLI::PositiveNumber);
+  positive(cmd.add_option("--beta", args.beta,
+                          "β of the run (default: config.json's, else the records', else 0.1)"));
   cmd.add_flag("--json", args.json, "print the findings as JSON");
 }
 

@@ -1,6 +1,7 @@
 #include "app/cli/eval_command.h"
 
 #include "app/cli/cli_output.h"
+#include "app/cli/flag_checks.h"
 
 #include <nlohmann/json.hpp>
 
@@ -84,21 +85,18 @@ void add_common(CLI::App& cmd, EvalArgs& a) {
                  "or checkpoint, else none)");
   cmd.add_option("--data", r.data_path, "preference file (default: the model's run's data, else the demo)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--beta", r.beta, "β of the implicit reward")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  positive(cmd.add_option("--beta", r.beta, "β of the implicit reward"))->capture_default_str();
   cmd.add_option("--score", a.scoring,
                  "implicit (with a reference), or without one: sum, mean (per token) or simpo (β·mean − γ)");
   cmd.add_option("--simpo-gamma", r.simpo_gamma, "target margin γ of --score simpo")->capture_default_str();
   cmd.add_option("--device", r.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd.add_option("--batch", r.batch_size, "pairs per forward pass")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  at_least(cmd.add_option("--batch", r.batch_size, "pairs per forward pass"), 1)->capture_default_str();
   cmd.add_option("--cache-dir", r.cache_dir, "tokenized data and reference log-prob cache");
   cmd.add_flag("--no-cache", r.no_cache, "neither read nor write the cache");
-  cmd.add_flag("!--no-sample", r.sample, "skip sampling answers (no sampled length, no KL)");
-  cmd.add_option("--resamples", r.resamples, "bootstrap resamples")
-      ->check(CLI::Range(10, 1000000))
+  // A callback, not a "!" flag: CLI11 shows a negated flag's default as "{false}" in --help.
+  cmd.add_flag_callback(
+      "--no-sample", [&r] { r.sample = false; }, "skip sampling answers (no sampled length, no KL)");
+  int_in_range(cmd.add_option("--resamples", r.resamples, "bootstrap resamples"), 10, 1000000)
       ->capture_default_str();
   cmd.add_option("--seed", r.seed, "bootstrap seed")->capture_default_str();
   cmd.add_option("--out", a.out_dir, "folder for the JSON (and CSV) results");
@@ -502,7 +500,8 @@ void add_eval_commands(CLI::App& cli) {
                  "each model answers the same prompts, --judge compares the answers, Bradley-Terry ranks");
   rank->add_option("--prompts", a.prompts_path, "head-to-head prompts (default: the demo's)")
       ->check(CLI::ExistingFile);
-  rank->add_option("--max-prompts", a.max_prompts, "head-to-head: the first N prompts (0: all)");
+  rank->add_option("--max-prompts", a.max_prompts, "head-to-head: the first N prompts (0: all)")
+      ->capture_default_str();
   rank->add_option("--judge", a.judge,
                    "head-to-head judge: text scorers with weights (true, length, regex, "
                    "keyword, cmd)");
@@ -511,8 +510,9 @@ void add_eval_commands(CLI::App& cli) {
   rank->add_option("--judge-keywords", a.judge_keywords, "the keyword judge's words")->delimiter(',');
   rank->add_flag("--length-control", a.length_control,
                  "head-to-head: fit the length difference as a covariate");
-  rank->add_option("--max-new-tokens", a.max_new_tokens, "head-to-head answer length")->capture_default_str();
-  rank->add_option("--temperature", a.temperature, "head-to-head sampling (0: greedy)")
+  at_least(rank->add_option("--max-new-tokens", a.max_new_tokens, "head-to-head answer length"), 1)
+      ->capture_default_str();
+  non_negative(rank->add_option("--temperature", a.temperature, "head-to-head sampling (0: greedy)"))
       ->capture_default_str();
   add_common(*rank, a);
   rank_cmd() = rank;
@@ -526,10 +526,11 @@ void add_eval_commands(CLI::App& cli) {
   beta->add_option("--step", a.step, "with --run or --pairs: the evaluation at this step");
   beta->add_option("--model", a.request.model_dir, "score this model against --reference on --data")
       ->check(CLI::ExistingDirectory);
-  beta->add_option("--betas", a.betas, "beta values")->delimiter(',')->capture_default_str();
+  positive(beta->add_option("--betas", a.betas, "beta values, comma separated")->delimiter(','))
+      ->default_str("0.01,0.03,0.1,0.3,1");
   beta->add_option("--loss", a.losses, "losses, comma separated (log-ratio losses: sigmoid, ipo, hinge, …)")
       ->capture_default_str();
-  beta->add_option("--bins", a.bins, "histogram bins")->check(CLI::Range(1, 1000))->capture_default_str();
+  int_in_range(beta->add_option("--bins", a.bins, "histogram bins"), 1, 1000)->capture_default_str();
   beta->add_flag("--json", a.json, "print JSON");
   add_common(*beta, a);
   beta_cmd() = beta;

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "app/cli/flag_checks.h"
 #include "app/session/lesson_run.h"
 #include "app/session/run_setup.h"
 #include "core/data/tokenize.h"
@@ -172,7 +173,7 @@ int run_lesson(const LessonArgs& a) {
     std::printf("(%.1f s; runs in %s)\n", seconds, out.string().c_str());
     std::cout << "\nReveal: " << lesson.explanation << "\n(seed " << lesson.seed_section << ")\n";
   }
-  return check.passed ? 0 : 3;
+  return check.passed ? 0 : kExitCheckFailed;
 }
 
 int list_lessons(bool json) {

@@ -6,6 +6,7 @@
 
 #include "app/cli/cli_output.h"
 #include "app/cli/commands.h"
+#include "app/cli/flag_checks.h"
 #include "app/session/loop.h"
 #include "core/runtime/error.h"
 
@@ -55,27 +56,30 @@ void add_loop_command(CLI::App& cli) {
   cmd->remove_option(cmd->get_option("--data"));
   cmd->remove_option(cmd->get_option("--reference"));
   cmd->remove_option(cmd->get_option("--resume"));
-  cmd->add_option("--rounds", a.rounds, "rounds of sample, score, pair, train")
-      ->check(CLI::Range(1, 100))
+  int_in_range(cmd->add_option("--rounds", a.rounds, "rounds of sample, score, pair, train"), 1, 100)
       ->capture_default_str();
   cmd->add_option("--prompts", a.prompts_path,
                   "prompts: JSONL/JSON/CSV with a prompt column, or text one per line "
                   "(default: the demo's)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-prompts", a.max_prompts, "use the first N prompts (0: all)")->capture_default_str();
-  cmd->add_option("--k", a.k, "answers sampled per prompt")->check(CLI::Range(2, 256))->capture_default_str();
+  int_in_range(cmd->add_option("--k", a.k, "answers sampled per prompt"), 2, 256)->capture_default_str();
   cmd->add_option("--scorer", a.scorer, "text scorers with weights: length, regex, keyword, true, cmd")
       ->required();
   cmd->add_option("--strategy", a.strategy, "best-vs-worst, best-vs-random, random or all-above-margin")
       ->capture_default_str();
   cmd->add_option("--min-margin", a.min_margin, "minimum score difference of a pair")->capture_default_str();
-  cmd->add_option("--temperature", a.temperature, "sampling temperature")->capture_default_str();
-  cmd->add_option("--top-p", a.top_p, "nucleus sampling")->capture_default_str();
+  non_negative(cmd->add_option("--temperature", a.temperature, "sampling temperature (0: greedy)"))
+      ->capture_default_str();
+  above_zero_up_to(cmd->add_option("--top-p", a.top_p, "nucleus sampling (1: off)"), 1.0)
+      ->capture_default_str();
   cmd->add_option("--sample-seed", a.sample_seed, "sampling seed (the same every round)")
       ->capture_default_str();
-  cmd->add_option("--max-new-tokens", a.max_new_tokens, "longest sampled answer")->capture_default_str();
+  at_least(cmd->add_option("--max-new-tokens", a.max_new_tokens, "longest sampled answer"), 1)
+      ->capture_default_str();
   cmd->add_option("--scorer-cmd", a.scorer_cmd, "the cmd scorer's program and arguments (no shell)");
-  cmd->add_option("--scorer-timeout", a.scorer_timeout, "seconds per cmd scorer call")->capture_default_str();
+  positive(cmd->add_option("--scorer-timeout", a.scorer_timeout, "seconds per cmd scorer call"))
+      ->capture_default_str();
   cmd->add_option("--scorer-regex", a.scorer_regex, "the regex scorer's pattern");
   cmd->add_option("--scorer-keywords", a.scorer_keywords, "the keyword scorer's words")->delimiter(',');
   command() = cmd;

@@ -2,12 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "app/cli/flag_checks.h"
 #include "core/runtime/error.h"
 #include "core/train/losses.h"
 
@@ -19,6 +21,7 @@ struct LossArgs {
   std::optional<double> beta, label_smoothing, gamma, alpha, lambda, rpo_alpha, tau, delta;
   std::vector<double> policy_chosen, policy_rejected, ref_chosen, ref_rejected;
   std::vector<double> chosen_lengths, rejected_lengths, margin;
+  bool list = false;
 };
 
 LossArgs& args() {
@@ -49,15 +52,18 @@ void add_loss_command(CLI::App& cli) {
                                  "compute a preference loss by hand: per-pair losses, rewards, "
                                  "gradient weights as JSON");
   command() = cmd;
-  cmd->add_option("--type", a.type, "loss name, or a weighted sum like sigmoid:1,sppo_hard:0.5")
+  cmd->add_flag("--list", a.list, "print every loss name with what it computes, its β and what it reads");
+  cmd->add_option("--type", a.type, "loss name (see --list), or a weighted sum like sigmoid:1,sppo_hard:0.5")
       ->capture_default_str();
-  cmd->add_option("--beta", a.beta, "temperature beta (default: the loss's recommended value)");
-  cmd->add_option("--label-smoothing", a.label_smoothing, "epsilon of cDPO / rDPO / EXO / SimPO / CPO");
+  positive(cmd->add_option("--beta", a.beta, "temperature beta (default: the loss's recommended value)"));
+  in_range(
+      cmd->add_option("--label-smoothing", a.label_smoothing, "epsilon of cDPO / rDPO / EXO / SimPO / CPO"),
+      0.0, 1.0, /*hi_open=*/true);
   cmd->add_option("--gamma", a.gamma, "simpo target margin (default 0.5); margin score scale (default 1)");
   cmd->add_option("--alpha", a.alpha, "rdpo-length alpha per token of length difference (default 0.01)");
   cmd->add_option("--lambda", a.lambda, "orpo lambda (default 0.1)");
   cmd->add_option("--rpo-alpha", a.rpo_alpha, "adds alpha * NLL(y_w) per token (needs lengths)");
-  cmd->add_option("--tau", a.tau, "discopop tau (default 0.05)");
+  positive(cmd->add_option("--tau", a.tau, "discopop tau (default 0.05)"));
   cmd->add_option("--delta", a.delta, "bco_pair running reward mean delta (default 0)");
   add_list(*cmd, "--policy-chosen", a.policy_chosen, "log pi(y_w|x) per pair, comma separated");
   add_list(*cmd, "--policy-rejected", a.policy_rejected, "log pi(y_l|x) per pair");
@@ -73,6 +79,14 @@ bool loss_command_chosen() { return command() != nullptr && command()->parsed();
 
 int run_loss_command() {
   const auto& a = args();
+  if (a.list) {
+    for (const auto& info : loss_table())
+      std::printf("%-16s %s (beta %g%s%s%s): %s\n", std::string(info.name).c_str(),
+                  std::string(info.label).c_str(), info.default_beta,
+                  info.needs_reference ? "" : ", no reference", info.needs_lengths ? ", reads lengths" : "",
+                  info.paired ? "" : ", unpaired: not in dpo loss", std::string(info.formula).c_str());
+    return 0;
+  }
   LossConfig config;
   try {
     config.terms = parse_loss_terms(a.type, "--type");

@@ -8,6 +8,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/data_command.h"
 #include "app/cli/eval_command.h"
+#include "app/cli/flag_checks.h"
 #include "app/cli/lesson_command.h"
 #include "app/cli/loop_command.h"
 #include "app/cli/loss_command.h"
@@ -21,8 +22,8 @@ int main(int argc, char** argv) {
   cli.require_subcommand(0, 1);
   std::optional<int> threads;
   bool version = false;
-  cli.add_option("--threads", threads, "torch intra-op threads (default: all hardware threads)")
-      ->check(CLI::PositiveNumber);
+  dpo::cli::at_least(
+      cli.add_option("--threads", threads, "torch intra-op threads (default: all hardware threads)"), 1);
   cli.add_flag("--version", version, "print version, libtorch and the BLAS in use");
 
   dpo::cli::TrainArgs train_args;
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   dpo::cli::TrainArgs sft_args;
   sft_args.out_dir = "runs/sft";
   auto* sft = cli.add_subcommand(
-      "sft", "fit a reference by maximum likelihood on the chosen completions (seed 002 §6)");
+      "sft", "fit a reference by maximum likelihood on the chosen completions (supervised fine-tuning)");
   dpo::cli::add_train_options(*sft, sft_args, /*sft=*/true);
 
   dpo::cli::MakeDemoArgs demo_args;
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
   dpo::cli::add_export_options(*export_cmd, export_args);
 
   dpo::cli::DiagnoseArgs diagnose_args;
-  auto* diagnose = cli.add_subcommand("diagnose", "the seed 002 §10 diagnostics of a run's metrics.jsonl");
+  auto* diagnose = cli.add_subcommand(
+      "diagnose", "what a run's metrics.jsonl says in plain words: β too low or high, overfitting, ...");
   dpo::cli::add_diagnose_options(*diagnose, diagnose_args);
 
   dpo::cli::add_loss_command(cli);
@@ -67,6 +69,11 @@ int main(int argc, char** argv) {
   dpo::cli::add_sweep_command(cli);
   dpo::cli::add_loop_command(cli);
   dpo::cli::add_pairs_command(cli);
+  dpo::cli::check_numbers(cli);
+  cli.footer(
+      "Exit codes: 0 done; 1 the command failed on its input (data, model, run folder, settings); "
+      "2 bad usage (unknown flag, missing or bad value); 3 dpo lesson run: the lesson's symptom did "
+      "not show; 130 interrupted (Ctrl+C).\nEvery error is one line on stderr starting with \"error: \".");
 
   try {
     cli.parse(argc, argv);
@@ -74,10 +81,10 @@ int main(int argc, char** argv) {
     // --help prints CLI11's text and exits 0; any other bad flag is one line, like every other error.
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return cli.exit(e);
     std::cerr << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
+    return dpo::cli::kExitUsage;
+  } catch (const std::exception& e) {  // dpo::cli::FlagError and bad values caught by option callbacks
     std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return dpo::cli::kExitUsage;
   }
   const int used_threads = dpo::configure_threads(threads);
   try {
@@ -104,11 +111,8 @@ int main(int argc, char** argv) {
     if (dpo::cli::pairs_command_chosen()) return dpo::cli::run_pairs_command();
     std::cout << cli.help();
     return 0;
-  } catch (const dpo::Error& e) {
+  } catch (const std::exception& e) {  // dpo::Error, and I/O or library failures
     std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return dpo::cli::kExitFailed;
   }
 }

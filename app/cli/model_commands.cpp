@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "app/cli/commands.h"
+#include "app/cli/flag_checks.h"
 #include "core/generate/generate.h"
 #include "core/io/hf_folder.h"
 #include "core/io/safetensors.h"
@@ -23,14 +24,19 @@ void add_generate_options(CLI::App& cmd, GenerateArgs& a) {
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--prompt", a.prompts, "prompt text (repeat for a batch)")->required();
-  cmd.add_option("--max-new-tokens", a.max_new_tokens)->capture_default_str();
-  cmd.add_option("--temperature", a.temperature, "0 = greedy")->capture_default_str();
-  cmd.add_option("--top-k", a.top_k, "0 = off")->capture_default_str();
-  cmd.add_option("--top-p", a.top_p, "1 = off")->capture_default_str();
-  cmd.add_option("--repetition-penalty", a.repetition_penalty)->capture_default_str();
-  cmd.add_option("--seed", a.seed)->capture_default_str();
+  at_least(cmd.add_option("--max-new-tokens", a.max_new_tokens, "longest answer in tokens"), 1)
+      ->capture_default_str();
+  non_negative(cmd.add_option("--temperature", a.temperature, "sampling temperature (0: greedy)"))
+      ->capture_default_str();
+  at_least(cmd.add_option("--top-k", a.top_k, "top-k sampling (0: off)"), 0)->capture_default_str();
+  above_zero_up_to(cmd.add_option("--top-p", a.top_p, "nucleus sampling (1: off)"), 1.0)
+      ->capture_default_str();
+  positive(cmd.add_option("--repetition-penalty", a.repetition_penalty,
+                          "make tokens already in the text less likely (1: off)"))
+      ->capture_default_str();
+  cmd.add_option("--seed", a.seed, "sampling seed")->capture_default_str();
   cmd.add_option("--stop", a.stop, "stop string (repeatable)");
-  cmd.add_option("--device", a.device)->capture_default_str();
+  cmd.add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd.add_flag("--json", a.json, "print one JSON object per prompt with text, token ids and finish reason");
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/cli/flag_checks.h"
 #include "app/session/evaluate.h"
 #include "app/session/loop.h"
 #include "app/session/run_records.h"
@@ -267,9 +268,9 @@ void add_pairs_command(CLI::App& cli) {
                   "prompts: JSONL/JSON/CSV with a \"prompt\" field, or plain text one per line (default: the "
                   "demo's prompts)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--max-prompts", a.max_prompts, "use only the first N prompts (0: all)");
-  cmd->add_option("--k", a.k, "answers sampled per prompt")
-      ->check(CLI::Range(int64_t{2}, kMaxCandidatesPerPrompt))
+  cmd->add_option("--max-prompts", a.max_prompts, "use only the first N prompts (0: all)")
+      ->capture_default_str();
+  int_in_range(cmd->add_option("--k", a.k, "answers sampled per prompt"), 2, kMaxCandidatesPerPrompt)
       ->capture_default_str();
   cmd->add_option(
          "--scorer", a.scorer,
@@ -282,21 +283,19 @@ void add_pairs_command(CLI::App& cli) {
   cmd->add_flag("--keep-ties", a.keep_ties, "pair answers of equal score too (the earlier one chosen)");
   cmd->add_flag("--keep-identical", a.keep_identical,
                 "keep repeated answers as candidates (identical texts still never form a pair)");
-  cmd->add_option("--temperature", a.temperature, "sampling temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("--top-p", a.top_p, "nucleus sampling (1: off)")->capture_default_str();
-  cmd->add_option("--top-k", a.top_k, "top-k sampling (0: off)")->capture_default_str();
+  non_negative(cmd->add_option("--temperature", a.temperature, "sampling temperature (0: greedy)"))
+      ->capture_default_str();
+  above_zero_up_to(cmd->add_option("--top-p", a.top_p, "nucleus sampling (1: off)"), 1.0)
+      ->capture_default_str();
+  at_least(cmd->add_option("--top-k", a.top_k, "top-k sampling (0: off)"), 0)->capture_default_str();
   cmd->add_option("--seed", a.seed, "sampling and pairing seed")->capture_default_str();
-  cmd->add_option("--max-new-tokens", a.max_new_tokens, "longest answer")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+  int_in_range(cmd->add_option("--max-new-tokens", a.max_new_tokens, "longest answer"), 1, int64_t{1} << 20)
       ->capture_default_str();
-  cmd->add_option("--batch", a.batch, "sequences per sampling call")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  at_least(cmd->add_option("--batch", a.batch, "sequences per sampling call"), 1)->capture_default_str();
   cmd->add_option("--scorer-cmd", a.scorer_cmd,
                   "scorer cmd's program and arguments, split on spaces (quotes group; never a shell)");
   cmd->add_option("--scorer-arg", a.scorer_args, "one more argument of scorer cmd (repeatable)");
-  cmd->add_option("--scorer-timeout", a.scorer_timeout, "seconds scorer cmd may take per answer")
-      ->check(CLI::PositiveNumber)
+  positive(cmd->add_option("--scorer-timeout", a.scorer_timeout, "seconds scorer cmd may take per answer"))
       ->capture_default_str();
   cmd->add_option("--scorer-regex", a.scorer_regex, "scorer regex's PCRE2 pattern (counts matches)");
   cmd->add_option("--scorer-keywords", a.scorer_keywords, "scorer keyword's words (comma-separated)")
@@ -307,9 +306,7 @@ void add_pairs_command(CLI::App& cli) {
   cmd->add_option("--reference", a.reference,
                   "reference of the implicit scorer (default: the start of the scorer model's run)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--beta", a.beta, "β of the implicit scorer")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  positive(cmd->add_option("--beta", a.beta, "β of the implicit scorer"))->capture_default_str();
   cmd->add_option("--device", a.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--cache-dir", a.cache_dir, "where the demo model is unpacked");
   cmd->add_option("--out", a.out, "the JSONL dataset to write")->required();

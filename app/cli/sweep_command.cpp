@@ -6,6 +6,7 @@
 
 #include "app/cli/cli_output.h"
 #include "app/cli/commands.h"
+#include "app/cli/flag_checks.h"
 #include "app/session/sweep.h"
 #include "core/runtime/error.h"
 
@@ -42,7 +43,8 @@ void add_sweep_command(CLI::App& cli) {
   // The run's single --beta and --loss become lists here.
   cmd->remove_option(cmd->get_option("--beta"));
   cmd->remove_option(cmd->get_option("--loss"));
-  cmd->add_option("--beta", a.betas, "beta values, comma separated")->delimiter(',')->capture_default_str();
+  positive(cmd->add_option("--beta", a.betas, "beta values, comma separated")->delimiter(','))
+      ->default_str("0.01,0.03,0.1,0.3,1");
   cmd->add_option("--loss", a.losses, "losses, comma separated")->capture_default_str();
   command() = cmd;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/cli/commands.h"
+#include "app/cli/flag_checks.h"
 #include "app/session/run_directory.h"
 #include "app/session/setup_file.h"
 #include "core/io/atomic_file.h"
@@ -123,7 +124,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
                  "demo:length-biased, demo:unpaired, demo:scored (default: the embedded demo, = demo:clean)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--model", a.run.model_dir,
-                 "Hugging Face model folder (default: a tiny random Llama for the demo)")
+                 "Hugging Face model folder (default: the embedded demo model, a 2-layer Llama fitted by SFT "
+                 "on the demo's answers; with --tokenizer alone, a tiny random Llama)")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--tokenizer", a.run.tokenizer_path,
                  "tokenizer.json or sentencepiece .model (default: the model's)")
@@ -139,21 +141,24 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
   cmd.add_option("--on-bad-row", a.run.on_bad_row, "error or skip")->capture_default_str();
   cmd.add_option("--chat-template", a.run.chat_template_path, "Jinja chat template for message lists")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--max-length", a.run.tokenize.max_length, "tokens per prompt+completion")
+  at_least(cmd.add_option("--max-length", a.run.tokenize.max_length, "tokens per prompt+completion"), 1)
       ->capture_default_str();
-  cmd.add_option("--max-prompt-length", a.run.tokenize.max_prompt_length, "prompt tokens kept")
+  at_least(cmd.add_option("--max-prompt-length", a.run.tokenize.max_prompt_length,
+                          "prompt tokens kept (0: no own limit)"),
+           0)
       ->capture_default_str();
-  cmd.add_option("--max-completion-length", a.run.tokenize.max_completion_length,
-                 "completion tokens kept (0: no own limit)")
+  at_least(cmd.add_option("--max-completion-length", a.run.tokenize.max_completion_length,
+                          "completion tokens kept (0: no own limit)"),
+           0)
       ->capture_default_str();
   cmd.add_option_function<std::string>(
          "--truncation",
          [&a](const std::string& v) { a.run.tokenize.prompt_truncation = parse_prompt_truncation(v); },
          "keep_end or keep_start: which part of a long prompt is kept")
       ->default_str("keep_end");
-  cmd.add_option("--eval-fraction", a.run.eval_fraction,
-                 "share of pairs held out for evaluation (whole prompts)")
-      ->check(CLI::Range(0.0, 0.9))
+  in_range(cmd.add_option("--eval-fraction", a.run.eval_fraction,
+                          "share of pairs held out for evaluation (whole prompts)"),
+           0.0, 0.9)
       ->capture_default_str();
   cmd.add_option("--split-seed", a.run.split_seed, "seed of the train/eval split")->capture_default_str();
   cmd.add_option("--cache-dir", a.run.cache_dir,
@@ -164,8 +169,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
     cmd.add_option("--reference", a.run.reference_dir,
                    "reference model folder (default: a frozen copy of the policy)")
         ->check(CLI::ExistingDirectory);
-    cmd.add_option("--beta", t.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)")
-        ->check(CLI::PositiveNumber)
+    positive(cmd.add_option("--beta", t.loss.beta, "DPO temperature beta (typical 0.01 - 0.5)"))
         ->capture_default_str();
     cmd.add_option_function<std::string>(
            "--loss",
@@ -187,10 +191,10 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
            },
            "loss variant, or weighted terms like sigmoid:1,sppo_hard:0.5")
         ->default_str("sigmoid");
-    cmd.add_option("--label-smoothing", t.loss.label_smoothing, "cDPO / rDPO label noise epsilon")
-        ->check(CLI::Range(0.0, 0.49))
+    in_range(cmd.add_option("--label-smoothing", t.loss.label_smoothing, "cDPO / rDPO label noise epsilon"),
+             0.0, 0.49)
         ->capture_default_str();
-    cmd.add_option("--rpo-alpha", t.loss.rpo_alpha, "adds alpha * NLL(chosen) to the loss")
+    non_negative(cmd.add_option("--rpo-alpha", t.loss.rpo_alpha, "adds alpha * NLL(chosen) to the loss"))
         ->capture_default_str();
     cmd.add_option("--simpo-gamma", t.loss.simpo_gamma, "SimPO target margin")->capture_default_str();
     cmd.add_option("--margin-gamma", t.loss.margin_gamma,
@@ -198,29 +202,38 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
         ->capture_default_str();
     cmd.add_option("--length-alpha", t.loss.length_alpha, "rdpo-length: alpha per token of length difference")
         ->capture_default_str();
-    cmd.add_option("--orpo-lambda", t.loss.orpo_lambda, "ORPO odds-ratio weight")->capture_default_str();
-    cmd.add_option("--discopop-tau", t.loss.discopop_tau, "DiscoPOP temperature")->capture_default_str();
-    cmd.add_option("--fdpo-alpha", t.loss.fdpo_alpha, "fdpo_alpha: alpha of the alpha-divergence")
-        ->check(CLI::PositiveNumber)
+    non_negative(cmd.add_option("--orpo-lambda", t.loss.orpo_lambda, "ORPO odds-ratio weight"))
+        ->capture_default_str();
+    positive(cmd.add_option("--discopop-tau", t.loss.discopop_tau, "DiscoPOP temperature"))
+        ->capture_default_str();
+    positive(cmd.add_option("--fdpo-alpha", t.loss.fdpo_alpha, "fdpo_alpha: alpha of the alpha-divergence"))
         ->capture_default_str();
     cmd.add_flag(
         "--wpo", t.loss.wpo_weighting,
         "WPO: weight each pair by how likely the policy finds both answers (min(1, exp(w_w + w_l)))");
-    cmd.add_option("--ld-alpha", t.loss.ld_alpha,
-                   "LD-DPO: weight of the policy's log-probs past the shorter answer's length (1: off)")
-        ->check(CLI::Range(0.0, 1.0))
+    in_range(
+        cmd.add_option("--ld-alpha", t.loss.ld_alpha,
+                       "LD-DPO: weight of the policy's log-probs past the shorter answer's length (1: off)"),
+        0.0, 1.0)
         ->capture_default_str();
-    cmd.add_flag("!--no-precompute-ref", t.precompute_reference,
-                 "run the reference model every step instead of one cached pass before training");
-    cmd.add_option("--sync-ref-every", t.sync_reference_every,
-                   "TR-DPO: mix the policy into the reference every N steps")
+    // A callback, not a "!" flag: CLI11 shows a negated flag's default as "{false}" in --help.
+    cmd.add_flag_callback(
+        "--no-precompute-ref", [&t] { t.precompute_reference = false; },
+        "run the reference model every step instead of one cached pass before training");
+    at_least(cmd.add_option("--sync-ref-every", t.sync_reference_every,
+                            "TR-DPO: mix the policy into the reference every N steps (0: never)"),
+             0)
         ->capture_default_str();
-    cmd.add_option("--sync-ref-alpha", t.sync_reference_alpha, "TR-DPO mixing weight alpha")
+    in_range(cmd.add_option("--sync-ref-alpha", t.sync_reference_alpha, "TR-DPO mixing weight alpha"), 0.0,
+             1.0)
         ->capture_default_str();
   }
-  cmd.add_option("--lora-r", a.run.lora.r, "LoRA rank (0: train every weight)")->capture_default_str();
-  cmd.add_option("--lora-alpha", a.run.lora.alpha, "LoRA alpha (scale alpha / r)")->capture_default_str();
-  cmd.add_option("--lora-dropout", a.run.lora.dropout, "LoRA dropout")->capture_default_str();
+  at_least(cmd.add_option("--lora-r", a.run.lora.r, "LoRA rank (0: train every weight)"), 0)
+      ->capture_default_str();
+  positive(cmd.add_option("--lora-alpha", a.run.lora.alpha, "LoRA alpha (scale alpha / r)"))
+      ->capture_default_str();
+  in_range(cmd.add_option("--lora-dropout", a.run.lora.dropout, "LoRA dropout"), 0.0, 1.0, /*hi_open=*/true)
+      ->capture_default_str();
   cmd.add_option_function<std::string>(
          "--lora-targets",
          [&a](const std::string& text) {
@@ -231,18 +244,16 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
          },
          "projections that get adapters")
       ->default_str("q_proj,k_proj,v_proj,o_proj");
-  cmd.add_option_function<int64_t>(
-         "--steps",
-         [&a](int64_t v) {
-           a.run.trainer.max_steps = v;
-           a.steps_given = true;
-         },
-         "optimiser steps")
-      ->check(CLI::PositiveNumber)
+  at_least(cmd.add_option_function<int64_t>(
+               "--steps",
+               [&a](int64_t v) {
+                 a.run.trainer.max_steps = v;
+                 a.steps_given = true;
+               },
+               "optimiser steps"),
+           1)
       ->default_str(std::to_string(t.max_steps));
-  cmd.add_option("--lr", t.learning_rate, "peak AdamW learning rate")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  positive(cmd.add_option("--lr", t.learning_rate, "peak AdamW learning rate"))->capture_default_str();
   cmd.add_option_function<std::string>(
          "--schedule",
          [&a](const std::string& v) {
@@ -252,30 +263,33 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
          },
          "learning-rate schedule after warmup: constant, linear, cosine")
       ->default_str("constant");
-  cmd.add_option("--warmup", t.warmup_steps, "linear warmup steps")->capture_default_str();
-  cmd.add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  cmd.add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping (0: off)")->capture_default_str();
-  cmd.add_option("--batch", t.batch_size, "pairs per micro-batch")
-      ->check(CLI::PositiveNumber)
+  at_least(cmd.add_option("--warmup", t.warmup_steps, "linear warmup steps"), 0)->capture_default_str();
+  non_negative(cmd.add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay"))
       ->capture_default_str();
-  cmd.add_option("--grad-accum", t.grad_accumulation, "micro-batches per optimiser step")
-      ->check(CLI::PositiveNumber)
+  non_negative(cmd.add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping (0: off)"))
+      ->capture_default_str();
+  at_least(cmd.add_option("--batch", t.batch_size, "pairs per micro-batch"), 1)->capture_default_str();
+  at_least(cmd.add_option("--grad-accum", t.grad_accumulation, "micro-batches per optimiser step"), 1)
       ->capture_default_str();
   cmd.add_option("--seed", t.seed, "data order seed")->capture_default_str();
   cmd.add_flag("--group-by-length", t.group_by_length,
                "batch pairs of similar length together (less padding)");
-  cmd.add_option("--model-seed", a.run.model_seed, "initialisation seed of the demo policy")
+  cmd.add_option("--model-seed", a.run.model_seed,
+                 "initialisation seed of the tiny random Llama (--tokenizer without --model)")
       ->capture_default_str();
-  cmd.add_option("--eval-every", t.eval_every,
-                 "evaluate on the eval split every N steps (0: only at the end)")
+  at_least(cmd.add_option("--eval-every", t.eval_every,
+                          "evaluate on the eval split every N steps (0: only at the end)"),
+           0)
       ->capture_default_str();
-  cmd.add_option("--max-nonfinite", t.max_nonfinite_steps, "consecutive non-finite steps before stopping")
-      ->check(CLI::PositiveNumber)
+  at_least(cmd.add_option("--max-nonfinite", t.max_nonfinite_steps,
+                          "consecutive non-finite steps before stopping"),
+           1)
       ->capture_default_str();
-  cmd.add_option("--checkpoint-every", a.checkpoint_every,
-                 "write a resumable checkpoint every N steps (0: none)")
+  at_least(cmd.add_option("--checkpoint-every", a.checkpoint_every,
+                          "write a resumable checkpoint every N steps (0: none)"),
+           0)
       ->capture_default_str();
-  cmd.add_option("--keep-checkpoints", a.keep_checkpoints, "newest checkpoints kept (0: all)")
+  at_least(cmd.add_option("--keep-checkpoints", a.keep_checkpoints, "newest checkpoints kept (0: all)"), 0)
       ->capture_default_str();
   cmd.add_option("--resume", a.resume_dir, "continue the run in this directory from its newest checkpoint")
       ->check(CLI::ExistingDirectory);
@@ -457,7 +471,7 @@ int run_train(TrainArgs args) {
   std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps ("
             << trainer.steps_done() << " in all); run: " << out.path().string()
             << "; model: " << (out.path() / "final").string() << "\n";
-  return g_interrupted ? 130 : 0;
+  return g_interrupted ? kExitInterrupted : 0;
 }
 
 }  // namespace dpo::cli
