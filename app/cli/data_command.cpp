@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/cli/flag_checks.h"
 #include "core/data/dataset_stats.h"
 #include "core/data/layout.h"
 #include "core/data/tokenize.h"
@@ -29,9 +30,10 @@ struct DataArgs {
   std::string columns;
   std::string on_bad_row = "error";
   std::string truncation = "keep_end";
-  int64_t max_length = 1024;
-  int64_t max_prompt_length = 512;
-  int64_t max_completion_length = 0;
+  // dpo train's limits, so the warnings say what a run with the same flags would cut.
+  int64_t max_length = TokenizeOptions{}.max_length;
+  int64_t max_prompt_length = TokenizeOptions{}.max_prompt_length;
+  int64_t max_completion_length = TokenizeOptions{}.max_completion_length;
   bool json = false;
 };
 
@@ -65,11 +67,16 @@ void add_data_command(CLI::App& cli) {
                "(default: detected)");
   c.add_option("--columns", args.columns, "column mapping, e.g. prompt=question,chosen=good,rejected=bad");
   c.add_option("--on-bad-row", args.on_bad_row, "error or skip")->capture_default_str();
-  c.add_option("--max-length", args.max_length, "prompt + completion tokens")->capture_default_str();
-  c.add_option("--max-prompt-length", args.max_prompt_length, "0 = no own limit")->capture_default_str();
-  c.add_option("--max-completion-length", args.max_completion_length, "0 = only --max-length")
+  at_least(c.add_option("--max-length", args.max_length, "tokens per prompt+completion (as dpo train)"), 1)
       ->capture_default_str();
-  c.add_option("--truncation", args.truncation, "prompt truncation: keep_end or keep_start")
+  at_least(
+      c.add_option("--max-prompt-length", args.max_prompt_length, "prompt tokens kept (0: no own limit)"), 0)
+      ->capture_default_str();
+  at_least(c.add_option("--max-completion-length", args.max_completion_length,
+                        "completion tokens kept (0: no own limit)"),
+           0)
+      ->capture_default_str();
+  c.add_option("--truncation", args.truncation, "keep_end or keep_start: which part of a long prompt is kept")
       ->capture_default_str();
   c.add_flag("--json", args.json, "print one JSON object");
 }
@@ -78,7 +85,7 @@ bool data_command_chosen() { return data_cmd && data_cmd->parsed(); }
 
 int run_data_command() {
   std::unique_ptr<Tokenizer> tokenizer;
-  std::string tokenizer_label = "embedded demo tokenizer";
+  std::string tokenizer_label = "the embedded demo model's tokenizer";
   bool add_bos = true;
   TokenizerConfig config;
   if (!args.tokenizer_path.empty() || !args.model_dir.empty()) {
@@ -87,7 +94,8 @@ int run_data_command() {
     tokenizer = std::move(loaded.tokenizer);
     add_bos = loaded.add_bos;
     config = loaded.config;
-    tokenizer_label = source + " (" + loaded.kind + ")";
+    tokenizer_label =
+        (args.tokenizer_path.empty() ? "the tokenizer of " : "") + source + " (" + loaded.kind + ")";
   } else {
     tokenizer = SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), tokenizer_label);
   }
@@ -128,7 +136,7 @@ int run_data_command() {
   const auto tokenized = tokenize_dataset(*tokenizer, dataset, options, layout.on_bad_row);
   // Histograms of the data itself; truncation counted under the limits given.
   const auto full = tokenize_dataset(*tokenizer, dataset, untruncated(options), BadRowPolicy::kSkip);
-  const auto stats = compute_dataset_stats(dataset, full, &tokenized);
+  const auto stats = compute_dataset_stats(dataset, full, &tokenized, &options);
   if (args.json) {
     auto j = stats.to_json();
     j["tokenizer"] = tokenizer_label;
@@ -138,7 +146,7 @@ int run_data_command() {
     j["skipped"] = skipped;
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << stats.to_text() << "tokenizer: " << tokenizer_label << "\n";
+    std::cout << stats.to_text() << "tokens counted with: " << tokenizer_label << "\n";
     for (const auto& s : dataset.skipped) std::cout << "skipped: " << s.message << "\n";
     for (const auto& s : tokenized.report.skipped) std::cout << "skipped: " << s.message << "\n";
   }

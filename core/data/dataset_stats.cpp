@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <limits>
 #include <numeric>
 #include <unordered_set>
@@ -78,6 +79,69 @@ LengthSummary summarize_lengths(std::vector<size_t> lengths) {
   return s;
 }
 
+TruncationCounts count_truncation(const TokenizedDataset& untruncated, const TokenizeOptions& limits) {
+  TruncationCounts c;
+  c.limits = limits;
+  const auto row = [&](size_t prompt, std::initializer_list<size_t> answers) {
+    ++c.rows;
+    const bool prompt_over =
+        limits.max_prompt_length > 0 && prompt > static_cast<size_t>(limits.max_prompt_length);
+    const size_t kept_prompt = prompt_over ? static_cast<size_t>(limits.max_prompt_length) : prompt;
+    c.prompts_over += prompt_over;
+    if (static_cast<int64_t>(kept_prompt) >= limits.max_length) {
+      ++c.rows_failing;
+      return;
+    }
+    size_t longest = 0;
+    bool answer_cut = false;
+    const auto room = static_cast<size_t>(limits.max_length) - kept_prompt;
+    for (size_t n : answers) {
+      ++c.answers;
+      longest = std::max(longest, n);
+      const bool over =
+          limits.max_completion_length > 0 && n > static_cast<size_t>(limits.max_completion_length);
+      c.answers_over += over;
+      answer_cut = answer_cut || over || n > room;
+    }
+    c.rows_over_max_length += kept_prompt + longest > static_cast<size_t>(limits.max_length);
+    c.rows_cut += prompt_over || answer_cut;
+  };
+  for (const auto& p : untruncated.pairs)
+    row(p.prompt_ids.size(), {p.chosen_ids.size(), p.rejected_ids.size()});
+  for (const auto& u : untruncated.unpaired) row(u.prompt_ids.size(), {u.completion_ids.size()});
+  return c;
+}
+
+std::vector<std::string> truncation_warnings(const TruncationCounts& c, const LimitNames& names) {
+  std::vector<std::string> out;
+  const auto of = [](size_t n, size_t all, const char* what) {
+    return std::to_string(n) + " of " + std::to_string(all) + " " + what + (n == 1 ? " is" : " are");
+  };
+  if (c.prompts_over > 0)
+    out.push_back(of(c.prompts_over, c.rows, "prompts") + " longer than " + names.max_prompt_length + " " +
+                  std::to_string(c.limits.max_prompt_length) +
+                  (c.prompts_over == 1 ? " tokens (it will be cut: " : " tokens (they will be cut: ") +
+                  (c.limits.prompt_truncation == PromptTruncation::kKeepEnd ? "keep_end" : "keep_start") +
+                  ")");
+  if (c.answers_over > 0)
+    out.push_back(
+        of(c.answers_over, c.answers, "answers") + " longer than " + names.max_completion_length + " " +
+        std::to_string(c.limits.max_completion_length) +
+        (c.answers_over == 1 ? " tokens (its end will be cut)" : " tokens (their ends will be cut)"));
+  if (c.rows_over_max_length > 0)
+    out.push_back(of(c.rows_over_max_length, c.rows, "rows") + " longer than " + names.max_length + " " +
+                  std::to_string(c.limits.max_length) +
+                  " tokens as prompt + longer answer (the answers' ends will be cut)");
+  if (c.rows_failing > 0)
+    out.push_back(std::to_string(c.rows_failing) + " of " + std::to_string(c.rows) +
+                  " rows have a prompt that leaves no room for an answer under " + names.max_length + " " +
+                  std::to_string(c.limits.max_length) + " (training stops on them)");
+  if (c.rows_cut > 0)
+    out.push_back("in all, " + std::to_string(c.rows_cut) + " of " + std::to_string(c.rows) +
+                  (c.rows == 1 ? " row" : " rows") + " will be truncated");
+  return out;
+}
+
 TokenizeOptions untruncated(TokenizeOptions options) {
   options.max_length = std::numeric_limits<int64_t>::max();
   options.max_prompt_length = 0;
@@ -86,7 +150,8 @@ TokenizeOptions untruncated(TokenizeOptions options) {
 }
 
 DatasetStats compute_dataset_stats(const PreferenceDataset& dataset, const TokenizedDataset& tokenized,
-                                   const TokenizedDataset* limited) {
+                                   const TokenizedDataset* limited, const TokenizeOptions* limits,
+                                   const LimitNames& names) {
   const auto& report = limited ? limited->report : tokenized.report;
   DatasetStats st;
   st.source = dataset.source;
@@ -151,9 +216,13 @@ DatasetStats compute_dataset_stats(const PreferenceDataset& dataset, const Token
                100.0 * st.chosen_longer_share));
   if (st.duplicate_pairs > 0)
     st.warnings.push_back(std::to_string(st.duplicate_pairs) + " exact duplicate rows");
-  if (st.prompt_truncated + st.completion_truncated > 0)
+  if (limits) {
+    st.truncation = count_truncation(tokenized, *limits);
+    for (auto& w : truncation_warnings(*st.truncation, names)) st.warnings.push_back(std::move(w));
+  } else if (st.prompt_truncated + st.completion_truncated > 0) {
     st.warnings.push_back(std::to_string(st.prompt_truncated) + " prompts and " +
                           std::to_string(st.completion_truncated) + " rows' completions were truncated");
+  }
   if (st.skipped_rows > 0) st.warnings.push_back(std::to_string(st.skipped_rows) + " bad rows skipped");
   return st;
 }
@@ -185,6 +254,21 @@ nlohmann::ordered_json DatasetStats::to_json() const {
   j["duplicate_pairs"] = duplicate_pairs;
   j["prompt_truncated"] = prompt_truncated;
   j["completion_truncated"] = completion_truncated;
+  if (truncation) {
+    const auto& t = *truncation;
+    j["truncation"] = {{"max_length", t.limits.max_length},
+                       {"max_prompt_length", t.limits.max_prompt_length},
+                       {"max_completion_length", t.limits.max_completion_length},
+                       {"prompt_truncation",
+                        t.limits.prompt_truncation == PromptTruncation::kKeepEnd ? "keep_end" : "keep_start"},
+                       {"rows", t.rows},
+                       {"prompts_over", t.prompts_over},
+                       {"answers", t.answers},
+                       {"answers_over", t.answers_over},
+                       {"rows_over_max_length", t.rows_over_max_length},
+                       {"rows_cut", t.rows_cut},
+                       {"rows_failing", t.rows_failing}};
+  }
   if (mean_margin) j["mean_margin"] = *mean_margin;
   j["warnings"] = warnings;
   return j;

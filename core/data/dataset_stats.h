@@ -24,6 +24,31 @@ struct LengthSummary {
 };
 LengthSummary summarize_lengths(std::vector<size_t> lengths);
 
+// What a run's length limits cut, counted on untruncated token lengths with tokenize_dataset's
+// arithmetic (prompt kept to max_prompt_length, each answer to max_length - kept prompt and to
+// max_completion_length).
+struct TruncationCounts {
+  TokenizeOptions limits;
+  size_t rows = 0;                  // pairs and unpaired rows
+  size_t prompts_over = 0;          // prompts longer than max_prompt_length (when > 0)
+  size_t answers = 0;               // chosen + rejected answers (KTO: completions)
+  size_t answers_over = 0;          // answers longer than max_completion_length (when > 0)
+  size_t rows_over_max_length = 0;  // rows whose kept prompt + longer answer exceeds max_length
+  size_t rows_cut = 0;              // rows training would cut anything of
+  size_t rows_failing = 0;          // rows whose kept prompt alone reaches max_length (tokenizing fails)
+};
+TruncationCounts count_truncation(const TokenizedDataset& untruncated, const TokenizeOptions& limits);
+
+// How warnings name the limits: the CLI's flags unless told otherwise (the studio's labels).
+struct LimitNames {
+  std::string max_length = "--max-length";
+  std::string max_prompt_length = "--max-prompt-length";
+  std::string max_completion_length = "--max-completion-length";
+};
+// One line per limit that cuts something, e.g. "12 of 300 prompts are longer than --max-prompt-length
+// 128 tokens (they will be cut: keep_end)"; none when nothing is cut.
+std::vector<std::string> truncation_warnings(const TruncationCounts& counts, const LimitNames& names = {});
+
 struct DatasetStats {
   std::string source;
   std::string layout;
@@ -47,7 +72,8 @@ struct DatasetStats {
       0;  // rows identical (prompt, chosen, rejected / completion, label) to an earlier one
   size_t prompt_truncated = 0;
   size_t completion_truncated = 0;
-  std::optional<double> mean_margin;  // score_chosen - score_rejected over scored pairs
+  std::optional<TruncationCounts> truncation;  // with compute_dataset_stats' limits
+  std::optional<double> mean_margin;           // score_chosen - score_rejected over scored pairs
   std::vector<std::string> warnings;
 
   nlohmann::ordered_json to_json() const;
@@ -56,9 +82,11 @@ struct DatasetStats {
 
 // Texts come from `dataset`; lengths from `tokenized` (same rows, same order, minus any rows the tokenizer
 // skipped); truncation and skipped counts from `limited` when given (the same rows tokenized under the
-// training limits while `tokenized` had none, so histograms show the data, not the limits).
+// training limits while `tokenized` had none, so histograms show the data, not the limits). With
+// `limits` (those of `limited`), `truncation` counts what they cut and the warnings say so per limit.
 DatasetStats compute_dataset_stats(const PreferenceDataset& dataset, const TokenizedDataset& tokenized,
-                                   const TokenizedDataset* limited = nullptr);
+                                   const TokenizedDataset* limited = nullptr,
+                                   const TokenizeOptions* limits = nullptr, const LimitNames& names = {});
 
 // Options that tokenize without cutting anything (for length statistics).
 TokenizeOptions untruncated(TokenizeOptions options);
