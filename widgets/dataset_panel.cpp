@@ -73,6 +73,21 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
   error_->hide();
   layout->addWidget(error_);
 
+  tokenizer_ = new QLabel(this);
+  tokenizer_->setObjectName("datasetTokenizer");
+  tokenizer_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  tokenizer_->setToolTip(
+      tr("Token counts come from the model chosen in Model (its tokenizer and chat template)"));
+  layout->addWidget(tokenizer_);
+
+  truncation_ = new QLabel(this);
+  truncation_->setObjectName("datasetTruncation");
+  truncation_->setWordWrap(true);
+  truncation_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  truncation_->setStyleSheet(QStringLiteral("color: #b35900; font-weight: bold;"));
+  truncation_->hide();
+  layout->addWidget(truncation_);
+
   bias_ = new QLabel(this);
   bias_->setObjectName("datasetLengthBias");
   bias_->setWordWrap(true);
@@ -185,6 +200,11 @@ void DatasetPanel::showPreview(const DatasetPreviewData& preview) {
     counts_->setText(parts.join(QStringLiteral("  ·  ")));
     counts_->setToolTip(preview.skipped_messages.join(QLatin1Char('\n')));
   }
+  tokenizer_->setText(preview.tokenizer.isEmpty() ? QString()
+                                                  : tr("tokens counted with: %1").arg(preview.tokenizer));
+  tokenizer_->setVisible(!preview.tokenizer.isEmpty());
+  truncation_->setText(failed ? QString() : preview.truncation_warnings.join(QLatin1Char('\n')));
+  truncation_->setVisible(!failed && !preview.truncation_warnings.isEmpty());
   if (failed || preview.pairs == 0) {
     bias_->clear();
     bias_->hide();
@@ -196,8 +216,8 @@ void DatasetPanel::showPreview(const DatasetPreviewData& preview) {
                        .arg(preview.same_length);
     if (preview.length_bias_warning)
       text +=
-          tr(" Length bias: DPO can learn \"longer is better\" from this preview instead of the preference "
-             "(seed 002 §10); watch the chosen/rejected length plot.");
+          tr(" Length bias: DPO can learn \"longer is better\" from this preview instead of the preference; "
+             "watch the chosen/rejected length plot.");
     bias_->setText(text);
     bias_->setStyleSheet(preview.length_bias_warning ? QStringLiteral("color: #b35900; font-weight: bold;")
                                                      : QString());

@@ -44,6 +44,8 @@ struct DatasetPreviewData {
   double chosen_longer_share = 0.0;
   bool length_bias_warning = false;
   QStringList warnings;  // the stats' warnings (length bias, duplicates, ...)
+  QString tokenizer;  // what counted the tokens: "the embedded demo model's tokenizer", "Qwen2's tokenizer"
+  QStringList truncation_warnings;  // what the run's max lengths would cut, one line each
 };
 
 // Preview of a preference file: detected layout, counts, the first pairs as text, token-length
@@ -75,6 +77,8 @@ class DatasetPanel : public QWidget {
   QLabel* countsLabel() const { return counts_; }
   QLabel* errorLabel() const { return error_; }
   QLabel* biasLabel() const { return bias_; }
+  QLabel* tokenizerLabel() const { return tokenizer_; }
+  QLabel* truncationLabel() const { return truncation_; }
   QTableWidget* table() const { return table_; }
   QPushButton* columnsButton() const { return columns_button_; }
 
@@ -102,6 +106,8 @@ class DatasetPanel : public QWidget {
   QLabel* counts_ = nullptr;
   QLabel* error_ = nullptr;
   QLabel* bias_ = nullptr;
+  QLabel* tokenizer_ = nullptr;
+  QLabel* truncation_ = nullptr;
   QPushButton* columns_button_ = nullptr;
   QTableWidget* table_ = nullptr;
   QCustomPlot* plot_ = nullptr;

@@ -3,6 +3,8 @@
 #include "app/session/run_setup.h"
 #include "app/studio/qt_text.h"
 
+#include <QDir>
+
 #include <exception>
 #include <memory>
 #include <optional>
@@ -13,6 +15,7 @@
 #include "core/data/tokenize.h"
 #include "core/runtime/error.h"
 #include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/load_tokenizer.h"
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 #include "resources/demo_assets.h"
 
@@ -51,6 +54,7 @@ QStringList firstRowColumns(const std::string& path) {
 }  // namespace
 
 widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<QString, QString>& columns,
+                                               const QString& model_dir, const TokenizeOptions& limits,
                                                int preview_rows) {
   widgets::DatasetPreviewData out;
   std::string path = qpath.trimmed().toStdString();
@@ -62,18 +66,38 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     return out;
   }
   out.columns = firstRowColumns(path);
+  const std::string model = model_dir.trimmed().toStdString();
+  out.tokenizer = model.empty() ? QStringLiteral("the embedded demo model's tokenizer")
+                                : QStringLiteral("%1's tokenizer").arg(QDir(model_dir.trimmed()).dirName());
   try {
-    // The demo tokenizer is cheap to build; one per call keeps this thread-safe.
-    auto tokenizer =
-        SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
+    // As prepare_run does: the model folder's tokenizer and chat template, else the demo's (no
+    // template: ChatML). One tokenizer per call keeps this thread-safe.
+    std::unique_ptr<Tokenizer> tokenizer;
+    TokenizerConfig config;
+    TokenizeOptions options = limits;
+    options.add_bos = true;
+    if (model.empty()) {
+      tokenizer =
+          SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), "embedded demo tokenizer");
+    } else {
+      auto loaded = load_tokenizer(model);
+      tokenizer = std::move(loaded.tokenizer);
+      config = loaded.config;
+      options.add_bos = loaded.add_bos;
+    }
     ChatRenderer renderer;
-    renderer.template_source = std::string(chatml_template_source());
-    renderer.description = "the built-in ChatML template (the demo tokenizer has none)";
+    if (config.chat_template) {
+      renderer.template_source = *config.chat_template;
+      renderer.description = "the tokenizer's chat template";
+    } else {
+      renderer.template_source = std::string(chatml_template_source());
+      renderer.description = "the built-in ChatML template (the tokenizer has none)";
+    }
     const auto chat_template = ChatTemplate::parse(renderer.template_source, renderer.description);
     renderer.chat_template = &chat_template;
     const auto piece = [&](std::optional<int> id) { return id ? tokenizer->piece(*id) : std::string(); };
-    renderer.bos_token = piece(tokenizer->bos_id());
-    renderer.eos_token = piece(tokenizer->eos_id());
+    renderer.bos_token = config.bos_token.value_or(piece(tokenizer->bos_id()));
+    renderer.eos_token = config.eos_token.value_or(piece(tokenizer->eos_id()));
 
     LayoutOptions layout;
     for (auto it = columns.begin(); it != columns.end(); ++it)
@@ -84,10 +108,13 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     const auto dataset = path.empty() ? parse_preference_dataset(resources::demo_preferences_jsonl(),
                                                                  "embedded demo", FileFormat::kJsonl, layout)
                                       : load_preference_dataset(path, layout);
-    TokenizeOptions options;  // the run's defaults: truncation counted, histograms untruncated
+    // Histograms untruncated; what the limits cut counted and named with the form's labels.
     const auto tokenized = tokenize_dataset(*tokenizer, dataset, options, layout.on_bad_row);
     const auto full = tokenize_dataset(*tokenizer, dataset, untruncated(options), BadRowPolicy::kSkip);
-    const auto stats = compute_dataset_stats(dataset, full, &tokenized);
+    const LimitNames names{.max_length = "Max length",
+                           .max_prompt_length = "Max prompt length",
+                           .max_completion_length = "max completion length"};
+    const auto stats = compute_dataset_stats(dataset, full, &tokenized, &options, names);
 
     out.explanation = qstr(dataset.explanation);
     out.layout = qstr(to_string(dataset.layout));
@@ -115,6 +142,8 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
     out.chosen_longer_share = stats.chosen_longer_share;
     out.length_bias_warning = stats.length_bias_warning;
     for (const auto& w : stats.warnings) out.warnings << qstr(w);
+    if (stats.truncation)
+      for (const auto& w : truncation_warnings(*stats.truncation, names)) out.truncation_warnings << qstr(w);
   } catch (const std::exception& e) {
     out.error = qstr(e.what());
   }

@@ -174,9 +174,27 @@ void MainWindow::buildCentre() {
   auto* data_debounce = new QTimer(this);
   data_debounce->setSingleShot(true);
   data_debounce->setInterval(300);
-  connect(data_debounce, &QTimer::timeout, this,
-          [this] { dataset_panel_->load(QString::fromStdString(settings_->runConfig().run.data_path)); });
+  // Token counts come from the Model box's tokenizer, truncation warnings from the max lengths: the
+  // preview reloads when the data, the model or a limit changes (validityChanged follows every edit).
+  connect(data_debounce, &QTimer::timeout, this, [this] {
+    const auto run = settings_->runConfig().run;
+    const auto& t = run.tokenize;
+    const QString model = QString::fromStdString(run.model_dir);
+    const QString key = QStringLiteral("%1\n%2\n%3 %4 %5 %6")
+                            .arg(QString::fromStdString(run.data_path), model)
+                            .arg(t.max_length)
+                            .arg(t.max_prompt_length)
+                            .arg(t.max_completion_length)
+                            .arg(static_cast<int>(t.prompt_truncation));
+    if (dataset_panel_->property("previewKey").toString() == key) return;
+    dataset_panel_->setProperty("previewKey", key);
+    dataset_panel_->setLoader([model, t](const QString& path, const QMap<QString, QString>& columns) {
+      return loadDatasetPreview(path, columns, model, t);
+    });
+    dataset_panel_->load(QString::fromStdString(run.data_path));
+  });
   connect(settings_, &SettingsPanel::dataPathChanged, data_debounce, qOverload<>(&QTimer::start));
+  connect(settings_, &SettingsPanel::validityChanged, data_debounce, qOverload<>(&QTimer::start));
   data_debounce->start();  // the embedded demo (or the configured file) at start-up
   // β explorer tab (issue 14): the latest evaluation's pairs under every β, without training.
   beta_explorer_ = new widgets::BetaExplorerView(tabs_);

@@ -170,6 +170,89 @@ class TestDatasetPanel : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!panel->isLoading(), 60000);
     QCOMPARE(window.runConfig().run.columns, std::string("prompt=prompt"));
   }
+
+  // Issue 18: tokens counted with the selected model's tokenizer, and what the max lengths would cut.
+  void countsWithTheModelsTokenizer() {
+    const QString phi2 = shared("tokenizers/phi2_gpt2_bpe");
+    if (!QFile::exists(phi2 + QStringLiteral("/tokenizer.json"))) QSKIP("shared data missing");
+    QTemporaryDir dir;
+    const QString path = writePinnedPairs(dir);
+    dpo::TokenizeOptions limits;
+    limits.max_length = 8;
+    limits.max_prompt_length = 4;
+    const auto d = dpo::studio::loadDatasetPreview(path, {}, phi2, limits);
+    QVERIFY2(d.error.isEmpty(), qPrintable(d.error));
+    QCOMPARE(d.tokenizer, QStringLiteral("phi2_gpt2_bpe's tokenizer"));
+    // Token ids pinned in tests/core/test_bpe_tokenizer.cpp: prompts 8, 2, 2; answers + EOS.
+    QCOMPARE(d.prompt.mean, 4.0);
+    QCOMPARE(d.prompt.max, qint64(8));
+    QCOMPARE(d.chosen.max, qint64(7));
+    QCOMPARE(d.rejected.mean, 3.0);
+    QCOMPARE(
+        d.truncation_warnings,
+        QStringList({"1 of 3 prompts is longer than Max prompt length 4 tokens (it will be cut: keep_end)",
+                     "1 of 3 rows is longer than Max length 8 tokens as prompt + longer answer (the "
+                     "answers' ends will be cut)",
+                     "in all, 2 of 3 rows will be truncated"}));
+    // The demo model's tokenizer splits the same texts differently.
+    const auto demo = dpo::studio::loadDatasetPreview(path, {}, {}, limits);
+    QCOMPARE(demo.tokenizer, QStringLiteral("the embedded demo model's tokenizer"));
+    QVERIFY(demo.prompt.mean != d.prompt.mean);
+
+    DatasetPanel panel;
+    panel.showPreview(d);
+    QCOMPARE(panel.tokenizerLabel()->text(),
+             QStringLiteral("tokens counted with: phi2_gpt2_bpe's tokenizer"));
+    QVERIFY(panel.truncationLabel()->isVisibleTo(&panel));
+    QCOMPARE(panel.truncationLabel()->text(), d.truncation_warnings.join(QLatin1Char('\n')));
+    dpo::TokenizeOptions roomy;
+    panel.showPreview(dpo::studio::loadDatasetPreview(path, {}, phi2, roomy));
+    QVERIFY(!panel.truncationLabel()->isVisibleTo(&panel));
+  }
+
+  // The Dataset tab follows the Model box and the max lengths.
+  void mainWindowFollowsTheModel() {
+    const QString phi2 = shared("tokenizers/phi2_gpt2_bpe");
+    if (!QFile::exists(phi2 + QStringLiteral("/tokenizer.json"))) QSKIP("shared data missing");
+    QTemporaryDir dir;
+    dpo::studio::MainWindow window;
+    window.setInteractiveErrors(false);
+    auto* panel = window.datasetPanel();
+    QTRY_COMPARE_WITH_TIMEOUT(panel->preview().tokenizer,
+                              QStringLiteral("the embedded demo model's tokenizer"), 60000);
+    auto config = window.runConfig();
+    config.run.data_path = writePinnedPairs(dir).toStdString();
+    config.run.model_dir = phi2.toStdString();
+    window.setRunConfig(config);
+    QTRY_COMPARE_WITH_TIMEOUT(panel->preview().tokenizer, QStringLiteral("phi2_gpt2_bpe's tokenizer"), 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->isLoading(), 60000);
+    QCOMPARE(panel->preview().prompt.max, qint64(8));
+    QVERIFY(panel->preview().truncation_warnings.isEmpty());  // 256 / 128 cut nothing here
+    config = window.runConfig();
+    config.run.tokenize.max_prompt_length = 4;
+    config.run.tokenize.max_length = 16;
+    window.setRunConfig(config);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        panel->preview().truncation_warnings.value(0),
+        QStringLiteral("1 of 3 prompts is longer than Max prompt length 4 tokens (it will "
+                       "be cut: keep_end)"),
+        60000);
+  }
+
+ private:
+  // Texts whose Phi-2 token ids tests/core/test_bpe_tokenizer.cpp pins.
+  static QString writePinnedPairs(const QTemporaryDir& dir) {
+    const QString path = dir.filePath(QStringLiteral("pinned.jsonl"));
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly)) return {};
+    f.write(R"({"prompt": "Hello, world! It's 2024.", "chosen": "Hello world", "rejected": "return n"})"
+            "\n"
+            R"({"prompt": "Hello world", "chosen": "I'll we've they're", "rejected": "abc x"})"
+            "\n"
+            R"({"prompt": "return n", "chosen": "Hello world", "rejected": "abc x"})"
+            "\n");
+    return path;
+  }
 };
 
 QTEST_MAIN(TestDatasetPanel)
