@@ -122,7 +122,12 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
   cmd.add_option("--data", a.run.data_path,
                  "preference file: JSONL, JSON, CSV/TSV, optionally .gz; or demo:clean, demo:noisy, "
                  "demo:length-biased, demo:unpaired, demo:scored (default: the embedded demo, = demo:clean)")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::Validator(
+          [](std::string& path) {
+            // A demo variant is no file until prepare_run writes it (resolve_demo_data).
+            return path.starts_with(app::kDemoDataPrefix) ? std::string() : CLI::ExistingFile(path);
+          },
+          "FILE"));
   cmd.add_option("--model", a.run.model_dir,
                  "Hugging Face model folder (default: the embedded demo model, a 2-layer Llama fitted by SFT "
                  "on the demo's answers; with --tokenizer alone, a tiny random Llama)")

@@ -86,6 +86,7 @@ struct Bound {
   double low, high;
   bool low_open;
   const char* expected;
+  bool high_open = false;
 };
 const std::map<std::string, Bound>& bounds() {
   constexpr double inf = std::numeric_limits<double>::infinity();
@@ -94,11 +95,17 @@ const std::map<std::string, Bound>& bounds() {
       {"run.max_length", {1, inf, false, "a whole number >= 1"}},
       {"run.lora.r", {0, inf, false, "a whole number >= 0"}},
       {"run.lora.lora_alpha", {0, inf, true, "a number > 0"}},
-      {"run.lora.lora_dropout", {0, 0.99, false, "a number from 0 to 0.99"}},
+      {"run.max_prompt_length", {0, inf, false, "a whole number >= 0"}},
+      {"run.max_completion_length", {0, inf, false, "a whole number >= 0"}},
+      {"run.lora.lora_dropout", {0, 1, false, "a number from 0 to below 1", true}},
       {"run.trainer.beta", {0, inf, true, "a number > 0"}},
       {"run.trainer.learning_rate", {0, inf, true, "a number > 0"}},
       {"run.trainer.label_smoothing", {0, 0.49, false, "a number from 0 to 0.49"}},
       {"run.trainer.fdpo_alpha", {0, inf, true, "a number > 0"}},
+      {"run.trainer.rpo_alpha", {0, inf, false, "a number >= 0"}},
+      {"run.trainer.orpo_lambda", {0, inf, false, "a number >= 0"}},
+      {"run.trainer.discopop_tau", {0, inf, true, "a number > 0"}},
+      {"run.trainer.ref_model_mixup_alpha", {0, 1, false, "a number from 0 to 1"}},
       {"run.trainer.ld_alpha", {0, 1, false, "a number from 0 to 1"}},
       {"run.trainer.max_steps", {1, inf, false, "a whole number >= 1"}},
       {"run.trainer.per_device_train_batch_size", {1, inf, false, "a whole number >= 1"}},
@@ -163,7 +170,8 @@ void check_value(const json& value, const json& known, const std::string& key, c
     if (const auto it = bounds().find(key); it != bounds().end()) {
       const double v = value.get<double>();
       const auto& b = it->second;
-      if (!(v >= b.low) || (b.low_open && v == b.low) || v > b.high) fail(label, key, b.expected, value);
+      if (!(v >= b.low) || (b.low_open && v == b.low) || v > b.high || (b.high_open && v == b.high))
+        fail(label, key, b.expected, value);
     }
     return;
   }

@@ -121,6 +121,12 @@ TEST_F(TrainArgs, EveryLossWithItsOwnParameterRoundTrips) {
   }
 }
 
+TEST_F(TrainArgs, DemoDataVariantsRoundTrip) {
+  RunOptions o;
+  o.data_path = "demo:noisy";  // no file, but a data path every run understands
+  expect_round_trip(o, "demo:noisy");
+}
+
 TEST_F(TrainArgs, CombinationsAndReferenceSettingsRoundTrip) {
   RunOptions o;
   o.trainer.loss.terms = {{dpo::LossType::Sigmoid, 1.0}, {dpo::LossType::SppoHard, 0.5}};
