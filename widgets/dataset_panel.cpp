@@ -75,6 +75,7 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
 
   tokenizer_ = new QLabel(this);
   tokenizer_->setObjectName("datasetTokenizer");
+  tokenizer_->setWordWrap(true);  // a long model folder name must not widen the window
   tokenizer_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   tokenizer_->setToolTip(
       tr("Token counts come from the model chosen in Model (its tokenizer and chat template)"));

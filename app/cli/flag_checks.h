@@ -56,10 +56,12 @@ inline void require_number(const std::string& flag, const std::string& text) {
   if (!parse_number(text)) throw FlagError(flag + ": '" + text + "' is not a number");
 }
 
-// A rule on the value text, failing with "FLAG must be RULE".
+// A rule on the value text, failing with "FLAG must be RULE"; a range is also stated in --help.
 template <typename Ok>
 CLI::Option* rule(CLI::Option* option, std::string must, bool integer, Ok ok) {
   const std::string flag = option->get_name();
+  if (must.find(" in ") != std::string::npos || must.starts_with("in "))
+    option->description(option->get_description() + "; " + must.substr(must.find("in ")));
   option->check(CLI::Validator(
       [flag, must = std::move(must), integer, ok](std::string& text) {
         require_number(flag, text);

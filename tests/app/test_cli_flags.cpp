@@ -94,7 +94,8 @@ TEST(CliFlags, HelpHasNoArtefactsAndTrueDefaults) {
                                     "bench compare", "eval", "rank", "beta", "sweep", "loop", "pairs"}) {
     const auto r = run(command + " --help");
     EXPECT_EQ(r.code, 0) << command;
-    for (const char* artefact : {"{false}", "{true}", ":POSITIVE", ":NONNEGATIVE", " in [", "1797693134"})
+    for (const char* artefact :
+         {"{false}", "{true}", ":POSITIVE", ":NONNEGATIVE", "FLOAT in [", "INT in [", "1797693134"})
       EXPECT_EQ(r.output.find(artefact), std::string::npos) << command << " --help shows " << artefact << "\n"
                                                             << r.output;
   }
@@ -104,6 +105,10 @@ TEST(CliFlags, HelpHasNoArtefactsAndTrueDefaults) {
       << train.output;
   EXPECT_EQ(train.output.find("a tiny random Llama for the demo"), std::string::npos);
   EXPECT_NE(train.output.find("--no-precompute-ref  "), std::string::npos) << train.output;
+  // Ranges are stated where they apply.
+  EXPECT_NE(train.output.find("share of pairs held out for evaluation (whole prompts); in [0, 0.9]"),
+            std::string::npos)
+      << train.output;
 }
 
 TEST(CliFlags, LossListNamesEveryLoss) {
