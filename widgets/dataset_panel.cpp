@@ -108,7 +108,7 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
 
   plot_ = new QCustomPlot(splitter);
   plot_->setObjectName("datasetHistogram");
-  plot_->setMinimumHeight(260);
+  plot_->setMinimumHeight(160);
   plot_->legend->setVisible(true);
   plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
   plot_->xAxis->setLabel(tr("tokens"));

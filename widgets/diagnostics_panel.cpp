@@ -1,6 +1,7 @@
 #include "widgets/diagnostics_panel.h"
 
 #include <QFrame>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QScrollArea>
 #include <QVBoxLayout>
@@ -27,19 +28,25 @@ Look look(DiagnosticItem::Severity s) {
   return {"Note", "#0072b2", "#e9f2fa"};
 }
 
-// Seed 002 §10 in two sentences, shown on the reference line of every card.
 const char* const kChecks =
     "Checked as the run goes: margin stuck at zero with the loss at ln 2 (β too high) · chosen and rejected "
-    "log-ratios both falling (β too low) · chosen log-probability falling · loss spikes (learning rate) · "
-    "accuracy saturating early · NaN or infinite values · length bias between chosen and rejected.";
+    "log-ratios both falling at a high price (β too low) · chosen answers losing probability without "
+    "benefit · held-out loss rising (overfitting) · loss spikes (learning rate) · accuracy saturating "
+    "early · NaN or infinite values · length bias between chosen and rejected.";
 
-const char* const kSection10 =
-    "Seed 002 §10, Diagnostics: log the implicit-reward gap (it should rise; stuck near zero means DPO "
-    "learns "
-    "nothing, usually β too high), the chosen and rejected log-ratios separately (both drifting down "
-    "together "
-    "is the early symptom of β too low), and response length on held-out prompts (growing steadily means "
-    "length is doing the work the preferences should do).";
+const char* const kWhy =
+    "Three things tell a DPO run's health: the reward margin (it should rise; stuck near zero means the "
+    "run learns nothing), the chosen and rejected log-ratios (both falling fast together means the "
+    "policy is drifting away from the reference), and the held-out pairs (their loss should fall; "
+    "rising again means memorising).";
+
+// Plain paragraphs (separated by blank lines) as rich text.
+QString paragraphs(const QString& text) {
+  QString html;
+  for (const auto& p : text.split(QStringLiteral("\n\n"), Qt::SkipEmptyParts))
+    html += QStringLiteral("<p>%1</p>").arg(p.toHtmlEscaped());
+  return html;
+}
 
 QLabel* wrapped(const QString& text, QWidget* parent) {
   auto* label = new QLabel(text, parent);
@@ -77,7 +84,7 @@ DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
   auto* checks = wrapped(tr(kChecks), cards_);
   checks->setObjectName("diagnosticsChecks");
   checks->setStyleSheet("color: #7a8594;");
-  checks->setToolTip(tr(kSection10));
+  checks->setToolTip(tr(kWhy));
   cards_layout_->addWidget(checks);
   cards_layout_->addStretch(1);
   scroll->setWidget(cards_);
@@ -85,11 +92,28 @@ DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
   clear();
 }
 
+QString DiagnosticsPanel::explainLink(bool shown) {
+  return QStringLiteral("<a href=\"explain\">%1</a>")
+      .arg(shown ? tr("Hide the explanation") : tr("What does this mean?"));
+}
+
 void DiagnosticsPanel::clear() {
   items_.clear();
   steps_checked_ = -1;
   setFootnote({});
   setItems({}, 0);
+}
+
+void DiagnosticsPanel::setExplanationShown(const QString& id, bool shown) {
+  if (shown)
+    expanded_.insert(id);
+  else
+    expanded_.remove(id);
+  for (auto* card : cards_->findChildren<QFrame*>("diagnosticCard", Qt::FindDirectChildrenOnly)) {
+    if (card->property("findingId").toString() != id) continue;
+    if (auto* explanation = card->findChild<QLabel*>("findingExplanation")) explanation->setVisible(shown);
+    if (auto* link = card->findChild<QLabel*>("findingExplain")) link->setText(explainLink(shown));
+  }
 }
 
 void DiagnosticsPanel::setFootnote(const QString& text) {
@@ -103,11 +127,11 @@ void DiagnosticsPanel::setItems(const QList<DiagnosticItem>& items, qint64 steps
   if (steps_checked == 0) {
     summary_->setText(
         tr("Findings about the run appear here once training starts: β too high or too low, "
-           "chosen answers losing probability, length exploitation, early saturation, loss "
-           "spikes, NaNs."));
+           "chosen answers losing probability, overfitting, length exploitation, early saturation, "
+           "loss spikes, NaNs."));
     summary_->setStyleSheet("color: #5f6b7a;");
   } else if (items.isEmpty()) {
-    summary_->setText(tr("✓ All clear so far: no §10 symptom in %1 steps.").arg(steps_checked));
+    summary_->setText(tr("✓ All clear so far: no warning sign in %1 steps.").arg(steps_checked));
     summary_->setStyleSheet("color: #1e7a4f; font-weight: bold;");
   } else {
     int problems = 0;
@@ -163,12 +187,35 @@ QWidget* DiagnosticsPanel::buildCard(const DiagnosticItem& item) {
   body->setObjectName("findingBody");
   layout->addWidget(body);
 
-  auto* reference = wrapped(
-      item.step > 0 ? tr("%1 · at step %2").arg(item.reference).arg(item.step) : item.reference, card);
-  reference->setObjectName("findingReference");
-  reference->setStyleSheet("QLabel { color: #5f6b7a; }");
-  reference->setToolTip(tr(kSection10));
-  layout->addWidget(reference);
+  auto* footer = new QHBoxLayout;
+  footer->setContentsMargins(0, 0, 0, 0);
+  QLabel* explanation = nullptr;
+  if (!item.explanation.isEmpty()) {
+    const bool shown = expanded_.contains(item.id);
+    auto* link = new QLabel(card);
+    link->setObjectName("findingExplain");
+    link->setTextFormat(Qt::RichText);
+    link->setTextInteractionFlags(Qt::LinksAccessibleByMouse | Qt::LinksAccessibleByKeyboard);
+    link->setFocusPolicy(Qt::TabFocus);
+    link->setText(explainLink(shown));
+    footer->addWidget(link);
+    explanation = wrapped(paragraphs(item.explanation), card);
+    explanation->setObjectName("findingExplanation");
+    explanation->setTextFormat(Qt::RichText);
+    explanation->setVisible(shown);
+    const QString id = item.id;
+    connect(link, &QLabel::linkActivated, this,
+            [this, id] { setExplanationShown(id, !expanded_.contains(id)); });
+  }
+  footer->addStretch(1);
+  if (item.step > 0) {
+    auto* step = new QLabel(tr("at step %1").arg(item.step), card);
+    step->setObjectName("findingStep");
+    step->setStyleSheet("QLabel { color: #5f6b7a; }");
+    footer->addWidget(step);
+  }
+  layout->addLayout(footer);
+  if (explanation) layout->addWidget(explanation);
   return card;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <QList>
+#include <QSet>
 #include <QString>
 #include <QWidget>
 
@@ -17,14 +18,15 @@ struct DiagnosticItem {
   QString evidence;
   QString meaning;
   QString suggestion;
-  QString reference;  // "seed 002 §10"
+  QString explanation;  // plain-language background, paragraphs separated by blank lines
   qint64 step = 0;
 
   bool operator==(const DiagnosticItem&) const = default;
 };
 
-// The findings as cards coloured by severity (evidence, likely meaning, what to try), or an
-// "all clear" line when there are none.
+// The findings as cards coloured by severity (evidence, likely meaning, what to try, and a "What
+// does this mean?" link that unfolds the explanation in the card), or an "all clear" line when
+// there are none.
 class DiagnosticsPanel : public QWidget {
   Q_OBJECT
 
@@ -41,14 +43,20 @@ class DiagnosticsPanel : public QWidget {
   QString summary() const;  // the line above the cards
   int rebuildCount() const { return rebuilds_; }
 
+  // Unfolds or folds a finding's explanation, as its link does; kept across refreshes.
+  void setExplanationShown(const QString& id, bool shown);
+  bool explanationShown(const QString& id) const { return expanded_.contains(id); }
+
  private:
   QWidget* buildCard(const DiagnosticItem& item);
+  static QString explainLink(bool shown);
 
   QLabel* summary_ = nullptr;
   QLabel* footnote_ = nullptr;
   QWidget* cards_ = nullptr;
   QVBoxLayout* cards_layout_ = nullptr;
   QList<DiagnosticItem> items_;
+  QSet<QString> expanded_;  // ids whose explanation is unfolded
   qint64 steps_checked_ = -1;
   int rebuilds_ = 0;
 };

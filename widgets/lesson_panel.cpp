@@ -2,7 +2,7 @@
 
 #include <QComboBox>
 #include <QFrame>
-#include <QHBoxLayout>
+#include <QGridLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
@@ -61,7 +61,8 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   run_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   run_combo_->setMinimumContentsLength(20);
   layout->addWidget(run_combo_);
-  auto* buttons = new QHBoxLayout;
+  // Two rows, so a narrow dock or a large font never clips a button.
+  auto* buttons = new QGridLayout;
   run_button_ = new QPushButton(tr("Run"), this);
   run_button_->setObjectName("lessonRunButton");
   run_button_->setToolTip(tr("Fill the run settings from this run of the lesson and start training"));
@@ -73,9 +74,15 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
   run_all_button_->setToolTip(
       tr("Run every run of the lesson one after the other, then check the symptom (PASS/FAIL with the "
          "measured values)"));
-  buttons->addWidget(run_button_);
-  buttons->addWidget(run_all_button_);
-  buttons->addWidget(reveal_button_);
+  reset_button_ = new QPushButton(tr("Reset"), this);
+  reset_button_->setObjectName("lessonResetButton");
+  reset_button_->setToolTip(
+      tr("Back to the lesson's start: the question only, no check, no overlay in Compare, the form on its "
+         "first run"));
+  buttons->addWidget(run_button_, 0, 0);
+  buttons->addWidget(run_all_button_, 0, 1);
+  buttons->addWidget(reveal_button_, 1, 0);
+  buttons->addWidget(reset_button_, 1, 1);
   layout->addLayout(buttons);
   status_ = wrapped(this);
   status_->setStyleSheet("color: #7d8794;");
@@ -110,6 +117,11 @@ LessonPanel::LessonPanel(QWidget* parent) : QWidget(parent) {
     if (current_ >= 0) Q_EMIT runAllRequested(current_);
   });
   connect(reveal_button_, &QPushButton::clicked, this, &LessonPanel::reveal);
+  connect(reset_button_, &QPushButton::clicked, this, [this] {
+    if (current_ < 0) return;
+    reset();
+    Q_EMIT resetRequested(current_);
+  });
   showLesson(-1);
 }
 
@@ -153,6 +165,7 @@ void LessonPanel::showLesson(int index) {
     run_button_->setEnabled(false);
     run_all_button_->setEnabled(false);
     reveal_button_->setEnabled(false);
+    reset_button_->setEnabled(false);
     return;
   }
   const auto& l = lessons_[index];
@@ -164,6 +177,7 @@ void LessonPanel::showLesson(int index) {
   run_combo_->setEnabled(l.runs.size() > 1);
   run_combo_->setCurrentIndex(l.runs.isEmpty() ? -1 : 0);
   reveal_button_->setEnabled(true);
+  reset_button_->setEnabled(true);
   run_all_button_->setEnabled(!l.runs.isEmpty());
   updateRunButton();
 }
@@ -182,23 +196,43 @@ void LessonPanel::reveal() {
       tr("<b>What to look for:</b> %1<br><br><b>Why:</b> %2<br><br><b>Read more:</b> seed %3")
           .arg(l.symptom.toHtmlEscaped(), l.explanation.toHtmlEscaped(), l.seed_section.toHtmlEscaped()));
   explanation_->setVisible(true);
+  if (check_passed_) showCheck();
   Q_EMIT revealedLesson(current_);
 }
+
+void LessonPanel::reset() { showLesson(current_); }
 
 void LessonPanel::setStatus(const QString& text) { status_->setText(text); }
 
 void LessonPanel::setCheck(bool passed, const QString& symptom, const QStringList& clauses) {
-  QString html = passed ? tr("<span style='color:#1a7f37'><b>PASS</b></span>: the symptom showed")
-                        : tr("<span style='color:#cf222e'><b>FAIL</b></span>: the symptom did not show");
-  html += QStringLiteral("<br><i>%1</i><ul style='margin:2px'>").arg(symptom.toHtmlEscaped());
-  for (const auto& c : clauses) html += QStringLiteral("<li>%1</li>").arg(c.toHtmlEscaped());
-  html += QStringLiteral("</ul>");
+  check_passed_ = passed;
+  check_symptom_ = symptom;
+  check_clauses_ = clauses;
+  showCheck();
+}
+
+void LessonPanel::showCheck() {
+  const bool passed = check_passed_.value_or(false);
+  QString html = passed ? tr("<span style='color:#1a7f37'><b>PASS</b></span>")
+                        : tr("<span style='color:#cf222e'><b>FAIL</b></span>");
+  if (!revealed_) {
+    // The symptom and the measured clauses are the answer: they wait for Reveal.
+    html += tr(": the check is done. Reveal shows what it measured.");
+  } else {
+    html += passed ? tr(": the symptom showed") : tr(": the symptom did not show");
+    html += QStringLiteral("<br><i>%1</i><ul style='margin:2px'>").arg(check_symptom_.toHtmlEscaped());
+    for (const auto& c : std::as_const(check_clauses_)) html += QStringLiteral("<li>%1</li>").arg(c.toHtmlEscaped());
+    html += QStringLiteral("</ul>");
+  }
   check_->setText(html);
   check_->setProperty("passed", passed);
   check_->setVisible(true);
 }
 
 void LessonPanel::clearCheck() {
+  check_passed_.reset();
+  check_symptom_.clear();
+  check_clauses_.clear();
   check_->clear();
   check_->setProperty("passed", QVariant());
   check_->setVisible(false);

@@ -4,6 +4,8 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <optional>
+
 class QComboBox;
 class QLabel;
 class QListWidget;
@@ -26,7 +28,8 @@ struct LessonView {
 
 // Lesson mode, predict-then-reveal: a list of lessons, then for the chosen one its title and the
 // question (the class answers), a Run button (which run of the lesson), and a Reveal button that
-// shows what to look for, the explanation and the seed 002 section. Plain Qt, no torch.
+// shows what to look for, the explanation and the seed 002 section. Nothing that gives the answer
+// away (the symptom, the check's measured clauses) shows before Reveal. Plain Qt, no torch.
 class LessonPanel : public QWidget {
   Q_OBJECT
 
@@ -40,10 +43,11 @@ class LessonPanel : public QWidget {
   int currentRun() const;
   void showLesson(int index);  // question shown, explanation hidden
   void reveal();
+  void reset();  // the current lesson back to its start, as showLesson left it
   bool revealed() const { return revealed_; }
   void setStatus(const QString& text);  // one line under the buttons (what Run did)
   // The symptom check after the lesson's runs: PASS/FAIL, the symptom, one line per clause
-  // ("dpo.final.loss = 0.31 < 0.5").
+  // ("dpo.final.loss = 0.31 < 0.5"); before Reveal only the bare PASS/FAIL.
   void setCheck(bool passed, const QString& symptom, const QStringList& clauses);
   void clearCheck();
 
@@ -57,6 +61,8 @@ class LessonPanel : public QWidget {
   QPushButton* runAllButton() const { return run_all_button_; }
   QLabel* checkLabel() const { return check_; }
   QPushButton* openButton() const { return open_button_; }
+  QPushButton* resetButton() const { return reset_button_; }
+  QLabel* statusLabel() const { return status_; }
 
  Q_SIGNALS:
   void lessonChosen(int index);
@@ -64,9 +70,11 @@ class LessonPanel : public QWidget {
   void runAllRequested(int lesson);
   void openFileRequested();
   void revealedLesson(int index);
+  void resetRequested(int lesson);  // after the panel reset itself
 
  private:
   void updateRunButton();
+  void showCheck();
 
   QList<LessonView> lessons_;
   int current_ = -1;
@@ -79,7 +87,11 @@ class LessonPanel : public QWidget {
   QPushButton* run_button_ = nullptr;
   QPushButton* reveal_button_ = nullptr;
   QPushButton* run_all_button_ = nullptr;
+  QPushButton* reset_button_ = nullptr;
   QLabel* check_ = nullptr;
+  std::optional<bool> check_passed_;
+  QString check_symptom_;
+  QStringList check_clauses_;
   QPushButton* open_button_ = nullptr;
   QLabel* status_ = nullptr;
   QLabel* explanation_ = nullptr;

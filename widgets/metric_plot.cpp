@@ -128,7 +128,7 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
   caption_->setWordWrap(true);
 
   plot_ = new QCustomPlot(this);
-  plot_->setMinimumSize(280, 180);
+  plot_->setMinimumSize(220, 120);
   plot_->setNoAntialiasingOnDrag(true);
   plot_->setPlottingHints(QCP::phFastPolylines | QCP::phCacheLabels);
   // Antialiased lines cost ~20x the painting time (50 ms a replot on a loaded 2-core machine, p99
@@ -151,6 +151,8 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
   legend_row->setMargins(QMargins(6, 0, 6, 4));
   legend_row->addElement(0, 0, plot_->legend);
   plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+  connect(plot_, &QCustomPlot::beforeReplot, this, &MetricPlot::fitLegend);
+  connect(plot_, &QCustomPlot::afterLayout, this, &MetricPlot::fitAxisTitles);
 
   // Once the user drags or zooms, stop autoscaling until they ask for it back.
   connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent*) { auto_range_ = false; });
@@ -214,8 +216,91 @@ void MetricPlot::setCaption(const QString& caption) { caption_->setText(caption)
 void MetricPlot::setAxisLabels(const QString& x, const QString& y, const QString& y_right) {
   step_label_ = x;
   if (x_axis_ == XAxis::Step) plot_->xAxis->setLabel(x);
+  y_label_ = y;
+  y_right_label_ = y_right;
   plot_->yAxis->setLabel(y);
   plot_->yAxis2->setLabel(y_right);
+}
+
+void MetricPlot::setShortAxisLabels(const QString& y, const QString& y_right) {
+  y_short_ = y;
+  y_right_short_ = y_right;
+  scheduleRedraw();
+}
+
+namespace {
+int textWidth(const QFont& font, const QString& text) { return QFontMetrics(font).horizontalAdvance(text); }
+
+// Whether an axis title, centred along its axis rect, stays inside the widget (`size`).
+bool axisTitleFits(const QCPAxis* axis, const QString& label, QSize size) {
+  if (label.isEmpty() || !axis->visible()) return true;
+  const QRect r = axis->axisRect()->rect();
+  const int half = textWidth(axis->labelFont(), label) / 2 + 2;
+  const bool vertical = axis->axisType() == QCPAxis::atLeft || axis->axisType() == QCPAxis::atRight;
+  const int centre = vertical ? r.center().y() : r.center().x();
+  const int extent = vertical ? size.height() : size.width();
+  // Longer than its axis looks cut even while the widget still shows it.
+  const int along = vertical ? r.height() : r.width();
+  return 2 * half <= along + 24 && centre - half >= 0 && centre + half <= extent;
+}
+}  // namespace
+
+void MetricPlot::fitLegend() {
+  QCPLegend* legend = plot_->legend;
+  const int n = legend->elementCount();
+  if (n == 0) return;
+  QVector<int> widths;
+  for (int i = 0; i < n; ++i)
+    if (auto* e = static_cast<QCPLayoutElement*>(legend->elementAt(i)))
+      widths << e->minimumOuterSizeHint().width();
+  const int room = plot_->width() - 12 - legend->margins().left() - legend->margins().right();
+  // The most columns whose widest entries (entry i sits in column i mod c) fit side by side.
+  int columns = static_cast<int>(widths.size());
+  for (; columns > 1; --columns) {
+    int total = (columns - 1) * legend->columnSpacing();
+    for (int c = 0; c < columns; ++c) {
+      int widest = 0;
+      for (int i = c; i < widths.size(); i += columns) widest = std::max(widest, widths[i]);
+      total += widest;
+    }
+    if (total <= room) break;
+  }
+  if (legend->wrap() != columns) {
+    legend->setWrap(columns);
+    legend->setFillOrder(QCPLegend::foColumnsFirst, true);  // re-flow the entries into the new grid
+  }
+}
+
+void MetricPlot::fitAxisTitles() {
+  const QSize size = plot_->size();
+  if (!isVisible() || size.width() < 50 || size.height() < 50) return;  // not laid out for real yet
+  const auto choose = [&](QCPAxis* axis, const QString& full, const QString& shorter) {
+    // The full title, else the short one, else none (a plot squeezed that small still has its
+    // title and caption above saying what it shows): never a title cut in half.
+    const QString want = axisTitleFits(axis, full, size)                            ? full
+                         : !shorter.isEmpty() && axisTitleFits(axis, shorter, size) ? shorter
+                                                                                    : QString();
+    if (axis->label() != want) axis->setLabel(want);
+  };
+  choose(plot_->yAxis, y_label_, y_short_);
+  choose(plot_->yAxis2, y_right_label_, y_right_short_);
+}
+
+QStringList MetricPlot::cutTexts() const {
+  QStringList cut;
+  const QSize size = plot_->size();
+  for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis, plot_->yAxis2})
+    if (!axisTitleFits(axis, axis->label(), size)) cut << axis->label();
+  const QCPLegend* legend = plot_->legend;
+  for (int i = 0; i < legend->elementCount(); ++i) {
+    auto* e = static_cast<QCPLayoutElement*>(legend->elementAt(i));
+    auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->elementAt(i));
+    if (!e || !item) continue;
+    const QRect r = e->outerRect();
+    if (r.width() + 1 < e->minimumOuterSizeHint().width() || !plot_->rect().contains(r))
+      cut << item->plottable()->name();
+  }
+  return cut;
 }
 
 void MetricPlot::setRightAxisRange(double lower, double upper) {
@@ -532,44 +617,45 @@ void MetricPlot::rescale() {
   x.upper += 0.015 * x.size();  // markers on the last step stay whole
   plot_->xAxis->setRange(x);
 
-  // Min/max of everything drawn on the axis, or the trimmed range of the raw values.
-  auto fit = [this](QCPAxis* axis) {
-    if (clip_outliers_) {
-      const bool positive = axis->scaleType() == QCPAxis::stLogarithmic;
-      std::vector<double> values;
-      for (const auto& s : series_) {
-        if (s.raw->valueAxis() != axis || !s.raw->visible()) continue;
-        for (double v : s.values)
-          if (std::isfinite(v) && (!positive || v > 0)) values.push_back(v);
-      }
-      if (auto r = percentileRange(values)) {
-        axis->setRange(*r);
-        return;
-      }
+  // Min/max of the raw values on the axis (by hand: QCPAxis::rescale keeps the old span around a
+  // constant series, so a fixed learning rate of 1e-4 came out as ±1e21), or their trimmed range.
+  auto fit = [this](QCPAxis* axis) -> std::optional<QCPRange> {
+    const bool positive = axis->scaleType() == QCPAxis::stLogarithmic;
+    std::vector<double> values;
+    for (const auto& s : series_) {
+      if (s.raw->valueAxis() != axis || !s.raw->visible()) continue;
+      for (double v : s.values)
+        if (std::isfinite(v) && (!positive || v > 0)) values.push_back(v);
     }
-    axis->rescale(true);
+    if (clip_outliers_)
+      if (auto r = percentileRange(values)) return r;
+    if (values.empty()) return std::nullopt;
+    const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+    return QCPRange(*lo, *hi);
   };
-  auto pad = [](QCPAxis* axis, std::optional<double> include) {
-    QCPRange r = axis->range();
+  // Room above and below; a constant gets a span of half its size (or 1 around 0).
+  auto pad = [](QCPAxis* axis, QCPRange r, std::optional<double> include) {
     if (include) r.expand(*include);
     double span = r.size();
-    if (span < 1e-9) span = std::max(1e-3, std::abs(r.center()) * 0.2);
+    const double centre = std::abs(r.center());
+    if (span <= 1e-9 * centre || span < 1e-300) span = centre > 0 ? centre * 0.5 : 1.0;
     axis->setRange(r.lower - 0.08 * span, r.upper + 0.08 * span);
   };
-  fit(plot_->yAxis);
+  const auto left = fit(plot_->yAxis);
   if (log_scale_) {
     // Padding by a factor keeps the range positive; the reference line counts only if drawable.
-    QCPRange r = plot_->yAxis->range();
-    if (reference_y_ && *reference_y_ > 0) r.expand(*reference_y_);
-    if (r.lower > 0) plot_->yAxis->setRange(r.lower / 1.25, r.upper * 1.25);
-  } else {
-    pad(plot_->yAxis, reference_y_);
+    if (left) {
+      QCPRange r = *left;
+      if (reference_y_ && *reference_y_ > 0) r.expand(*reference_y_);
+      plot_->yAxis->setRange(r.lower / 1.25, r.upper * 1.25);
+    }
+  } else if (left) {
+    pad(plot_->yAxis, *left, reference_y_);
   }
   if (right_range_) {
     plot_->yAxis2->setRange(right_range_->first, right_range_->second);
   } else if (plot_->yAxis2->visible()) {
-    fit(plot_->yAxis2);
-    pad(plot_->yAxis2, std::nullopt);
+    if (const auto right = fit(plot_->yAxis2)) pad(plot_->yAxis2, *right, std::nullopt);
   }
 }
 

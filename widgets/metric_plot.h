@@ -42,6 +42,11 @@ class MetricPlot : public QFrame {
   void setTitle(const QString& title);
   void setCaption(const QString& caption);  // one line: what good looks like
   void setAxisLabels(const QString& x, const QString& y, const QString& y_right = {});
+  // Shorter y titles, drawn when the full ones would not fit along a short axis (a laptop screen).
+  void setShortAxisLabels(const QString& y, const QString& y_right = {});
+  // Legend entries and axis titles the last layout could not show whole (clipped by the widget or
+  // squeezed below their text's width); empty when everything fits. For the tests of every size.
+  QStringList cutTexts() const;
   // Fixed range of the right axis (e.g. 0..1 for an accuracy); otherwise it autoscales.
   void setRightAxisRange(double lower, double upper);
   void setReferenceLine(double y, const QString& label = {});
@@ -136,6 +141,8 @@ class MetricPlot : public QFrame {
   void remap(double after_step);  // re-keys drawn points (and markers) with step > after_step
   void applyPalette();
   void scheduleRedraw();
+  void fitLegend();        // before a replot: as many legend columns as whole entries fit in a row
+  void fitAxisTitles();    // after the layout: the full or the short title, whichever fits
 
  protected:
   void changeEvent(QEvent* event) override;
@@ -158,6 +165,7 @@ class MetricPlot : public QFrame {
   std::vector<XSample> x_table_;  // ascending step
   XAxis x_axis_ = XAxis::Step;
   QString step_label_;
+  QString y_label_, y_right_label_, y_short_, y_right_short_;
   double mapped_upto_ = -1e300;  // points at steps ≤ this have their final x
   bool remap_all_ = false;
   bool clip_outliers_ = false;

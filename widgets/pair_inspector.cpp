@@ -113,6 +113,8 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   bar->addWidget(new QLabel(tr("Show"), this));
   filter_combo_ = new QComboBox(this);
   filter_combo_->setObjectName("pairFilter");
+  filter_combo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  filter_combo_->setMinimumContentsLength(16);
   filter_combo_->addItem(tr("all eval pairs"), static_cast<int>(PairFilter::All));
   filter_combo_->addItem(tr("mis-ranked now"), static_cast<int>(PairFilter::MisrankedNow));
   filter_combo_->addItem(tr("became mis-ranked since the last eval"),
@@ -125,13 +127,13 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   bar->addWidget(filter_combo_);
   count_label_ = new QLabel(this);
   bar->addWidget(count_label_);
-  auto* hint = new QLabel(tr("Click a row or a point to see which tokens drove the pair."), this);
-  hint->setStyleSheet("color: #7a8594;");
-  hint->setSizePolicy(QSizePolicy::Ignored,
-                      QSizePolicy::Preferred);  // a hint may be cut, not widen the window
-  hint->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-  bar->addWidget(hint, 1);
+  bar->addStretch(1);
   outer->addLayout(bar);
+  auto* hint = new QLabel(tr("Click a row or a point to see which tokens drove the pair."), this);
+  hint->setObjectName("pairInspectorHint");
+  hint->setStyleSheet("color: #7a8594;");
+  hint->setWordWrap(true);  // its own line, wrapped: never cut on a narrow screen
+  outer->addWidget(hint);
 
   auto* split = new QSplitter(Qt::Horizontal, this);
   outer->addWidget(split, 1);
@@ -262,7 +264,7 @@ PairInspector::PairInspector(QWidget* parent) : QWidget(parent) {
   split->setSizes({600, 400});
   split->setCollapsible(0, false);
   split->setCollapsible(1, false);
-  scroll->setMinimumWidth(320);
+  scroll->setMinimumWidth(220);
   setTokensAvailable(false);
 }
 

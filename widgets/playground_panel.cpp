@@ -47,7 +47,7 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent) {
   temperature_->setSpecialValueText(tr("0 (greedy)"));
   seed_ = new QSpinBox(this);
   seed_->setObjectName("playgroundSeed");
-  seed_->setRange(0, 2147483647);
+  seed_->setRange(0, 999999);
   seed_->setToolTip(tr("Both models sample with this seed"));
   generate_ = new QPushButton(tr("Generate"), this);
   generate_->setObjectName("playgroundGenerate");
@@ -62,12 +62,13 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent) {
   controls->addWidget(seed_);
   controls->addSpacing(12);
   controls->addWidget(generate_);
+  controls->addStretch(1);
+  layout->addLayout(controls);
   hint_ = new QLabel(tr("Pause the run to use the Playground."), this);
   hint_->setObjectName("playgroundHint");
   hint_->setStyleSheet(QStringLiteral("color: palette(mid);"));
-  controls->addWidget(hint_);
-  controls->addStretch(1);
-  layout->addLayout(controls);
+  hint_->setWordWrap(true);
+  layout->addWidget(hint_);
 
   auto* columns = new QHBoxLayout;
   columns->addWidget(
@@ -106,7 +107,9 @@ QWidget* PlaygroundPanel::buildColumn(const QString& title, const QString& toolt
   column.text->setObjectName(title.toLower() + "AnswerText");
   column.text->setReadOnly(true);
   v->addWidget(column.text, 1);
-  auto* scores = new QHBoxLayout;
+  // One score per line: three side by side were cut in a half-width column on a laptop.
+  auto* scores = new QVBoxLayout;
+  scores->setSpacing(1);
   column.logp = new QLabel(box);
   column.ref_logp = new QLabel(box);
   column.reward = new QLabel(box);
@@ -118,22 +121,27 @@ QWidget* PlaygroundPanel::buildColumn(const QString& title, const QString& toolt
   column.reward->setToolTip(tr("r = β·(log π − log π_ref), the implicit reward"));
   for (auto* label : {column.logp, column.ref_logp, column.reward}) {
     label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    label->setWordWrap(true);
     scores->addWidget(label);
   }
-  scores->addStretch(1);
   v->addLayout(scores);
   return box;
 }
 
 void PlaygroundPanel::setRunState(bool paused, bool run_active) {
-  paused_ = paused;
   if (!run_active) busy_ = false;  // a request still queued dies with the run
+  setAvailable(paused, paused ? QString() : tr("Pause the run to use the Playground."));
+}
+
+void PlaygroundPanel::setAvailable(bool available, const QString& hint) {
+  paused_ = available;
+  hint_->setText(hint);
   updateEnabled();
 }
 
 void PlaygroundPanel::updateEnabled() {
   generate_->setEnabled(paused_ && !busy_);
-  hint_->setVisible(!paused_);
+  hint_->setVisible(!hint_->text().isEmpty());
 }
 
 void PlaygroundPanel::setPrompt(const QString& prompt) { prompt_->setPlainText(prompt); }

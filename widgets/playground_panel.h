@@ -27,6 +27,9 @@ class PlaygroundPanel : public QWidget {
   // Generate works only while a run is paused; otherwise a hint says so. A run that ends
   // (run_active false) also drops a request still in flight.
   void setRunState(bool paused, bool run_active);
+  // Whether a model can answer now (a paused, finished or stopped run, or a reopened one); `hint`
+  // says what to do when it cannot, or what happens on the first Generate.
+  void setAvailable(bool available, const QString& hint);
   bool busy() const { return busy_; }
 
   void setPrompt(const QString& prompt);

@@ -37,7 +37,7 @@ void axisLine(QCustomPlot* plot, QPointF a, QPointF b, Qt::PenStyle style) {
 QuadrantScatter::QuadrantScatter(QWidget* parent) : QFrame(parent) {
   setFrameShape(QFrame::StyledPanel);
   plot_ = new QCustomPlot(this);
-  plot_->setMinimumSize(240, 200);
+  plot_->setMinimumSize(170, 150);
   plot_->xAxis->setLabel(tr("a = Δ log π(chosen)  [nats]"));
   plot_->yAxis->setLabel(tr("b = Δ log π(rejected)  [nats]"));
   axisLine(plot_, {0, 0}, {1, 0}, Qt::SolidLine);
@@ -148,7 +148,7 @@ void QuadrantScatter::onPress(QMouseEvent* event) {
 MarginHistogram::MarginHistogram(QWidget* parent) : QFrame(parent) {
   setFrameShape(QFrame::StyledPanel);
   plot_ = new QCustomPlot(this);
-  plot_->setMinimumSize(240, 200);
+  plot_->setMinimumSize(170, 150);
   plot_->xAxis->setLabel(tr("reward margin β·(a − b)  [nats]"));
   plot_->yAxis->setLabel(tr("eval pairs"));
   below_ = new QCPBars(plot_->xAxis, plot_->yAxis);

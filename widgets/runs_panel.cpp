@@ -22,6 +22,7 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   layout->setSpacing(4);
 
   auto* buttons = new QHBoxLayout;
+  buttons->setSpacing(4);
   open_button_ = new QPushButton(tr("Open run…"), this);
   open_button_->setToolTip(tr("Open a run directory (the studio's or one `dpo train` wrote)  [Ctrl+O]"));
   view_button_ = new QPushButton(tr("View"), this);

@@ -1,15 +1,19 @@
-// dpo diagnose: the seed 002 §10 findings for a run's metrics.jsonl, in plain words or JSON.
+// dpo diagnose: what a run's metrics.jsonl (and eval.jsonl, pairs.jsonl beside it) say, in plain
+// words or JSON; --explain ID prints the background of one finding.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "app/cli/commands.h"
 #include "app/cli/flag_checks.h"
 #include "core/diagnose/diagnostics.h"
+#include "core/eval/preference_eval.h"
 #include "core/runtime/error.h"
 #include "core/train/metrics.h"
 
@@ -80,21 +84,73 @@ std::optional<double> beta_from_config(const fs::path& config) {
   } catch (const nlohmann::json::exception&) {
     throw DataError(config.string() + ": not valid JSON");
   }
-  for (const auto* node :
-       {&j, j.contains("loss") ? &j["loss"] : nullptr,
-        j.contains("trainer") && j["trainer"].contains("loss") ? &j["trainer"]["loss"] : nullptr}) {
+  const auto child = [](nlohmann::json* node, const char* key) -> nlohmann::json* {
+    return node && node->is_object() && node->contains(key) ? &(*node)[key] : nullptr;
+  };
+  // dpo train writes run.trainer.loss.beta.
+  for (auto* node : {&j, child(&j, "loss"), child(child(&j, "trainer"), "loss"),
+                     child(child(child(&j, "run"), "trainer"), "loss")}) {
     if (node && node->is_object() && node->contains("beta") && (*node)["beta"].is_number())
       return (*node)["beta"].get<double>();
   }
   return std::nullopt;
 }
 
-void print_text(const std::string& source, size_t steps, double beta, const std::string& beta_source,
-                const std::vector<diagnose::Finding>& findings) {
-  std::cout << "dpo diagnose: " << source << ", " << steps << " steps, β " << beta << " (" << beta_source
-            << ")\n";
+// A metrics.jsonl-style file beside the metrics: one JSON object per line, each handed to `add`.
+template <typename F>
+void read_lines(const fs::path& path, const char* what, F add) {
+  std::ifstream in(path);
+  if (!in) return;  // optional
+  std::string line;
+  size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      nulls_to_nan(j);
+      add(j);
+    } catch (const nlohmann::json::exception&) {
+      throw DataError(located(path.string(), line_no, std::string("expected ") + what));
+    }
+  }
+}
+
+struct Evals {
+  std::vector<PreferenceEval> evals;
+  std::map<int64_t, size_t> pair_counts;  // "eval_pairs" by step: pairs.jsonl may be absent
+};
+
+// The run's evaluations (eval.jsonl) with their per-pair records (pairs.jsonl), when present.
+Evals read_evals(const fs::path& dir) {
+  Evals out;
+  auto& evals = out.evals;
+  read_lines(dir / "eval.jsonl", "an evaluation record with TRL's eval_ keys", [&](const nlohmann::json& j) {
+    PreferenceEval e;
+    from_json(j, e);
+    evals.push_back(e);
+    if (j.contains("eval_pairs") && j["eval_pairs"].is_number_unsigned())
+      out.pair_counts[e.step] = j["eval_pairs"].get<size_t>();
+  });
+  std::sort(evals.begin(), evals.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
+  if (evals.empty()) return out;
+  read_lines(dir / "pairs.jsonl", "a per-pair evaluation record", [&](const nlohmann::json& j) {
+    PairRecord r;
+    from_json(j, r);
+    const auto e = std::lower_bound(evals.begin(), evals.end(), r.step,
+                                    [](const PreferenceEval& x, int64_t step) { return x.step < step; });
+    if (e != evals.end() && e->step == r.step) e->pairs.push_back(r);
+  });
+  return out;
+}
+
+void print_text(const std::string& source, size_t steps, size_t evals, double beta,
+                const std::string& beta_source, const std::vector<diagnose::Finding>& findings) {
+  std::cout << "dpo diagnose: " << source << ", " << steps << " steps, "
+            << (evals ? std::to_string(evals) + " evaluations, " : std::string()) << "β " << beta << " ("
+            << beta_source << ")\n";
   if (findings.empty()) {
-    std::cout << "All clear: no §10 symptom in " << steps << " steps.\n";
+    std::cout << "All clear: no warning sign in " << steps << " steps.\n";
     return;
   }
   for (const auto& f : findings) {
@@ -103,8 +159,48 @@ void print_text(const std::string& source, size_t steps, double beta, const std:
               << "  evidence: " << f.evidence << "\n"
               << "  meaning:  " << f.meaning << "\n"
               << "  try:      " << f.suggestion << "\n"
-              << "  see:      " << f.reference << "\n";
+              << "  more:     dpo diagnose --explain " << f.id << "\n";
   }
+}
+
+std::string rule_ids() {
+  std::string ids;
+  for (const auto& r : diagnose::rules()) ids += (ids.empty() ? "" : ", ") + std::string(r.id);
+  return ids;
+}
+
+// --explain ID: the rule's background, wrapped at 80 columns, then exit as --help does.
+void explain(const std::string& id) {
+  const auto text = diagnose::explanation(id);
+  if (text.empty())
+    throw CLI::ValidationError("--explain", "no finding '" + id + "'; the findings are: " + rule_ids());
+  for (const auto& r : diagnose::rules())
+    if (r.id == id) std::cout << r.id << ": " << r.name << "\n\n";
+  size_t column = 0;
+  size_t at = 0;
+  while (at < text.size()) {
+    if (text.compare(at, 2, "\n\n") == 0) {
+      std::cout << "\n\n";
+      column = 0;
+      at += 2;
+      continue;
+    }
+    const size_t end = std::min(text.find_first_of(" \n", at), text.size());
+    const auto word = text.substr(at, end - at);
+    // Bytes, not characters: a line with β or ≈ wraps a little early, which is harmless.
+    if (column > 0 && column + 1 + word.size() > 80) {
+      std::cout << "\n";
+      column = 0;
+    } else if (column > 0) {
+      std::cout << ' ';
+      ++column;
+    }
+    std::cout << word;
+    column += word.size();
+    at = end < text.size() && text[end] == ' ' ? end + 1 : end;
+  }
+  std::cout << "\n";
+  throw CLI::Success();
 }
 
 }  // namespace
@@ -114,6 +210,9 @@ void add_diagnose_options(CLI::App& cmd, DiagnoseArgs& args) {
   positive(cmd.add_option("--beta", args.beta,
                           "β of the run (default: config.json's, else the records', else 0.1)"));
   cmd.add_flag("--json", args.json, "print the findings as JSON");
+  cmd.add_option_function<std::string>("--explain", explain,
+                                       "explain one finding in plain words and exit (ID: " + rule_ids() + ")")
+      ->type_name("ID");
 }
 
 int run_diagnose(const DiagnoseArgs& args) {
@@ -122,33 +221,34 @@ int run_diagnose(const DiagnoseArgs& args) {
   const fs::path metrics = fs::is_directory(given) ? given / "metrics.jsonl" : given;
   const fs::path config = metrics.parent_path() / "config.json";
 
-  diagnose::DiagnoseInput input;
   auto file = read_metrics(metrics);
-  input.steps = std::move(file.steps);
+  double beta = kDefaultBeta;
   std::string beta_source = "--beta";
   if (args.beta) {
-    input.beta = *args.beta;
+    beta = *args.beta;
   } else if (const auto from_config = beta_from_config(config)) {
-    input.beta = *from_config;
+    beta = *from_config;
     beta_source = "from config.json";
   } else if (file.beta) {
-    input.beta = *file.beta;
+    beta = *file.beta;
     beta_source = "from metrics.jsonl";
   } else {
-    input.beta = kDefaultBeta;
     beta_source = "assumed; pass --beta";
   }
+  const auto [evals, pair_counts] = read_evals(metrics.parent_path());
+  auto input = diagnose::make_input(std::move(file.steps), beta, evals);
+  for (auto& e : input.evals)
+    if (const auto count = pair_counts.find(e.step); e.pairs == 0 && count != pair_counts.end())
+      e.pairs = count->second;
   const auto findings = diagnose::diagnose(input);
 
   if (!args.json) {
-    print_text(metrics.string(), input.steps.size(), input.beta, beta_source, findings);
+    print_text(metrics.string(), input.steps.size(), evals.size(), input.beta, beta_source, findings);
     return 0;
   }
-  nlohmann::json out{{"file", metrics.string()},
-                     {"steps", input.steps.size()},
-                     {"beta", input.beta},
-                     {"beta_source", beta_source},
-                     {"findings", nlohmann::json::array()}};
+  nlohmann::json out{{"file", metrics.string()},    {"steps", input.steps.size()},
+                     {"evaluations", evals.size()}, {"beta", input.beta},
+                     {"beta_source", beta_source},  {"findings", nlohmann::json::array()}};
   for (const auto& f : findings) {
     out["findings"].push_back({{"id", f.id},
                                {"severity", diagnose::severity_name(f.severity)},
@@ -156,7 +256,7 @@ int run_diagnose(const DiagnoseArgs& args) {
                                {"evidence", f.evidence},
                                {"meaning", f.meaning},
                                {"suggestion", f.suggestion},
-                               {"reference", f.reference},
+                               {"explanation", std::string(diagnose::explanation(f.id))},
                                {"step", f.step}});
   }
   std::cout << out.dump(2) << "\n";

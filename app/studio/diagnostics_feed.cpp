@@ -1,7 +1,5 @@
 #include "app/studio/diagnostics_feed.h"
 
-#include <cmath>
-
 #include "app/studio/run_controller.h"
 #include "core/diagnose/diagnostics.h"
 
@@ -9,13 +7,8 @@ namespace dpo::studio {
 
 QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<StepMetrics>& records, double beta,
                                                const std::vector<PreferenceEval>& evals) {
-  diagnose::DiagnoseInput input;
-  input.beta = beta;
-  input.steps.assign(records.begin(), records.end());
-  if (!evals.empty())
-    for (const auto& p : evals.back().pairs) input.pair_margins.push_back(p.margin);
-  for (const auto& e : evals)
-    if (std::isfinite(e.sampled_length)) input.sampled_lengths.push_back({e.step, e.sampled_length});
+  const auto input =
+      diagnose::make_input(std::vector<StepMetrics>(records.begin(), records.end()), beta, evals);
   QList<widgets::DiagnosticItem> items;
   for (const auto& f : diagnose::diagnose(input)) {
     widgets::DiagnosticItem item;
@@ -27,7 +20,8 @@ QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<StepMetrics>& re
     item.evidence = QString::fromStdString(f.evidence);
     item.meaning = QString::fromStdString(f.meaning);
     item.suggestion = QString::fromStdString(f.suggestion);
-    item.reference = QString::fromStdString(f.reference);
+    const auto explanation = diagnose::explanation(f.id);
+    item.explanation = QString::fromUtf8(explanation.data(), static_cast<qsizetype>(explanation.size()));
     item.step = f.step;
     items.push_back(item);
   }

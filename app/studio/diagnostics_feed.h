@@ -13,9 +13,10 @@ namespace dpo::studio {
 
 class RunController;
 
-// The core's §10 rules over the records so far, as the panel's plain items. β is the run's; the
-// core needs it to turn rewards back into log-ratios. The evaluations add the latest per-pair
-// margins (bimodal-margin rule) and the sampled lengths (length exploitation).
+// The core's diagnostic rules over the records so far, as the panel's plain items, each with its
+// explanation. β is the run's; the core needs it to turn rewards back into log-ratios. The
+// evaluations add the latest per-pair margins (bimodal margins), the sampled lengths (length
+// exploitation) and the held-out loss and accuracy (overfitting, chosen answers falling).
 QList<widgets::DiagnosticItem> diagnoseRecords(const std::deque<StepMetrics>& records, double beta,
                                                const std::vector<PreferenceEval>& evals = {});
 

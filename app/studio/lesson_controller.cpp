@@ -10,16 +10,19 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <algorithm>
 #include <exception>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "app/session/lesson_run.h"
 #include "app/studio/main_window.h"
 #include "app/studio/qt_text.h"
+#include "app/studio/runs_browser.h"
 #include "app/studio/training_plots.h"
 #include "core/demo/demo_datasets.h"
 #include "resources/demo_assets.h"
@@ -93,6 +96,7 @@ LessonController::LessonController(MainWindow* window) : QObject(window), window
   connect(panel_, &widgets::LessonPanel::lessonChosen, this, [this](int i) { highlightPlots(i); });
   connect(panel_, &widgets::LessonPanel::runRequested, this, &LessonController::runLesson);
   connect(panel_, &widgets::LessonPanel::runAllRequested, this, &LessonController::runAll);
+  connect(panel_, &widgets::LessonPanel::resetRequested, this, &LessonController::resetLesson);
   connect(window->run(), &RunController::lessonMeasured, this, &LessonController::onMeasured);
   connect(window->run(), &RunController::runFinished, this, &LessonController::onRunFinished);
   connect(panel_, &widgets::LessonPanel::openFileRequested, this, &LessonController::chooseLessonFile);
@@ -187,16 +191,57 @@ void LessonController::runLesson(int lesson, int run) {
   const StudioRunConfig config = configFor(lesson, run);
   window_->setRunConfig(config);
   window_->setLessonRun(config.lesson);
-  if (measured_lesson_ != lesson) {
-    measured_lesson_ = lesson;
-    measured_.clear();
-    last_check_ = -1;
-  }
+  if (measured_lesson_ != lesson) setMeasuredLesson(lesson);
   highlightPlots(lesson);
   panel_->setStatus(
       tr("Running %1. Pause (F6) and Step (F10) to go one step at a time; Reveal when the class has seen it.")
           .arg(qstr(runs[run].label)));
-  if (auto_start_) window_->startTraining();
+  if (!auto_start_) return;
+  window_->startTraining();
+  if (window_->run()->isTraining()) running_label_ = qstr(runs[run].label);
+}
+
+void LessonController::setMeasuredLesson(int lesson) {
+  measured_lesson_ = lesson;
+  measured_.clear();
+  run_dirs_.clear();
+  last_check_ = -1;
+}
+
+QStringList LessonController::lessonRunDirs() const {
+  QStringList dirs;
+  if (measured_lesson_ < 0 || measured_lesson_ >= static_cast<int>(lessons_.size())) return dirs;
+  for (const auto& r : lessons_[measured_lesson_].runs)
+    if (const QString dir = run_dirs_.value(qstr(r.label)); !dir.isEmpty()) dirs.append(dir);
+  return dirs;
+}
+
+void LessonController::resetLesson(int lesson) {
+  if (lesson < 0 || lesson >= static_cast<int>(lessons_.size())) return;
+  queue_.clear();
+  run_all_ = false;
+  running_label_.clear();
+  const auto clear_plots = [this] {
+    if (!window_->run()->isTraining() && !window_->isViewingRun()) window_->run()->clearRecords();
+  };
+  if (window_->run()->isTraining()) {
+    connect(
+        window_->run(), &RunController::runFinished, this,
+        [this, clear_plots] { QTimer::singleShot(0, this, clear_plots); }, Qt::SingleShotConnection);
+    window_->run()->stop();
+  } else {
+    clear_plots();
+  }
+  setMeasuredLesson(lesson);
+  if (panel_->currentLesson() != lesson) openLesson(lesson);
+  panel_->reset();
+  window_->runs()->setCompareRuns({});
+  if (!lessons_[lesson].runs.empty()) {
+    const StudioRunConfig config = configFor(lesson, 0);
+    window_->setRunConfig(config);
+    window_->setLessonRun(config.lesson);
+  }
+  highlightPlots(lesson);
 }
 
 void LessonController::highlightPlots(int lesson) {
@@ -225,12 +270,12 @@ void LessonController::runAll(int lesson) {
     panel_->setStatus(tr("A run is in progress: stop it first."));
     return;
   }
-  measured_lesson_ = lesson;
-  measured_.clear();
-  last_check_ = -1;
+  setMeasuredLesson(lesson);
   panel_->clearCheck();
+  window_->runs()->setCompareRuns({});
   queue_.clear();
   for (int i = 0; i < static_cast<int>(lessons_[lesson].runs.size()); ++i) queue_.append(i);
+  run_all_ = true;
   startNextQueued();
 }
 
@@ -255,10 +300,21 @@ void LessonController::onMeasured(const QString& label, const QVariantMap& value
   checkIfComplete();
 }
 
-void LessonController::onRunFinished(qint64, bool stopped, bool failed) {
-  if (queue_.isEmpty()) return;
+void LessonController::onRunFinished(qint64 steps, bool stopped, bool failed) {
+  const QString label = std::exchange(running_label_, QString());
+  if (!label.isEmpty() && !failed && steps > 0 && !window_->currentRunDir().isEmpty()) {
+    // The lesson's runs so far, overlaid in Compare; after the last of Run all, shown there too.
+    run_dirs_.insert(label, window_->currentRunDir());
+    window_->runs()->setCompareRuns(lessonRunDirs());
+    if (run_all_ && queue_.isEmpty() && !stopped) window_->tabs()->setCurrentWidget(window_->runs()->compareTab());
+  }
+  if (queue_.isEmpty()) {
+    run_all_ = false;
+    return;
+  }
   if (stopped || failed) {
     queue_.clear();
+    run_all_ = false;
     panel_->setStatus(failed ? tr("The run failed; the check needs every run.")
                              : tr("Stopped; the check needs every run."));
     return;

@@ -3,6 +3,7 @@
 #include <QList>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QVariantMap>
 
 #include <vector>
@@ -56,11 +57,17 @@ class LessonController : public QObject {
   int lastCheck() const { return last_check_; }
   const QHash<QString, double>& measuredValues() const { return measured_; }
   void highlightPlots(int lesson);  // -1 clears
+  // Back to the lesson's start: any run of it stopped, the panel as when opened, the check and the
+  // Compare overlay cleared, the form on the lesson's first run.
+  void resetLesson(int lesson);
+  // The run folders of the lesson's runs done so far, in the lesson's order (overlaid in Compare).
+  QStringList lessonRunDirs() const;
 
  private:
   static widgets::LessonView toView(const Lesson& lesson);
   void chooseLessonFile();
   void startNextQueued();
+  void setMeasuredLesson(int lesson);  // a new lesson forgets the last one's values and runs
   void onMeasured(const QString& label, const QVariantMap& values);
   void onRunFinished(qint64 steps, bool stopped, bool failed);
   bool checkIfComplete();  // evaluates the check when every value it reads is measured
@@ -77,6 +84,9 @@ class LessonController : public QObject {
   int measured_lesson_ = -1;         // the lesson whose runs measured_ holds
   QHash<QString, double> measured_;  // "<run>.<kind>.<metric>"
   QList<int> queue_;                 // runs still to start in Run all
+  bool run_all_ = false;             // the queue came from Run all (Compare is shown at its end)
+  QString running_label_;            // the lesson run in progress ("" for any other run)
+  QHash<QString, QString> run_dirs_;  // label -> run folder, of measured_lesson_
   int last_check_ = -1;
 };
 

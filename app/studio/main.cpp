@@ -17,7 +17,9 @@
 
 #include "app/session/setup_file.h"
 #include "app/studio/diagnostics_feed.h"
+#include "app/studio/lesson_controller.h"
 #include "app/studio/main_window.h"
+#include "app/studio/presentation.h"
 #include "app/studio/rank_controller.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/setup_actions.h"
@@ -112,8 +114,16 @@ int main(int argc, char** argv) {
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
   const QCommandLineOption dark_opt("dark",
                                     "A dark palette (Fusion style), e.g. for a projector in a dim room.");
+  const QCommandLineOption presentation_opt(
+      "presentation",
+      "Presentation mode (View > Presentation): larger fonts, the lesson panel large, advanced settings "
+      "hidden; for a projector.");
+  const QCommandLineOption lesson_opt(
+      "lesson", "Open this lesson: its number, its name (dpo lesson list) or a lesson JSON file.",
+      "lesson");
   parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, sweep_opt, rank_opt, eval_opt,
-                     steps_opt, threads_opt, data_opt, beta_opt, setup_opt, start_opt, dark_opt});
+                     steps_opt, threads_opt, data_opt, beta_opt, setup_opt, start_opt, dark_opt,
+                     presentation_opt, lesson_opt});
   parser.process(app);
   if (parser.isSet(dark_opt)) {
     QApplication::setStyle(QStyleFactory::create("Fusion"));
@@ -152,7 +162,11 @@ int main(int argc, char** argv) {
   const int threads_in_effect = dpo::configure_threads(threads);
 
   dpo::studio::MainWindow window;
-  if (!headless) window.enablePersistence();  // smoke runs and screenshots start from the defaults
+  auto* presentation = window.findChild<dpo::studio::Presentation*>();
+  if (!headless) {  // smoke runs and screenshots start from the defaults
+    window.enablePersistence();
+    presentation->enablePersistence();
+  }
   auto config = window.runConfig();
   config.threads = threads_in_effect;
   std::optional<dpo::app::SetupFile> setup;
@@ -207,6 +221,18 @@ int main(int argc, char** argv) {
     auto* actions = window.findChild<dpo::studio::SetupActions*>();
     if (!actions->applySetup(*setup, parser.value(setup_opt))) return fail(actions->lastError());
   }
+  if (parser.isSet(lesson_opt)) {
+    auto* lessons = window.findChild<dpo::studio::LessonController*>();
+    const QString key = parser.value(lesson_opt);
+    int index = lessons->findLesson(key);
+    if (index < 0 && key.endsWith(".json", Qt::CaseInsensitive)) {
+      index = lessons->openLessonFile(key);
+      if (index < 0) return fail(lessons->lastError());
+    }
+    if (index < 0) return fail(QStringLiteral("--lesson %1: no such lesson (dpo lesson list)").arg(key));
+    lessons->openLesson(index);
+  }
+  if (parser.isSet(presentation_opt)) presentation->setOn(true);
   const QString blas = QString::fromStdString(dpo::blas_description());
   window.facts()->setCompute(
       QStringLiteral("CPU, %1 threads · %2").arg(threads_in_effect).arg(blas.section(' ', 0, 1)), blas);

@@ -8,12 +8,14 @@
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QListWidget>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
@@ -21,6 +23,7 @@
 #include <QStyle>
 #include <QTabWidget>
 #include <QTimer>
+#include <QToolBar>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -31,6 +34,7 @@
 #include "app/studio/dataset_preview.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/lesson_controller.h"
+#include "app/studio/presentation.h"
 #include "app/studio/qt_text.h"
 #include "app/studio/rank_controller.h"
 #include "app/studio/run_catalog.h"
@@ -89,6 +93,11 @@ QDockWidget* makeDock(QMainWindow* window, const QString& title, const char* nam
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("DPO Studio"));
   run_ = new RunController(this);
+  controls_ = new RunControls(this);
+  auto* toolbar = addToolBar(tr("Run controls"));
+  toolbar->setObjectName("runToolbar");
+  toolbar->setMovable(false);
+  toolbar->addWidget(controls_);
   runs_ = new RunsBrowser(this);
 
   auto* splitter = new QSplitter(Qt::Horizontal, this);
@@ -119,10 +128,31 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connectRun();
   new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
   new SetupActions(this);      // File ▸ Open/Save setup…, Run ▸ Copy run setup (issue 18)
+  new Presentation(this);      // View ▸ Presentation and the zoom keys (issue 18)
   setRunConfig({});            // RunOptions' defaults: the studio and `dpo train` start from the same place
   updateControls();
   showState();
-  resize(1500, 940);
+  fitToScreen(QSize(1500, 940));
+}
+
+bool MainWindow::smallScreen() const {
+  const QScreen* screen = this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+  return screen && screen->availableGeometry().height() < 900;
+}
+
+QString MainWindow::layoutKey(const char* what) const {
+  // A laptop and a large monitor keep their own layouts: the docks are arranged differently.
+  return QStringLiteral("window/%1%2").arg(QLatin1String(what), smallScreen() ? "-small" : "");
+}
+
+void MainWindow::fitToScreen(QSize wanted) {
+  const QScreen* screen = this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+  if (!screen) return resize(wanted);
+  const QRect room = screen->availableGeometry();
+  // The frame (title bar, borders) is not known before the window is shown: keep a margin for it.
+  const QSize most(room.width() - 16, room.height() - 40);
+  resize(wanted.boundedTo(most).expandedTo(minimumSizeHint().boundedTo(most)));
+  if (!room.contains(frameGeometry())) move(room.topLeft());
 }
 
 MainWindow::~MainWindow() { run_->shutdown(); }
@@ -134,8 +164,6 @@ QWidget* MainWindow::buildLeftColumn() {
   layout->setSpacing(10);
   settings_ = new SettingsPanel(panel);
   layout->addWidget(settings_);
-  controls_ = new RunControls(panel);
-  layout->addWidget(controls_);
   facts_ = new RunFacts(panel);
   layout->addWidget(facts_);
   auto* hint =
@@ -146,7 +174,7 @@ QWidget* MainWindow::buildLeftColumn() {
   hint->setStyleSheet("color: #7a8594;");
   layout->addWidget(hint);
   layout->addStretch(1);
-  panel->setMinimumWidth(340);
+  panel->setMinimumWidth(300);
   return panel;
 }
 
@@ -344,17 +372,24 @@ void MainWindow::buildDocks() {
 
   event_log_ = new QListWidget;
   event_log_->setObjectName("eventLog");
-  event_log_->setMaximumHeight(150);  // a few lines; the findings above need the room
+  event_log_->setMinimumHeight(60);
   event_log_->setToolTip(
-      tr("Changes made during the run (β, learning rate) and steps the trainer skipped; each "
-         "is marked on the plots."));
+      tr("The run's life: preparation, start, evaluations, pauses, changes (β, learning rate, marked on "
+         "the plots), skipped steps, checkpoints, the end and errors."));
   auto* events = makeDock(this, tr("Run log"), "eventDock", event_log_);
   addDockWidget(Qt::RightDockWidgetArea, events);
   resizeDocks({events}, {120}, Qt::Vertical);
 
   auto* runs = makeDock(this, tr("Runs"), "runsDock", runs_->panel());
-  addDockWidget(Qt::BottomDockWidgetArea, runs);
-  resizeDocks({runs}, {170}, Qt::Vertical);
+  if (smallScreen()) {
+    // A laptop: the plots need the height; the Runs list shares the right column with the Run log.
+    addDockWidget(Qt::RightDockWidgetArea, runs);
+    tabifyDockWidget(events, runs);
+    events->raise();
+  } else {
+    addDockWidget(Qt::BottomDockWidgetArea, runs);
+    resizeDocks({runs}, {170}, Qt::Vertical);
+  }
 }
 
 void MainWindow::buildMenus() {
@@ -381,16 +416,22 @@ void MainWindow::buildMenus() {
   view->addAction(findChild<QDockWidget*>("eventDock")->toggleViewAction());
   view->addAction(findChild<QDockWidget*>("runsDock")->toggleViewAction());
 
-  // Debugger keys: F5 run, F6 pause, F10 step, Shift+F5 stop. Window-wide, whatever has focus.
+  // Debugger keys: F5 run, F6 pause, F10 step, Shift+F5 stop. Window-wide, whatever has focus. The
+  // actions are disabled when they cannot act; their keys then reach keyPressEvent, which says why.
   auto* run = menuBar()->addMenu(tr("&Run"));
-  run->addAction(tr("&Start"), QKeySequence(Qt::Key_F5), this, &MainWindow::startTraining);
-  run->addAction(tr("&Pause / Resume"), QKeySequence(Qt::Key_F6), this, &MainWindow::togglePause);
-  run->addAction(tr("S&tep (while paused)"), QKeySequence(Qt::Key_F10), this, &MainWindow::stepOnce);
-  run->addAction(tr("S&top"), QKeySequence(Qt::SHIFT | Qt::Key_F5), run_, &RunController::stop);
+  start_action_ = run->addAction(tr("&Start"), QKeySequence(Qt::Key_F5), this, &MainWindow::startTraining);
+  pause_action_ =
+      run->addAction(tr("&Pause / Resume"), QKeySequence(Qt::Key_F6), this, &MainWindow::togglePause);
+  step_action_ =
+      run->addAction(tr("S&tep (while paused)"), QKeySequence(Qt::Key_F10), this, &MainWindow::stepOnce);
+  stop_action_ =
+      run->addAction(tr("S&top"), QKeySequence(Qt::SHIFT | Qt::Key_F5), run_, &RunController::stop);
   run->addSeparator();
-  run->addAction(tr("&Evaluate now"), QKeySequence(Qt::Key_F9), run_, &RunController::evaluateNow);
+  evaluate_action_ =
+      run->addAction(tr("&Evaluate now"), QKeySequence(Qt::Key_F9), run_, &RunController::evaluateNow);
   run->addSeparator();
-  run->addAction(tr("Save &checkpoint"), QKeySequence::Save, this, &MainWindow::saveCheckpoint);
+  checkpoint_action_ =
+      run->addAction(tr("Save &checkpoint"), QKeySequence::Save, this, &MainWindow::saveCheckpoint);
   run->addAction(tr("Resume the viewed r&un"), this, [this] { resumeRun(); });
   run->addSeparator();
   run->addAction(tr("S&ynthetic pairs…"), this, &MainWindow::openSynthDialog);
@@ -409,15 +450,33 @@ void MainWindow::connectRun() {
   connect(settings_, &SettingsPanel::runChangesEdited, this, &MainWindow::applyRunChanges);
   connect(plots_, &TrainingPlots::smoothingChanged, runs_, &RunsBrowser::setSmoothing);
   connect(inspector_, &widgets::PairInspector::pairTokensRequested, run_, &RunController::requestPairTokens);
-  connect(playground_, &widgets::PlaygroundPanel::generationRequested, run_,
-          &RunController::requestGeneration);
+  connect(
+      playground_, &widgets::PlaygroundPanel::generationRequested, this,
+      [this](const QString& prompt, int max_new_tokens, double temperature, quint64 seed) {
+        // A reopened run answers with its final model, loaded on this first request.
+        if (run_->state() == RunState::Idle && isViewingRun() && run_->startPlayground(runs_->viewedRun()))
+          updatePlayground();
+        run_->requestGeneration(prompt, max_new_tokens, temperature, seed);
+      });
+  connect(run_, &RunController::playgroundChanged, this, &MainWindow::updatePlayground);
+  connect(run_, &RunController::playgroundFailed, this, [this](const QString& message) {
+    widgets::PlaygroundResult failed;
+    failed.error = message;
+    playground_->showResult(failed);
+    showError(message);
+  });
   connect(runs_, &RunsBrowser::viewRequested, this, [this](const QString& dir) { viewRun(dir); });
   connect(runs_, &RunsBrowser::openRequested, this, &MainWindow::chooseRunDirectory);
   connect(runs_, &RunsBrowser::compareShown, this, [this] { tabs_->setCurrentWidget(runs_->compareTab()); });
 
   connect(run_, &RunController::stateChanged, this, [this](RunState state) {
+    if (state == RunState::Paused && logged_state_ != RunState::Paused)
+      logRun(tr("step %1: paused").arg(run_->stepsDone()));
+    else if (state == RunState::Running && logged_state_ == RunState::Paused)
+      logRun(tr("step %1: resumed").arg(run_->stepsDone()));
+    logged_state_ = state;
     settings_->setRunState(state);
-    playground_->setRunState(state == RunState::Paused, state != RunState::Idle);
+    updatePlayground();
     updateControls();
     showState();
   });
@@ -429,7 +488,17 @@ void MainWindow::connectRun() {
     facts_->clearStep();
   });
   connect(run_, &RunController::preparing, status_->progress(), &widgets::ProgressStrip::setProgress);
+  connect(run_, &RunController::preparing, this, [this](const QString& stage, qint64, qint64) {
+    if (stage != logged_stage_) logRun(tr("preparing: %1").arg(logged_stage_ = stage));
+  });
   connect(run_, &RunController::prepared, facts_, &RunFacts::setPrepared);
+  connect(run_, &RunController::prepared, this,
+          [this](const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label) {
+            logRun(tr("ready: %1 · %2 pairs; %3 · %4 parameters; training starts")
+                       .arg(data_label)
+                       .arg(pairs)
+                       .arg(model_label, formatCount(parameters)));
+          });
   connect(run_, &RunController::stepRecorded, this, [this](const StepMetrics& m) {
     if (!status_->progress()->isHidden()) status_->progress()->finish();
     plots_->addStep(m);
@@ -437,6 +506,11 @@ void MainWindow::connectRun() {
     facts_->showStep(m);
   });
   connect(run_, &RunController::evalRecorded, this, [this](const PreferenceEval& e) {
+    logRun(tr("step %1: evaluated %2 held-out pairs: accuracy %3, loss %4")
+               .arg(e.step)
+               .arg(e.pairs.size())
+               .arg(e.accuracy, 0, 'f', 3)
+               .arg(e.mean_loss, 0, 'f', 4));
     plots_->addEval(e);
     inspector_->addEval(e);
     updateBetaExplorer(e);
@@ -454,9 +528,12 @@ void MainWindow::connectRun() {
     runs_->refresh();  // the current run's row: steps and accuracy so far
   });
   connect(run_, &RunController::failed, this, &MainWindow::onFailed);
-  connect(run_, &RunController::runFinished, this, [this](qint64, bool stopped, bool) {
+  connect(run_, &RunController::runFinished, this, [this](qint64 steps_done, bool stopped, bool failed) {
+    logRun(failed    ? tr("failed after %1 steps").arg(steps_done)
+           : stopped ? tr("stopped at step %1").arg(steps_done)
+                     : tr("finished: %1 steps").arg(steps_done));
     status_->progress()->finish();
-    inspector_->setTokensAvailable(false);
+    inspector_->setTokensAvailable(run_->playgroundAvailable());  // the lingering worker scores them
     plots_->flush();
     diagnostics_->stop();
     runs_->refresh();
@@ -477,6 +554,30 @@ void MainWindow::updateControls() {
                      .viewed = runs_->viewedSummary()});
   const bool idle = state == RunState::Idle;
   settings_->setEnabled((idle || state == RunState::Paused) && !(viewing && idle));
+  if (!start_action_) return;  // before buildMenus
+  start_action_->setEnabled(controls_->startButton()->isEnabled());
+  pause_action_->setEnabled(controls_->pauseButton()->isEnabled());
+  step_action_->setEnabled(controls_->stepButton()->isEnabled());
+  stop_action_->setEnabled(controls_->stopButton()->isEnabled());
+  checkpoint_action_->setEnabled(controls_->saveCheckpointButton()->isEnabled());
+  evaluate_action_->setEnabled(state == RunState::Running || state == RunState::Paused);
+}
+
+void MainWindow::keyPressEvent(QKeyEvent* event) {
+  // Only keys no widget took arrive here: among them, the shortcuts of disabled run actions.
+  const QKeySequence pressed(event->keyCombination());
+  const std::pair<QAction*, const char*> actions[] = {
+      {start_action_, "start"}, {pause_action_, "pause"},           {step_action_, "step"},
+      {stop_action_, "stop"},   {checkpoint_action_, "checkpoint"}, {evaluate_action_, "evaluate"}};
+  for (const auto& [action, key] : actions) {
+    if (!action || action->isEnabled() || action->shortcut() != pressed) continue;
+    const QString why = action == evaluate_action_ ? tr("Evaluate now: no run is running or paused")
+                                                   : controls_->whyDisabled(QString::fromUtf8(key));
+    statusBar()->showMessage(why, 8000);
+    event->accept();
+    return;
+  }
+  QMainWindow::keyPressEvent(event);
 }
 
 void MainWindow::showState() {
@@ -517,10 +618,22 @@ void MainWindow::startTraining() {
   current_run_dir_.clear();
   checkpoint_requested_ = false;
   last_error_.clear();
-  controls_->setRunFolderText(config.resume_dir.isEmpty() ? tr("Run folder: created once the data is ready")
-                                                          : tr("Resuming %1").arg(config.resume_dir));
+  facts_->setRunFolderText(config.resume_dir.isEmpty() ? tr("Run folder: created once the data is ready")
+                                                       : tr("Resuming %1").arg(config.resume_dir));
   run_->clearRecords();
   run_->setActiveConfig(config);
+  logged_stage_.clear();
+  logRun(tr("start: %1, β %2, learning rate %3, batch %4, %5 steps; data %6; model %7")
+             .arg(lossName(config.run))
+             .arg(config.run.trainer.loss.beta)
+             .arg(config.run.trainer.learning_rate)
+             .arg(config.run.trainer.batch_size)
+             .arg(config.run.trainer.max_steps)
+             .arg(config.lesson ? tr("demo: %1").arg(QString::fromStdString(config.lesson->dataset))
+                  : config.run.data_path.empty() ? tr("embedded demo")
+                                                 : QString::fromStdString(config.run.data_path))
+             .arg(config.run.model_dir.empty() ? tr("embedded demo model")
+                                               : QString::fromStdString(config.run.model_dir)));
   inspector_->setTokensAvailable(true);
   diagnostics_->start();
   status_->showStepCount(0, config.run.trainer.max_steps);
@@ -571,15 +684,44 @@ void MainWindow::onEvent(const TrainerEvent& e) {
       kind == "beta" || kind == "learning_rate"
           ? tr("after step %1: %2 (from step %3 on)").arg(e.step).arg(label).arg(e.step + 1)
           : tr("step %1: %2").arg(e.step).arg(e.message.empty() ? kind : QString::fromStdString(e.message));
-  event_log_->addItem(line);
-  event_log_->scrollToBottom();
+  logRun(line);
   statusBar()->showMessage(line, 8000);
   // Between the last step with the old value and the first with the new one.
   plots_->addMarker(static_cast<double>(e.step) + 0.5, label);
 }
 
+void MainWindow::updatePlayground() {
+  const RunState state = run_->state();
+  if (state == RunState::Paused) return playground_->setAvailable(true, {});
+  if (state != RunState::Idle)
+    return playground_->setAvailable(false, tr("The model is training: pause the run (F6) to try it here."));
+  if (isViewingRun()) {
+    const QString viewed = QFileInfo(runs_->viewedRun()).absoluteFilePath();
+    if (!QFileInfo::exists(viewed + "/final/config.json")) {
+      playground_->setRunState(false, false);
+      return playground_->setAvailable(
+          false, tr("This run has no final model to answer with (it stopped before its first step)."));
+    }
+    const bool loaded = run_->playgroundAvailable() && run_->playgroundDir() == viewed;
+    return playground_->setAvailable(
+        true, loaded ? QString() : tr("Generate loads this run's final model and its reference first."));
+  }
+  if (run_->playgroundAvailable())
+    return playground_->setAvailable(
+        true, tr("The run has ended: its final model answers, against its reference."));
+  playground_->setRunState(false, false);
+  playground_->setAvailable(
+      false, tr("Start a run (F5), or open one from the Runs list: the Playground answers with its model."));
+}
+
+void MainWindow::logRun(const QString& line) {
+  event_log_->addItem(QDateTime::currentDateTime().toString("HH:mm:ss") + "  " + line);
+  event_log_->scrollToBottom();
+}
+
 void MainWindow::onFailed(const QString& message) {
   last_error_ = message;
+  logRun(tr("error: %1").arg(message.section('\n', 0, 0)));
   qWarning().noquote() << "dpo-studio: training failed:" << message;
   if (interactive_errors_) {
     const auto& c = run_->activeConfig();
@@ -625,8 +767,10 @@ void MainWindow::enablePersistence() {
   QSettings s;
   settings_->loadSettings(s);
   plots_->loadSettings(s);
-  restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+  restoreGeometry(s.value(layoutKey("geometry")).toByteArray());
+  restoreState(s.value(layoutKey("state")).toByteArray());
+  // A size saved on a larger screen (or grown past this one) is brought back inside it.
+  if (!isMaximized() && !isFullScreen()) fitToScreen(size());
 }
 
 void MainWindow::saveSettings() {
@@ -634,8 +778,8 @@ void MainWindow::saveSettings() {
   QSettings s;
   settings_->saveSettings(s);
   plots_->saveSettings(s);
-  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  s.setValue(QStringLiteral("window/state"), saveState());
+  s.setValue(layoutKey("geometry"), saveGeometry());
+  s.setValue(layoutKey("state"), saveState());
 }
 
 // ---- Runs (issue 7): run directories, read-only views, resume ----
@@ -675,9 +819,11 @@ bool MainWindow::viewRun(const QString& dir_in) {
   facts_->setRun(
       form.run.data_path.empty() ? tr("embedded demo") : QString::fromStdString(form.run.data_path),
       summary.settings.value("model").isEmpty() ? tr("demo model") : summary.settings.value("model"));
-  controls_->setRunFolderText(tr("Run folder: %1").arg(dir));
+  facts_->setRunFolderText(tr("Run folder: %1").arg(dir));
   replayRun(dir, -1);
-  inspector_->setTokensAvailable(false);  // no model loaded: token heatmaps need a live run
+  // Token heatmaps need the run's models: only when the worker holding them is this run's.
+  inspector_->setTokensAvailable(run_->playgroundAvailable() && run_->playgroundDir() == dir);
+  updatePlayground();
   status_->showStepCount(summary.steps_done, summary.steps_total);
   updateControls();
   showState();
@@ -689,7 +835,7 @@ void MainWindow::leaveRunView() {
   if (!isViewingRun() || run_->isTraining()) return;
   runs_->clearViewed();
   run_->clearRecords();
-  controls_->setRunFolderText(tr("Each run is saved in a run folder (View ▸ Runs)."));
+  facts_->setRunFolderText(tr("Each run is saved in a run folder (View ▸ Runs)."));
   updateControls();
   showState();
 }
@@ -730,11 +876,10 @@ void MainWindow::resumeRun(const QString& dir_in) {
 
 void MainWindow::onRunDirectoryReady(const QString& dir, qint64 resumed_from_step) {
   current_run_dir_ = dir;
-  controls_->setRunFolderText(tr("Run folder: %1").arg(dir), dir);
-  if (resumed_from_step >= 0) {
-    event_log_->addItem(tr("resumed from the checkpoint at step %1").arg(resumed_from_step));
-    event_log_->scrollToBottom();
-  }
+  facts_->setRunFolderText(tr("Run folder: %1").arg(dir), dir);
+  logRun(resumed_from_step >= 0
+             ? tr("resumed from the checkpoint at step %1 in %2").arg(resumed_from_step).arg(dir)
+             : tr("run folder: %1").arg(dir));
   runs_->refresh();
   runs_->setCurrentRun(dir);
 }
@@ -744,14 +889,12 @@ void MainWindow::onCheckpointSaved(qint64 step, const QString& path, const QStri
   if (!error.isEmpty()) {
     const QString line = tr("step %1: checkpoint failed: %2").arg(step).arg(error);
     statusBar()->showMessage(line, 15000);
-    event_log_->addItem(line);
+    logRun(line);
     qWarning().noquote() << "dpo-studio:" << line;
   } else {
     statusBar()->showMessage(tr("Checkpoint at step %1 saved in %2").arg(step).arg(path), 8000);
-    if (requested) {
-      event_log_->addItem(tr("step %1: checkpoint saved").arg(step));
-      event_log_->scrollToBottom();
-    }
+    logRun(requested ? tr("step %1: checkpoint saved (asked for)").arg(step)
+                     : tr("step %1: checkpoint saved").arg(step));
   }
   runs_->refresh();
 }

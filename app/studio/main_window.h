@@ -6,6 +6,7 @@
 
 #include "app/studio/run_controller.h"
 
+class QAction;
 class QListWidget;
 class QTabWidget;
 
@@ -78,6 +79,7 @@ class MainWindow : public QMainWindow {
   // Restores the last session's settings, recent files and window layout, and saves them from now
   // on (QSettings). Off by default, so tests and headless runs neither read nor write them.
   void enablePersistence();
+  void fitToScreen(QSize wanted);  // that size or less: never larger than the screen's free area
   void saveSettings();
   QString lastError() const { return last_error_; }           // of the last failed run, view or open
   QString currentRunDir() const { return current_run_dir_; }  // of the run training now (or last)
@@ -106,9 +108,12 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
 
  private:
   QWidget* buildLeftColumn();
+  bool smallScreen() const;                   // less than 900 px of free height
+  QString layoutKey(const char* what) const;  // QSettings key of the window's geometry / dock state
   void buildCentre();
   void updateBetaExplorer(const PreferenceEval& e);
   void startSweep();
@@ -120,6 +125,8 @@ class MainWindow : public QMainWindow {
   void updateControls();  // after a state, validity or view change
   void clearViews();      // as for a new run
   void onFailed(const QString& message);
+  void logRun(const QString& line);  // a timestamped line in the Run log
+  void updatePlayground();           // whether a model can answer, and what to do if not
   void onEvent(const TrainerEvent& event);
   void onRunDirectoryReady(const QString& dir, qint64 resumed_from_step);
   void onCheckpointSaved(qint64 step, const QString& path, const QString& error);
@@ -148,6 +155,8 @@ class MainWindow : public QMainWindow {
   SynthController* synth_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QListWidget* event_log_ = nullptr;
+  QAction *start_action_ = nullptr, *pause_action_ = nullptr, *step_action_ = nullptr,
+          *stop_action_ = nullptr, *checkpoint_action_ = nullptr, *evaluate_action_ = nullptr;
 
   std::optional<dpo::LessonRun> lesson_run_;  // for the next Start only
   qint64 pause_after_ = 0;
@@ -155,6 +164,8 @@ class MainWindow : public QMainWindow {
   QString pending_resume_, current_run_dir_, last_error_;
   QString synth_model_;  // the model the synthetic pairs came from (empty: the demo model)
   bool checkpoint_requested_ = false;
+  RunState logged_state_ = RunState::Idle;
+  QString logged_stage_;
   bool interactive_errors_ = true;
   bool persistent_ = false;
 };

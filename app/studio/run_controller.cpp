@@ -1,5 +1,7 @@
 #include "app/studio/run_controller.h"
 
+#include <QFileInfo>
+
 #include <QThread>
 
 #include <algorithm>
@@ -24,6 +26,35 @@ void RunController::shutdown() {
   join();
 }
 
+void RunController::releaseLingering() {
+  if (!lingering_) return;
+  join();
+  Q_EMIT playgroundChanged();
+}
+
+bool RunController::startPlayground(const QString& dir) {
+  if (state_ != RunState::Idle || isTraining()) return false;
+  if (lingering_ && playground_dir_ == QFileInfo(dir).absoluteFilePath()) return true;
+  releaseLingering();
+  StudioRunConfig config;
+  config.playground_dir = dir;
+  config.threads = config_.threads;
+  worker_ = new TrainingWorker(config);
+  thread_ = new QThread(this);
+  thread_->setObjectName("playground");
+  worker_->moveToThread(thread_);
+  connect(thread_, &QThread::started, worker_, &TrainingWorker::run);
+  connect(worker_, &TrainingWorker::generationToken, this, &RunController::generationToken);
+  connect(worker_, &TrainingWorker::generationFinished, this, &RunController::generationFinished);
+  connect(worker_, &TrainingWorker::pairTokensReady, this, &RunController::pairTokensReady);
+  connect(worker_, &TrainingWorker::playgroundFailed, this, &RunController::playgroundFailed);
+  lingering_ = true;
+  playground_dir_ = QFileInfo(dir).absoluteFilePath();
+  thread_->start();
+  Q_EMIT playgroundChanged();
+  return true;
+}
+
 double RunController::currentBeta() const {
   const double beta = records_.empty() ? 0.0 : records_.back().beta;
   return beta > 0 ? beta : config_.run.trainer.loss.beta;
@@ -45,7 +76,9 @@ void RunController::replay(const RunRecords& run) {
 }
 
 bool RunController::start(const StudioRunConfig& config) {
-  if (state_ != RunState::Idle || thread_) return false;
+  if (state_ != RunState::Idle || isTraining()) return false;
+  releaseLingering();  // the last run's (or a viewed run's) models make room for the new run
+  run_dir_.clear();
   config_ = config;
   stepping_ = false;
   run_failed_ = false;
@@ -74,8 +107,11 @@ bool RunController::start(const StudioRunConfig& config) {
   });
   connect(worker_, &TrainingWorker::finished, this, &RunController::onFinished);
   connect(worker_, &TrainingWorker::runDirectoryReady, this, &RunController::runDirectoryReady);
+  connect(worker_, &TrainingWorker::runDirectoryReady, this,
+          [this](const QString& dir, qint64) { run_dir_ = QFileInfo(dir).absoluteFilePath(); });
   connect(worker_, &TrainingWorker::checkpointSaved, this, &RunController::checkpointSaved);
   connect(worker_, &TrainingWorker::lessonMeasured, this, &RunController::lessonMeasured);
+  connect(worker_, &TrainingWorker::playgroundFailed, this, &RunController::playgroundFailed);
   setState(RunState::Preparing);
   thread_->start();
   return true;
@@ -169,15 +205,25 @@ void RunController::onPaused(qint64 steps_done) {
 }
 
 void RunController::onFinished(qint64 steps_done, bool stopped) {
-  join();
+  // A run that ended well keeps its worker (and models) for the Playground; a failed one is gone.
+  if (run_failed_) {
+    join();
+  } else {
+    lingering_ = true;
+    playground_dir_ = run_dir_;
+  }
   stepping_ = false;
   steps_done_ = std::max(steps_done_, steps_done);
   setState(RunState::Idle);
   Q_EMIT runFinished(steps_done_, stopped, run_failed_);
+  Q_EMIT playgroundChanged();
 }
 
 void RunController::join() {
+  lingering_ = false;
+  playground_dir_.clear();
   if (!thread_) return;
+  worker_->release();
   // run() has returned or returns within one step (stop requested); the loop then exits.
   thread_->quit();
   thread_->wait();

@@ -29,8 +29,14 @@ class RunController : public QObject {
   ~RunController() override;  // stops the run and joins its thread
 
   RunState state() const { return state_; }
-  bool isTraining() const { return thread_ != nullptr; }
-  bool isStepping() const { return stepping_; }  // a Step request is in flight
+  bool isTraining() const { return thread_ != nullptr && !lingering_; }
+  // A worker holds a model that can answer the Playground now: a paused run, a finished or stopped
+  // run (it lingers until the next start), or a run folder loaded by startPlayground.
+  bool playgroundAvailable() const { return lingering_ || state_ == RunState::Paused; }
+  // Loads `dir`'s final model (and its reference) in a worker for the Playground; no training.
+  bool startPlayground(const QString& dir);
+  QString playgroundDir() const { return playground_dir_; }  // whose models answer (absolute path)
+  bool isStepping() const { return stepping_; }              // a Step request is in flight
   bool runFailed() const { return run_failed_; }
   qint64 stepsDone() const { return steps_done_; }
   const StudioRunConfig& activeConfig() const { return config_; }
@@ -69,6 +75,8 @@ class RunController : public QObject {
   void generationFinished(const dpo::widgets::PlaygroundResult& result);
   void paused(qint64 steps_done);
   void failed(const QString& message);
+  void playgroundFailed(const QString& message);
+  void playgroundChanged();  // playgroundAvailable() may have changed
   void runFinished(qint64 steps_done, bool stopped, bool failed);
   void runDirectoryReady(const QString& dir, qint64 resumed_from_step);  // -1: a new run
   void checkpointSaved(qint64 step, const QString& path, const QString& error);
@@ -82,9 +90,13 @@ class RunController : public QObject {
   void onPaused(qint64 steps_done);
   void onFinished(qint64 steps_done, bool stopped);
   void join();
+  void releaseLingering();  // a lingering worker lets go of its models
 
   QThread* thread_ = nullptr;
   TrainingWorker* worker_ = nullptr;
+  bool lingering_ = false;  // the worker's run ended; it only answers the Playground and inspector
+  QString playground_dir_;  // the run folder whose models the lingering worker holds
+  QString run_dir_;         // of the run training now
   RunState state_ = RunState::Idle;
   StudioRunConfig config_;
   std::deque<StepMetrics> records_;

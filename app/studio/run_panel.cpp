@@ -31,25 +31,21 @@ QString formatCount(qint64 n) {
 }
 
 RunControls::RunControls(QWidget* parent) : QWidget(parent) {
-  auto* column = new QVBoxLayout(this);
-  column->setContentsMargins(0, 0, 0, 0);
-  auto* buttons = new QHBoxLayout;
+  auto* buttons = new QHBoxLayout(this);
+  buttons->setContentsMargins(0, 0, 0, 0);
   start_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("Start"), this);
   start_->setDefault(true);
   pause_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPause), tr("Pause"), this);
   stop_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this);
   step_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaSeekForward), tr("Step"), this);
+  start_->setObjectName("startButton");
+  pause_->setObjectName("pauseButton");
+  step_->setObjectName("stepButton");
+  stop_->setObjectName("stopButton");
   start_->setToolTip(tr("Start a new run (clears the plots)  [F5]"));
   pause_->setToolTip(tr("Pause after the step in progress, or resume  [F6]"));
   step_->setToolTip(tr("While paused: run exactly one optimiser step  [F10]"));
   stop_->setToolTip(tr("Stop after the step in progress  [Shift+F5]"));
-  for (auto* b : {start_, pause_, step_, stop_}) {
-    b->setMinimumHeight(30);
-    buttons->addWidget(b);
-  }
-  column->addLayout(buttons);
-
-  auto* row = new QHBoxLayout;
   checkpoint_ =
       new QPushButton(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("Save checkpoint"), this);
   checkpoint_->setObjectName("saveCheckpointButton");
@@ -62,18 +58,11 @@ RunControls::RunControls(QWidget* parent) : QWidget(parent) {
   new_run_ = new QPushButton(tr("New run"), this);
   new_run_->setObjectName("newRunButton");
   new_run_->setToolTip(tr("Leave this run's read-only view and set up a new run"));
-  for (auto* b : {checkpoint_, resume_, new_run_}) {
-    b->setMinimumHeight(26);
-    row->addWidget(b);
+  for (auto* b : {start_, pause_, step_, stop_, checkpoint_, resume_, new_run_}) {
+    b->setMinimumHeight(28);
+    b->setFocusPolicy(Qt::TabFocus);  // a click must not steal the focus from the field being edited
+    buttons->addWidget(b);
   }
-  column->addLayout(row);
-  run_dir_ = new QLabel(this);
-  run_dir_->setObjectName("runDirLabel");
-  run_dir_->setWordWrap(true);
-  run_dir_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  run_dir_->setStyleSheet("color: #7a8594;");
-  run_dir_->setText(tr("Each run is saved in a run folder (View ▸ Runs)."));
-  column->addWidget(run_dir_);
 }
 
 void RunControls::update(const Situation& now) {
@@ -88,6 +77,22 @@ void RunControls::update(const Situation& now) {
   pause_->setText(paused ? tr("Resume") : state == RunState::Pausing ? tr("Pausing…") : tr("Pause"));
   pause_->setIcon(style()->standardIcon(paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
   checkpoint_->setEnabled(state == RunState::Running || state == RunState::Pausing || paused);
+  const bool active = !idle && state != RunState::Stopping;
+  why_.clear();
+  if (!start_->isEnabled())
+    why_["start"] = !idle         ? tr("Start: a run is already in progress (Stop it first, Shift+F5)")
+                    : now.viewing ? tr("Start: a finished run is shown read-only (New run first)")
+                                  : tr("Start: the settings have a problem (see the form)");
+  if (!pause_->isEnabled()) why_["pause"] = tr("Pause: no run is in progress (F5 starts one)");
+  if (!step_->isEnabled())
+    why_["step"] = now.stepping ? tr("Step: the previous step is still running")
+                   : active     ? tr("Step works while paused: press F6 to pause first")
+                                : tr("Step works while a run is paused: F5 starts one, F6 pauses it");
+  if (!stop_->isEnabled()) why_["stop"] = tr("Stop: no run is in progress");
+  if (!checkpoint_->isEnabled())
+    why_["checkpoint"] = now.viewing ? tr("Save checkpoint: this run is shown read-only; its checkpoints "
+                                          "are already on disk (Resume run continues it)")
+                                     : tr("Save checkpoint: no run is in progress");
 
   const auto& run = now.viewed;
   const bool can_continue =
@@ -102,7 +107,7 @@ void RunControls::update(const Situation& now) {
   new_run_->setEnabled(idle);
 }
 
-void RunControls::setRunFolderText(const QString& text, const QString& tooltip) {
+void RunFacts::setRunFolderText(const QString& text, const QString& tooltip) {
   run_dir_->setText(text);
   run_dir_->setToolTip(tooltip);
 }
@@ -119,6 +124,10 @@ RunFacts::RunFacts(QWidget* parent) : QWidget(parent) {
   run_form->addRow(tr("Data"), data_);
   run_form->addRow(tr("Policy"), model_);
   run_form->addRow(tr("Compute"), compute_);
+  run_dir_ = valueLabel(run_box);
+  run_dir_->setObjectName("runDirLabel");
+  run_dir_->setText(tr("Each run is saved in a run folder (View ▸ Runs)."));
+  run_form->addRow(tr("Folder"), run_dir_);
   layout->addWidget(run_box);
 
   auto* latest_box = new QGroupBox(tr("Latest step"), this);

@@ -13,8 +13,8 @@ namespace dpo::studio {
 
 enum class RunState;
 
-// Start / Pause / Step / Stop, and Save checkpoint / Resume run / New run with the run's folder.
-// Shows what the run state allows; the window connects the buttons.
+// Start / Pause / Step / Stop, Save checkpoint, Resume run and New run in one row: the window puts
+// them in its toolbar, always in sight. Shows what the run state allows; the window connects them.
 class RunControls : public QWidget {
   Q_OBJECT
 
@@ -29,7 +29,9 @@ class RunControls : public QWidget {
     widgets::RunSummary viewed;  // that run
   };
   void update(const Situation& now);
-  void setRunFolderText(const QString& text, const QString& tooltip = {});
+  // Why each control is disabled now ("" while it is enabled), for the status bar when its shortcut
+  // is pressed: keyed "start", "pause", "step", "stop", "checkpoint".
+  QString whyDisabled(const QString& control) const { return why_.value(control); }
 
   QPushButton* startButton() const { return start_; }
   QPushButton* pauseButton() const { return pause_; }
@@ -42,7 +44,7 @@ class RunControls : public QWidget {
  private:
   QPushButton *start_ = nullptr, *pause_ = nullptr, *step_ = nullptr, *stop_ = nullptr;
   QPushButton *checkpoint_ = nullptr, *resume_ = nullptr, *new_run_ = nullptr;
-  QLabel* run_dir_ = nullptr;
+  QHash<QString, QString> why_;
 };
 
 // What the run is (data, policy, compute) and the latest step's numbers, including those no plot
@@ -54,13 +56,14 @@ class RunFacts : public QWidget {
   explicit RunFacts(QWidget* parent = nullptr);
 
   void setRun(const QString& data_text, const QString& model_text);
+  void setRunFolderText(const QString& text, const QString& tooltip = {});
   void setPrepared(const QString& data_label, qint64 pairs, qint64 parameters, const QString& model_label);
   void setCompute(const QString& summary, const QString& details);
   void showStep(const StepMetrics& m);
   void clearStep();
 
  private:
-  QLabel *data_ = nullptr, *model_ = nullptr, *compute_ = nullptr;
+  QLabel *data_ = nullptr, *model_ = nullptr, *compute_ = nullptr, *run_dir_ = nullptr;
   QHash<QString, QLabel*> latest_;
 };
 

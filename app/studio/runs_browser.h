@@ -6,7 +6,10 @@
 
 #include "widgets/run_summary.h"
 
+class QCheckBox;
+class QComboBox;
 class QLabel;
+class QSlider;
 class QWidget;
 
 namespace dpo::widgets {
@@ -59,6 +62,11 @@ class RunsBrowser : public QObject {
   QWidget* compare_tab_ = nullptr;
   QWidget* compare_area_ = nullptr;
   QLabel* compare_note_ = nullptr;
+  QLabel* compare_empty_ = nullptr;
+  QWidget* compare_bar_ = nullptr;
+  QSlider* compare_smoothing_ = nullptr;
+  QComboBox* compare_x_ = nullptr;
+  QCheckBox* compare_outliers_ = nullptr;
   QList<widgets::MetricPlot*> compare_plots_;
   QStringList compare_runs_, compare_labels_;
   QString runs_root_;

@@ -1,8 +1,10 @@
 #include "app/studio/settings_panel.h"
 
+#include <QAbstractSpinBox>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -13,6 +15,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalBlocker>
+#include <QSlider>
 #include <QSpinBox>
 #include <QVBoxLayout>
 
@@ -159,6 +162,25 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
   validation_->setWordWrap(true);
   validation_->hide();
   layout->addWidget(validation_);
+
+  // The wheel scrolls the panel; it edits a field only once that field has the focus (a click or
+  // Tab), never one the pointer merely passes over on its way down the form.
+  for (auto* w : findChildren<QWidget*>())
+    if (qobject_cast<QAbstractSpinBox*>(w) || qobject_cast<QComboBox*>(w) || qobject_cast<QSlider*>(w)) {
+      w->setFocusPolicy(Qt::StrongFocus);
+      w->installEventFilter(this);
+    }
+}
+
+bool SettingsPanel::eventFilter(QObject* watched, QEvent* event) {
+  if (event->type() == QEvent::Wheel) {
+    auto* w = qobject_cast<QWidget*>(watched);
+    if (w && !w->hasFocus()) {
+      event->ignore();  // ignored: QApplication hands it on to the parents, i.e. the scroll area
+      return true;
+    }
+  }
+  return QWidget::eventFilter(watched, event);
 }
 
 void SettingsPanel::setRunConfig(const StudioRunConfig& config) {
@@ -222,8 +244,10 @@ void SettingsPanel::updateLossFormula() {
 }
 
 void SettingsPanel::chooseDataFile() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open preference pairs"), data_edit_->text(),
-                                                    tr("JSON Lines (*.jsonl *.json);;All files (*)"));
+  const QString path = QFileDialog::getOpenFileName(
+      this, tr("Open preference pairs"), data_edit_->text(),
+      tr("Preference pairs (*.jsonl *.json *.csv *.tsv *.jsonl.gz *.json.gz *.csv.gz *.tsv.gz *.gz);;"
+         "All files (*)"));
   if (!path.isEmpty()) data_edit_->setText(path);
 }
 

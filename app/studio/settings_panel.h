@@ -51,6 +51,9 @@ class SettingsPanel : public QWidget {
   QStringList settingsProblems() const;
   bool validate();  // shows the problems; false when a run would fail (emits validityChanged)
   bool isValid() const { return valid_; }
+  // The "Reference, LoRA, limits" group: hidden in presentation mode, where the lesson sets the run.
+  void setAdvancedVisible(bool on) { more_settings_->setVisible(on); }
+  bool advancedVisible() const { return !more_settings_->isHidden(); }
 
   // Recent files and the last settings; persist() makes every later change of the recent lists saved.
   void loadSettings(QSettings& settings);
@@ -73,6 +76,9 @@ class SettingsPanel : public QWidget {
   void dataPathChanged(const QString& path);
   // β or the learning rate was edited (a paused run takes them from the next step).
   void runChangesEdited();
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
   QWidget* buildMoreSettings();

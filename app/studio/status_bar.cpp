@@ -3,6 +3,9 @@
 #include <QLabel>
 #include <QStatusBar>
 
+#include <algorithm>
+#include <cmath>
+
 #include "app/studio/run_controller.h"
 #include "widgets/progress_strip.h"
 
@@ -62,14 +65,29 @@ void StatusLine::showStep(const StepMetrics& r, qint64 total_steps, const std::d
   accuracy_->setText(tr("accuracy %1").arg(r.rewards_accuracies, 0, 'f', 2));
   // Rate over the last few steps, so a pause does not drag the number down for the whole run.
   constexpr size_t kWindow = 10;
+  double rate = 0;
   if (records.size() >= 2) {
     const auto& first = records.size() > kWindow ? records[records.size() - kWindow - 1] : records.front();
     const double dt = r.elapsed_seconds - first.elapsed_seconds;
     const double ds = static_cast<double>(r.step - first.step);
-    if (dt > 0) speed_->setText(tr("%1 steps/s").arg(ds / dt, 0, 'f', 2));
+    if (dt > 0) rate = ds / dt;
   } else if (r.elapsed_seconds > 0) {
-    speed_->setText(tr("%1 steps/s").arg(static_cast<double>(r.step) / r.elapsed_seconds, 0, 'f', 2));
+    rate = static_cast<double>(r.step) / r.elapsed_seconds;
   }
+  if (rate <= 0) return;
+  const qint64 left = std::max<qint64>(0, total_steps - r.step);
+  speed_->setText(left > 0 ? tr("%1 steps/s · %2 left").arg(rate, 0, 'f', 2).arg(formatDuration(left / rate))
+                           : tr("%1 steps/s").arg(rate, 0, 'f', 2));
+  speed_->setToolTip(tr("Speed over the last %1 steps; the time left assumes it stays so (evaluations "
+                        "and checkpoints add to it)")
+                         .arg(kWindow));
+}
+
+QString formatDuration(double seconds) {
+  const auto s = static_cast<qint64>(std::llround(std::max(0.0, seconds)));
+  if (s < 60) return QObject::tr("%1 s").arg(s);
+  if (s < 3600) return QObject::tr("%1 min %2 s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+  return QObject::tr("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
 }
 
 void StatusLine::showStepCount(qint64 done, qint64 total) {

@@ -44,4 +44,6 @@ class StatusLine : public QObject {
   widgets::ProgressStrip* progress_ = nullptr;  // preparation: stage, bar, Cancel
 };
 
+QString formatDuration(double seconds);  // "45 s", "3 min 05 s", "1 h 20 min"
+
 }  // namespace dpo::studio

@@ -40,13 +40,14 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   margin_plot_->setTitle(tr("Implicit reward margin (rewards/margins)"));
   margin_plot_->setCaption(
       tr("Good: rises above 0 and keeps rising; accuracy (right axis) climbs toward 1."));
-  margin_plot_->setAxisLabels(tr("step"), tr("β · (chosen − rejected log-ratio)  [nats]"),
-                              tr("accuracy  [share of pairs]"));
-  margin_plot_->addSeries(tr("reward margin"), kMargin);
-  margin_plot_->addSeries(tr("accuracy (right)"), kAccent, MetricPlot::Axis::Right, true);
+  margin_plot_->setAxisLabels(tr("step"), tr("β·(chosen − rejected log-ratio) [nats]"),
+                              tr("accuracy [share of pairs]"));
+  margin_plot_->setShortAxisLabels(tr("margin [nats]"), tr("accuracy"));
+  margin_plot_->addSeries(tr("margin"), kMargin);
+  margin_plot_->addSeries(tr("accuracy (right axis)"), kAccent, MetricPlot::Axis::Right, true);
   eval_margin_ = margin_plot_->addPointSeries(tr("eval margin"), kMargin.darker(140));
   eval_accuracy_ =
-      margin_plot_->addPointSeries(tr("eval acc. (right)"), kAccent.darker(140), MetricPlot::Axis::Right);
+      margin_plot_->addPointSeries(tr("eval accuracy"), kAccent.darker(140), MetricPlot::Axis::Right);
   margin_plot_->setRightAxisRange(0.0, 1.05);
   margin_plot_->setReferenceLine(0.0, tr("zero margin"));
 
@@ -58,20 +59,21 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   logratio_plot_->setToolTip(
       tr("Sequence log-probabilities, summed over the response tokens; the plotted values are "
          "rewards/chosen and rewards/rejected divided by β."));
-  logratio_plot_->setAxisLabels(tr("step"), tr("log π(y|x) − log π_ref(y|x)  [nats]"));
-  logratio_plot_->addSeries(tr("chosen y_w"), kChosen);
-  logratio_plot_->addSeries(tr("rejected y_l"), kRejected);
+  logratio_plot_->setAxisLabels(tr("step"), tr("log π(y|x) − log π_ref(y|x) [nats]"));
+  logratio_plot_->setShortAxisLabels(tr("log-ratio [nats]"));
+  logratio_plot_->addSeries(tr("chosen"), kChosen);
+  logratio_plot_->addSeries(tr("rejected"), kRejected);
   eval_chosen_ = logratio_plot_->addPointSeries(tr("eval chosen"), kChosen.darker(130));
   eval_rejected_ = logratio_plot_->addPointSeries(tr("eval rejected"), kRejected.darker(130));
   // The mean log-ratio of the policy's own samples: an estimate of KL(π‖π_ref), ≥ 0 in expectation.
-  sampled_kl_ = logratio_plot_->addPointSeries(tr("KL(π‖π_ref), sampled"), QColor(0x6a, 0x3d, 0x9a));
+  sampled_kl_ = logratio_plot_->addPointSeries(tr("sampled KL(π‖π_ref)"), QColor(0x6a, 0x3d, 0x9a));
   logratio_plot_->setReferenceLine(0.0, tr("reference policy"));
 
   loss_plot_ = new MetricPlot(this);
   loss_plot_->setObjectName("lossPlot");
   loss_plot_->setTitle(tr("Loss"));
   loss_plot_->setCaption(tr("Good: starts at ln 2 ≈ 0.693 (policy = reference) and falls."));
-  loss_plot_->setAxisLabels(tr("step"), tr("loss  [nats]"));
+  loss_plot_->setAxisLabels(tr("step"), tr("loss [nats]"));
   loss_plot_->addSeries(tr("loss"), kLoss);
   eval_loss_ = loss_plot_->addPointSeries(tr("eval loss"), kLoss.darker(150));
   loss_plot_->setReferenceLine(0.69314718, tr("ln 2"));
@@ -80,14 +82,14 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   length_plot_->setObjectName("lengthPlot");
   length_plot_->setTitle(tr("Response length per batch"));
   length_plot_->setCaption(
-      tr("Watch for length bias: if chosen is routinely longer than rejected, the policy can "
-         "learn “longer is better”; sampled length rising with the margin is exploitation."));
-  length_plot_->setAxisLabels(tr("step"), tr("mean response length  [tokens]"),
-                              tr("tokens processed  [tokens, cumulative]"));
-  length_plot_->addSeries(tr("chosen y_w"), kChosen);
-  length_plot_->addSeries(tr("rejected y_l"), kRejected);
-  length_plot_->addSeries(tr("tokens (right)"), kAccent, MetricPlot::Axis::Right, true);
-  sampled_length_ = length_plot_->addPointSeries(tr("sampled (eval)"), QColor(0x00, 0x9E, 0x73));
+      tr("Chosen much longer than rejected teaches “longer is better”; watch the sampled length."));
+  length_plot_->setAxisLabels(tr("step"), tr("mean response length [tokens]"),
+                              tr("tokens processed (cumulative)"));
+  length_plot_->setShortAxisLabels(tr("length [tokens]"), tr("tokens seen"));
+  length_plot_->addSeries(tr("chosen"), kChosen);
+  length_plot_->addSeries(tr("rejected"), kRejected);
+  length_plot_->addSeries(tr("tokens seen (right axis)"), kAccent, MetricPlot::Axis::Right, true);
+  sampled_length_ = length_plot_->addPointSeries(tr("sampled at eval"), QColor(0x00, 0x9E, 0x73));
   length_plot_->setSeriesSmoothed(2, false);
 
   // The optimiser's view of the run, not the preference signal: the window gives it its own tab.
@@ -99,7 +101,7 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
          "learning rate is too high (clipping reports the norm before clipping)."));
   optimiser_plot_->setAxisLabels(tr("step"), tr("gradient norm (pre-clip)"), tr("learning rate"));
   optimiser_plot_->addSeries(tr("grad norm"), kLoss);
-  optimiser_plot_->addSeries(tr("learning rate (right)"), kAccent, MetricPlot::Axis::Right, true);
+  optimiser_plot_->addSeries(tr("learning rate (right axis)"), kAccent, MetricPlot::Axis::Right, true);
   optimiser_plot_->setSeriesSmoothed(1, false);
   setSmoothing(smoothing_slider_->value());
 

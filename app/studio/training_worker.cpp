@@ -21,6 +21,7 @@
 #include "core/runtime/runtime.h"
 #include "core/train/losses.h"
 #include "core/train/metrics.h"
+#include "resources/demo_assets.h"
 
 namespace dpo::studio {
 
@@ -69,6 +70,64 @@ void TrainingWorker::requestStop() {
     stop_ = true;
   }
   wake_.notify_all();
+}
+
+void TrainingWorker::release() {
+  {
+    std::lock_guard lock(mutex_);
+    release_ = true;
+  }
+  wake_.notify_all();
+}
+
+void TrainingWorker::linger(Session& session) {
+  std::unique_lock lock(mutex_);
+  while (!release_) {
+    if (requests_.generation || requests_.pair_line) {
+      // Only what reads the models: β, learning-rate, evaluation and checkpoint requests belong to
+      // a running run and are dropped.
+      Requests taken = takeRequests();
+      Requests serving;
+      serving.generation = taken.generation;
+      serving.pair_line = taken.pair_line;
+      lock.unlock();
+      serve(session, serving);
+      lock.lock();
+      continue;
+    }
+    wake_.wait(lock);
+  }
+}
+
+void TrainingWorker::runPlayground() {
+  try {
+    const auto run = app::RunDirectory::resume(config_.playground_dir.toStdString());
+    app::RunOptions options = run.saved_options();
+    const auto final_dir = run.path() / "final";
+    if (!std::filesystem::exists(final_dir / "config.json"))
+      throw ConfigError(final_dir.string() + ": no final model (the run stopped before its first step)");
+    // π_ref as the run had it: its reference folder, else the model it started from, else the demo's.
+    if (options.reference_dir.empty())
+      options.reference_dir =
+          !options.model_dir.empty()
+              ? options.model_dir
+              : resources::unpack_demo_model(options.cache_dir.empty() ? app::default_cache_dir()
+                                                                       : options.cache_dir);
+    options.model_dir = final_dir.string();
+    options.lora.r = 0;  // final/ holds the merged weights
+    options.trainer.precompute_reference = false;
+    auto setup = app::prepare_run(options, [this](const std::string& stage, size_t done, size_t total) {
+      Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
+      return !release_.load();
+    });
+    Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)),
+                    options.trainer.loss.beta};
+    session.tokenize = options.tokenize;
+    session.options = &options;
+    linger(session);
+  } catch (const std::exception& e) {
+    Q_EMIT playgroundFailed(QString::fromStdString(e.what()));
+  }
 }
 
 void TrainingWorker::requestStep() {
@@ -306,7 +365,9 @@ bool TrainingWorker::waitWhilePaused(Session& session) {
 }
 
 void TrainingWorker::run() {
+  if (!config_.playground_dir.isEmpty()) return runPlayground();
   qint64 steps_done = 0;
+  bool announced = false;  // finished() emitted: the worker lingers for the Playground
   try {
     if (config_.threads > 0) configure_threads(config_.threads);
     app::RunOptions options = config_.run;
@@ -451,7 +512,8 @@ void TrainingWorker::run() {
       }
     }
     steps_done = trainer.steps_done();
-    if (trainer.finished() && !stop_ && session.last_eval_step != steps_done) evaluate(session);
+    // Finished or stopped: the inspector and the eval points end on the model as it is left.
+    if (steps_done > 0 && session.last_eval_step != steps_done) evaluate(session);
     if (probe && trainer.finished() && !stop_) {
       QVariantMap values;
       for (const auto& [key, v] : probe->finish(lesson->label, lesson->beta))
@@ -470,6 +532,10 @@ void TrainingWorker::run() {
       for (size_t i = 0; i < pairs.size() && i < kFinalTokenPairs && !stop_; ++i)
         Q_EMIT pairTokensReady(scoreTokens(session, static_cast<qint64>(pairs[i].line)));
     }
+    Q_EMIT finished(steps_done, stop_.load());
+    announced = true;
+    session.run_dir = nullptr;  // nothing more is written to the run
+    linger(session);
   } catch (const Cancelled&) {
     stop_ = true;  // finished(…, stopped): the user ended it
   } catch (const std::exception& e) {
@@ -479,9 +545,10 @@ void TrainingWorker::run() {
     QString message = QString::fromStdString(e.what());
     if (!ours)
       message = tr("internal error: %1").arg(message);  // the dialog shows line 1, the rest under details
+    if (announced) return Q_EMIT playgroundFailed(message);
     Q_EMIT failed(message);
   }
-  Q_EMIT finished(steps_done, stop_.load());
+  if (!announced) Q_EMIT finished(steps_done, stop_.load());
 }
 
 }  // namespace dpo::studio

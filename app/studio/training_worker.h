@@ -38,6 +38,9 @@ struct StudioRunConfig {
   // Not empty: continue this run directory from its newest checkpoint, with its config.json settings
   // (as `dpo train --resume`); `run` is then ignored.
   QString resume_dir;
+  // Not empty: no training; load this run folder's final model (and its reference) and answer the
+  // Playground until released (a run reopened from the Runs list).
+  QString playground_dir;
 };
 
 // The loss's CLI name ("sigmoid") of a config, for pickers and messages.
@@ -57,6 +60,9 @@ class TrainingWorker : public QObject {
   void requestPause();
   void requestResume();
   void requestStop();  // takes effect after the step in progress
+  // After a run ends (finished or stopped, not failed) the worker keeps its models and answers the
+  // Playground and the pair inspector until released: a new run, a viewed run, or closing.
+  void release();
   void requestStep();  // while paused: one optimiser step, then paused again
   // Take effect before the next step (at once while paused); each change comes back as eventLogged.
   void requestBeta(double beta);
@@ -96,6 +102,7 @@ class TrainingWorker : public QObject {
   // Lesson mode, after the last step: "<kind>.<metric>" → value, as `dpo lesson run` measures them.
   void lessonMeasured(const QString& label, const QVariantMap& values);
   void failed(const QString& message);
+  void playgroundFailed(const QString& message);  // loading a run for the Playground, or a lingering error
   // Always the last signal of a run; `stopped` when the user ended it early.
   void finished(qint64 steps_done, bool stopped);
 
@@ -122,10 +129,13 @@ class TrainingWorker : public QObject {
   PairTokenScores scoreTokens(Session& session, qint64 line);
   void saveCheckpoint(Session& session);
   PlaygroundResult playground(Session& session, const GenerationRequest& request);
-  Requests takeRequests();  // with mutex_ held
+  Requests takeRequests();        // with mutex_ held
+  void linger(Session& session);  // serves generation and token requests until release()
+  void runPlayground();           // config_.playground_dir: load and linger
 
   StudioRunConfig config_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> release_{false};
   std::mutex mutex_;
   std::condition_variable wake_;
   // guarded by mutex_

@@ -118,7 +118,7 @@ void beta_too_high(const std::vector<StepMetrics>& s, double beta, std::vector<F
                std::to_string(s.back().step) + ", β = " + num(beta) + ")";
   f.meaning =
       "DPO is not learning: the policy gives chosen and rejected answers the same implicit reward, as "
-      "at the start. Seed 002 names β too high as the usual cause; a learning rate far too small, or "
+      "at the start. β too high is the usual cause; a learning rate far too small, or "
       "pairs whose chosen and rejected barely differ, look the same.";
   f.suggestion =
       "Lower β (the typical range is 0.01–0.5; try 0.1 or half the current value), or raise the "
@@ -140,39 +140,74 @@ void beta_too_low(const std::vector<StepMetrics>& s, double beta, std::vector<Fi
       median(column(s, tail_from, s.size(), [&](const auto& m) { return m.rewards_chosen / beta; }));
   const double now_rejected =
       median(column(s, tail_from, s.size(), [&](const auto& m) { return m.rewards_rejected / beta; }));
+  const double now_margin =
+      median(column(s, tail_from, s.size(), [](const auto& m) { return m.rewards_margins; }));
   if (!(fall_chosen < -limits::kLogratioFall && fall_rejected < -limits::kLogratioFall)) return;
   if (!(now_chosen < 0 && now_rejected < 0)) return;
+  // Both log-ratios start at 0, so their levels are what the run has spent and bought so far.
+  const double per_margin = now_margin > 0 ? -now_chosen / now_margin : INFINITY;
+  if (per_margin < limits::kChosenNatsPerMargin) return;
   Finding f;
   f.id = "beta_too_low";
   f.severity = Severity::Warning;
   f.title = "Chosen and rejected log-ratios are both falling (β may be too low)";
-  f.evidence = "over steps " + std::to_string(s[from].step) + "–" + std::to_string(s.back().step) +
-               " the chosen log-ratio fell by " + fixed(-fall_chosen, 2) + " nats (now " +
-               fixed(now_chosen, 2) + ") and the rejected by " + fixed(-fall_rejected, 2) + " (now " +
-               fixed(now_rejected, 2) + "), β = " + num(beta);
+  f.evidence = "the chosen log-ratio is at " + fixed(now_chosen, 2) + " nats and the rejected at " +
+               fixed(now_rejected, 2) + " (medians of steps " + std::to_string(s[tail_from].step) + "–" +
+               std::to_string(s.back().step) + "), both still falling (by " + fixed(-fall_chosen, 2) +
+               " and " + fixed(-fall_rejected, 2) + " over steps " + std::to_string(s[from].step) + "–" +
+               std::to_string(s.back().step) + "), for a reward margin of " + num(now_margin) + ": " +
+               (std::isfinite(per_margin) ? num(per_margin) : std::string("∞")) +
+               " nats of chosen log-ratio per unit of margin (a sound run stays under " +
+               num(limits::kChosenNatsPerMargin) + "), β = " + num(beta);
   f.meaning =
       "The policy lowers the probability of chosen and rejected answers alike and wins the margin only "
       "because rejected falls faster: the early symptom of β too low. Left alone the policy drifts far "
       "from the reference and produces degenerate text.";
   f.suggestion =
       "Raise β (×2–5), lower the learning rate, or stop earlier; an SFT term on the chosen answers "
-      "(RPO) holds them up.";
+      "(--rpo-alpha) holds them up.";
   f.step = s.back().step;
   out.push_back(f);
 }
 
-void chosen_logp_falling(const std::vector<StepMetrics>& s, std::vector<Finding>& out) {
+void chosen_logp_falling(const std::vector<StepMetrics>& s, const std::vector<HeldOutEval>& evals,
+                         std::vector<Finding>& out) {
   if (s.size() < limits::kMinStepsForTrend) return;
   const size_t head = std::max<size_t>(3, s.size() / 10);
   const double start = median(column(s, 0, head, [](const auto& m) { return m.logps_chosen; }));
   const size_t from = s.size() / 2;
-  const double fall = fitted_change(step_axis(s, from, s.size()),
-                                    column(s, from, s.size(), [](const auto& m) { return m.logps_chosen; }));
+  const auto x = step_axis(s, from, s.size());
+  const double fall =
+      fitted_change(x, column(s, from, s.size(), [](const auto& m) { return m.logps_chosen; }));
   const size_t tail_from = s.size() - tail_size(s.size());
   const double now = median(column(s, tail_from, s.size(), [](const auto& m) { return m.logps_chosen; }));
   const double threshold =
       std::max(limits::kChosenLogpFall, limits::kChosenLogpRelativeFall * std::abs(start));
   if (!(fall < -threshold && now < start)) return;
+
+  // Costly: the second half bought little margin for the chosen log-probability it gave up.
+  const double margin_gain =
+      fitted_change(x, column(s, from, s.size(), [](const auto& m) { return m.rewards_margins; }));
+  const double per_margin = margin_gain > 0 ? -fall / margin_gain : INFINITY;
+  const bool costly = per_margin >= limits::kChosenNatsPerMargin;
+
+  // Harmful: held-out accuracy fell from its best while the held-out chosen answers kept falling.
+  const HeldOutEval* best = nullptr;
+  for (const auto& e : evals)
+    if (std::isfinite(e.accuracy) && (!best || e.accuracy > best->accuracy)) best = &e;
+  const HeldOutEval* last = evals.empty() ? nullptr : &evals.back();
+  bool harmful = false;
+  double accuracy_drop = 0, held_out_fall = 0;
+  if (best && last != best && last->step > best->step) {
+    accuracy_drop = best->accuracy - last->accuracy;
+    held_out_fall = best->logps_chosen - last->logps_chosen;
+    const bool pairs_lost = last->pairs == 0 || accuracy_drop * static_cast<double>(last->pairs) >=
+                                                    limits::kHeldOutPairsLost - 1e-9;
+    harmful = accuracy_drop >= limits::kHeldOutAccuracyDrop - 1e-9 && pairs_lost &&
+              held_out_fall >= limits::kHeldOutChosenFall;
+  }
+  if (!costly && !harmful) return;
+
   Finding f;
   f.id = "chosen_logp_falling";
   f.severity = Severity::Warning;
@@ -181,11 +216,73 @@ void chosen_logp_falling(const std::vector<StepMetrics>& s, std::vector<Finding>
                " steps) to " + fixed(now, 2) + " (last " + std::to_string(s.size() - tail_from) +
                " steps); fitted fall over steps " + std::to_string(s[from].step) + "–" +
                std::to_string(s.back().step) + ": " + fixed(-fall, 2) + " nats";
+  if (costly)
+    f.evidence += margin_gain > 0
+                      ? ", for a margin gain of only " + num(margin_gain) + " (" + num(per_margin) +
+                            " nats per unit of margin; a sound run stays under " +
+                            num(limits::kChosenNatsPerMargin) + ")"
+                      : ", while the margin did not grow";
+  if (harmful)
+    f.evidence += std::string(costly ? "; " : "; meanwhile ") + "held-out accuracy fell from " +
+                  fixed(best->accuracy, 2) + " (step " + std::to_string(best->step) + ") to " +
+                  fixed(last->accuracy, 2) + " (step " + std::to_string(last->step) +
+                  ") and the held-out chosen answers lost another " + fixed(held_out_fall, 2) + " nats";
   f.meaning =
-      "The margin grows only because rejected answers fall faster (likelihood displacement). Preference "
-      "accuracy can look fine while the outputs get worse.";
-  f.suggestion = "Add an NLL/SFT term on the chosen answers (RPO), raise β, or lower the learning rate.";
-  f.step = s.back().step;
+      harmful ? "Likelihood displacement that no longer pays: the policy keeps pushing the chosen answers "
+                "down, and held-out pairs are ranked worse than before. The outputs are likely getting "
+                "worse, not better."
+              : "The margin grows mostly because both answers fall, rejected a little faster "
+                "(likelihood displacement). Preference accuracy can look fine while the outputs get worse.";
+  f.suggestion =
+      harmful ? "Stop earlier or keep an earlier checkpoint (train with --checkpoint-every, then dpo rank "
+                "--run DIR --select best); add an SFT term on the chosen answers (--rpo-alpha), raise β, "
+                "or lower the learning rate."
+              : "Add an SFT term on the chosen answers (--rpo-alpha), raise β, or lower the learning rate.";
+  f.step = harmful ? last->step : s.back().step;
+  out.push_back(f);
+}
+
+void overfitting(const std::vector<StepMetrics>& s, const std::vector<HeldOutEval>& evals_in,
+                 std::vector<Finding>& out) {
+  std::vector<HeldOutEval> evals;
+  for (const auto& e : evals_in)
+    if (std::isfinite(e.loss)) evals.push_back(e);
+  if (evals.size() < limits::kMinEvalsForOverfitting || s.empty()) return;
+  const auto lowest = std::min_element(evals.begin(), evals.end() - 1,
+                                       [](const auto& a, const auto& b) { return a.loss < b.loss; });
+  const HeldOutEval& last = evals.back();
+  if (!(last.loss > kLn2 && last.loss - lowest->loss >= limits::kHeldOutLossRise)) return;
+  // The training loss around the lowest held-out loss, against the end of the run.
+  const auto at_lowest = std::upper_bound(s.begin(), s.end(), lowest->step,
+                                          [](int64_t step, const StepMetrics& m) { return step < m.step; });
+  const size_t lowest_index = static_cast<size_t>(at_lowest - s.begin());
+  const size_t window = std::min(s.size(), limits::kMinTailSteps);
+  const size_t then_to = std::max(lowest_index, std::min(window, s.size()));
+  const size_t then_from = then_to - std::min(then_to, window);
+  const size_t now_from = std::max(then_to, s.size() - tail_size(s.size()));
+  if (now_from >= s.size()) return;  // no training after the lowest held-out loss to compare
+  const double train_then = median(column(s, then_from, then_to, [](const auto& m) { return m.loss; }));
+  const double train_now = median(column(s, now_from, s.size(), [](const auto& m) { return m.loss; }));
+  if (!(train_now < train_then)) return;
+  Finding f;
+  f.id = "overfitting";
+  f.severity = Severity::Warning;
+  f.title = "Held-out loss is rising while training loss falls (overfitting)";
+  f.evidence = "held-out loss rose from " + fixed(lowest->loss, 3) + " (step " +
+               std::to_string(lowest->step) + ", its lowest) to " + fixed(last.loss, 3) + " (step " +
+               std::to_string(last.step) + "), past ln 2 = 0.693, while the training loss fell from " +
+               fixed(train_then, 3) + " to " + fixed(train_now, 3) + " (medians of steps " +
+               std::to_string(s[then_from].step) + "–" + std::to_string(s[then_to - 1].step) + " and " +
+               std::to_string(s[now_from].step) + "–" + std::to_string(s.back().step) +
+               "); held-out accuracy " + fixed(lowest->accuracy, 2) + " → " + fixed(last.accuracy, 2);
+  f.meaning =
+      "The policy is memorising the training pairs instead of learning what makes an answer better: on "
+      "pairs it has not seen it now does worse than the untrained reference, which scores exactly ln 2.";
+  f.suggestion =
+      "Stop earlier and use the model from around step " + std::to_string(lowest->step) +
+      " (train with --checkpoint-every, then dpo rank --run DIR --select best); use more pairs, a lower "
+      "learning rate or fewer steps, or raise β.";
+  f.step = last.step;
   out.push_back(f);
 }
 
@@ -326,7 +423,9 @@ void bimodal_margins(const std::vector<double>& margins_in, std::vector<Finding>
   const double valley = density((mu0 + mu1) / 2);
   const double peaks = std::min(density(mu0), density(mu1));
   const double dip = peaks > 0 ? valley / peaks : 1.0;
-  if (!(ashman_d >= limits::kBimodalAshmanD && dip <= 0.5 && mu0 < 0 && mu1 > 0)) return;
+  if (!(ashman_d >= limits::kBimodalAshmanD && dip <= 0.5 && mu1 > 0 &&
+        mu0 < -limits::kMisrankedClusterDepth * mu1))
+    return;
   const double low_share = static_cast<double>(low.size()) / static_cast<double>(n);
   Finding f;
   f.id = "bimodal_margins";
@@ -394,6 +493,155 @@ void learning_rate_too_high(const std::vector<StepMetrics>& s, std::vector<Findi
 }
 
 }  // namespace
+
+namespace {
+
+// Plain-language background for each rule: what is measured, why DPO shows the pattern, and what
+// the suggestions change. Paragraphs are separated by blank lines.
+const std::vector<Rule> kRules = {
+    {"non_finite", "NaN or infinite values",
+     "Every training step logs a handful of numbers: the loss, the rewards of the chosen and rejected "
+     "answers, their log-probabilities, the gradient norm. Normally they are ordinary finite numbers. NaN "
+     "(\"not a number\") or infinity means some computation overflowed or took the logarithm of zero.\n\n"
+     "In DPO this usually comes from an update that was too large: the weights jump, a log-probability "
+     "becomes enormous or minus infinity, and from then on every number computed from those weights is "
+     "garbage. Half-precision (float16) arithmetic overflows much sooner than float32 or bfloat16, and an "
+     "empty response can produce a log of zero.\n\n"
+     "Stopping the run keeps you from wasting time on meaningless steps. A lower learning rate makes the "
+     "jumps smaller, gradient clipping caps the size of any single update, and float32 or bfloat16 have "
+     "the range that float16 lacks."},
+    {"beta_too_high", "β too high: the margin stays at zero",
+     "The reward margin is the gap between the implicit rewards of the chosen and the rejected answer: β "
+     "times how much more the policy has raised the chosen answer's log-probability than the rejected "
+     "one's, both measured against the reference model. At the start the policy is the reference, so "
+     "the margin is 0 and the DPO loss is ln 2 ≈ 0.693. A run that learns sees the margin rise and the "
+     "loss fall.\n\n"
+     "β sets how far the policy may move from the reference. With a very large β even a tiny change in "
+     "the log-probabilities is a large change in reward, so the loss pulls the policy back towards the "
+     "reference before it can learn anything: the margin stays near 0 and the loss stays at ln 2. A "
+     "learning rate far too small, or pairs whose two answers barely differ, look the same.\n\n"
+     "Lowering β (0.1 is the usual start) gives the policy room to move. Raising the learning rate lets "
+     "each step move it further. Checking the data rules out pairs that carry no preference signal."},
+    {"beta_too_low", "β too low: both log-ratios fall",
+     "A log-ratio is how much the policy has changed an answer's log-probability compared with the "
+     "reference model, in nats: 0 means unchanged, -3 means about 20 times less likely. DPO tracks two of "
+     "them, one for the chosen answers and one for the rejected ones, and the loss only cares about the "
+     "gap between them.\n\n"
+     "It is normal for both to fall a little: the easiest way to widen the gap is to push the rejected "
+     "answers down, and the chosen ones, which share words and phrasing with them, come down a bit too. "
+     "It becomes a problem when the chosen answers pay heavily for a small gain in margin. With a small "
+     "β the loss never feels it has won (the margin is β times the gap, so it stays small), and it keeps "
+     "pushing both answers down without limit. The policy drifts far from the reference, into text the "
+     "data says nothing about, and its answers degrade. This rule fires when the chosen log-ratio has "
+     "lost several nats for every unit of reward margin gained.\n\n"
+     "Raising β makes each nat of the gap count for more, so the loss is satisfied sooner and stops "
+     "pushing. A lower learning rate or an earlier stop limits the drift. An SFT term on the chosen "
+     "answers (--rpo-alpha) explicitly rewards keeping them likely."},
+    {"chosen_logp_falling", "Chosen answers getting less likely",
+     "log π(y_w) is the log-probability the policy gives the chosen (preferred) answers. DPO raises the "
+     "chosen answers relative to the rejected ones, but nothing in its loss says the chosen answers must "
+     "become more likely in absolute terms. In practice both usually fall, rejected much faster. This is "
+     "called likelihood displacement, and on its own it is normal: a short healthy run on the demo loses a "
+     "few nats on the chosen answers while the margin and held-out accuracy rise.\n\n"
+     "It is worth a warning in two cases. First, when it is expensive: the chosen answers keep falling "
+     "while the margin hardly grows any more, so the run is spending likelihood for nothing. Second, when "
+     "it stops paying on pairs the model has not trained on: held-out accuracy drops from its best while "
+     "the held-out chosen answers keep falling. Then the probability taken from the good answers is going "
+     "somewhere else, often to text that is neither answer, and the outputs get worse.\n\n"
+     "Stopping earlier, or keeping the best checkpoint, keeps the model from before the damage. An SFT term "
+     "on the chosen answers (--rpo-alpha) holds them up directly. A larger β or a lower learning rate "
+     "slows the drift."},
+    {"overfitting", "Overfitting: held-out loss rising",
+     "Part of the data (the eval split) is held out: the model never trains on it, and every few steps "
+     "the run measures the DPO loss on those pairs. That held-out loss tells you whether what the model "
+     "learns carries over to new prompts. The untrained reference scores exactly ln 2 ≈ 0.693 on it; "
+     "lower is better.\n\n"
+     "When the training loss keeps falling but the held-out loss turns around and climbs above ln 2, the "
+     "model has stopped learning the preference and started memorising the training pairs: their "
+     "particular words, lengths or quirks. On new pairs it is now worse than not training at all. This "
+     "happens with few pairs, many steps or a high learning rate, and DPO makes it easy because the loss "
+     "keeps rewarding ever larger margins on pairs that are already ranked right.\n\n"
+     "The model from around the lowest held-out loss is the one to keep: train with --checkpoint-every "
+     "and let dpo rank --run DIR --select best pick it. More pairs give less to memorise; a lower "
+     "learning rate or fewer steps stop before memorising starts; a larger β keeps the policy closer to "
+     "the reference, which limits how far it can bend towards the training pairs."},
+    {"learning_rate_too_high", "Loss spikes: learning rate too high",
+     "The loss usually changes a little from one step to the next: it wobbles because every batch holds "
+     "different pairs, and trends down as the model learns. A spike is a jump far larger than that usual "
+     "wobble (here more than six times its typical size).\n\n"
+     "Spikes mean the optimiser takes steps too big for the loss surface: it overshoots a valley, lands "
+     "somewhere worse, and needs several steps to recover. A few isolated spikes waste training; larger "
+     "ones end in NaN.\n\n"
+     "A lower learning rate makes every step smaller. Warmup starts with small steps while the optimiser's "
+     "statistics settle. Gradient clipping caps the size of any one update."},
+    {"accuracy_saturated_early", "Preference accuracy saturated early",
+     "Preference accuracy is the share of pairs in a batch whose chosen answer gets the higher implicit "
+     "reward. It starts near 0.5 (chance) and should climb as the model learns.\n\n"
+     "If it reaches almost 1.0 within the first fifth of the run and stays there, the training pairs are "
+     "too easy for the model, or the model has become overconfident: with every pair ranked right, the DPO "
+     "loss still rewards ever larger margins, so the rest of the run only pushes the log-probabilities "
+     "further apart without learning anything new, which invites overfitting and likelihood "
+     "displacement.\n\n"
+     "IPO replaces DPO's open-ended push with a fixed target margin. Label smoothing (cDPO) stops the loss "
+     "from demanding certainty. Fewer epochs, a lower learning rate or harder pairs leave less room to "
+     "over-fit."},
+    {"bimodal_margins", "Per-pair margins in two clusters",
+     "At each evaluation every held-out pair gets its own reward margin: positive when the model ranks "
+     "the chosen answer higher, negative when it ranks it lower. Usually these margins form one spread "
+     "around a positive average.\n\n"
+     "Two separate clusters, one clearly positive and one clearly negative with few pairs in between, "
+     "mean a group of pairs is consistently ranked the \"wrong\" way. The usual cause is labels that are "
+     "flipped or noisy: for those pairs the \"rejected\" answer really is better, the model has learned "
+     "that, and DPO keeps fighting it.\n\n"
+     "Look at the pairs of the low cluster first. Robust DPO (rDPO) and label smoothing (cDPO) tell the "
+     "loss to expect a share of wrong labels, set to about the size of the low cluster; cleaning the "
+     "labels removes the problem at its source."},
+    {"length_exploitation", "Sampled answers get longer",
+     "At each evaluation the run lets the model write answers to a fixed set of prompts and records their "
+     "average length in tokens.\n\n"
+     "DPO has a known length bias: a longer answer accumulates more log-probability difference against "
+     "the reference, so when chosen answers in the data tend to be longer, the model can raise its margin "
+     "simply by writing more. If the sampled length climbs steadily together with the reward margin, "
+     "length is doing some of the work the preferences were supposed to do: the model will look good to "
+     "a preference benchmark and worse to a reader.\n\n"
+     "A length-normalised loss (SimPO) divides by the answer length, so extra tokens earn nothing. "
+     "Length-controlled pairs remove the signal from the data. Stopping earlier limits how far it goes."},
+    {"length_bias_in_data", "Length bias in the data",
+     "This note is about the data, not the model: over the training batches the chosen answers are "
+     "noticeably longer (or shorter) than the rejected ones on average.\n\n"
+     "Length is the easiest difference for a model to pick up. If the preferred answers are usually the "
+     "longer ones, DPO can learn \"longer is better\" instead of what the labels mean, and the sampled "
+     "answers will grow during training. It is not a problem by itself, only a risk to watch: the "
+     "length-exploitation check looks for it in the sampled answers.\n\n"
+     "dpo data stats shows the bias per dataset. Pairs of balanced length remove it; a length-normalised "
+     "loss (SimPO) makes the model ignore it."},
+};
+
+}  // namespace
+
+const std::vector<Rule>& rules() { return kRules; }
+
+std::string_view explanation(std::string_view id) {
+  for (const auto& r : kRules)
+    if (r.id == id) return r.explanation;
+  return {};
+}
+
+DiagnoseInput make_input(std::vector<StepMetrics> steps, double beta,
+                         const std::vector<PreferenceEval>& evals) {
+  DiagnoseInput input;
+  input.steps = std::move(steps);
+  input.beta = beta;
+  if (!evals.empty())
+    for (const auto& p : evals.back().pairs) input.pair_margins.push_back(p.margin);
+  for (const auto& e : evals) {
+    if (std::isfinite(e.sampled_length)) input.sampled_lengths.push_back({e.step, e.sampled_length});
+    input.evals.push_back({e.step, e.mean_loss, e.accuracy, e.logps_chosen, e.pairs.size()});
+  }
+  std::stable_sort(input.evals.begin(), input.evals.end(),
+                   [](const HeldOutEval& a, const HeldOutEval& b) { return a.step < b.step; });
+  return input;
+}
 
 const char* severity_name(Severity s) {
   switch (s) {
@@ -466,7 +714,8 @@ std::vector<Finding> diagnose(const DiagnoseInput& input) {
     if (all_finite(m)) finite.push_back(m);
   beta_too_high(finite, input.beta, findings);
   beta_too_low(finite, input.beta, findings);
-  chosen_logp_falling(finite, findings);
+  chosen_logp_falling(finite, input.evals, findings);
+  overfitting(finite, input.evals, findings);
   learning_rate_too_high(finite, findings);
   accuracy_saturated_early(finite, findings);
   bimodal_margins(input.pair_margins, findings);

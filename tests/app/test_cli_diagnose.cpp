@@ -1,4 +1,5 @@
-// `dpo diagnose`: the §10 findings for a metrics.jsonl written here, in words and as JSON.
+// `dpo diagnose`: the findings for a metrics.jsonl written here and for recorded runs
+// (tests/core/fixtures/diagnose), in words and as JSON; `--explain ID`.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -77,7 +78,9 @@ TEST_F(CliDiagnose, BetaTooHighFromARunDirectory) {
       std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("  try:      Lower β"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("  see:      seed 002 §10"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("  more:     dpo diagnose --explain beta_too_high\n"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("seed 002"), std::string::npos) << r.output;
 }
 
 TEST_F(CliDiagnose, JsonWithBetaFlagOnAFile) {
@@ -92,7 +95,9 @@ TEST_F(CliDiagnose, JsonWithBetaFlagOnAFile) {
   EXPECT_EQ(j["findings"][0]["id"], "beta_too_high");
   EXPECT_EQ(j["findings"][0]["severity"], "warning");
   EXPECT_EQ(j["findings"][0]["step"], 120);
-  EXPECT_EQ(j["findings"][0]["reference"], "seed 002 §10");
+  EXPECT_FALSE(j["findings"][0].contains("reference"));
+  EXPECT_NE(j["findings"][0]["explanation"].get<std::string>().find("ln 2"), std::string::npos) << r.output;
+  EXPECT_EQ(j["evaluations"], 0);
 }
 
 TEST_F(CliDiagnose, HealthyRunIsAllClear) {
@@ -108,7 +113,7 @@ TEST_F(CliDiagnose, HealthyRunIsAllClear) {
   const auto r = run("diagnose " + dir_.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("β 0.1 (assumed; pass --beta)"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("All clear: no §10 symptom in 60 steps."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("All clear: no warning sign in 60 steps."), std::string::npos) << r.output;
 }
 
 TEST_F(CliDiagnose, BetaFromTheRecordsWhenNoConfig) {
@@ -152,4 +157,67 @@ TEST_F(CliDiagnose, BadLinesNameFileAndLine) {
   r = run("diagnose " + (dir_ / "absent").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.output, "error: " + (dir_ / "absent").string() + ": no such file or directory\n");
+}
+
+namespace {
+
+const fs::path kRecorded = fs::path(__FILE__).parent_path().parent_path() / "core/fixtures/diagnose";
+
+}  // namespace
+
+// The demo's default run as `dpo train` wrote it (trimmed): a note about the data, no warning.
+TEST(CliDiagnoseRecorded, DefaultDemoRunHasNoWarning) {
+  const auto r = run("diagnose " + (kRecorded / "default_b0.1").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("200 steps, 8 evaluations, β 0.1 (from config.json)"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("warning ["), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("info [length_bias_in_data]"), std::string::npos) << r.output;
+}
+
+// The held-out loss comes from eval.jsonl beside metrics.jsonl.
+TEST(CliDiagnoseRecorded, OverfittingFromEvalJsonl) {
+  const auto r = run("diagnose " + (kRecorded / "overfit_40pairs_b1_lr1e-3").string() + " --json", false);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["evaluations"], 10);
+  bool found = false;
+  for (const auto& f : j["findings"]) {
+    if (f["id"] != "overfitting") continue;
+    found = true;
+    EXPECT_EQ(f["severity"], "warning");
+    EXPECT_EQ(f["title"], "Held-out loss is rising while training loss falls (overfitting)");
+    EXPECT_EQ(f["step"], 100);
+    EXPECT_NE(f["explanation"].get<std::string>().find("memorising"), std::string::npos);
+  }
+  EXPECT_TRUE(found) << r.output;
+}
+
+TEST(CliDiagnoseExplain, PrintsTheRulesBackground) {
+  const auto r = run("diagnose --explain overfitting");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("overfitting: Overfitting: held-out loss rising\n\n", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("ln 2"), std::string::npos) << r.output;
+  // Wrapped for a terminal: paragraphs kept, no line past 80 bytes but for a long word.
+  EXPECT_NE(r.output.find("\n\n", 40), std::string::npos) << r.output;
+  size_t start = 0;
+  for (size_t end; (end = r.output.find('\n', start)) != std::string::npos; start = end + 1)
+    EXPECT_LE(end - start, 80u) << r.output.substr(start, end - start);
+}
+
+TEST(CliDiagnoseExplain, EveryRuleIdWorksAndAWrongOneListsThem) {
+  for (const char* id : {"non_finite", "beta_too_high", "beta_too_low", "chosen_logp_falling", "overfitting",
+                         "learning_rate_too_high", "accuracy_saturated_early", "bimodal_margins",
+                         "length_exploitation", "length_bias_in_data"}) {
+    const auto r = run(std::string("diagnose --explain ") + id);
+    EXPECT_EQ(r.code, 0) << id << ": " << r.output;
+    EXPECT_EQ(r.output.rfind(std::string(id) + ": ", 0), 0u) << r.output;
+    EXPECT_GT(r.output.size(), 400u) << id;
+  }
+  const auto r = run("diagnose --explain overfit");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(
+      r.output.find("error: --explain: no finding 'overfit'; the findings are: non_finite, beta_too_high"),
+      std::string::npos)
+      << r.output;
 }

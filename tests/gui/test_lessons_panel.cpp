@@ -203,11 +203,14 @@ class LessonsPanelTest : public QObject {
     QCOMPARE(c->lastCheck(), 1);
     QVERIFY(!c->panel()->checkLabel()->isHidden());
     QVERIFY(c->panel()->checkLabel()->text().contains("PASS"));
+    // The measured clauses say what the symptom was: they wait for Reveal.
+    QVERIFY(!c->panel()->checkLabel()->text().contains("dpo.final.rewards/margins"));
+    c->panel()->reveal();
+    QVERIFY(c->panel()->checkLabel()->text().contains("PASS"));
     QVERIFY(c->panel()->checkLabel()->text().contains("dpo.final.rewards/margins"));
     if (const QString shot = qEnvironmentVariable("DPO_LESSON_CHECK_SCREENSHOT"); !shot.isEmpty()) {
       w.resize(1600, 1000);
       w.show();
-      c->panel()->reveal();
       w.plots()->flush();
       QCoreApplication::processEvents();
       QVERIFY(w.grab().save(shot));

@@ -1,6 +1,7 @@
 // The Playground tab (issue 7) on a live demo run: policy and reference answers stream token by
 // token while the run is paused, then both are scored with their implicit rewards.
 #include <QDoubleSpinBox>
+#include <QFileInfo>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -163,7 +164,44 @@ class PlaygroundTest : public QObject {
     QVERIFY(!panel->hintLabel()->isHidden());
     w.run()->stop();
     QTRY_VERIFY_WITH_TIMEOUT(!w.run()->isTraining(), 60'000);
-    QVERIFY(!panel->generateButton()->isEnabled());
+    QCOMPARE(w.run()->state(), RunState::Idle);
+
+    // Stopped: the run's worker keeps its models, so the Playground still answers, from the model
+    // as the run left it.
+    QTRY_VERIFY_WITH_TIMEOUT(panel->generateButton()->isEnabled(), kTimeoutMs);
+    const qint64 stopped_at = w.run()->stepsDone();
+    result.reset();
+    panel->generateButton()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), kTimeoutMs);
+    QVERIFY2(result->error.isEmpty(), qPrintable(result->error));
+    QCOMPARE(result->step, stopped_at);
+    const auto after_stop = *result;
+
+    // Reopened in another window from its folder: the final model (and the demo model as its
+    // reference) are loaded on the first Generate and give the same greedy answers and scores.
+    const QString dir = w.currentRunDir();
+    QVERIFY(QFileInfo::exists(dir + "/final/config.json"));
+    MainWindow reopened;
+    reopened.setInteractiveErrors(false);
+    QVERIFY(reopened.viewRun(dir));
+    PlaygroundPanel* panel2 = reopened.playground();
+    QVERIFY(panel2->generateButton()->isEnabled());
+    QVERIFY2(panel2->hintLabel()->text().contains("loads this run's final model"),
+             qPrintable(panel2->hintLabel()->text()));
+    std::optional<PlaygroundResult> reopened_result;
+    connect(panel2, &PlaygroundPanel::resultShown, this,
+            [&](const PlaygroundResult& r) { reopened_result = r; });
+    panel2->setPrompt("Question: what is 7 + 7?\nAnswer:");
+    panel2->maxTokensSpin()->setValue(16);
+    panel2->temperatureSpin()->setValue(0.0);
+    panel2->seedSpin()->setValue(3);
+    panel2->generateButton()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(reopened_result.has_value(), kTimeoutMs);
+    QVERIFY2(reopened_result->error.isEmpty(), qPrintable(reopened_result->error));
+    QCOMPARE(reopened_result->policy.text, after_stop.policy.text);
+    QCOMPARE(reopened_result->reference.text, after_stop.reference.text);
+    QVERIFY(std::abs(reopened_result->policy.logp_policy - after_stop.policy.logp_policy) < 1e-3);
+    QVERIFY(std::abs(reopened_result->policy.logp_reference - after_stop.policy.logp_reference) < 1e-3);
   }
 };
 

@@ -154,6 +154,7 @@ class RunsTest : public QObject {
 
   void reopensReadOnlyWithAllRecords() {
     MainWindow w;
+    w.show();  // the run controls sit in a toolbar, which lays its widgets out once shown
     w.setInteractiveErrors(false);
     QSignalSpy viewed(&w, &MainWindow::runViewed);
     // A CLI run directory opened with "Open run…".

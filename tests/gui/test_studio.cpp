@@ -263,7 +263,7 @@ class StudioTest : public QObject {
     DiagnosticsPanel panel;
     QVERIFY(panel.summary().contains("once training starts"));
     panel.setItems({}, 40);
-    QCOMPARE(panel.summary(), QString("✓ All clear so far: no §10 symptom in 40 steps."));
+    QCOMPARE(panel.summary(), QString("✓ All clear so far: no warning sign in 40 steps."));
     QCOMPARE(panel.findChildren<QFrame*>("diagnosticCard").size(), 0);
 
     DiagnosticItem error{DiagnosticItem::Severity::Error,
@@ -272,7 +272,7 @@ class StudioTest : public QObject {
                          "at step 7: loss = nan",
                          "diverged",
                          "lower the learning rate",
-                         "seed 002 §10",
+                         "NaN means an overflow.\n\nLower the learning rate.",
                          7};
     DiagnosticItem warning{DiagnosticItem::Severity::Warning,
                            "beta_too_high",
@@ -280,7 +280,7 @@ class StudioTest : public QObject {
                            "margin 0.002",
                            "not learning",
                            "lower β",
-                           "seed 002 §10",
+                           "The margin is the gap.\n\nA large β holds the policy <back>.",
                            40};
     panel.setItems({error, warning}, 40);
     QCOMPARE(panel.itemCount(), 2);
@@ -296,21 +296,42 @@ class StudioTest : public QObject {
       evidence_shown =
           evidence_shown || (body->text().contains("margin 0.002") && body->text().contains("lower β"));
     QVERIFY(evidence_shown);
+    // Each card links to its explanation, folded until asked for; the text is plain, in paragraphs.
+    panel.show();
+    QCOMPARE(panel.findChildren<QLabel*>("findingExplain").size(), 2);
+    QLabel* link = nullptr;
+    QLabel* explanation = nullptr;
+    for (auto* card : cards)
+      if (card->property("findingId") == "beta_too_high") {
+        link = card->findChild<QLabel*>("findingExplain");
+        explanation = card->findChild<QLabel*>("findingExplanation");
+      }
+    QVERIFY(link && explanation);
+    QVERIFY(link->text().contains("What does this mean?"));
+    QVERIFY(explanation->isHidden());
+    Q_EMIT link->linkActivated("explain");
+    QVERIFY(!explanation->isHidden());
+    QVERIFY(panel.explanationShown("beta_too_high"));
+    QVERIFY(!panel.explanationShown("non_finite"));
+    QCOMPARE(explanation->text(),
+             QString("<p>The margin is the gap.</p><p>A large β holds the policy &lt;back&gt;.</p>"));
+    QVERIFY(link->text().contains("Hide the explanation"));
+    for (auto* label : panel.findChildren<QLabel*>())
+      QVERIFY2(!label->text().contains("seed 002"), qPrintable(label->text()));
     // The same findings a second later: no rebuild (no flicker, scroll position kept).
     const int rebuilds = panel.rebuildCount();
     panel.setItems({error, warning}, 41);
     QCOMPARE(panel.rebuildCount(), rebuilds);
     QCOMPARE(panel.summary(), QString("2 findings after 41 steps:"));
-    DiagnosticItem note{DiagnosticItem::Severity::Info,
-                        "length_bias_in_data",
-                        "Chosen longer",
-                        "1.27×",
-                        "",
-                        "",
-                        "seed 002 §10",
-                        0};
+    DiagnosticItem note{
+        DiagnosticItem::Severity::Info, "length_bias_in_data", "Chosen longer", "1.27×", "", "", "", 0};
     panel.setItems({note}, 40);
     QCOMPARE(panel.summary(), QString("No problem in 40 steps; 1 note:"));
+    QCOMPARE(panel.findChildren<QLabel*>("findingExplain").size(), 0);  // nothing to explain: no link
+    // A rebuilt card keeps its explanation open.
+    panel.setItems({warning}, 42);
+    QCOMPARE(panel.findChildren<QLabel*>("findingExplanation").size(), 1);
+    QVERIFY(!panel.findChildren<QLabel*>("findingExplanation")[0]->isHidden());
     panel.clear();
     QCOMPARE(panel.itemCount(), 0);
   }
@@ -337,7 +358,7 @@ class StudioTest : public QObject {
     QCOMPARE(items[0].severity, DiagnosticItem::Severity::Warning);
     QVERIFY2(items[0].evidence.startsWith("after 120 steps, margin 0.002 and loss 0.692 ≈ ln 2"),
              qPrintable(items[0].evidence));
-    QCOMPARE(items[0].reference, QString("seed 002 §10"));
+    QVERIFY2(items[0].explanation.contains("ln 2"), qPrintable(items[0].explanation));
     QCOMPARE(items[0].step, 120);
 
     records[9].loss = std::numeric_limits<double>::quiet_NaN();
@@ -821,8 +842,24 @@ class StudioTest : public QObject {
     QCOMPARE(w.run()->events().front().kind, std::string("beta"));
     QCOMPARE(w.run()->events().front().value, 0.25);
     QCOMPARE(w.run()->events().front().step, paused_at + 1);
-    QCOMPARE(w.eventLog()->count(), 1);
-    QVERIFY2(w.eventLog()->item(0)->text().contains("β → 0.25"), qPrintable(w.eventLog()->item(0)->text()));
+    // The Run log tells the run's life in order: start, preparation, pause, the change, resume.
+    QStringList log;
+    for (int i = 0; i < w.eventLog()->count(); ++i) log << w.eventLog()->item(i)->text().mid(10);  // no time
+    QCOMPARE(log.filter("β → 0.25").size(), 1);
+    const auto line_at = [&](const QString& start) {
+      for (int i = 0; i < log.size(); ++i)
+        if (log[i].startsWith(start)) return i;
+      return -1;
+    };
+    QVERIFY2(line_at("start: sigmoid, β 0.1,") == 0, qPrintable(log.join("\n")));
+    QVERIFY2(line_at("preparing: ") > 0 && line_at("ready: ") > line_at("preparing: "),
+             qPrintable(log.join("\n")));
+    QVERIFY2(line_at(QStringLiteral("step %1: paused").arg(paused_at)) > line_at("ready: "),
+             qPrintable(log.join("\n")));
+    QVERIFY2(line_at(QStringLiteral("after step %1: β → 0.25").arg(paused_at + 1)) >
+                 line_at(QStringLiteral("step %1: paused").arg(paused_at)),
+             qPrintable(log.join("\n")));
+    QVERIFY2(line_at(QStringLiteral("step %1: resumed").arg(paused_at + 1)) > 0, qPrintable(log.join("\n")));
     for (auto* plot : w.plots()->plots()) QCOMPARE(plot->markerCount(), 1);
     const auto& next = w.run()->records()[records_before];
     QCOMPARE(next.step, paused_at + 2);
