@@ -62,6 +62,7 @@ DatasetPanel::DatasetPanel(QWidget* parent) : QWidget(parent) {
 
   counts_ = new QLabel(this);
   counts_->setObjectName("datasetCounts");
+  counts_->setWordWrap(true);  // one long line otherwise sets the window's minimum width
   counts_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   layout->addWidget(counts_);
 

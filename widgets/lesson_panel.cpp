@@ -221,7 +221,8 @@ void LessonPanel::showCheck() {
   } else {
     html += passed ? tr(": the symptom showed") : tr(": the symptom did not show");
     html += QStringLiteral("<br><i>%1</i><ul style='margin:2px'>").arg(check_symptom_.toHtmlEscaped());
-    for (const auto& c : std::as_const(check_clauses_)) html += QStringLiteral("<li>%1</li>").arg(c.toHtmlEscaped());
+    for (const auto& c : std::as_const(check_clauses_))
+      html += QStringLiteral("<li>%1</li>").arg(c.toHtmlEscaped());
     html += QStringLiteral("</ul>");
   }
   check_->setText(html);

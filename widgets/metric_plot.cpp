@@ -119,6 +119,7 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
   setObjectName("MetricPlot");
 
   title_ = new QLabel(this);
+  title_->setWordWrap(true);  // a long title (a lesson's ★, large fonts) wraps instead of widening the grid
   QFont tf = title_->font();
   tf.setBold(true);
   tf.setPointSizeF(tf.pointSizeF() * 1.1);
@@ -212,6 +213,7 @@ MetricPlot::~MetricPlot() = default;
 void MetricPlot::setTitle(const QString& title) { title_->setText(title); }
 QString MetricPlot::title() const { return title_->text(); }
 void MetricPlot::setCaption(const QString& caption) { caption_->setText(caption); }
+void MetricPlot::setCaptionVisible(bool on) { caption_->setVisible(on); }
 
 void MetricPlot::setAxisLabels(const QString& x, const QString& y, const QString& y_right) {
   step_label_ = x;

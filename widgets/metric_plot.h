@@ -41,6 +41,7 @@ class MetricPlot : public QFrame {
 
   void setTitle(const QString& title);
   void setCaption(const QString& caption);  // one line: what good looks like
+  void setCaptionVisible(bool on);          // off for a projector, where the room is the plot's
   void setAxisLabels(const QString& x, const QString& y, const QString& y_right = {});
   // Shorter y titles, drawn when the full ones would not fit along a short axis (a laptop screen).
   void setShortAxisLabels(const QString& y, const QString& y_right = {});
@@ -141,8 +142,8 @@ class MetricPlot : public QFrame {
   void remap(double after_step);  // re-keys drawn points (and markers) with step > after_step
   void applyPalette();
   void scheduleRedraw();
-  void fitLegend();        // before a replot: as many legend columns as whole entries fit in a row
-  void fitAxisTitles();    // after the layout: the full or the short title, whichever fits
+  void fitLegend();      // before a replot: as many legend columns as whole entries fit in a row
+  void fitAxisTitles();  // after the layout: the full or the short title, whichever fits
 
  protected:
   void changeEvent(QEvent* event) override;

@@ -254,9 +254,8 @@ void LessonController::highlightPlots(int lesson) {
     if (!plot) continue;
     if (!plot_titles_.contains(plot)) plot_titles_.insert(plot, plot->title());
     const bool on = marked.contains(plot);
-    plot->setTitle(on ? QStringLiteral("★ ") + plot_titles_.value(plot) +
-                            tr("  (lesson %1)").arg(lessons_[lesson].number)
-                      : plot_titles_.value(plot));
+    // The star and the frame mark it; a "(lesson N)" suffix only wrapped the title onto a second line.
+    plot->setTitle(on ? QStringLiteral("★ ") + plot_titles_.value(plot) : plot_titles_.value(plot));
     plot->setStyleSheet(
         on ? QStringLiteral("#%1 { border: 3px solid #e8a33d; border-radius: 4px; }").arg(plot->objectName())
            : QString());
@@ -306,7 +305,8 @@ void LessonController::onRunFinished(qint64 steps, bool stopped, bool failed) {
     // The lesson's runs so far, overlaid in Compare; after the last of Run all, shown there too.
     run_dirs_.insert(label, window_->currentRunDir());
     window_->runs()->setCompareRuns(lessonRunDirs());
-    if (run_all_ && queue_.isEmpty() && !stopped) window_->tabs()->setCurrentWidget(window_->runs()->compareTab());
+    if (run_all_ && queue_.isEmpty() && !stopped)
+      window_->tabs()->setCurrentWidget(window_->runs()->compareTab());
   }
   if (queue_.isEmpty()) {
     run_all_ = false;

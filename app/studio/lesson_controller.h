@@ -81,11 +81,11 @@ class LessonController : public QObject {
   QString last_error_;
   bool auto_start_ = true;
   bool short_runs_ = false;
-  int measured_lesson_ = -1;         // the lesson whose runs measured_ holds
-  QHash<QString, double> measured_;  // "<run>.<kind>.<metric>"
-  QList<int> queue_;                 // runs still to start in Run all
-  bool run_all_ = false;             // the queue came from Run all (Compare is shown at its end)
-  QString running_label_;            // the lesson run in progress ("" for any other run)
+  int measured_lesson_ = -1;          // the lesson whose runs measured_ holds
+  QHash<QString, double> measured_;   // "<run>.<kind>.<metric>"
+  QList<int> queue_;                  // runs still to start in Run all
+  bool run_all_ = false;              // the queue came from Run all (Compare is shown at its end)
+  QString running_label_;             // the lesson run in progress ("" for any other run)
   QHash<QString, QString> run_dirs_;  // label -> run folder, of measured_lesson_
   int last_check_ = -1;
 };

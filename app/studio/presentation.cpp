@@ -18,6 +18,8 @@
 #include "app/studio/main_window.h"
 #include "app/studio/qcustomplot_include.h"
 #include "app/studio/settings_panel.h"
+#include "app/studio/training_plots.h"
+#include "widgets/metric_plot.h"
 
 namespace dpo::studio {
 
@@ -80,7 +82,8 @@ Presentation::Presentation(MainWindow* window)
   presentation_action_ = view->addAction(tr("&Presentation"));
   presentation_action_->setObjectName("presentationAction");
   presentation_action_->setCheckable(true);
-  presentation_action_->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), QKeySequence(Qt::Key_F11)});
+  presentation_action_->setShortcuts(
+      {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), QKeySequence(Qt::Key_F11)});
   presentation_action_->setToolTip(
       tr("For a projector: larger fonts, the lesson panel large, advanced settings and the Runs list "
          "hidden"));
@@ -146,12 +149,10 @@ void Presentation::applyFonts() {
     app_font.setPixelSize(std::max(1, static_cast<int>(std::lround(base_font_.pixelSize() * scale))));
   QApplication::setFont(app_font);
   for (QWidget* w : std::as_const(own_size)) w->setFont(resized(w, "widget", w->font(), applied, scale));
-  // A widget with its own style sheet keeps the font it was polished with until it is polished again.
+  // Widgets under a style sheet keep the font they were polished with until polished again;
+  // setting the sheet anew repolishes the widget and everything in it.
   for (QWidget* w : window_->findChildren<QWidget*>())
-    if (!w->testAttribute(Qt::WA_SetFont) && !w->styleSheet().isEmpty()) {
-      w->style()->unpolish(w);
-      w->style()->polish(w);
-    }
+    if (!w->styleSheet().isEmpty()) w->setStyleSheet(w->styleSheet());
   for (QCustomPlot* plot : window_->findChildren<QCustomPlot*>()) scalePlot(plot, applied, scale);
   applied_scale_ = scale;
   fitLeftColumn();
@@ -180,8 +181,21 @@ void Presentation::setSettingsColumnVisible(bool on) {
 
 void Presentation::applyLayout() {
   window_->settings()->setAdvancedVisible(!on_);
+  // At 720 lines the captions would take the curves' height; some also hint at a lesson's answer
+  // ("both falling together hints β too low").
+  for (auto* plot : window_->plots()->plots())
+    if (plot) plot->setCaptionVisible(!on_);
   auto* lessons = window_->findChild<QDockWidget*>("lessonDock");
   auto* diagnostics = window_->findChild<QDockWidget*>("diagnosticsDock");
+  // The tabs under the docks name them; a dock's own title keeps the font it was made with.
+  for (QDockWidget* dock : {lessons, diagnostics})
+    if (dock && on_ && !dock->titleBarWidget()) {
+      dock->setTitleBarWidget(new QWidget(dock));
+    } else if (dock && !on_ && dock->titleBarWidget()) {
+      QWidget* bar = dock->titleBarWidget();
+      dock->setTitleBarWidget(nullptr);  // back to the default title; the empty one is not deleted
+      bar->deleteLater();
+    }
   if (!on_) {
     if (normal_state_.isEmpty() || !window_->restoreState(normal_state_))
       for (const char* name : {"runsDock", "eventDock", "diagnosticsDock"})
@@ -190,7 +204,7 @@ void Presentation::applyLayout() {
     fitLeftColumn();
     return;
   }
-  // At 1280×720 and 1.5× fonts there is room for two columns: the lesson on the left (read first),
+  // At 1280×720 and presentation fonts there is room for two columns: the lesson on the left (read first),
   // the plots beside it. The lesson sets the run, so the form waits behind View ▸ Run settings.
   setSettingsColumnVisible(false);
   for (const char* name : {"runsDock", "eventDock"})
@@ -205,11 +219,11 @@ void Presentation::applyLayout() {
     lessons->show();
     lessons->raise();
   }
-  // Over a third of the width for the lesson, once the docks have settled.
+  // A third of the width for the lesson (the plots' legends need the rest), once the docks settled.
   QTimer::singleShot(0, this, [this] {
     auto* dock = window_->findChild<QDockWidget*>("lessonDock");
     if (on_ && dock && dock->isVisible())
-      window_->resizeDocks({dock}, {window_->width() * 38 / 100}, Qt::Horizontal);
+      window_->resizeDocks({dock}, {window_->width() / 3}, Qt::Horizontal);
   });
 }
 

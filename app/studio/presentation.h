@@ -14,13 +14,14 @@ class MainWindow;
 // Ctrl+0) scales every font of the studio: the application font, the widgets that set their own
 // size (plot titles, the lesson title) and the plots' axis, legend and label fonts, which
 // QCustomPlot keeps apart from the widget font. Presentation mode adds a further factor for a
-// projector, hides the advanced settings, the settings column and the Runs and Run log docks, and
-// gives the Lessons dock (with Diagnostics behind it) the left of the window. Created by the MainWindow next to the LessonController; adds its actions to the View menu.
+// projector, hides the advanced settings, the settings column, the plots' captions and the Runs and
+// Run log docks, and gives the Lessons dock (with Diagnostics behind it) the left of the window.
+// Created by the MainWindow next to the LessonController; adds its actions to the View menu.
 class Presentation : public QObject {
   Q_OBJECT
 
  public:
-  static constexpr double kPresentationScale = 1.5;
+  static constexpr double kPresentationScale = 1.35;
   static constexpr double kZoomStep = 0.1;
   static constexpr double kMinZoom = 0.5;
   static constexpr double kMaxZoom = 3.0;
@@ -66,8 +67,8 @@ class Presentation : public QObject {
   double zoom_ = 1.0;
   bool on_ = false;
   bool persistent_ = false;
-  bool restoring_ = false;    // enablePersistence: the window already has the saved layout
-  QByteArray normal_state_;   // the docks before presentation mode, restored after it
+  bool restoring_ = false;   // enablePersistence: the window already has the saved layout
+  QByteArray normal_state_;  // the docks before presentation mode, restored after it
   QAction* presentation_action_ = nullptr;
   QAction* settings_column_action_ = nullptr;
   QAction* zoom_in_action_ = nullptr;
