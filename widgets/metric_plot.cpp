@@ -286,6 +286,14 @@ void MetricPlot::fitAxisTitles() {
   };
   choose(plot_->yAxis, y_label_, y_short_);
   choose(plot_->yAxis2, y_right_label_, y_right_short_);
+  // The reference line's label sits above its line, or below it when the line runs along the top
+  // of the axes ("ln 2" at the start of a loss plot was cut by the top edge).
+  if (reference_label_ && reference_y_) {
+    const double line = plot_->yAxis->coordToPixel(*reference_y_);
+    const int text_height = QFontMetrics(reference_label_->font()).height();
+    const bool below = line - text_height < plot_->axisRect()->top();
+    reference_label_->setPositionAlignment(Qt::AlignRight | (below ? Qt::AlignTop : Qt::AlignBottom));
+  }
 }
 
 QStringList MetricPlot::cutTexts() const {

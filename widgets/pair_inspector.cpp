@@ -421,7 +421,10 @@ void PairInspector::showPair(qint64 line) {
           .arg(p->length_rejected)
           .arg(p->loss, 0, 'f', 4));
   updateHistory(line);
-  if (tokens_available_) {
+  // Scores of the policy as it is now are reused; older ones are asked for again.
+  const bool current =
+      tokens_.contains(line) && !evals_.empty() && tokens_.value(line).step == evals_.back().step;
+  if (tokens_available_ && !current) {
     tokens_state_->setText(tr("Scoring the tokens of this pair…"));
     Q_EMIT pairTokensRequested(line);
   } else if (tokens_.contains(line)) {

@@ -44,10 +44,20 @@ QuadrantScatter::QuadrantScatter(QWidget* parent) : QFrame(parent) {
   axisLine(plot_, {0, 0}, {0, 1}, Qt::SolidLine);
   axisLine(plot_, {0, 0}, {1, 1}, Qt::DashLine);  // a = b: margin 0
   // Axis-rect ratios run top to bottom: y = 0 is the top edge.
-  cornerText(plot_, 0.98, 0.02, Qt::AlignRight | Qt::AlignTop, tr("both up"));
-  cornerText(plot_, 0.02, 0.98, Qt::AlignLeft | Qt::AlignBottom, tr("both down"));
-  cornerText(plot_, 0.98, 0.98, Qt::AlignRight | Qt::AlignBottom, tr("chosen ↑ rejected ↓"));
-  cornerText(plot_, 0.02, 0.02, Qt::AlignLeft | Qt::AlignTop, tr("chosen ↓ rejected ↑"));
+  // Two short lines each, so the corners of one edge never meet; on a plot too narrow even for
+  // that, the "both" corners give way (the tooltip still explains them).
+  auto* both_up = cornerText(plot_, 0.98, 0.02, Qt::AlignRight | Qt::AlignTop, tr("both up"));
+  auto* both_down = cornerText(plot_, 0.02, 0.98, Qt::AlignLeft | Qt::AlignBottom, tr("both down"));
+  auto* good = cornerText(plot_, 0.98, 0.98, Qt::AlignRight | Qt::AlignBottom, tr("chosen ↑\nrejected ↓"));
+  auto* bad = cornerText(plot_, 0.02, 0.02, Qt::AlignLeft | Qt::AlignTop, tr("chosen ↓\nrejected ↑"));
+  connect(plot_, &QCustomPlot::afterLayout, this, [this, both_up, both_down, good, bad] {
+    const auto width = [](const QCPItemText* t) {
+      return QFontMetrics(t->font()).boundingRect(QRect(), 0, t->text()).width() + 12;
+    };
+    const int room = plot_->axisRect()->width();
+    both_up->setVisible(width(both_up) + width(bad) <= room);
+    both_down->setVisible(width(both_down) + width(good) <= room);
+  });
   correct_ = plot_->addGraph();
   misranked_ = plot_->addGraph();
   for (auto [g, c, name] : {std::tuple{correct_, kCorrect, tr("ranked right (a > b)")},

@@ -20,9 +20,12 @@ struct RunSummary {
   int64_t steps_done = 0;                                           // step of the last metrics line
   int64_t steps_total = 0;                                          // planned optimiser steps
   double last_accuracy = std::numeric_limits<double>::quiet_NaN();  // rewards/accuracies of the last step
-  bool resumable = false;                                           // has a complete checkpoint
-  int64_t checkpoint_step = 0;                                      // of the newest checkpoint
-  QString source;                                                   // "studio" or "cli"
+  double last_beta = std::numeric_limits<double>::quiet_NaN();  // β of the last step (changed while paused)
+  QString model;                                                // folder name of the model, or "demo"
+  QString data;                                                 // file name of the data, or "demo"
+  bool resumable = false;                                       // has a complete checkpoint
+  int64_t checkpoint_step = 0;                                  // of the newest checkpoint
+  QString source;                                               // "studio" or "cli"
   QString error;  // config.json missing or unreadable ("" when fine)
   // Every setting of config.json's "run", flattened: "trainer.beta" → "0.1". Compared across runs
   // to name each run in a comparison by what differs.

@@ -42,11 +42,12 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
   tree_->setUniformRowHeights(true);
   tree_->setAlternatingRowColors(true);
   tree_->setColumnCount(ColumnCount);
-  tree_->setHeaderLabels(
-      {tr("Run (☑ compare)"), tr("Loss"), tr("β"), tr("lr"), tr("Steps"), tr("Accuracy"), tr("Resumable")});
+  tree_->setHeaderLabels({tr("Run (☑ compare)"), tr("Loss"), tr("β"), tr("lr"), tr("Steps"), tr("Accuracy"),
+                          tr("Resumable"), tr("Model"), tr("Data")});
   tree_->headerItem()->setToolTip(Name, tr("Tick runs to overlay them on the Compare plots"));
   tree_->headerItem()->setToolTip(Accuracy, tr("rewards/accuracies of the last step"));
   tree_->headerItem()->setToolTip(Resumable, tr("Has a checkpoint to continue from"));
+  tree_->headerItem()->setToolTip(Beta, tr("β of the run; \"0.1→0.3\" when it was changed while paused"));
   tree_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
   tree_->header()->setStretchLastSection(false);
   tree_->setSortingEnabled(false);
@@ -78,13 +79,22 @@ void RunsPanel::fill(QTreeWidgetItem* item, const dpo::widgets::RunSummary& run)
   item->setData(Name, kDirRole, run.dir);
   item->setToolTip(Name, run.error.isEmpty() ? run.dir : run.dir + "\n" + run.error);
   item->setText(Loss, run.loss);
-  item->setText(Beta, run.error.isEmpty() ? QString::number(run.beta, 'g', 4) : QString());
+  const bool beta_changed = std::isfinite(run.last_beta) && run.last_beta > 0 &&
+                            std::abs(run.last_beta - run.beta) > 1e-9 * std::max(1.0, run.beta);
+  item->setText(Beta, !run.error.isEmpty() ? QString()
+                      : beta_changed
+                          ? QStringLiteral("%1→%2").arg(run.beta, 0, 'g', 4).arg(run.last_beta, 0, 'g', 4)
+                          : QString::number(run.beta, 'g', 4));
   item->setText(LearningRate, run.error.isEmpty() ? QString::number(run.learning_rate, 'g', 3) : QString());
   item->setText(Steps, QStringLiteral("%1 / %2").arg(run.steps_done).arg(run.steps_total));
   item->setText(Accuracy,
                 std::isfinite(run.last_accuracy) ? QString::number(run.last_accuracy, 'f', 2) : tr("—"));
   item->setText(Resumable, run.resumable ? tr("yes (step %1)").arg(run.checkpoint_step) : tr("no"));
-  for (int c = Beta; c < ColumnCount; ++c) item->setTextAlignment(c, Qt::AlignRight | Qt::AlignVCenter);
+  item->setText(Model, run.model);
+  item->setText(Data, run.data);
+  item->setToolTip(Model, run.settings.value("model"));
+  item->setToolTip(Data, run.settings.value("data"));
+  for (int c = Beta; c <= Resumable; ++c) item->setTextAlignment(c, Qt::AlignRight | Qt::AlignVCenter);
   QFont font = item->font(Name);
   font.setBold(run.dir == current_);
   for (int c = 0; c < ColumnCount; ++c) item->setFont(c, font);
@@ -128,6 +138,17 @@ void RunsPanel::setChecked(const QString& dir, bool on) {
   const int i = indexOf(dir);
   if (i < 0 || i >= tree_->topLevelItemCount()) return;
   tree_->topLevelItem(i)->setCheckState(Name, on ? Qt::Checked : Qt::Unchecked);  // emits compareChanged
+}
+
+void RunsPanel::showProgress(const QString& dir, int64_t steps_done, double accuracy, double beta) {
+  const int i = indexOf(dir);
+  if (i < 0 || i >= tree_->topLevelItemCount()) return;
+  runs_[i].steps_done = steps_done;
+  runs_[i].last_accuracy = accuracy;
+  runs_[i].last_beta = beta;
+  filling_ = true;
+  fill(tree_->topLevelItem(i), runs_[i]);
+  filling_ = false;
 }
 
 void RunsPanel::setCurrentRun(const QString& dir) {

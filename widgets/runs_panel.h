@@ -21,7 +21,7 @@ class RunsPanel : public QWidget {
   Q_OBJECT
 
  public:
-  enum Column { Name, Loss, Beta, LearningRate, Steps, Accuracy, Resumable, ColumnCount };
+  enum Column { Name, Loss, Beta, LearningRate, Steps, Accuracy, Resumable, Model, Data, ColumnCount };
 
   explicit RunsPanel(QWidget* parent = nullptr);
 
@@ -34,7 +34,9 @@ class RunsPanel : public QWidget {
   QStringList checkedRuns() const;  // in list order
   void setChecked(const QString& dir, bool on);
   void setCurrentRun(const QString& dir);  // shown in bold: the run open in the window
-  void setRootText(const QString& text);   // where the list comes from
+  // The row of the run training now, between refreshes: its step, accuracy and β so far.
+  void showProgress(const QString& dir, int64_t steps_done, double accuracy, double beta);
+  void setRootText(const QString& text);  // where the list comes from
   void setStatus(const QString& text);
 
   QTreeWidget* tree() const { return tree_; }

@@ -176,6 +176,10 @@ StudioRunConfig LessonController::configFor(int lesson, int run) const {
   c.run.trainer.loss.label_smoothing = r.label_smoothing;
   c.run.trainer.loss.length_alpha = r.length_alpha;
   c.run.data_path.clear();  // the worker writes the lesson's demo variant into the run folder
+  // Lessons train the demo model against its frozen copy: the form says so, whatever it held before.
+  c.run.model_dir.clear();
+  c.run.reference_dir.clear();
+  c.run.tokenizer_path.clear();
   c.lesson = r;
   return c;
 }

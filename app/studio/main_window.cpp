@@ -69,7 +69,9 @@ StudioRunConfig configFor(StudioRunConfig c, const RunSummary& run) {
   c.run.data_path = run.settings.value("data").toStdString();
   c.run.columns = run.settings.value("columns").toStdString();
   if (const auto loss = parse_loss_type(run.loss.toStdString())) c.run.trainer.loss.type = *loss;
-  if (run.beta > 0) c.run.trainer.loss.beta = run.beta;
+  // β as the run left it (changed while paused): what a resume trains with.
+  if (run.beta > 0)
+    c.run.trainer.loss.beta = std::isfinite(run.last_beta) && run.last_beta > 0 ? run.last_beta : run.beta;
   if (run.learning_rate > 0) c.run.trainer.learning_rate = run.learning_rate;
   if (run.steps_total > 0) c.run.trainer.max_steps = run.steps_total;
   c.run.trainer.batch_size =
@@ -93,6 +95,7 @@ QDockWidget* makeDock(QMainWindow* window, const QString& title, const char* nam
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle(tr("DPO Studio"));
   run_ = new RunController(this);
+  progress_clock_.start();
   controls_ = new RunControls(this);
   auto* toolbar = addToolBar(tr("Run controls"));
   toolbar->setObjectName("runToolbar");
@@ -502,6 +505,11 @@ void MainWindow::connectRun() {
   connect(run_, &RunController::stepRecorded, this, [this](const StepMetrics& m) {
     if (!status_->progress()->isHidden()) status_->progress()->finish();
     plots_->addStep(m);
+    // The Runs list follows the run (a few times a second: it is a whole row to redraw).
+    if (!current_run_dir_.isEmpty() && progress_clock_.elapsed() > 250) {
+      runs_->showProgress(current_run_dir_, m.step, m.rewards_accuracies, m.beta);
+      progress_clock_.restart();
+    }
     status_->showStep(m, run_->activeConfig().run.trainer.max_steps, run_->records());
     facts_->showStep(m);
   });

@@ -1,4 +1,5 @@
 #pragma once
+#include <QElapsedTimer>
 #include <QMainWindow>
 #include <QString>
 
@@ -166,6 +167,7 @@ class MainWindow : public QMainWindow {
   bool checkpoint_requested_ = false;
   RunState logged_state_ = RunState::Idle;
   QString logged_stage_;
+  QElapsedTimer progress_clock_;  // throttles the Runs list's live row
   bool interactive_errors_ = true;
   bool persistent_ = false;
 };

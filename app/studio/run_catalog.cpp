@@ -84,7 +84,10 @@ RunSummary summarizeRun(const QString& dir) {
   s.error = QString::fromStdString(brief.error);
   s.steps_done = brief.steps_done;
   s.steps_total = brief.max_steps;
-  if (brief.last) s.last_accuracy = brief.last->rewards_accuracies;
+  if (brief.last) {
+    s.last_accuracy = brief.last->rewards_accuracies;
+    if (brief.last->beta > 0) s.last_beta = brief.last->beta;
+  }
   s.resumable = brief.checkpoint.has_value();
   if (brief.checkpoint) s.checkpoint_step = checkpoint_step(*brief.checkpoint);
   s.source = QString::fromStdString(brief.config.value("source", std::string("cli")));
@@ -93,6 +96,14 @@ RunSummary summarizeRun(const QString& dir) {
     s.loss = s.settings.value("trainer.loss_type");
     s.beta = s.settings.value("trainer.beta").toDouble();
     s.learning_rate = s.settings.value("trainer.learning_rate").toDouble();
+    const auto shortName = [&](const QString& key) {
+      const QString path = s.settings.value(key);
+      if (path.isEmpty() || path.startsWith("demo")) return path.isEmpty() ? QStringLiteral("demo") : path;
+      const QFileInfo info(path);
+      return info.fileName().isEmpty() ? QFileInfo(info.path()).fileName() : info.fileName();
+    };
+    s.model = shortName("model");
+    s.data = shortName("data");
   }
   return s;
 }

@@ -123,6 +123,10 @@ void RunsBrowser::refresh() {
 
 void RunsBrowser::setCurrentRun(const QString& dir) { panel_->setCurrentRun(dir); }
 
+void RunsBrowser::showProgress(const QString& dir, qint64 steps_done, double accuracy, double beta) {
+  panel_->showProgress(dir, steps_done, accuracy, beta);
+}
+
 void RunsBrowser::setViewed(const QString& dir, const widgets::RunSummary& summary) {
   viewed_ = dir;
   viewed_summary_ = summary;

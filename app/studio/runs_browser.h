@@ -36,6 +36,7 @@ class RunsBrowser : public QObject {
   void addOpened(const QString& dir);              // a run opened by hand, outside the runs root
   void refresh();
   void setCurrentRun(const QString& dir);  // highlighted in the list
+  void showProgress(const QString& dir, qint64 steps_done, double accuracy, double beta);  // its row, live
 
   // The run shown read-only ("" when none) and its summary as last listed.
   QString viewedRun() const { return viewed_; }

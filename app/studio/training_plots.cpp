@@ -159,8 +159,7 @@ QWidget* TrainingPlots::buildToolbar() {
   row->addWidget(clip_check_);
   auto* help = new QLabel(tr("faint: raw per step · solid: smoothed"), bar);
   help->setStyleSheet("color: #7a8594;");
-  // A hint, not a control: it may be cut on a narrow screen rather than widen the window.
-  help->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  help->setWordWrap(true);  // two short lines on a narrow screen: neither cut nor widening the window
   help->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
   row->addWidget(help, 1);
   return bar;

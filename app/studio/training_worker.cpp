@@ -82,6 +82,7 @@ void TrainingWorker::release() {
 
 void TrainingWorker::linger(Session& session) {
   std::unique_lock lock(mutex_);
+  stop_ = false;  // a Stop ended the run; it must not also cut the Playground's answers short
   while (!release_) {
     if (requests_.generation || requests_.pair_line) {
       // Only what reads the models: β, learning-rate, evaluation and checkpoint requests belong to

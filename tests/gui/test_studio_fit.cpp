@@ -8,17 +8,21 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QToolBar>
+#include <QTreeWidget>
 #include <QWheelEvent>
 #include <QtTest>
 
+#include "app/studio/lesson_controller.h"
 #include "app/studio/main_window.h"
 #include "app/studio/qcustomplot_include.h"
 #include "app/studio/run_panel.h"
 #include "app/studio/runs_browser.h"
 #include "app/studio/settings_panel.h"
+#include "app/studio/status_bar.h"
 #include "app/studio/training_plots.h"
 #include "core/runtime/runtime.h"
 #include "widgets/metric_plot.h"
+#include "widgets/runs_panel.h"
 
 using dpo::studio::MainWindow;
 using dpo::widgets::MetricPlot;
@@ -155,6 +159,63 @@ class StudioFitTest : public QObject {
              qPrintable(w.statusBar()->currentMessage()));
     QTest::keyClick(&w, Qt::Key_F5, Qt::ShiftModifier);
     QCOMPARE(w.statusBar()->currentMessage(), QStringLiteral("Stop: no run is in progress"));
+  }
+
+  void lessonRunShowsTheDemoModelItTrains() {
+    MainWindow w;
+    auto c = w.runConfig();
+    c.run.model_dir = "/models/some-other-model";
+    c.run.reference_dir = "/models/its-reference";
+    w.setRunConfig(c);
+    QCOMPARE(w.settings()->modelDir(), QStringLiteral("/models/some-other-model"));
+    auto* lessons = w.findChild<dpo::studio::LessonController*>();
+    QVERIFY(lessons);
+    const auto lesson = lessons->configFor(0, 0);
+    QVERIFY(lesson.lesson.has_value());
+    QCOMPARE(lesson.run.model_dir, std::string());
+    QCOMPARE(lesson.run.reference_dir, std::string());
+    w.setRunConfig(lesson);
+    QCOMPARE(w.settings()->modelDir(), QString());  // the form shows the built-in demo model
+  }
+
+  void runsListShowsModelDataBetaChangesAndLiveProgress() {
+    dpo::widgets::RunsPanel panel;
+    dpo::widgets::RunSummary run;
+    run.dir = "/runs/a";
+    run.name = "a";
+    run.loss = "sigmoid";
+    run.beta = 0.1;
+    run.last_beta = 0.3;  // changed while paused
+    run.learning_rate = 1e-4;
+    run.steps_done = 40;
+    run.steps_total = 200;
+    run.model = "Qwen2-0.5B";
+    run.data = "dpo_en_demo.json";
+    dpo::widgets::RunSummary same = run;
+    same.dir = "/runs/b";
+    same.name = "b";
+    same.last_beta = 0.1;
+    panel.setRuns({run, same});
+    auto* tree = panel.findChild<QTreeWidget*>("runsTree");
+    QVERIFY(tree);
+    using P = dpo::widgets::RunsPanel;
+    QCOMPARE(tree->headerItem()->text(P::Model), QStringLiteral("Model"));
+    QCOMPARE(tree->headerItem()->text(P::Data), QStringLiteral("Data"));
+    QCOMPARE(tree->topLevelItem(0)->text(P::Beta), QStringLiteral("0.1→0.3"));
+    QCOMPARE(tree->topLevelItem(1)->text(P::Beta), QStringLiteral("0.1"));
+    QCOMPARE(tree->topLevelItem(0)->text(P::Model), QStringLiteral("Qwen2-0.5B"));
+    QCOMPARE(tree->topLevelItem(0)->text(P::Data), QStringLiteral("dpo_en_demo.json"));
+    panel.showProgress("/runs/b", 57, 0.75, 0.2);
+    QCOMPARE(tree->topLevelItem(1)->text(P::Steps), QStringLiteral("57 / 200"));
+    QCOMPARE(tree->topLevelItem(1)->text(P::Accuracy), QStringLiteral("0.75"));
+    QCOMPARE(tree->topLevelItem(1)->text(P::Beta), QStringLiteral("0.1→0.2"));
+  }
+
+  void progressSaysHowLongIsLeft() {
+    using dpo::studio::formatDuration;
+    QCOMPARE(formatDuration(44.6), QStringLiteral("45 s"));
+    QCOMPARE(formatDuration(200), QStringLiteral("3 min 20 s"));
+    QCOMPARE(formatDuration(3700), QStringLiteral("1 h 01 min"));
   }
 
   void wheelOverTheFormScrollsItAndEditsOnlyAFocusedField() {
