@@ -144,6 +144,10 @@ MetricPlot::MetricPlot(QWidget* parent) : QFrame(parent) {
   plot_->legend->setBorderPen(Qt::NoPen);
   plot_->legend->setBrush(Qt::NoBrush);
   plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+  // Small swatches and tight entries: two or three columns fit a laptop's half-width plot.
+  plot_->legend->setIconSize(18, 10);
+  plot_->legend->setIconTextPadding(4);
+  plot_->legend->setRowSpacing(0);
   QFont lf = font();
   lf.setPointSizeF(lf.pointSizeF() * 0.9);
   plot_->legend->setFont(lf);
@@ -253,8 +257,10 @@ void MetricPlot::fitLegend() {
   if (n == 0) return;
   QVector<int> widths;
   for (int i = 0; i < n; ++i)
-    if (auto* e = static_cast<QCPLayoutElement*>(legend->elementAt(i)))
+    if (auto* e = static_cast<QCPLayoutElement*>(legend->elementAt(i))) {
+      e->setMargins(QMargins(3, 1, 8, 1));
       widths << e->minimumOuterSizeHint().width();
+    }
   const int room = plot_->width() - 12 - legend->margins().left() - legend->margins().right();
   // The most columns whose widest entries (entry i sits in column i mod c) fit side by side.
   int columns = static_cast<int>(widths.size());

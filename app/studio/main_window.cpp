@@ -376,6 +376,7 @@ void MainWindow::buildDocks() {
   event_log_ = new QListWidget;
   event_log_->setObjectName("eventLog");
   event_log_->setMinimumHeight(60);
+  event_log_->setWordWrap(true);  // a narrow dock: long lines wrap rather than scroll sideways
   event_log_->setToolTip(
       tr("The run's life: preparation, start, evaluations, pauses, changes (β, learning rate, marked on "
          "the plots), skipped steps, checkpoints, the end and errors."));

@@ -44,7 +44,7 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
                               tr("accuracy [share of pairs]"));
   margin_plot_->setShortAxisLabels(tr("margin [nats]"), tr("accuracy"));
   margin_plot_->addSeries(tr("margin"), kMargin);
-  margin_plot_->addSeries(tr("accuracy (right axis)"), kAccent, MetricPlot::Axis::Right, true);
+  margin_plot_->addSeries(tr("accuracy"), kAccent, MetricPlot::Axis::Right, true);
   eval_margin_ = margin_plot_->addPointSeries(tr("eval margin"), kMargin.darker(140));
   eval_accuracy_ =
       margin_plot_->addPointSeries(tr("eval accuracy"), kAccent.darker(140), MetricPlot::Axis::Right);
@@ -88,7 +88,7 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
   length_plot_->setShortAxisLabels(tr("length [tokens]"), tr("tokens seen"));
   length_plot_->addSeries(tr("chosen"), kChosen);
   length_plot_->addSeries(tr("rejected"), kRejected);
-  length_plot_->addSeries(tr("tokens seen (right axis)"), kAccent, MetricPlot::Axis::Right, true);
+  length_plot_->addSeries(tr("tokens seen"), kAccent, MetricPlot::Axis::Right, true);
   sampled_length_ = length_plot_->addPointSeries(tr("sampled at eval"), QColor(0x00, 0x9E, 0x73));
   length_plot_->setSeriesSmoothed(2, false);
 
@@ -101,7 +101,7 @@ TrainingPlots::TrainingPlots(QWidget* parent) : QWidget(parent) {
          "learning rate is too high (clipping reports the norm before clipping)."));
   optimiser_plot_->setAxisLabels(tr("step"), tr("gradient norm (pre-clip)"), tr("learning rate"));
   optimiser_plot_->addSeries(tr("grad norm"), kLoss);
-  optimiser_plot_->addSeries(tr("learning rate (right axis)"), kAccent, MetricPlot::Axis::Right, true);
+  optimiser_plot_->addSeries(tr("learning rate"), kAccent, MetricPlot::Axis::Right, true);
   optimiser_plot_->setSeriesSmoothed(1, false);
   setSmoothing(smoothing_slider_->value());
 
