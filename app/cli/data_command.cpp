@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "app/cli/flag_checks.h"
+#include "app/session/run_setup.h"
 #include "core/data/dataset_stats.h"
 #include "core/data/layout.h"
 #include "core/data/tokenize.h"
@@ -100,23 +101,10 @@ int run_data_command() {
     tokenizer = SentencePieceTokenizer::from_bytes(resources::demo_tokenizer_model(), tokenizer_label);
   }
 
-  ChatRenderer renderer;
-  if (!args.chat_template_path.empty()) {
-    renderer.template_source = read_text(args.chat_template_path);
-    renderer.description = "the chat template " + args.chat_template_path;
-  } else if (config.chat_template) {
-    renderer.template_source = *config.chat_template;
-    renderer.description =
-        "the chat template of " + (args.tokenizer_path.empty() ? args.model_dir : args.tokenizer_path);
-  } else {
-    renderer.template_source = std::string(chatml_template_source());
-    renderer.description = "the built-in ChatML template (the tokenizer has none; pass --chat-template)";
-  }
-  const auto chat_template = ChatTemplate::parse(renderer.template_source, renderer.description);
-  renderer.chat_template = &chat_template;
-  const auto piece = [&](std::optional<int> id) { return id ? tokenizer->piece(*id) : std::string(); };
-  renderer.bos_token = config.bos_token.value_or(piece(tokenizer->bos_id()));
-  renderer.eos_token = config.eos_token.value_or(piece(tokenizer->eos_id()));
+  const auto rows =
+      app::make_row_renderer(*tokenizer, config, args.chat_template_path,
+                             args.tokenizer_path.empty() ? args.model_dir : args.tokenizer_path);
+  const ChatRenderer& renderer = rows->renderer;
 
   LayoutOptions layout;
   if (!args.format.empty()) layout.format = parse_file_format(args.format);

@@ -112,21 +112,22 @@ torch::Device parse_device(const std::string& name) {
 
 namespace {
 
-// The chat template message-list rows are rendered with: --chat-template, the tokenizer's, or ChatML.
-struct Renderer {
-  std::unique_ptr<ChatTemplate> chat_template;
-  ChatRenderer renderer;
-};
+std::string prompt_key(const TokenizedPair& p) {
+  return {reinterpret_cast<const char*>(p.prompt_ids.data()), p.prompt_ids.size() * sizeof(int64_t)};
+}
 
-std::unique_ptr<Renderer> make_renderer(const Tokenizer& tokenizer, const TokenizerConfig& config,
-                                        const std::string& template_path) {
-  auto r = std::make_unique<Renderer>();
+}  // namespace
+
+std::unique_ptr<RowRenderer> make_row_renderer(const Tokenizer& tokenizer, const TokenizerConfig& config,
+                                               const std::string& template_path, const std::string& owner) {
+  auto r = std::make_unique<RowRenderer>();
   if (!template_path.empty()) {
     r->renderer.template_source = read_text(template_path);
     r->renderer.description = "the chat template " + template_path;
   } else if (config.chat_template) {
     r->renderer.template_source = *config.chat_template;
-    r->renderer.description = "the tokenizer's chat template";
+    r->renderer.description =
+        owner.empty() ? "the tokenizer's chat template" : "the chat template of " + owner;
   } else {
     r->renderer.template_source = std::string(chatml_template_source());
     r->renderer.description = "the built-in ChatML template (the tokenizer has none; pass --chat-template)";
@@ -139,12 +140,6 @@ std::unique_ptr<Renderer> make_renderer(const Tokenizer& tokenizer, const Tokeni
   r->renderer.eos_token = config.eos_token.value_or(piece(tokenizer.eos_id()));
   return r;
 }
-
-std::string prompt_key(const TokenizedPair& p) {
-  return {reinterpret_cast<const char*>(p.prompt_ids.data()), p.prompt_ids.size() * sizeof(int64_t)};
-}
-
-}  // namespace
 
 std::string resolve_demo_data(const std::string& path, const std::string& cache_dir) {
   if (!path.starts_with(kDemoDataPrefix)) return path;
@@ -217,7 +212,7 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
     setup.data_label = "embedded demo";
     setup.data_explanation = "the embedded demo preferences (standard layout: prompt, chosen, rejected)";
   } else {
-    auto renderer = make_renderer(*setup.tokenizer, tokenizer_config, options.chat_template_path);
+    auto renderer = make_row_renderer(*setup.tokenizer, tokenizer_config, options.chat_template_path);
     LayoutOptions layout;
     if (!options.format.empty()) layout.format = parse_file_format(options.format);
     if (!options.layout.empty()) layout.layout = parse_layout(options.layout);

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "app/session/run_options.h"
+#include "core/data/layout.h"
 #include "core/data/preference_pair.h"
 #include "core/data/tokenize.h"
 #include "core/io/hf_folder.h"
 #include "core/model/lora.h"
+#include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/tokenizer/tokenizer_config.h"
 #include "core/train/trainer.h"
 
 #include <nlohmann/json.hpp>
@@ -62,5 +65,15 @@ inline constexpr const char* kDemoDataPrefix = "demo:";
 
 // $DPO_CACHE_DIR, else $XDG_CACHE_HOME/dpo-studio, else ~/.cache/dpo-studio.
 std::string default_cache_dir();
+
+// How message-list rows become text, as training renders them: template_path (--chat-template),
+// else the tokenizer's own template ("the chat template of <owner>" in messages), else ChatML.
+struct RowRenderer {
+  std::unique_ptr<ChatTemplate> chat_template;
+  ChatRenderer renderer;  // points at chat_template
+};
+std::unique_ptr<RowRenderer> make_row_renderer(const Tokenizer& tokenizer, const TokenizerConfig& config,
+                                               const std::string& template_path = "",
+                                               const std::string& owner = "");
 
 }  // namespace dpo::app

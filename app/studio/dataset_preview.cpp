@@ -85,19 +85,8 @@ widgets::DatasetPreviewData loadDatasetPreview(const QString& qpath, const QMap<
       config = loaded.config;
       options.add_bos = loaded.add_bos;
     }
-    ChatRenderer renderer;
-    if (config.chat_template) {
-      renderer.template_source = *config.chat_template;
-      renderer.description = "the tokenizer's chat template";
-    } else {
-      renderer.template_source = std::string(chatml_template_source());
-      renderer.description = "the built-in ChatML template (the tokenizer has none)";
-    }
-    const auto chat_template = ChatTemplate::parse(renderer.template_source, renderer.description);
-    renderer.chat_template = &chat_template;
-    const auto piece = [&](std::optional<int> id) { return id ? tokenizer->piece(*id) : std::string(); };
-    renderer.bos_token = config.bos_token.value_or(piece(tokenizer->bos_id()));
-    renderer.eos_token = config.eos_token.value_or(piece(tokenizer->eos_id()));
+    const auto rows = app::make_row_renderer(*tokenizer, config, {}, model);
+    const ChatRenderer& renderer = rows->renderer;
 
     LayoutOptions layout;
     for (auto it = columns.begin(); it != columns.end(); ++it)
