@@ -4,6 +4,8 @@
 #include <QMetaType>
 #include <QString>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -30,6 +32,13 @@ struct RunSummary {
   // Every setting of config.json's "run", flattened: "trainer.beta" → "0.1". Compared across runs
   // to name each run in a comparison by what differs.
   QMap<QString, QString> settings;
+
+  // β of the last step when it was logged and differs, else the run's: what a resume trains with.
+  double latestBeta() const {
+    const bool changed =
+        std::isfinite(last_beta) && last_beta > 0 && std::abs(last_beta - beta) > 1e-9 * std::max(1.0, beta);
+    return changed ? last_beta : beta;
+  }
 };
 
 }  // namespace dpo::widgets

@@ -79,8 +79,7 @@ void RunsPanel::fill(QTreeWidgetItem* item, const dpo::widgets::RunSummary& run)
   item->setData(Name, kDirRole, run.dir);
   item->setToolTip(Name, run.error.isEmpty() ? run.dir : run.dir + "\n" + run.error);
   item->setText(Loss, run.loss);
-  const bool beta_changed = std::isfinite(run.last_beta) && run.last_beta > 0 &&
-                            std::abs(run.last_beta - run.beta) > 1e-9 * std::max(1.0, run.beta);
+  const bool beta_changed = run.latestBeta() != run.beta;
   item->setText(Beta, !run.error.isEmpty() ? QString()
                       : beta_changed
                           ? QStringLiteral("%1→%2").arg(run.beta, 0, 'g', 4).arg(run.last_beta, 0, 'g', 4)

@@ -70,8 +70,7 @@ StudioRunConfig configFor(StudioRunConfig c, const RunSummary& run) {
   c.run.columns = run.settings.value("columns").toStdString();
   if (const auto loss = parse_loss_type(run.loss.toStdString())) c.run.trainer.loss.type = *loss;
   // β as the run left it (changed while paused): what a resume trains with.
-  if (run.beta > 0)
-    c.run.trainer.loss.beta = std::isfinite(run.last_beta) && run.last_beta > 0 ? run.last_beta : run.beta;
+  if (run.beta > 0) c.run.trainer.loss.beta = run.latestBeta();
   if (run.learning_rate > 0) c.run.trainer.learning_rate = run.learning_rate;
   if (run.steps_total > 0) c.run.trainer.max_steps = run.steps_total;
   c.run.trainer.batch_size =
@@ -138,8 +137,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   fitToScreen(QSize(1500, 940));
 }
 
+const QScreen* MainWindow::currentScreen() const {
+  return this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+}
+
 bool MainWindow::smallScreen() const {
-  const QScreen* screen = this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+  const QScreen* screen = currentScreen();
   return screen && screen->availableGeometry().height() < 900;
 }
 
@@ -149,7 +152,7 @@ QString MainWindow::layoutKey(const char* what) const {
 }
 
 void MainWindow::fitToScreen(QSize wanted) {
-  const QScreen* screen = this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+  const QScreen* screen = currentScreen();
   if (!screen) return resize(wanted);
   const QRect room = screen->availableGeometry();
   // The frame (title bar, borders) is not known before the window is shown: keep a margin for it.

@@ -8,6 +8,7 @@
 #include "app/studio/run_controller.h"
 
 class QAction;
+class QScreen;
 class QListWidget;
 class QTabWidget;
 
@@ -113,6 +114,7 @@ class MainWindow : public QMainWindow {
 
  private:
   QWidget* buildLeftColumn();
+  const QScreen* currentScreen() const;       // the window's, else the primary one
   bool smallScreen() const;                   // less than 900 px of free height
   QString layoutKey(const char* what) const;  // QSettings key of the window's geometry / dock state
   void buildCentre();

@@ -39,20 +39,25 @@ bool RunController::startPlayground(const QString& dir) {
   StudioRunConfig config;
   config.playground_dir = dir;
   config.threads = config_.threads;
-  worker_ = new TrainingWorker(config);
-  thread_ = new QThread(this);
-  thread_->setObjectName("playground");
-  worker_->moveToThread(thread_);
-  connect(thread_, &QThread::started, worker_, &TrainingWorker::run);
-  connect(worker_, &TrainingWorker::generationToken, this, &RunController::generationToken);
-  connect(worker_, &TrainingWorker::generationFinished, this, &RunController::generationFinished);
-  connect(worker_, &TrainingWorker::pairTokensReady, this, &RunController::pairTokensReady);
-  connect(worker_, &TrainingWorker::playgroundFailed, this, &RunController::playgroundFailed);
+  makeWorker(config, "playground");
   lingering_ = true;
   playground_dir_ = QFileInfo(dir).absoluteFilePath();
   thread_->start();
   Q_EMIT playgroundChanged();
   return true;
+}
+
+void RunController::makeWorker(const StudioRunConfig& config, const char* thread_name) {
+  thread_ = new QThread(this);
+  thread_->setObjectName(thread_name);
+  worker_ = new TrainingWorker(config);
+  worker_->moveToThread(thread_);
+  connect(thread_, &QThread::started, worker_, &TrainingWorker::run);
+  // What any worker answers, training or only holding a run's models for the Playground.
+  connect(worker_, &TrainingWorker::pairTokensReady, this, &RunController::pairTokensReady);
+  connect(worker_, &TrainingWorker::generationToken, this, &RunController::generationToken);
+  connect(worker_, &TrainingWorker::generationFinished, this, &RunController::generationFinished);
+  connect(worker_, &TrainingWorker::playgroundFailed, this, &RunController::playgroundFailed);
 }
 
 double RunController::currentBeta() const {
@@ -82,11 +87,7 @@ bool RunController::start(const StudioRunConfig& config) {
   config_ = config;
   stepping_ = false;
   run_failed_ = false;
-  thread_ = new QThread(this);
-  thread_->setObjectName("training");
-  worker_ = new TrainingWorker(config_);
-  worker_->moveToThread(thread_);
-  connect(thread_, &QThread::started, worker_, &TrainingWorker::run);
+  makeWorker(config_, "training");
   connect(worker_, &TrainingWorker::preparing, this, &RunController::preparing);
   connect(worker_, &TrainingWorker::prepared, this,
           [this](const QString& data, qint64 pairs, qint64 parameters, const QString& model) {
@@ -97,9 +98,6 @@ bool RunController::start(const StudioRunConfig& config) {
   connect(worker_, &TrainingWorker::stepFinished, this, &RunController::onStep);
   connect(worker_, &TrainingWorker::evalFinished, this, &RunController::onEval);
   connect(worker_, &TrainingWorker::eventLogged, this, &RunController::onEvent);
-  connect(worker_, &TrainingWorker::pairTokensReady, this, &RunController::pairTokensReady);
-  connect(worker_, &TrainingWorker::generationToken, this, &RunController::generationToken);
-  connect(worker_, &TrainingWorker::generationFinished, this, &RunController::generationFinished);
   connect(worker_, &TrainingWorker::paused, this, &RunController::onPaused);
   connect(worker_, &TrainingWorker::failed, this, [this](const QString& message) {
     run_failed_ = true;
@@ -111,7 +109,6 @@ bool RunController::start(const StudioRunConfig& config) {
           [this](const QString& dir, qint64) { run_dir_ = QFileInfo(dir).absoluteFilePath(); });
   connect(worker_, &TrainingWorker::checkpointSaved, this, &RunController::checkpointSaved);
   connect(worker_, &TrainingWorker::lessonMeasured, this, &RunController::lessonMeasured);
-  connect(worker_, &TrainingWorker::playgroundFailed, this, &RunController::playgroundFailed);
   setState(RunState::Preparing);
   thread_->start();
   return true;

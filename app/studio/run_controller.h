@@ -91,6 +91,8 @@ class RunController : public QObject {
   void onFinished(qint64 steps_done, bool stopped);
   void join();
   void releaseLingering();  // a lingering worker lets go of its models
+  void makeWorker(const StudioRunConfig& config,
+                  const char* thread_name);  // worker_, thread_, shared signals
 
   QThread* thread_ = nullptr;
   TrainingWorker* worker_ = nullptr;

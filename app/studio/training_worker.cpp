@@ -38,6 +38,13 @@ struct TrainingWorker::Session {
   int64_t last_checkpoint_step = -1;
 };
 
+namespace {
+// As prepare_run pads (the trainer does not expose it).
+int64_t padId(const app::RunSetup& setup) {
+  return setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0));
+}
+}  // namespace
+
 QString lossName(const app::RunOptions& run) { return qstr(loss_info(run.trainer.loss.type).name); }
 
 TrainingWorker::TrainingWorker(StudioRunConfig config, QObject* parent)
@@ -121,8 +128,7 @@ void TrainingWorker::runPlayground() {
       Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
       return !release_.load();
     });
-    Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)),
-                    options.trainer.loss.beta};
+    Session session{setup, padId(setup), options.trainer.loss.beta};
     session.tokenize = options.tokenize;
     session.options = &options;
     linger(session);
@@ -448,9 +454,7 @@ void TrainingWorker::run() {
     Q_EMIT prepared(QString::fromStdString(setup.data_label), static_cast<qint64>(setup.train_pairs),
                     setup.parameter_count, QString::fromStdString(setup.model_label));
     auto& trainer = *setup.trainer;
-    // As prepare_run pads (the trainer does not expose it).
-    Session session{setup, setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0)),
-                    options.trainer.loss.beta};
+    Session session{setup, padId(setup), options.trainer.loss.beta};
     qint64 resumed_from = -1;
     const app::RunDirectoryConfig run_config{.run = options,
                                              .checkpoint_every = 0,
