@@ -20,6 +20,8 @@ struct TrainArgs {
   bool print_config = false;       // --print-config: the resolved run settings as JSON, no run
   bool steps_given = false;        // --steps on the command line
   std::vector<std::string> given;  // the flags on the command line ("--lr", ...)
+  int nproc = 1;                   // --nproc: local data-parallel processes
+  double dist_timeout = 300;       // --dist-timeout: seconds a rank may stay silent in a collective
 };
 // A flag of `dpo train`/`dpo sft` that --resume knows how to treat (a run setting or per invocation).
 bool is_known_train_flag(const std::string& name);

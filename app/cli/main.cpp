@@ -10,6 +10,7 @@
 #include "app/cli/eval_command.h"
 #include "app/cli/flag_checks.h"
 #include "app/cli/lesson_command.h"
+#include "app/cli/local_ranks.h"
 #include "app/cli/loop_command.h"
 #include "app/cli/loss_command.h"
 #include "app/cli/pairs_command.h"
@@ -18,6 +19,7 @@
 #include "core/runtime/runtime.h"
 
 int main(int argc, char** argv) {
+  dpo::cli::set_invocation(argc, argv);
   CLI::App cli{"dpo: Direct Preference Optimization from the command line (DPO Studio)"};
   cli.require_subcommand(0, 1);
   std::optional<int> threads;

@@ -16,8 +16,10 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/flag_checks.h"
+#include "app/cli/local_ranks.h"
 #include "app/session/run_directory.h"
 #include "app/session/setup_file.h"
+#include "core/dist/communicator.h"
 #include "core/io/atomic_file.h"
 #include "core/runtime/error.h"
 #include "core/train/checkpoint.h"
@@ -89,8 +91,9 @@ const std::map<std::string, std::vector<std::string>>& flag_settings() {
 }
 // Flags of this invocation only, never a run setting.
 constexpr std::string_view kInvocationFlags[] = {
-    "--help",      "--cache-dir",        "--no-cache",         "--quiet", "--resume",      "--out",
-    "--overwrite", "--checkpoint-every", "--keep-checkpoints", "--setup", "--print-config"};
+    "--help",        "--cache-dir",        "--no-cache",         "--quiet", "--resume",       "--out",
+    "--overwrite",   "--checkpoint-every", "--keep-checkpoints", "--setup", "--print-config", "--nproc",
+    "--dist-timeout"};
 }  // namespace
 
 bool is_known_train_flag(const std::string& name) {
@@ -303,6 +306,19 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
       ->capture_default_str();
   cmd.add_flag("--overwrite", a.overwrite, "replace an existing run in --out");
   cmd.add_flag("--quiet", a.quiet, "no per-step lines");
+  at_least(
+      cmd.add_option("--nproc", a.nproc,
+                     "data-parallel processes on this machine (c10d, Gloo on CPU): each takes --batch "
+                     "pairs per micro-batch, so a step sees nproc x batch pairs; rank 0 writes the run. "
+                     "Or start `dpo train` once per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT "
+                     "set, as torchrun does")
+          ->capture_default_str(),
+      1);
+  at_least(cmd.add_option("--dist-timeout", a.dist_timeout,
+                          "seconds a data-parallel rank waits for the others in a collective before the run "
+                          "stops with an error (a rank that died stops it at once)")
+               ->capture_default_str(),
+           1);
   cmd.add_flag("--print-config", a.print_config,
                "print the run settings these flags resolve to (config.json's \"run\") as JSON and exit");
   // Every flag is a run setting or per invocation, so that --resume knows what to do with it.
@@ -334,8 +350,32 @@ int run_train(TrainArgs args) {
     std::cout << settings.dump(2) << "\n";
     return 0;
   }
+  // Data parallel: --nproc N starts N ranks of this command; WORLD_SIZE in the environment (set by
+  // them, torchrun or a scheduler) makes this process one of them.
+  auto dist_config = dist::config_from_environment();
+  if (dist_config && given("--nproc") && args.nproc != dist_config->world_size)
+    throw ConfigError("--nproc " + std::to_string(args.nproc) + " disagrees with WORLD_SIZE=" +
+                      std::to_string(dist_config->world_size) + " in the environment");
+  if (!dist_config && args.nproc > 1) return launch_local_ranks(args.nproc, args.dist_timeout);
+  std::shared_ptr<dist::Communicator> comm;
+  if (dist_config && dist_config->world_size > 1) {
+    if (given("--dist-timeout")) dist_config->timeout_seconds = args.dist_timeout;
+    auto device = app::parse_device(args.run.device);
+    // One GPU per rank of a machine.
+    if (device.is_cuda() && !device.has_index()) {
+      device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist_config->local_rank));
+      args.run.device = device.str();
+    }
+    comm = dist::Communicator::connect(*dist_config, device);
+  }
+  // Rank 0 alone prints and writes the run folder; the other ranks read it, at most.
+  const bool writer = !comm || comm->rank() == 0;
+  if (!writer) {
+    args.quiet = true;
+    std::cout.setstate(std::ios::badbit);
+  }
   auto out = resuming ? app::RunDirectory::resume(args.resume_dir)
-                      : app::RunDirectory::create(args.out_dir, args.overwrite);
+                      : app::RunDirectory::create(args.out_dir, args.overwrite, /*touch=*/writer);
   std::vector<app::ResumeChange> changes;
   if (resuming) {
     // The run's own settings, with what the flags ask to change on top; checked before anything.
@@ -366,10 +406,10 @@ int run_train(TrainArgs args) {
   }
   const auto& resume_from = out.resume_checkpoint();
 
-  auto setup = app::prepare_run(args.run);
+  auto setup = app::prepare_run(args.run, {}, comm);
   auto& trainer = *setup.trainer;
   const bool sft = args.run.trainer.objective == Objective::Sft;
-  const app::RunDirectoryConfig run_config{
+  app::RunDirectoryConfig run_config{
       .run = args.run,
       .checkpoint_every = args.checkpoint_every,
       .keep_checkpoints = args.keep_checkpoints,
@@ -379,18 +419,23 @@ int run_train(TrainArgs args) {
       .eval_pairs = setup.eval_pairs,
       .parameters = setup.parameter_count,
       .extra = {{"cache_dir", args.run.cache_dir}, {"no_cache", args.run.no_cache}}};
+  if (comm) run_config.extra["processes"] = comm->world_size();
   std::vector<TrainerEvent> resume_events;
-  if (resuming)
+  if (resuming && !writer)
+    resume_events = out.restore(trainer, changes);
+  else if (resuming)
     resume_events = out.continue_run(trainer, changes, run_config);
-  else
+  else if (writer)
     out.write_config(run_config);
   // Appended and flushed line by line so the studio (or tail -f) can follow a run live.
-  out.open_records();
+  if (writer) out.open_records();
 
   std::cout << "model: " << setup.model_label << ", data: " << setup.data_label << " (" << setup.train_pairs
             << " train / " << setup.eval_pairs << " eval pairs"
             << (setup.tokenized_from_cache ? ", tokenized from cache" : "")
             << "), policy: " << setup.parameter_count << " parameters"
+            << (comm ? ", " + std::to_string(comm->world_size()) + " processes (" + comm->backend() + ")"
+                     : "")
             << (args.run.lora.r > 0 ? " (LoRA r=" + std::to_string(args.run.lora.r) + ": " +
                                           std::to_string(setup.trainable_parameters) + " trainable)"
                                     : std::string())
@@ -410,6 +455,7 @@ int run_train(TrainArgs args) {
   for (const auto& e : resume_events) std::cout << "event: " << e.message << "\n";
 
   auto print_eval = [&](const PreferenceEval& e) {
+    if (!writer) return;
     out.append_eval(e);
     if (!args.quiet && !trainer.eval_pairs().empty()) {
       if (sft)
@@ -442,10 +488,12 @@ int run_train(TrainArgs args) {
     return true;
   };
   callbacks.on_event = [&](const TrainerEvent& e) {
+    if (!writer) return;
     out.append_event(e);
     std::cout << "event: " << e.message << "\n";
   };
   callbacks.on_step = [&](const StepMetrics& m) {
+    if (!writer) return true;
     out.append_metrics(m);
     if (!args.quiet) {
       if (sft)
@@ -463,20 +511,23 @@ int run_train(TrainArgs args) {
       out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
     return true;
   };
-  callbacks.on_eval = print_eval;
+  // Other ranks do not evaluate: rank 0 does it alone, while they wait for its next step.
+  if (writer) callbacks.on_eval = print_eval;
 
   std::signal(SIGINT, on_interrupt);
   const auto steps = train(trainer, callbacks, &g_interrupted);
   std::signal(SIGINT, SIG_DFL);
   // The final evaluation, unless the last step already made one.
-  if (!trainer.eval_pairs().empty() && !trainer.eval_due()) print_eval(trainer.evaluate());
-  if (g_interrupted && args.checkpoint_every > 0 && trainer.steps_done() % args.checkpoint_every != 0)
+  if (writer && !trainer.eval_pairs().empty() && !trainer.eval_due()) print_eval(trainer.evaluate());
+  const bool stopped = !trainer.finished();
+  if (writer && stopped && args.checkpoint_every > 0 && trainer.steps_done() % args.checkpoint_every != 0)
     out.save_checkpoint(trainer, setup, args.run, args.keep_checkpoints);
-  out.save_final(setup, args.run);
-  std::cout << (g_interrupted ? "interrupted after " : "finished ") << steps << " steps ("
-            << trainer.steps_done() << " in all); run: " << out.path().string()
-            << "; model: " << (out.path() / "final").string() << "\n";
-  return g_interrupted ? kExitInterrupted : 0;
+  if (writer) out.save_final(setup, args.run);
+  if (comm && !writer) return stopped ? kExitInterrupted : 0;
+  std::cout << (stopped ? "interrupted after " : "finished ") << steps << " steps (" << trainer.steps_done()
+            << " in all); run: " << out.path().string() << "; model: " << (out.path() / "final").string()
+            << "\n";
+  return stopped ? kExitInterrupted : 0;
 }
 
 }  // namespace dpo::cli

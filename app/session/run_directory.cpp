@@ -108,12 +108,13 @@ nlohmann::json to_config_json(const RunDirectoryConfig& c) {
   return j;
 }
 
-RunDirectory RunDirectory::create(const fs::path& dir, bool overwrite) {
+RunDirectory RunDirectory::create(const fs::path& dir, bool overwrite, bool touch) {
   RunDirectory d(dir);
   if (fs::exists(dir / "metrics.jsonl") || fs::exists(dir / "config.json")) {
     if (!overwrite)
       throw ConfigError(dir.string() + ": already holds a run (pass --overwrite, --resume " + dir.string() +
                         ", or another --out)");
+    if (!touch) return d;
     for (const char* f : kRunRecordFiles) fs::remove(dir / f);
     fs::remove(dir / "config.json");
     const auto checkpoints = dir / "checkpoints";
@@ -227,6 +228,17 @@ std::vector<TrainerEvent> RunDirectory::continue_run(Trainer& trainer,
                                                      const std::vector<ResumeChange>& changes,
                                                      const RunDirectoryConfig& config) {
   // Everything that can fail on the user's files comes first.
+  auto events = restore(trainer, changes);
+  // From here on the folder changes.
+  truncate_records(resume_from_ ? trainer.steps_done() : -1);
+  write_config(config);
+  open_records();
+  for (const auto& e : events) append_event(e, e.value);
+  return events;
+}
+
+std::vector<TrainerEvent> RunDirectory::restore(Trainer& trainer,
+                                                const std::vector<ResumeChange>& changes) const {
   if (resume_from_) restore_checkpoint(*resume_from_, trainer);
   std::vector<TrainerEvent> events;
   const int64_t step = trainer.steps_done();
@@ -242,11 +254,6 @@ std::vector<TrainerEvent> RunDirectory::continue_run(Trainer& trainer,
                                    " on resume at step " + std::to_string(step)});
     }
   }
-  // From here on the folder changes.
-  truncate_records(resume_from_ ? step : -1);
-  write_config(config);
-  open_records();
-  for (const auto& e : events) append_event(e, e.value);
   return events;
 }
 

@@ -43,8 +43,9 @@ class RunDirectory {
   // A new run in `dir`. A directory that already holds a run (config.json or metrics.jsonl) is
   // refused with a ConfigError unless `overwrite`; then the files a run writes are removed (records,
   // config.json, checkpoints/step-*) and nothing else: final/ is replaced at the end, keeping the
-  // user's own files in it. The directory is made by the first write.
-  static RunDirectory create(const std::filesystem::path& dir, bool overwrite);
+  // user's own files in it. The directory is made by the first write. `touch` false checks the same
+  // but removes nothing (the other ranks of a data-parallel run, whose rank 0 does it).
+  static RunDirectory create(const std::filesystem::path& dir, bool overwrite, bool touch = true);
   // An existing run to continue: reads config.json and finds the newest complete checkpoint (a run
   // killed before its first one starts again from step 0). Throws ConfigError (no or bad config.json).
   static RunDirectory resume(const std::filesystem::path& dir);
@@ -63,6 +64,9 @@ class RunDirectory {
   // Returns the events it logged.
   std::vector<TrainerEvent> continue_run(Trainer& trainer, const std::vector<ResumeChange>& changes,
                                          const RunDirectoryConfig& config);
+  // continue_run's first half: restores the checkpoint into `trainer` and applies `changes`,
+  // changing nothing in the folder (the other ranks of a data-parallel run). Returns the events.
+  std::vector<TrainerEvent> restore(Trainer& trainer, const std::vector<ResumeChange>& changes) const;
 
   const std::filesystem::path& path() const { return dir_; }
   bool resuming() const { return resume_from_.has_value(); }

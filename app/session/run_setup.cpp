@@ -160,7 +160,8 @@ std::string resolve_demo_data(const std::string& path, const std::string& cache_
   return file.string();
 }
 
-RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress) {
+RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress,
+                     std::shared_ptr<dist::Communicator> communicator) {
   if (options.data_path.starts_with(kDemoDataPrefix)) {
     RunOptions resolved = options;
     resolved.data_path = resolve_demo_data(options.data_path, options.no_cache ? "" : options.cache_dir);
@@ -330,6 +331,7 @@ RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress)
   inputs.pad_id = setup.tokenizer->pad_id().value_or(setup.tokenizer->eos_id().value_or(0));
   if (auto eos = setup.tokenizer->eos_id()) inputs.eos_id = *eos;
   if (!cache_dir.empty()) inputs.reference_cache_dir = cache_dir / "reference";
+  inputs.communicator = std::move(communicator);
   setup.trainer = std::make_unique<Trainer>(std::move(inputs), options.trainer);
   return setup;
 }

@@ -42,7 +42,9 @@ using PrepareProgress = std::function<bool(const std::string& stage, size_t done
 
 // Loads data and tokenizer, tokenizes, splits off the eval pairs, builds the policy and its
 // reference. Throws dpo::Error with a one-line message on bad input.
-RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress = {});
+// With `communicator`, this process is one rank of a data-parallel run (core/dist).
+RunSetup prepare_run(const RunOptions& options, const PrepareProgress& progress = {},
+                     std::shared_ptr<dist::Communicator> communicator = nullptr);
 
 // Export settings that write a policy like the one this run started from (config keys, tokenizer).
 ExportOptions export_options(const RunSetup& setup, const RunOptions& options);

@@ -19,7 +19,20 @@
 // at::scaled_dot_product_attention (fused flash / memory-efficient kernels) exists from 2.0.
 #define DPO_HAVE_SDPA DPO_TORCH_AT_LEAST(2, 0)
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace dpo::compat {
+
+// c10d: 2.0 split process groups into a front (ProcessGroup) and backends (Gloo, NCCL) deriving from
+// Backend; in 1.13 the Gloo group is itself a ProcessGroup.
+#if DPO_TORCH_AT_LEAST(2, 0)
+using C10dBackend = c10d::Backend;
+#else
+using C10dBackend = c10d::ProcessGroup;
+#endif
 
 // The key of a parameter in an optimiser's state map: 1.13 keys by the TensorImpl address as text,
 // later versions by the address itself.

@@ -27,6 +27,7 @@ void to_json(nlohmann::json& j, const StepMetrics& m) {
                      {"elapsed_seconds", m.elapsed_seconds}};
   if (m.skipped) j["skipped"] = true;
   if (m.kl != 0) j["kl"] = m.kl;
+  if (!m.rank_tokens_per_second.empty()) j["rank_tokens_per_second"] = m.rank_tokens_per_second;
 }
 
 void from_json(const nlohmann::json& j, StepMetrics& m) {
@@ -52,6 +53,7 @@ void from_json(const nlohmann::json& j, StepMetrics& m) {
   m.elapsed_seconds = j.value("elapsed_seconds", 0.0);
   m.skipped = j.value("skipped", false);
   m.kl = j.value("kl", 0.0);
+  m.rank_tokens_per_second = j.value("rank_tokens_per_second", std::vector<double>{});
 }
 
 }  // namespace dpo

@@ -36,21 +36,25 @@ void StepSums::settle() {
   if (!pending_.defined()) return;
   auto host = pending_.to(torch::kCPU);
   const auto v = host.accessor<double, 1>();
-  double* fields[] = {&loss,
-                      &rewards_chosen,
-                      &rewards_rejected,
-                      &accurate,
-                      &logps_chosen,
-                      &logps_rejected,
-                      &logits_chosen,
-                      &logits_rejected,
-                      &length_chosen,
-                      &length_rejected,
-                      &desirable,
-                      &undesirable,
-                      &kl};
-  for (int64_t i = 0; i < v.size(0); ++i) *fields[i] += v[i];
+  const auto f = fields();
+  for (int64_t i = 0; i < v.size(0); ++i) *f[static_cast<size_t>(i)] += v[i];
   pending_ = torch::Tensor();
+}
+
+std::array<double*, 13> StepSums::fields() {
+  return {&loss,
+          &rewards_chosen,
+          &rewards_rejected,
+          &accurate,
+          &logps_chosen,
+          &logps_rejected,
+          &logits_chosen,
+          &logits_rejected,
+          &length_chosen,
+          &length_rejected,
+          &desirable,
+          &undesirable,
+          &kl};
 }
 
 void StepSums::push(std::vector<torch::Tensor> parts) {

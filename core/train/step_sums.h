@@ -1,6 +1,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <array>
 #include <vector>
 
 #include "core/train/logprobs.h"
@@ -27,6 +28,8 @@ struct StepSums {
   void add_sft(const torch::Tensor& nll, const SequenceLogps& lp);
   // Reads the device-side sums back (one host-device sync) into the fields above.
   void settle();
+  // The 13 fields above in declaration order (to sum them over ranks).
+  std::array<double*, 13> fields();
 
   // The chosen-side means (sums over nc) and rejected-side means (over nr) into `out`: a
   // StepMetrics or a PreferenceEval, which name these eight fields alike.

@@ -15,6 +15,8 @@
 #include "core/data/collator.h"
 #include "core/data/kto_rows.h"
 #include "core/data/length_grouping.h"
+#include "core/dist/communicator.h"
+#include "core/dist/gradient_sync.h"
 #include "core/eval/kto_eval.h"
 #include "core/generate/generate.h"
 #include "core/generate/stream.h"
@@ -79,6 +81,19 @@ void validate(const TrainerInputs& in, const TrainerConfig& c) {
     throw ConfigError("trainer: one margin per training pair expected");
   if (!in.eval_margins.empty() && in.eval_margins.size() != in.eval_pairs.size())
     throw ConfigError("trainer: one margin per eval pair expected");
+  if (in.communicator && in.communicator->world_size() > 1) {
+    const int world = in.communicator->world_size();
+    if (c.max_steps > 0 && in.train_pairs.size() < static_cast<size_t>(world))
+      throw ConfigError("trainer: " + std::to_string(in.train_pairs.size()) + " training pairs cannot feed " +
+                        std::to_string(world) + " processes");
+    // Both estimate a batch-level quantity inside the loss (KTO's z0, bco_pair's running δ) that
+    // each process would see only its share of: the update would differ from one process's.
+    if (c.objective == Objective::Preference &&
+        (!in.train_desirable.empty() || uses_term(c.loss, LossType::BcoPair)))
+      throw ConfigError(
+          "trainer: the kto and bco_pair losses run in one process only (their batch statistics "
+          "are not shared across processes)");
+  }
   if (c.objective == Objective::Preference && uses_term(c.loss, LossType::Margin) && in.train_margins.empty())
     throw ConfigError(
         "trainer: the margin loss needs per-pair scores (score_chosen / score_rejected in the data)");
@@ -181,6 +196,10 @@ struct Trainer::State {
   std::optional<int64_t> eos_id;
   fs::path cache_dir;
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::shared_ptr<dist::Communicator> comm;       // null: one process
+  std::unique_ptr<dist::GradientSync> grad_sync;  // with comm, world > 1
+  int world() const { return comm ? comm->world_size() : 1; }
+  int rank() const { return comm ? comm->rank() : 0; }
 
   std::mt19937_64 rng;
   std::vector<size_t> order;
@@ -211,15 +230,16 @@ struct Trainer::State {
 
   std::vector<size_t> next_indices() {
     std::vector<size_t> batch;
+    // The whole step's micro-batch across ranks: every rank draws the same, then takes its share.
+    const int64_t global_batch = config.batch_size * world();
     const auto want =
-        static_cast<size_t>(std::min<int64_t>(config.batch_size, static_cast<int64_t>(train_pairs.size())));
+        static_cast<size_t>(std::min<int64_t>(global_batch, static_cast<int64_t>(train_pairs.size())));
     while (batch.size() < want) {
       if (cursor >= order.size()) {
         order.resize(train_pairs.size());
         std::iota(order.begin(), order.end(), size_t{0});
         for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-        if (config.group_by_length)
-          group_by_length(order, row_lengths(), static_cast<size_t>(config.batch_size));
+        if (config.group_by_length) group_by_length(order, row_lengths(), static_cast<size_t>(global_batch));
         cursor = 0;
         ++epoch;
         epoch_slots = epoch_padded = 0;
@@ -251,21 +271,36 @@ struct Trainer::State {
   MicroBatches next_micro_batches() {
     MicroBatches mb;
     for (int64_t k = 0; k < config.grad_accumulation; ++k) {
-      mb.indices.push_back(next_indices());
+      auto indices = next_indices();
+      const auto [begin, end] = dist::shard_range(indices.size(), rank(), world());
+      mb.indices.emplace_back(indices.begin() + static_cast<std::ptrdiff_t>(begin),
+                              indices.begin() + static_cast<std::ptrdiff_t>(end));
       mb.batches.push_back(collate(mb.indices.back()));
     }
+    // The step's counts over every rank: each rank's loss is its share of the global mean.
+    double counts[5] = {0, 0, 0, 0, 0};  // pairs, SFT tokens, real tokens, slots, padded slots
     for (const auto& b : mb.batches) {
-      mb.pairs += static_cast<double>(b.pairs);
+      counts[0] += static_cast<double>(b.pairs);
       const auto real = b.attention_mask.sum().item<int64_t>();
-      mb.tokens += real;
-      epoch_slots += b.attention_mask.numel();
-      epoch_padded += b.attention_mask.numel() - real;
+      counts[2] += static_cast<double>(real);
+      counts[3] += static_cast<double>(b.attention_mask.numel());
+      counts[4] += static_cast<double>(b.attention_mask.numel() - real);
       if (config.objective == Objective::Sft)
-        mb.sft_tokens += b.response_mask.narrow(0, 0, b.pairs)
-                             .narrow(1, 1, b.response_mask.size(1) - 1)
-                             .sum()
-                             .item<double>();
+        counts[1] += b.response_mask.narrow(0, 0, b.pairs)
+                         .narrow(1, 1, b.response_mask.size(1) - 1)
+                         .sum()
+                         .item<double>();
     }
+    if (world() > 1) {
+      auto t = torch::tensor(std::vector<double>(counts, counts + 5), torch::kFloat64);  // (5)
+      comm->all_reduce_sum(t);
+      for (int i = 0; i < 5; ++i) counts[i] = t[i].item<double>();
+    }
+    mb.pairs = counts[0];
+    mb.sft_tokens = counts[1];
+    mb.tokens = static_cast<int64_t>(counts[2]);
+    epoch_slots += static_cast<int64_t>(counts[3]);
+    epoch_padded += static_cast<int64_t>(counts[4]);
     return mb;
   }
 
@@ -336,7 +371,7 @@ struct Trainer::State {
     m.rewards_margins =
         kto() ? m.rewards_chosen - m.rewards_rejected : (sums.rewards_chosen - sums.rewards_rejected) / n;
     m.rewards_accuracies = sums.accurate / n;
-    m.kl = sums.kl / static_cast<double>(mb.batches.size());
+    m.kl = sums.kl / static_cast<double>(mb.batches.size() * static_cast<size_t>(world()));
     m.padding_ratio =
         epoch_slots > 0 ? static_cast<double>(epoch_padded) / static_cast<double>(epoch_slots) : 0.0;
     m.learning_rate = lr;
@@ -376,9 +411,18 @@ Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
   s.eos_id = in.eos_id;
   s.cache_dir = in.reference_cache_dir;
   s.rng.seed(config.seed);
+  s.comm = in.communicator;
   s.lora = has_lora(s.policy);
   if (s.lora && config.sync_reference_every > 0)
     throw ConfigError("trainer: reference sync (TR-DPO) needs a separate reference model, not LoRA's base");
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : s.policy->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  if (s.world() > 1) {
+    // Rank 0's starting weights everywhere (as DDP does), before the frozen reference copies them.
+    s.grad_sync = std::make_unique<dist::GradientSync>(s.comm, trainable);
+    s.grad_sync->broadcast_parameters();
+  }
   if (s.wants_reference()) {
     if (in.reference) {
       s.reference = in.reference;
@@ -388,9 +432,6 @@ Trainer::Trainer(TrainerInputs in, TrainerConfig config) {
       s.reference = make_frozen_reference(s.policy);
     }
   }
-  std::vector<torch::Tensor> trainable;
-  for (const auto& p : s.policy->parameters())
-    if (p.requires_grad()) trainable.push_back(p);
   s.optimizer =
       std::make_unique<torch::optim::AdamW>(trainable, torch::optim::AdamWOptions(config.learning_rate)
                                                            .betas({config.adam_beta1, config.adam_beta2})
@@ -415,6 +456,12 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
     if (!s.cache_dir.empty()) {
       path = reference_cache_path(s.cache_dir, model_hash, pairs_fingerprint(pairs));
       out = read_reference_cache(path, pairs.size());
+      // Every rank takes the cache, or none does: they must all join the sharded pass below.
+      if (s.world() > 1) {
+        auto hits = torch::tensor({out ? 1.0 : 0.0}, torch::kFloat64);
+        s.comm->all_reduce_sum(hits);
+        if (hits.item<double>() < s.world()) out.reset();
+      }
       if (out) {
         s.counters.reference_from_cache = true;
         return out;
@@ -423,10 +470,35 @@ void Trainer::prepare(const TrainerCallbacks& callbacks) {
     auto progress = [&](size_t done, size_t total) {
       return !callbacks.on_progress || callbacks.on_progress(stage, done, total);
     };
-    out = compute_reference_logps(reference, pairs, s.pad_id, s.config.eval_batch_size, progress,
-                                  s.config.logit_chunk_rows);
-    s.counters.reference_precomputed += static_cast<int64_t>(pairs.size());
-    if (!path.empty()) write_reference_cache(path, *out);
+    if (s.world() == 1) {
+      out = compute_reference_logps(reference, pairs, s.pad_id, s.config.eval_batch_size, progress,
+                                    s.config.logit_chunk_rows);
+      s.counters.reference_precomputed += static_cast<int64_t>(pairs.size());
+    } else {
+      // Each rank scores its contiguous share; a sum of (2, N) tables, zero outside each share,
+      // gathers them.
+      const auto [begin, end] = dist::shard_range(pairs.size(), s.rank(), s.world());
+      const std::vector<TokenizedPair> share(pairs.begin() + static_cast<std::ptrdiff_t>(begin),
+                                             pairs.begin() + static_cast<std::ptrdiff_t>(end));
+      // Progress in all the pairs, as this rank's share of them goes.
+      auto share_progress = [&](size_t done, size_t total) {
+        return progress(total == 0 ? pairs.size() : done * pairs.size() / total, pairs.size());
+      };
+      const auto mine = compute_reference_logps(reference, share, s.pad_id, s.config.eval_batch_size,
+                                                share_progress, s.config.logit_chunk_rows);
+      auto table = torch::zeros({2, static_cast<int64_t>(pairs.size())}, torch::kFloat32);  // (2, N)
+      for (size_t i = 0; i < share.size(); ++i) {
+        table[0][static_cast<int64_t>(begin + i)] = mine.chosen[i];
+        table[1][static_cast<int64_t>(begin + i)] = mine.rejected[i];
+      }
+      s.comm->all_reduce_sum(table);
+      const auto* v = table.data_ptr<float>();
+      out.emplace();
+      out->chosen.assign(v, v + pairs.size());
+      out->rejected.assign(v + pairs.size(), v + 2 * pairs.size());
+      s.counters.reference_precomputed += static_cast<int64_t>(share.size());
+    }
+    if (!path.empty() && s.rank() == 0) write_reference_cache(path, *out);
     return out;
   };
   s.train_reference = load_or_compute(s.train_pairs, "reference log-probs (train)");
@@ -451,6 +523,8 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
   const ReferenceLogps* precomputed = s.train_reference ? &*s.train_reference : nullptr;
   for (size_t k = 0; k < mb.batches.size(); ++k) {
     const auto& rows = mb.indices[k];
+    // Only the last micro-batch's backward communicates; the others accumulate locally.
+    if (s.grad_sync && k + 1 == mb.batches.size()) s.grad_sync->arm();
     if (c.objective == Objective::Sft) {
       sft_micro_step(s.policy, mb.batches[k], mb.sft_tokens, c.logit_chunk_rows, sums);
       continue;
@@ -464,14 +538,34 @@ StepMetrics Trainer::step(const TrainerCallbacks& callbacks) {
       preference_micro_step(out, s.train_margins.empty() ? torch::Tensor() : rows_of(s.train_margins, rows),
                             c.loss, s.bco, mb.pairs, sums);
   }
+  if (s.grad_sync) s.grad_sync->finish();
   sums.settle();
+  std::vector<double> rank_throughput;
+  if (s.world() > 1) {
+    // One reduction of the step's sums, with each rank's own throughput in its slot.
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double local_tokens = 0;
+    for (const auto& b : mb.batches) local_tokens += b.attention_mask.sum().item<double>();
+    const auto fields = sums.fields();
+    std::vector<double> values;
+    for (auto* f : fields) values.push_back(*f);
+    values.resize(fields.size() + static_cast<size_t>(s.world()), 0.0);
+    values[fields.size() + static_cast<size_t>(s.rank())] = seconds > 0 ? local_tokens / seconds : 0.0;
+    auto t = torch::tensor(values, torch::kFloat64);  // (13 + world)
+    s.comm->all_reduce_sum(t);
+    for (size_t i = 0; i < fields.size(); ++i) *fields[i] = t[static_cast<int64_t>(i)].item<double>();
+    for (int r = 0; r < s.world(); ++r)
+      rank_throughput.push_back(t[static_cast<int64_t>(fields.size()) + r].item<double>());
+  }
   const double loss = sums.loss / (c.objective == Objective::Sft ? std::max(1.0, mb.sft_tokens) : mb.pairs);
   fault_point("step", s.step + 1);
   const auto update = s.update(loss, mb, callbacks);
   ++s.step;
   s.tokens += mb.tokens;
   if (!update.skipped) s.sync_reference(callbacks);
-  return s.metrics(sums, mb, loss, update, lr, started);
+  auto metrics = s.metrics(sums, mb, loss, update, lr, started);
+  metrics.rank_tokens_per_second = std::move(rank_throughput);
+  return metrics;
 }
 
 PreferenceEval Trainer::evaluate() {
@@ -597,7 +691,8 @@ void Trainer::save_state(const fs::path& dir) const {
                      .beta = s.config.loss.beta,
                      .learning_rate = s.config.learning_rate,
                      .elapsed_seconds = s.elapsed(),
-                     .train_pairs = s.train_pairs.size()};
+                     .train_pairs = s.train_pairs.size(),
+                     .world_size = s.world()};
   // Written last: its presence marks the checkpoint complete.
   write_file_atomically(dir / "trainer_state.json", trainer_state_json(state).dump(1) + "\n");
 }
@@ -609,6 +704,11 @@ void Trainer::load_state(const fs::path& dir) {
   if (fs::file_size(path) > (uintmax_t{1} << 30)) throw TrainingError(path.string() + ": larger than 1 GB");
   // Every file is read and checked before anything of the trainer changes.
   const auto state = parse_trainer_state(read_text(path), path.string(), s.train_pairs.size());
+  if (state.world_size != s.world())
+    throw TrainingError(path.string() + ": written by a run of " + std::to_string(state.world_size) +
+                        " process" + (state.world_size == 1 ? "" : "es") + ", this one has " +
+                        std::to_string(s.world()) + ": resume with --nproc " +
+                        std::to_string(state.world_size));
   if (dir.filename().string().rfind(kCheckpointPrefix, 0) == 0 && checkpoint_step(dir) != state.step)
     throw TrainingError(path.string() + ": step " + std::to_string(state.step) +
                         " does not match its folder " + dir.filename().string());
@@ -647,15 +747,26 @@ void Trainer::load_state(const fs::path& dir) {
 
 const TrainerConfig& Trainer::config() const { return state_->config; }
 const TrainerCounters& Trainer::counters() const { return state_->counters; }
+int Trainer::world_size() const { return state_->world(); }
+std::vector<int64_t> Trainer::gradient_buckets() const {
+  return state_->grad_sync ? state_->grad_sync->bucket_bytes() : std::vector<int64_t>{};
+}
 const std::vector<TokenizedPair>& Trainer::eval_pairs() const { return state_->eval_pairs; }
 LlamaForCausalLM& Trainer::policy() { return state_->policy; }
 LlamaForCausalLM* Trainer::reference() { return state_->reference_model(); }
+
+bool Trainer::stop_agreed(bool stop) {
+  if (state_->world() == 1) return stop;
+  auto t = torch::tensor({stop ? 1.0 : 0.0}, torch::kFloat64);
+  state_->comm->all_reduce_sum(t);
+  return t.item<double>() > 0;
+}
 
 int64_t train(Trainer& trainer, const TrainerCallbacks& callbacks, const std::atomic<bool>* cancel) {
   int64_t steps = 0;
   trainer.prepare(callbacks);
   while (!trainer.finished()) {
-    if (cancel != nullptr && cancel->load()) break;
+    if (trainer.stop_agreed(cancel != nullptr && cancel->load())) break;
     const auto metrics = trainer.step(callbacks);
     ++steps;
     const bool go_on = !callbacks.on_step || callbacks.on_step(metrics);

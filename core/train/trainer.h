@@ -19,6 +19,10 @@
 
 namespace dpo {
 
+namespace dist {
+class Communicator;
+}
+
 // What a trainer is built from. Empty `reference` means a frozen copy of the starting policy.
 struct TrainerInputs {
   LlamaForCausalLM policy{nullptr};
@@ -34,6 +38,10 @@ struct TrainerInputs {
   std::vector<bool> train_desirable;
   std::vector<bool> eval_desirable;
   std::filesystem::path reference_cache_dir;  // empty: precomputed log-probs are not stored
+  // Data parallel over its ranks (core/dist): every rank builds the trainer from the same inputs; a
+  // step takes batch_size pairs per micro-batch on each rank (world_size × batch_size in all), and
+  // the summed gradient is the one a single process with the whole batch would get. Null: alone.
+  std::shared_ptr<dist::Communicator> communicator;
 };
 
 struct TrainerCallbacks {
@@ -79,6 +87,13 @@ class Trainer {
 
   const TrainerConfig& config() const;
   const TrainerCounters& counters() const;
+  // 1 without a communicator.
+  int world_size() const;
+  // Alone: `stop`. With several ranks: whether any of them asks to stop (one all-reduce), so that
+  // all stop at the same step.
+  bool stop_agreed(bool stop);
+  // The gradient buckets' sizes in bytes (empty without a communicator).
+  std::vector<int64_t> gradient_buckets() const;
   const std::vector<TokenizedPair>& eval_pairs() const;
   LlamaForCausalLM& policy();
   // The reference model; null when none is held (reference-free loss, or precomputed and released).

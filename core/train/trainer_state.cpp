@@ -104,6 +104,7 @@ TrainerState parse_trainer_state(std::string_view text, const std::string& label
   s.beta = r.number("beta", 0, true);
   s.learning_rate = r.number("learning_rate", 0, true);
   s.elapsed_seconds = r.number("elapsed_seconds", 0, false);
+  if (j.contains("world_size")) s.world_size = r.integer("world_size", 1, 4096);
 
   const auto& order = r.at("data_order");
   if (!order.is_array()) r.fail("data_order", std::string("expected a list, got ") + json_type_name(order));
@@ -152,7 +153,8 @@ nlohmann::json trainer_state_json(const TrainerState& s) {
           {"beta", s.beta},
           {"learning_rate", s.learning_rate},
           {"elapsed_seconds", s.elapsed_seconds},
-          {"train_pairs", s.train_pairs}};
+          {"train_pairs", s.train_pairs},
+          {"world_size", s.world_size}};
 }
 
 }  // namespace dpo

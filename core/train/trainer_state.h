@@ -31,6 +31,7 @@ struct TrainerState {
   double learning_rate = 1e-4;
   double elapsed_seconds = 0;
   size_t train_pairs = 0;
+  int64_t world_size = 1;  // processes of a data-parallel run (absent in older checkpoints: 1)
 };
 
 // Parses and checks `text` (`label` names it in errors: "label: key: expected ..., got ...") for

@@ -1,6 +1,7 @@
 #pragma once
 // Torch-free value types of the core: included by the core, the app and the Qt widgets alike.
 #include <cstdint>
+#include <vector>
 
 namespace dpo {
 
@@ -21,14 +22,15 @@ struct StepMetrics {
   double kl = 0;                  // KTO's z₀ (mean over the step's micro-batches); 0 otherwise
   double logits_chosen = 0;       // mean policy logit over response positions of y_w
   double logits_rejected = 0;
-  double learning_rate = 0;      // used by this step (after warmup / schedule)
-  double beta = 0;               // β of this step (may change between steps while paused)
-  double grad_norm = 0;          // before clipping
-  int64_t tokens = 0;            // tokens processed so far (both halves, no padding)
-  double tokens_per_second = 0;  // of this step
-  double padding_ratio = 0;      // padded share of the token slots batched so far this epoch
-  double elapsed_seconds = 0;    // since training started
-  bool skipped = false;          // non-finite loss or gradient: no update was made
+  double learning_rate = 0;                    // used by this step (after warmup / schedule)
+  double beta = 0;                             // β of this step (may change between steps while paused)
+  double grad_norm = 0;                        // before clipping
+  int64_t tokens = 0;                          // tokens processed so far (both halves, no padding)
+  double tokens_per_second = 0;                // of this step
+  double padding_ratio = 0;                    // padded share of the token slots batched so far this epoch
+  double elapsed_seconds = 0;                  // since training started
+  bool skipped = false;                        // non-finite loss or gradient: no update was made
+  std::vector<double> rank_tokens_per_second;  // data parallel: each rank's own throughput (else empty)
 
   // The mean log-ratios log π − log π_ref behind the rewards (0 when β is unknown).
   double logratio_chosen() const { return beta > 0 ? rewards_chosen / beta : 0.0; }

@@ -8,7 +8,7 @@ DPO_BUILD_DIR="$DPO_ROOT/build/$DPO_PRESET"
 # Everything the build, the tests and the studio need, as Debian 12 packages.
 DPO_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libgloo-dev
   qt6-base-dev libgl-dev libqcustomplot-dev
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libgtest-dev libbenchmark-dev zlib1g-dev libxxhash-dev
