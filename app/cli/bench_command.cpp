@@ -1,5 +1,6 @@
 #include "app/cli/bench_command.h"
 #include "app/cli/flag_checks.h"
+#include "app/cli/local_ranks.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "core/diagnose/diagnostics.h"
+#include "core/dist/communicator.h"
 #include "core/io/safetensors.h"
 #include "core/model/llama.h"
 #include "core/runtime/error.h"
@@ -64,6 +66,14 @@ struct StepArgs {
   int64_t chunk = -1;  // logit chunk rows; -1: the core's default, 0: whole logits at once
   std::string save_inputs;
   bool json = false;
+  int nproc = 1;  // data-parallel processes (each takes --batch pairs)
+};
+
+struct DistBenchArgs {
+  std::string config = "7M";
+  int64_t seq = 256, batch = 4, iters = 5, warmup = 1;
+  int nproc = 2;
+  int threads = 0;  // in all; 0: the hardware threads
 };
 
 struct CompareArgs {
@@ -93,6 +103,14 @@ CLI::App*& step_command() {
   return c;
 }
 CLI::App*& compare_command() {
+  static CLI::App* c = nullptr;
+  return c;
+}
+DistBenchArgs& dist_args() {
+  static DistBenchArgs a;
+  return a;
+}
+CLI::App*& dist_command() {
   static CLI::App* c = nullptr;
   return c;
 }
@@ -183,6 +201,11 @@ nlohmann::json run_step_bench(const StepArgs& a) {
   const torch::Device device(a.device);
   if (device.is_cuda() && !torch::cuda::is_available())
     throw ConfigError("bench: --device cuda but CUDA is not available");
+  // One rank of `dpo bench step --nproc N` (its launcher set WORLD_SIZE): batch pairs per rank.
+  std::shared_ptr<dist::Communicator> comm;
+  if (const auto dist_config = dist::config_from_environment(); dist_config && dist_config->world_size > 1)
+    comm = dist::Communicator::connect(*dist_config, device);
+  const int world = comm ? comm->world_size() : 1;
 
   LlamaConfig config;
   config.vocab_size = shape.vocab;
@@ -218,7 +241,9 @@ nlohmann::json run_step_bench(const StepArgs& a) {
   tc.measure_sampled_length = false;
   tc.bf16_autocast = a.bf16;
   if (a.chunk >= 0) tc.logit_chunk_rows = a.chunk;
-  TrainerInputs inputs{.policy = model, .train_pairs = pairs, .pad_id = 0};
+  // Every rank holds the global batch's pairs; the trainer gives each its share.
+  if (world > 1) pairs = random_pairs(a.batch * world, a.seq, shape.vocab, nullptr);
+  TrainerInputs inputs{.policy = model, .train_pairs = pairs, .pad_id = 0, .communicator = comm};
   Trainer trainer(std::move(inputs), tc);
 
   const auto prepare_started = std::chrono::steady_clock::now();
@@ -228,8 +253,10 @@ nlohmann::json run_step_bench(const StepArgs& a) {
   std::vector<double> times;
   std::optional<StepMetrics> first;
   int64_t rss_before = 0;
+  double wait_before = 0;
   for (int64_t i = 0; i < a.warmup + a.iters; ++i) {
     if (i == a.warmup) {
+      wait_before = trainer.gradient_wait_seconds();
       rss_before = resident_bytes();
       reset_peak_resident();
       if (device.is_cuda()) compat::cuda_reset_peak(device.has_index() ? device.index() : 0);
@@ -245,19 +272,20 @@ nlohmann::json run_step_bench(const StepArgs& a) {
 
   // The reference pass alone (what the cached mode runs once before step 1), same rows.
   std::vector<double> reference_times;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < (comm ? 0 : 2); ++i) {
     const auto t = std::chrono::steady_clock::now();
     compute_reference_logps(model, pairs, 0, a.batch, nullptr, tc.logit_chunk_rows);
     reference_times.push_back(seconds_since(t));
   }
 
   const double step_seconds = diagnose::median(times);
-  const int64_t rows = 2 * a.batch;
+  const int64_t rows = 2 * a.batch * world;
   const double tokens = static_cast<double>(rows * a.seq);
   const double flops = model_flops(shape, rows, a.seq, a.reference == "every-step");
   const double peak_gflops = matmul_peak_gflops(device);
   const double achieved = flops / step_seconds / 1e9;
-  const double reference_tps = tokens / diagnose::median(reference_times);
+  const double reference_tps =
+      reference_times.empty() ? 0.0 : tokens / world / diagnose::median(reference_times);
   const double step_tps = tokens / step_seconds;
   int64_t parameters = 0;
   for (const auto& p : model->parameters()) parameters += p.numel();
@@ -295,6 +323,18 @@ nlohmann::json run_step_bench(const StepArgs& a) {
                            {"first_logps_chosen", first->logps_chosen},
                            {"first_grad_norm", first->grad_norm}};
   if (device_peak >= 0) result["peak_device_mb"] = static_cast<double>(device_peak) / (1 << 20);
+  if (comm) {
+    // What a step all-reduces: the gradient buckets, then the step's counts (5) and sums (13 + world).
+    int64_t bytes = 0;
+    for (auto b : trainer.gradient_buckets()) bytes += b;
+    result["processes"] = world;
+    result["global_batch"] = a.batch * world;
+    result["gradient_buckets"] = trainer.gradient_buckets().size();
+    result["allreduce_mb_per_step"] = static_cast<double>(bytes + 8 * (5 + 13 + world)) / (1 << 20);
+    result["exposed_allreduce_seconds_per_step"] =
+        (trainer.gradient_wait_seconds() - wait_before) / static_cast<double>(a.iters);
+    result["program"] = "dpo bench step --nproc " + std::to_string(world);
+  }
   return result;
 }
 
@@ -523,6 +563,66 @@ int run_compare(const CompareArgs& a) {
 
 }  // namespace
 
+// One process with the global batch and every thread, against --nproc processes with their share
+// of both, in the same run (docs/scaling.md).
+int run_dist_bench(const DistBenchArgs& a) {
+  const int threads =
+      a.threads > 0 ? a.threads : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (threads % a.nproc != 0)
+    throw ConfigError("bench dist: " + std::to_string(threads) + " threads do not split into " +
+                      std::to_string(a.nproc) + " processes (give --threads)");
+  const std::string self = "/proc/self/exe";
+  auto common = [&](int64_t batch, int thread_count) {
+    return std::vector<std::string>{self,
+                                    "bench",
+                                    "step",
+                                    "--config",
+                                    a.config,
+                                    "--seq",
+                                    std::to_string(a.seq),
+                                    "--batch",
+                                    std::to_string(batch),
+                                    "--iters",
+                                    std::to_string(a.iters),
+                                    "--warmup",
+                                    std::to_string(a.warmup),
+                                    "--threads",
+                                    std::to_string(thread_count),
+                                    "--json"};
+  };
+  auto parse = [](const ChildResult& r, const char* what) {
+    if (r.status != 0)
+      throw Error(std::string("bench dist: the ") + what + " run failed: " + last_line(r.err));
+    return nlohmann::json::parse(last_line(r.out));
+  };
+  std::cout << "one process, batch " << a.batch * a.nproc << ", " << threads << " threads ...\n"
+            << std::flush;
+  const auto one = parse(run_child(common(a.batch * a.nproc, threads), 0), "one-process");
+  auto argv = common(a.batch, threads / a.nproc);
+  argv.insert(argv.end(), {"--nproc", std::to_string(a.nproc)});
+  std::cout << a.nproc << " processes, batch " << a.batch << " each, " << threads / a.nproc
+            << " threads each ...\n"
+            << std::flush;
+  const auto many = parse(run_child(argv, 0), "data-parallel");
+  const double ratio = many["tokens_per_second"].get<double>() / one["tokens_per_second"].get<double>();
+  std::cout << std::fixed << std::setprecision(3) << "shape " << a.config << " ("
+            << one["parameters"].get<int64_t>() << " parameters), seq " << a.seq << ", global batch "
+            << a.batch * a.nproc << " pairs\n"
+            << "  1 process:  " << one["step_seconds"].get<double>() << " s/step, " << std::setprecision(0)
+            << one["tokens_per_second"].get<double>() << " tokens/s\n"
+            << std::setprecision(3) << "  " << a.nproc << " processes: " << many["step_seconds"].get<double>()
+            << " s/step, " << std::setprecision(0) << many["tokens_per_second"].get<double>()
+            << " tokens/s = " << std::setprecision(2) << ratio << "x the one process\n"
+            << "  all-reduce per step: " << std::setprecision(2)
+            << many["allreduce_mb_per_step"].get<double>() << " MB in "
+            << many["gradient_buckets"].get<int64_t>() << " gradient bucket(s); waited "
+            << std::setprecision(4) << many["exposed_allreduce_seconds_per_step"].get<double>()
+            << " s/step after backward\n"
+            << "  losses of the first step: " << std::setprecision(6) << one["first_loss"].get<double>()
+            << " vs " << many["first_loss"].get<double>() << "\n";
+  return 0;
+}
+
 void add_bench_command(CLI::App& cli) {
   auto* bench =
       cli.add_subcommand("bench", "measure the training core: one step, or against the Python sketch");
@@ -555,7 +655,28 @@ void add_bench_command(CLI::App& cli) {
   step->add_option("--save-inputs", s.save_inputs,
                    "write the weights and token ids (safetensors) for the Python baseline");
   step->add_flag("--json", s.json, "one JSON object");
+  at_least(step->add_option("--nproc", s.nproc,
+                            "data-parallel processes on this machine, each with --batch pairs (c10d, Gloo)"),
+           1);
   step_command() = step;
+
+  auto& d = dist_args();
+  auto* dist_bench = bench->add_subcommand(
+      "dist",
+      "one process against --nproc data-parallel processes on the same global batch (docs/scaling.md)");
+  dist_bench->add_option("--config", d.config, "named shape: 2M, 7M, 7M-32k, 30M, qwen-vocab")
+      ->capture_default_str();
+  at_least(dist_bench->add_option("--seq", d.seq, "tokens per sequence"), 8)->capture_default_str();
+  at_least(
+      dist_bench->add_option("--batch", d.batch, "pairs per process (the one process takes nproc x batch)"),
+      1)
+      ->capture_default_str();
+  at_least(dist_bench->add_option("--nproc", d.nproc, "processes"), 2)->capture_default_str();
+  at_least(dist_bench->add_option("--iters", d.iters, "timed steps"), 1)->capture_default_str();
+  at_least(dist_bench->add_option("--warmup", d.warmup, "untimed steps"), 0)->capture_default_str();
+  at_least(dist_bench->add_option("--threads", d.threads, "threads in all (default: the hardware threads)"),
+           1);
+  dist_command() = dist_bench;
 
   auto& c = compare_args();
   auto* compare =
@@ -580,11 +701,15 @@ void add_bench_command(CLI::App& cli) {
 }
 
 bool bench_command_chosen() {
-  return (step_command() && step_command()->parsed()) || (compare_command() && compare_command()->parsed());
+  return (step_command() && step_command()->parsed()) || (compare_command() && compare_command()->parsed()) ||
+         (dist_command() && dist_command()->parsed());
 }
 
 int run_bench_command() {
   if (compare_command()->parsed()) return run_compare(compare_args());
+  if (dist_command()->parsed()) return run_dist_bench(dist_args());
+  if (step_args().nproc > 1 && !dist::config_from_environment())
+    return launch_local_ranks(step_args().nproc, /*timeout_seconds=*/600);
   const auto result = run_step_bench(step_args());
   if (step_args().json)
     std::cout << result.dump() << "\n";

@@ -66,6 +66,7 @@ std::optional<DistConfig> config_from_environment() {
   c.timeout_seconds = static_cast<double>(env_int("DPO_DIST_TIMEOUT", 300, 1, 86400));
   c.backend = env("DPO_DIST_BACKEND").value_or("auto");
   c.store_file = env("DPO_RENDEZVOUS_FILE").value_or("");
+  c.bucket_mb = static_cast<double>(env_int("DPO_BUCKET_MB", 25, 1, 4096));
   if (c.backend != "auto" && c.backend != "gloo" && c.backend != "nccl")
     throw ConfigError("environment: DPO_DIST_BACKEND='" + c.backend + "': expected gloo, nccl or auto");
   return c;
@@ -179,6 +180,7 @@ int Communicator::rank() const { return impl_->config.rank; }
 int Communicator::world_size() const { return impl_->config.world_size; }
 const std::string& Communicator::backend() const { return impl_->backend; }
 double Communicator::timeout_seconds() const { return impl_->config.timeout_seconds; }
+double Communicator::bucket_mb() const { return impl_->config.bucket_mb; }
 int64_t Communicator::all_reduce_calls() const { return impl_->all_reduces.load(); }
 
 std::function<void()> Communicator::all_reduce_sum_async(const torch::Tensor& tensor) {

@@ -27,11 +27,12 @@ struct DistConfig {
   // one in a private folder), so that no port listens at all. libtorch 1.13's TCPStore listens on
   // every interface of master_port, whatever master_addr says.
   std::string store_file;
+  double bucket_mb = 25;  // gradient bucket size (DDP's bucket_cap_mb); DPO_BUCKET_MB
 };
 
 // RANK and WORLD_SIZE (and LOCAL_RANK, MASTER_ADDR, MASTER_PORT, DPO_DIST_TIMEOUT,
-// DPO_DIST_BACKEND, DPO_RENDEZVOUS_FILE) from the environment; nullopt when WORLD_SIZE is unset. A malformed
-// value throws ConfigError naming it.
+// DPO_DIST_BACKEND, DPO_RENDEZVOUS_FILE, DPO_BUCKET_MB) from the environment; nullopt when WORLD_SIZE is
+// unset. A malformed value throws ConfigError naming it.
 std::optional<DistConfig> config_from_environment();
 
 // Whether this build can use the NCCL backend (a CUDA libtorch with c10d's ProcessGroupNCCL).
@@ -52,6 +53,7 @@ class Communicator {
   int world_size() const;
   const std::string& backend() const;
   double timeout_seconds() const;
+  double bucket_mb() const;
 
   // In-place sum over all ranks, blocking.
   void all_reduce_sum(const torch::Tensor& tensor);

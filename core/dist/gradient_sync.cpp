@@ -5,6 +5,8 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "core/runtime/error.h"
 
 namespace dpo::dist {
@@ -13,11 +15,13 @@ GradientSync::GradientSync(std::shared_ptr<Communicator> communicator, std::vect
                            int64_t bucket_bytes)
     : communicator_(std::move(communicator)), parameters_(std::move(parameters)) {
   bucket_of_.resize(parameters_.size());
-  // Reverse order; a bucket holds one dtype and device and closes once it reaches bucket_bytes.
+  if (bucket_bytes <= 0) bucket_bytes = static_cast<int64_t>(communicator_->bucket_mb() * (1 << 20));
+  // Reverse order; a bucket holds one dtype and device and closes once it reaches its size.
   int64_t bytes = 0;
   for (size_t k = parameters_.size(); k-- > 0;) {
     const auto& p = parameters_[k];
-    const bool fits = !buckets_.empty() && bytes < bucket_bytes &&
+    const int64_t cap = buckets_.size() == 1 ? std::min(bucket_bytes, kFirstBucketBytes) : bucket_bytes;
+    const bool fits = !buckets_.empty() && bytes < cap &&
                       parameters_[buckets_.back().members.front()].scalar_type() == p.scalar_type() &&
                       parameters_[buckets_.back().members.front()].device() == p.device();
     if (!fits) {
@@ -92,6 +96,7 @@ void GradientSync::finish() {
   std::lock_guard lock(mutex_);
   if (!armed_) return;
   armed_ = false;
+  const auto started = std::chrono::steady_clock::now();
   while (next_launch_ < buckets_.size()) launch(buckets_[next_launch_++]);
   torch::NoGradGuard no_grad;
   for (auto& bucket : buckets_) {
@@ -109,6 +114,7 @@ void GradientSync::finish() {
     bucket.flat = torch::Tensor();
     bucket.wait = nullptr;
   }
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
 void GradientSync::broadcast_parameters() {

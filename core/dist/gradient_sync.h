@@ -19,13 +19,15 @@ struct Node;
 
 namespace dpo::dist {
 
-inline constexpr int64_t kDefaultBucketBytes = int64_t{25} << 20;  // DDP's bucket_cap_mb = 25
+// DDP's first bucket is small (1 MB) so that communication starts early in backward.
+inline constexpr int64_t kFirstBucketBytes = int64_t{1} << 20;
 
 class GradientSync {
  public:
-  // `parameters`: the trainable ones, identical in order and shape on every rank.
+  // `parameters`: the trainable ones, identical in order and shape on every rank. Buckets close
+  // once they hold `bucket_bytes` (default: the communicator's bucket_mb), the first at 1 MB.
   GradientSync(std::shared_ptr<Communicator> communicator, std::vector<torch::Tensor> parameters,
-               int64_t bucket_bytes = kDefaultBucketBytes);
+               int64_t bucket_bytes = 0);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
@@ -41,6 +43,8 @@ class GradientSync {
   void broadcast_parameters();
 
   size_t buckets() const { return buckets_.size(); }
+  // Seconds finish() has spent so far waiting for all-reduces: the communication backward did not hide.
+  double wait_seconds() const { return wait_seconds_; }
   std::vector<int64_t> bucket_bytes() const;
 
  private:
@@ -62,6 +66,7 @@ class GradientSync {
   std::vector<Bucket> buckets_;
   size_t next_launch_ = 0;
   bool armed_ = false;
+  double wait_seconds_ = 0;
   std::mutex mutex_;  // CUDA backward runs hooks on the device's autograd thread
 };
 

@@ -748,6 +748,9 @@ void Trainer::load_state(const fs::path& dir) {
 const TrainerConfig& Trainer::config() const { return state_->config; }
 const TrainerCounters& Trainer::counters() const { return state_->counters; }
 int Trainer::world_size() const { return state_->world(); }
+double Trainer::gradient_wait_seconds() const {
+  return state_->grad_sync ? state_->grad_sync->wait_seconds() : 0.0;
+}
 std::vector<int64_t> Trainer::gradient_buckets() const {
   return state_->grad_sync ? state_->grad_sync->bucket_bytes() : std::vector<int64_t>{};
 }

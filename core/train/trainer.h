@@ -94,6 +94,8 @@ class Trainer {
   bool stop_agreed(bool stop);
   // The gradient buckets' sizes in bytes (empty without a communicator).
   std::vector<int64_t> gradient_buckets() const;
+  // Seconds steps have waited for gradient all-reduces after their backward pass (0 alone).
+  double gradient_wait_seconds() const;
   const std::vector<TokenizedPair>& eval_pairs() const;
   LlamaForCausalLM& policy();
   // The reference model; null when none is held (reference-free loss, or precomputed and released).
