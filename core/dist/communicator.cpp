@@ -2,7 +2,9 @@
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#if defined(USE_C10D_GLOO)  // libtorch's own compile definitions (Debian's, and PyTorch wheels')
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -153,6 +155,9 @@ std::shared_ptr<Communicator> Communicator::connect(const DistConfig& config, to
           c10::make_intrusive<c10d::ProcessGroupNCCL>(impl->store, config.rank, config.world_size, options);
 #endif
     } else {
+#if !defined(USE_C10D_GLOO)
+      throw ConfigError("distributed: this libtorch was built without c10d's Gloo backend");
+#else
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       // The pairs' sockets listen on the rendezvous' side of the network: loopback for a local run;
       // GLOO_SOCKET_IFNAME names the interface on a cluster (as for PyTorch).
@@ -165,6 +170,7 @@ std::shared_ptr<Communicator> Communicator::connect(const DistConfig& config, to
       options->threads = 2;
       impl->group =
           c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, config.rank, config.world_size, options);
+#endif
     }
   } catch (const std::exception& e) {
     throw TrainingError("distributed (rank " + std::to_string(config.rank) + "): connecting the " +
