@@ -316,7 +316,8 @@ void add_train_options(CLI::App& cmd, TrainArgs& a, bool sft) {
       1);
   at_least(cmd.add_option("--dist-timeout", a.dist_timeout,
                           "seconds a data-parallel rank waits for the others in a collective before the run "
-                          "stops with an error (a rank that died stops it at once)")
+                          "stops with an error (a rank that died stops it at once); it must cover rank 0's "
+                          "evaluations and checkpoint writes, which the others wait for")
                ->capture_default_str(),
            1);
   cmd.add_flag("--print-config", a.print_config,

@@ -563,7 +563,8 @@ void MainWindow::updateControls() {
                      .stepping = run_->isStepping(),
                      .settings_valid = settings_->isValid(),
                      .viewing = viewing,
-                     .viewed = runs_->viewedSummary()});
+                     .viewed = runs_->viewedSummary(),
+                     .processes = run_->isTraining() ? run_->activeConfig().processes : 1});
   const bool idle = state == RunState::Idle;
   settings_->setEnabled((idle || state == RunState::Paused) && !(viewing && idle));
   if (!start_action_) return;  // before buildMenus

@@ -72,18 +72,22 @@ void RunControls::update(const Situation& now) {
   start_->setEnabled(idle && now.settings_valid && !now.viewing);
   stop_->setEnabled(state == RunState::Preparing || state == RunState::Running ||
                     state == RunState::Pausing || state == RunState::Paused);
-  pause_->setEnabled(state == RunState::Running || state == RunState::Paused);
+  const bool in_process = now.processes <= 1;
+  pause_->setEnabled(in_process && (state == RunState::Running || state == RunState::Paused));
   step_->setEnabled(paused && !now.stepping);
   pause_->setText(paused ? tr("Resume") : state == RunState::Pausing ? tr("Pausing…") : tr("Pause"));
   pause_->setIcon(style()->standardIcon(paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
-  checkpoint_->setEnabled(state == RunState::Running || state == RunState::Pausing || paused);
+  checkpoint_->setEnabled(in_process && (state == RunState::Running || state == RunState::Pausing || paused));
   const bool active = !idle && state != RunState::Stopping;
   why_.clear();
   if (!start_->isEnabled())
     why_["start"] = !idle         ? tr("Start: a run is already in progress (Stop it first, Shift+F5)")
                     : now.viewing ? tr("Start: a finished run is shown read-only (New run first)")
                                   : tr("Start: the settings have a problem (see the form)");
-  if (!pause_->isEnabled()) why_["pause"] = tr("Pause: no run is in progress (F5 starts one)");
+  if (!pause_->isEnabled())
+    why_["pause"] = !in_process && active ? tr("Pause: a run of %1 processes cannot pause (Stop ends it at a step)")
+                                                .arg(now.processes)
+                                          : tr("Pause: no run is in progress (F5 starts one)");
   if (!step_->isEnabled())
     why_["step"] = now.stepping ? tr("Step: the previous step is still running")
                    : active     ? tr("Step works while paused: press F6 to pause first")
@@ -92,7 +96,9 @@ void RunControls::update(const Situation& now) {
   if (!checkpoint_->isEnabled())
     why_["checkpoint"] = now.viewing ? tr("Save checkpoint: this run is shown read-only; its checkpoints "
                                           "are already on disk (Resume run continues it)")
-                                     : tr("Save checkpoint: no run is in progress");
+                         : !in_process && active
+                             ? tr("Save checkpoint: a run of %1 processes saves its model when it ends").arg(now.processes)
+                             : tr("Save checkpoint: no run is in progress");
 
   const auto& run = now.viewed;
   const bool can_continue =

@@ -27,6 +27,8 @@ class RunControls : public QWidget {
     bool settings_valid = true;  // the form has no blocking problem
     bool viewing = false;        // a finished run is shown read-only
     widgets::RunSummary viewed;  // that run
+    int processes = 1;           // of the run in progress: above 1 it runs in dpo processes, which
+                                 // neither pause nor save a checkpoint on request
   };
   void update(const Situation& now);
   // Why each control is disabled now ("" while it is enabled), for the status bar when its shortcut

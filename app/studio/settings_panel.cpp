@@ -202,6 +202,7 @@ void SettingsPanel::setRunConfig(const StudioRunConfig& config) {
   const int device = device_combo_->findData(QString::fromStdString(run.device));
   device_combo_->setCurrentIndex(device >= 0 ? device : 0);
   accum_spin_->setValue(static_cast<int>(t.grad_accumulation));
+  processes_spin_->setValue(std::max(1, config.processes));
   seed_spin_->setValue(static_cast<int>(t.seed));
   max_length_spin_->setValue(static_cast<int>(run.tokenize.max_length));
   max_prompt_spin_->setValue(static_cast<int>(run.tokenize.max_prompt_length));
@@ -229,6 +230,7 @@ StudioRunConfig SettingsPanel::runConfig() const {
   c.sft_reference_steps = sftReferenceSteps();
   run.device = device_combo_->currentData().toString().toStdString();
   t.grad_accumulation = accum_spin_->value();
+  c.processes = processes_spin_->value();
   t.seed = static_cast<uint64_t>(seed_spin_->value());
   run.tokenize.max_length = max_length_spin_->value();
   run.tokenize.max_prompt_length = max_prompt_spin_->value();
@@ -462,6 +464,14 @@ QWidget* SettingsPanel::buildMoreSettings() {
       tr("Micro-batches per optimiser step: the effective batch is batch size × this, at the memory "
          "cost of one micro-batch."));
   form->addRow(tr("Grad accumulation"), accum_spin_);
+  processes_spin_ = new QSpinBox(box);
+  processes_spin_->setObjectName("processesSpin");
+  processes_spin_->setRange(1, 64);
+  processes_spin_->setToolTip(
+      tr("Data-parallel processes on this machine (dpo train --nproc, PyTorch's c10d with Gloo): each "
+         "takes the batch size, so a step sees processes × batch pairs. The run cannot pause; each "
+         "process's tokens/s shows in the status bar."));
+  form->addRow(tr("Processes"), processes_spin_);
   seed_spin_ = new QSpinBox(box);
   seed_spin_->setObjectName("seedSpin");
   seed_spin_->setRange(0, 1'000'000);
@@ -494,7 +504,7 @@ QWidget* SettingsPanel::buildMoreSettings() {
   lora_alpha_spin_->setRange(0.0, 4096.0);
   lora_alpha_spin_->setDecimals(1);
   form->addRow(tr("LoRA α"), lora_alpha_spin_);
-  for (auto* spin : {accum_spin_, seed_spin_, max_length_spin_, max_prompt_spin_, lora_spin_})
+  for (auto* spin : {accum_spin_, processes_spin_, seed_spin_, max_length_spin_, max_prompt_spin_, lora_spin_})
     connect(spin, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
   connect(lora_alpha_spin_, &QDoubleSpinBox::valueChanged, this, &SettingsPanel::validate);
   return box;

@@ -70,6 +70,7 @@ class SettingsPanel : public QWidget {
   QDoubleSpinBox* learningRateSpin() const { return lr_spin_; }
   QSpinBox* loraRankSpin() const { return lora_spin_; }
   QSpinBox* gradAccumulationSpin() const { return accum_spin_; }
+  QSpinBox* processesSpin() const { return processes_spin_; }
 
  Q_SIGNALS:
   void validityChanged(bool valid);
@@ -111,6 +112,7 @@ class SettingsPanel : public QWidget {
   QSpinBox* sft_steps_spin_ = nullptr;
   QComboBox* device_combo_ = nullptr;
   QSpinBox* accum_spin_ = nullptr;
+  QSpinBox* processes_spin_ = nullptr;
   QSpinBox* seed_spin_ = nullptr;
   QSpinBox* max_length_spin_ = nullptr;
   QSpinBox* max_prompt_spin_ = nullptr;

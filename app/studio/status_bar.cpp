@@ -2,6 +2,7 @@
 
 #include <QLabel>
 #include <QStatusBar>
+#include <QStringList>
 
 #include <algorithm>
 #include <cmath>
@@ -17,6 +18,7 @@ StatusLine::StatusLine(QStatusBar* bar) : QObject(bar) {
   loss_ = new QLabel(bar);
   accuracy_ = new QLabel(bar);
   speed_ = new QLabel(bar);
+  speed_->setObjectName("speedLabel");
   QFont bold = state_->font();
   bold.setBold(true);
   state_->setFont(bold);
@@ -76,8 +78,15 @@ void StatusLine::showStep(const StepMetrics& r, qint64 total_steps, const std::d
   }
   if (rate <= 0) return;
   const qint64 left = std::max<qint64>(0, total_steps - r.step);
-  speed_->setText(left > 0 ? tr("%1 steps/s · %2 left").arg(rate, 0, 'f', 2).arg(formatDuration(left / rate))
-                           : tr("%1 steps/s").arg(rate, 0, 'f', 2));
+  QString text = left > 0 ? tr("%1 steps/s · %2 left").arg(rate, 0, 'f', 2).arg(formatDuration(left / rate))
+                          : tr("%1 steps/s").arg(rate, 0, 'f', 2);
+  // A data-parallel run: each process's own throughput (a slow one holds every step back).
+  if (r.rank_tokens_per_second.size() > 1) {
+    QStringList ranks;
+    for (double v : r.rank_tokens_per_second) ranks << QString::number(v, 'f', 0);
+    text += tr(" · tokens/s per process %1").arg(ranks.join(QStringLiteral(" / ")));
+  }
+  speed_->setText(text);
   speed_->setToolTip(tr("Speed over the last %1 steps; the time left assumes it stays so (evaluations "
                         "and checkpoints add to it)")
                          .arg(kWindow));

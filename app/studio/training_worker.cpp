@@ -107,7 +107,7 @@ void TrainingWorker::linger(Session& session) {
   }
 }
 
-void TrainingWorker::runPlayground() {
+void TrainingWorker::runPlayground(bool announce) {
   try {
     const auto run = app::RunDirectory::resume(config_.playground_dir.toStdString());
     app::RunOptions options = run.saved_options();
@@ -124,8 +124,9 @@ void TrainingWorker::runPlayground() {
     options.model_dir = final_dir.string();
     options.lora.r = 0;  // final/ holds the merged weights
     options.trainer.precompute_reference = false;
-    auto setup = app::prepare_run(options, [this](const std::string& stage, size_t done, size_t total) {
-      Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
+    auto setup = app::prepare_run(options, [this, announce](const std::string& stage, size_t done, size_t total) {
+      if (announce)
+        Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
       return !release_.load();
     });
     Session session{setup, padId(setup), options.trainer.loss.beta};
@@ -373,6 +374,7 @@ bool TrainingWorker::waitWhilePaused(Session& session) {
 
 void TrainingWorker::run() {
   if (!config_.playground_dir.isEmpty()) return runPlayground();
+  if (config_.processes > 1) return runProcesses();
   qint64 steps_done = 0;
   bool announced = false;  // finished() emitted: the worker lingers for the Playground
   try {

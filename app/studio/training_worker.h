@@ -28,6 +28,10 @@ struct StudioRunConfig {
   qint64 sft_reference_steps = 0;  // > 0: first fit the model by SFT on chosen; that is π_ref and the start
   qint64 pause_after = 0;  // > 0: pause by itself once this many steps are done (screenshots, lessons)
   int threads = 0;         // 0: keep the process-wide setting
+  // > 1: data parallel on this machine: `dpo train --nproc N` runs in a child process (c10d, Gloo)
+  // and the worker follows the run folder its rank 0 writes; pause, step and live β / learning-rate
+  // changes are not available then.
+  int processes = 1;
   // Lesson mode: this run of a lesson, trained as `dpo lesson run` trains it (its dataset, objective
   // and seeds; loss, β, learning rate, steps and batch from `run`); the values its check reads come
   // back in lessonMeasured().
@@ -131,7 +135,9 @@ class TrainingWorker : public QObject {
   PlaygroundResult playground(Session& session, const GenerationRequest& request);
   Requests takeRequests();        // with mutex_ held
   void linger(Session& session);  // serves generation and token requests until release()
-  void runPlayground();           // config_.playground_dir: load and linger
+  // config_.playground_dir: load and linger; `announce` reports the loading as preparation.
+  void runPlayground(bool announce = true);
+  void runProcesses();            // config_.processes > 1 (training_worker_processes.cpp)
 
   StudioRunConfig config_;
   std::atomic<bool> stop_{false};

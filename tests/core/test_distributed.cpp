@@ -60,6 +60,17 @@ void run_ranks(int world, const std::function<void(int, std::shared_ptr<Communic
     if (e) std::rethrow_exception(e);
 }
 
+// One rank's inputs: its policy, every training pair (the trainer takes the rank's share).
+dpo::TrainerInputs rank_inputs(dpo::LlamaForCausalLM policy, const std::vector<dpo::TokenizedPair>& pairs,
+                               std::shared_ptr<Communicator> comm) {
+  dpo::TrainerInputs in;
+  in.policy = std::move(policy);
+  in.train_pairs = pairs;
+  in.pad_id = kPad;
+  in.communicator = std::move(comm);
+  return in;
+}
+
 std::vector<torch::Tensor> weights_of(dpo::LlamaForCausalLM& model) {
   std::vector<torch::Tensor> out;
   for (const auto& p : model->parameters()) out.push_back(p.detach().clone());
@@ -90,11 +101,7 @@ RunResult train_ranks(int world, dpo::TrainerConfig config, size_t pairs, int64_
   RunResult result;
   const auto train_pairs = demo_pairs(pairs);
   auto body = [&](int rank, std::shared_ptr<Communicator> comm) {
-    dpo::TrainerInputs in;
-    in.policy = policies[static_cast<size_t>(rank)];
-    in.train_pairs = train_pairs;
-    in.pad_id = kPad;
-    in.communicator = std::move(comm);
+    auto in = rank_inputs(policies[static_cast<size_t>(rank)], train_pairs, std::move(comm));
     dpo::Trainer trainer(std::move(in), config);
     std::vector<dpo::StepMetrics> metrics;
     while (!trainer.finished()) metrics.push_back(trainer.step());
@@ -253,11 +260,7 @@ TEST(Distributed, GradientsTravelInBuckets) {
   const auto pairs = demo_pairs(16);
   std::vector<dpo::LlamaForCausalLM> policies = {demo_policy(), demo_policy()};
   run_ranks(2, [&](int rank, std::shared_ptr<Communicator> comm) {
-    dpo::TrainerInputs in;
-    in.policy = policies[static_cast<size_t>(rank)];
-    in.train_pairs = pairs;
-    in.pad_id = kPad;
-    in.communicator = comm;
+    auto in = rank_inputs(policies[static_cast<size_t>(rank)], pairs, comm);
     dpo::Trainer trainer(std::move(in), config);
     trainer.prepare();
     const auto before = comm->all_reduce_calls();
@@ -281,11 +284,7 @@ TEST(Distributed, ResumeOfATwoRankRunIsBitExact) {
   std::vector<dpo::LlamaForCausalLM> first = {demo_policy(), demo_policy()},
                                      second = {demo_policy(), demo_policy()};
   run_ranks(2, [&](int rank, std::shared_ptr<Communicator> comm) {
-    dpo::TrainerInputs in;
-    in.policy = first[static_cast<size_t>(rank)];
-    in.train_pairs = pairs;
-    in.pad_id = kPad;
-    in.communicator = comm;
+    auto in = rank_inputs(first[static_cast<size_t>(rank)], pairs, comm);
     dpo::Trainer trainer(std::move(in), config);
     trainer.step();
     trainer.step();
@@ -295,11 +294,7 @@ TEST(Distributed, ResumeOfATwoRankRunIsBitExact) {
   });
   RunResult resumed;
   run_ranks(2, [&](int rank, std::shared_ptr<Communicator> comm) {
-    dpo::TrainerInputs in;
-    in.policy = second[static_cast<size_t>(rank)];
-    in.train_pairs = pairs;
-    in.pad_id = kPad;
-    in.communicator = comm;
+    auto in = rank_inputs(second[static_cast<size_t>(rank)], pairs, comm);
     // Built from the starting model (its frozen copy is π_ref), then the checkpoint's weights.
     dpo::Trainer trainer(std::move(in), config);
     {
@@ -357,11 +352,7 @@ TEST(Distributed, LossesWithBatchStatisticsAreRefused) {
   const auto pairs = demo_pairs(8);
   std::vector<dpo::LlamaForCausalLM> policies = {demo_policy(), demo_policy()};
   run_ranks(2, [&](int rank, std::shared_ptr<Communicator> comm) {
-    dpo::TrainerInputs in;
-    in.policy = policies[static_cast<size_t>(rank)];
-    in.train_pairs = pairs;
-    in.pad_id = kPad;
-    in.communicator = comm;
+    auto in = rank_inputs(policies[static_cast<size_t>(rank)], pairs, comm);
     EXPECT_THROW(dpo::Trainer(std::move(in), config), dpo::ConfigError);
   });
 }

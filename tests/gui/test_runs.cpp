@@ -1,5 +1,6 @@
 // Runs in the studio (issue 7): run directories listed, reopened read-only, compared, resumed.
 #include <QDir>
+#include <QLabel>
 #include <QFile>
 #include <QProcess>
 #include <QPushButton>
@@ -190,6 +191,47 @@ class RunsTest : public QObject {
     w.leaveRunView();
     QVERIFY(!w.isViewingRun());
     QVERIFY(w.controls()->startButton()->isEnabled());
+  }
+
+  // Processes 2 (issue 16): the run trains in `dpo train --nproc 2`, followed through its folder;
+  // pause and checkpoint say why they cannot act; each process's throughput is in the status bar.
+  void trainsOnTwoProcesses() {
+    QTemporaryDir runs;
+    MainWindow w;
+    w.setInteractiveErrors(false);
+    w.runs()->setRunsRoot(runs.path());
+    w.settings()->processesSpin()->setValue(2);
+    auto c = w.runConfig();
+    QCOMPARE(c.processes, 2);
+    c.run.trainer.max_steps = 6;
+    c.run.trainer.batch_size = 4;
+    c.run.trainer.eval_every = 3;
+    w.setRunConfig(c);
+    QSignalSpy steps(w.run(), &RunController::stepRecorded);
+    QSignalSpy evals(w.run(), &RunController::evalRecorded);
+    QSignalSpy finished(w.run(), &RunController::runFinished);
+    w.startTraining();
+    QVERIFY(steps.wait(kRunTimeoutMs));
+    QVERIFY(!w.controls()->pauseButton()->isEnabled());
+    QVERIFY2(w.controls()->whyDisabled("pause").contains("2 processes"),
+             qPrintable(w.controls()->whyDisabled("pause")));
+    QVERIFY(finished.wait(kRunTimeoutMs));
+    QVERIFY(!finished.at(0).at(1).toBool());  // not stopped
+    QVERIFY(!finished.at(0).at(2).toBool());  // not failed
+    QCOMPARE(steps.count(), 6);
+    QCOMPARE(evals.count(), 2);
+    const auto last = steps.last().at(0).value<dpo::StepMetrics>();
+    QCOMPARE(last.step, qint64(6));
+    QCOMPARE(last.rank_tokens_per_second.size(), size_t{2});
+    const QString dir = w.currentRunDir();
+    QVERIFY(dir.startsWith(runs.path()));
+    QCOMPARE(lineCount(dir + "/metrics.jsonl"), 6);
+    QVERIFY(QFile::exists(dir + "/final/model.safetensors"));
+    auto* speed = w.findChild<QLabel*>("speedLabel");
+    QVERIFY(speed != nullptr);
+    QVERIFY2(speed->text().contains("tokens/s per process"), qPrintable(speed->text()));
+    // The finished run answers the Playground from its final model, as a run of one process does.
+    QTRY_VERIFY_WITH_TIMEOUT(w.run()->playgroundAvailable(), 10'000);
   }
 
   void pauseSaveCheckpointStopResume() {
