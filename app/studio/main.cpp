@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
       "its lesson and tab. The other options override it.",
       "file");
   const QCommandLineOption start_opt("start", "Start training as soon as the window opens.");
+  const QCommandLineOption processes_opt(
+      "processes", "Data-parallel processes for the run (dpo train --nproc; default 1).", "n");
   const QCommandLineOption dark_opt("dark",
                                     "A dark palette (Fusion style), e.g. for a projector in a dim room.");
   const QCommandLineOption presentation_opt(
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
       "lesson", "Open this lesson: its number, its name (dpo lesson list) or a lesson JSON file.", "lesson");
   parser.addOptions({smoke_opt, screenshot_opt, after_opt, panel_opt, sweep_opt, rank_opt, eval_opt,
                      steps_opt, threads_opt, data_opt, beta_opt, setup_opt, start_opt, dark_opt,
-                     presentation_opt, lesson_opt});
+                     presentation_opt, lesson_opt, processes_opt});
   parser.process(app);
   if (parser.isSet(dark_opt)) {
     QApplication::setStyle(QStyleFactory::create("Fusion"));
@@ -188,6 +190,12 @@ int main(int argc, char** argv) {
     const qlonglong n = parser.value(steps_opt).toLongLong(&ok);
     if (!ok || n < 1) return fail("--steps needs a positive integer");
     config.run.trainer.max_steps = n;
+  }
+  if (parser.isSet(processes_opt)) {
+    bool ok = false;
+    const int n = parser.value(processes_opt).toInt(&ok);
+    if (!ok || n < 1 || n > 64) return fail("--processes needs an integer from 1 to 64");
+    config.processes = n;
   }
   qint64 after_steps = 0;
   if (parser.isSet(after_opt)) {

@@ -640,7 +640,9 @@ void MainWindow::startTraining() {
              .arg(lossName(config.run))
              .arg(config.run.trainer.loss.beta)
              .arg(config.run.trainer.learning_rate)
-             .arg(config.run.trainer.batch_size)
+             .arg(config.processes > 1
+                      ? tr("%1 × %2 processes").arg(config.run.trainer.batch_size).arg(config.processes)
+                      : QString::number(config.run.trainer.batch_size))
              .arg(config.run.trainer.max_steps)
              .arg(config.lesson ? tr("demo: %1").arg(QString::fromStdString(config.lesson->dataset))
                   : config.run.data_path.empty() ? tr("embedded demo")

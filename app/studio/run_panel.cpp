@@ -85,20 +85,22 @@ void RunControls::update(const Situation& now) {
                     : now.viewing ? tr("Start: a finished run is shown read-only (New run first)")
                                   : tr("Start: the settings have a problem (see the form)");
   if (!pause_->isEnabled())
-    why_["pause"] = !in_process && active ? tr("Pause: a run of %1 processes cannot pause (Stop ends it at a step)")
-                                                .arg(now.processes)
-                                          : tr("Pause: no run is in progress (F5 starts one)");
+    why_["pause"] =
+        !in_process && active
+            ? tr("Pause: a run of %1 processes cannot pause (Stop ends it at a step)").arg(now.processes)
+            : tr("Pause: no run is in progress (F5 starts one)");
   if (!step_->isEnabled())
     why_["step"] = now.stepping ? tr("Step: the previous step is still running")
                    : active     ? tr("Step works while paused: press F6 to pause first")
                                 : tr("Step works while a run is paused: F5 starts one, F6 pauses it");
   if (!stop_->isEnabled()) why_["stop"] = tr("Stop: no run is in progress");
   if (!checkpoint_->isEnabled())
-    why_["checkpoint"] = now.viewing ? tr("Save checkpoint: this run is shown read-only; its checkpoints "
-                                          "are already on disk (Resume run continues it)")
-                         : !in_process && active
-                             ? tr("Save checkpoint: a run of %1 processes saves its model when it ends").arg(now.processes)
-                             : tr("Save checkpoint: no run is in progress");
+    why_["checkpoint"] =
+        now.viewing ? tr("Save checkpoint: this run is shown read-only; its checkpoints "
+                         "are already on disk (Resume run continues it)")
+        : !in_process && active
+            ? tr("Save checkpoint: a run of %1 processes saves its model when it ends").arg(now.processes)
+            : tr("Save checkpoint: no run is in progress");
 
   const auto& run = now.viewed;
   const bool can_continue =

@@ -504,7 +504,8 @@ QWidget* SettingsPanel::buildMoreSettings() {
   lora_alpha_spin_->setRange(0.0, 4096.0);
   lora_alpha_spin_->setDecimals(1);
   form->addRow(tr("LoRA α"), lora_alpha_spin_);
-  for (auto* spin : {accum_spin_, processes_spin_, seed_spin_, max_length_spin_, max_prompt_spin_, lora_spin_})
+  for (auto* spin :
+       {accum_spin_, processes_spin_, seed_spin_, max_length_spin_, max_prompt_spin_, lora_spin_})
     connect(spin, &QSpinBox::valueChanged, this, &SettingsPanel::validate);
   connect(lora_alpha_spin_, &QDoubleSpinBox::valueChanged, this, &SettingsPanel::validate);
   return box;

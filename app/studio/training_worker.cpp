@@ -124,11 +124,13 @@ void TrainingWorker::runPlayground(bool announce) {
     options.model_dir = final_dir.string();
     options.lora.r = 0;  // final/ holds the merged weights
     options.trainer.precompute_reference = false;
-    auto setup = app::prepare_run(options, [this, announce](const std::string& stage, size_t done, size_t total) {
-      if (announce)
-        Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done), static_cast<qint64>(total));
-      return !release_.load();
-    });
+    auto setup =
+        app::prepare_run(options, [this, announce](const std::string& stage, size_t done, size_t total) {
+          if (announce)
+            Q_EMIT preparing(QString::fromStdString(stage), static_cast<qint64>(done),
+                             static_cast<qint64>(total));
+          return !release_.load();
+        });
     Session session{setup, padId(setup), options.trainer.loss.beta};
     session.tokenize = options.tokenize;
     session.options = &options;

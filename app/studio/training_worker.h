@@ -137,7 +137,7 @@ class TrainingWorker : public QObject {
   void linger(Session& session);  // serves generation and token requests until release()
   // config_.playground_dir: load and linger; `announce` reports the loading as preparation.
   void runPlayground(bool announce = true);
-  void runProcesses();            // config_.processes > 1 (training_worker_processes.cpp)
+  void runProcesses();  // config_.processes > 1 (training_worker_processes.cpp)
 
   StudioRunConfig config_;
   std::atomic<bool> stop_{false};

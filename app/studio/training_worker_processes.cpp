@@ -58,10 +58,10 @@ void TrainingWorker::runProcesses() {
       throw ConfigError("Processes above 1 run the dpo program beside dpo-studio, and " + dpo.string() +
                         " is missing");
     const app::RunOptions& options = config_.run;
-    const auto root = config_.runs_root.isEmpty() ? app::default_runs_root()
-                                                  : fs::path(config_.runs_root.toStdString());
-    const auto dir =
-        app::new_run_dir(root, std::string(loss_info(options.trainer.loss.type).name), options.trainer.loss.beta);
+    const auto root =
+        config_.runs_root.isEmpty() ? app::default_runs_root() : fs::path(config_.runs_root.toStdString());
+    const auto dir = app::new_run_dir(root, std::string(loss_info(options.trainer.loss.type).name),
+                                      options.trainer.loss.beta);
     fs::create_directories(dir);
     // How the processes were started, kept with the run: its settings and what they printed.
     const auto setup_path = dir / "processes.dposetup";
@@ -69,10 +69,12 @@ void TrainingWorker::runProcesses() {
     const auto log_path = dir / "processes.log";
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const int threads =
-        config_.threads > 0 ? config_.threads : static_cast<int>(std::max(1u, cores / static_cast<unsigned>(config_.processes)));
-    std::vector<std::string> args = {dpo.string(), "--threads", std::to_string(threads), "train",
-                                     "--setup",    setup_path.string(), "--out", dir.string(),
-                                     "--nproc",    std::to_string(config_.processes), "--quiet",
+        config_.threads > 0
+            ? config_.threads
+            : static_cast<int>(std::max(1u, cores / static_cast<unsigned>(config_.processes)));
+    std::vector<std::string> args = {dpo.string(), "--threads", std::to_string(threads), "train", "--setup",
+                                     setup_path.string(), "--out", dir.string(), "--nproc",
+                                     std::to_string(config_.processes), "--quiet",
                                      // Rank 0's evaluations and checkpoints included.
                                      "--dist-timeout", "1800"};
     if (!options.cache_dir.empty()) args.insert(args.end(), {"--cache-dir", options.cache_dir});
@@ -82,7 +84,8 @@ void TrainingWorker::runProcesses() {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid = -1;
     const int spawned = posix_spawn(&pid, dpo.c_str(), &actions, nullptr, argv.data(), environ);
@@ -101,8 +104,9 @@ void TrainingWorker::runProcesses() {
         announced_dir = true;
         Q_EMIT runDirectoryReady(QString::fromStdString(dir.string()), -1);
         const auto& c = brief.config;
-        Q_EMIT prepared(QString::fromStdString(c.value("data_label", std::string())), c.value("train_pairs", qint64{0}),
-                        c.value("parameters", qint64{0}), QString::fromStdString(c.value("model_label", std::string())));
+        Q_EMIT prepared(QString::fromStdString(c.value("data_label", std::string())),
+                        c.value("train_pairs", qint64{0}), c.value("parameters", qint64{0}),
+                        QString::fromStdString(c.value("model_label", std::string())));
       }
       if (!announced_dir) return;
       uintmax_t sizes = 0;
@@ -118,7 +122,8 @@ void TrainingWorker::runProcesses() {
         Q_EMIT stepFinished(run.metrics[metrics_seen]);
         steps_done = run.metrics[metrics_seen].step;
       }
-      for (; events_seen < run.events.size(); ++events_seen) Q_EMIT eventLogged(run.events[events_seen].event);
+      for (; events_seen < run.events.size(); ++events_seen)
+        Q_EMIT eventLogged(run.events[events_seen].event);
       for (; evals_seen < run.evals.size(); ++evals_seen) Q_EMIT evalFinished(run.evals[evals_seen]);
     };
     int status = 0;

@@ -1,7 +1,7 @@
 // Runs in the studio (issue 7): run directories listed, reopened read-only, compared, resumed.
 #include <QDir>
-#include <QLabel>
 #include <QFile>
+#include <QLabel>
 #include <QProcess>
 #include <QPushButton>
 #include <QSignalSpy>
