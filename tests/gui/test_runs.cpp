@@ -232,6 +232,22 @@ class RunsTest : public QObject {
     QVERIFY2(speed->text().contains("tokens/s per process"), qPrintable(speed->text()));
     // The finished run answers the Playground from its final model, as a run of one process does.
     QTRY_VERIFY_WITH_TIMEOUT(w.run()->playgroundAvailable(), 10'000);
+
+    // Stop ends every process after the same step; rank 0 still writes the final model.
+    c.run.trainer.max_steps = 100'000;
+    w.setRunConfig(c);
+    steps.clear();
+    finished.clear();
+    w.startTraining();
+    QVERIFY(steps.wait(kRunTimeoutMs));
+    w.run()->stop();
+    QVERIFY(finished.wait(kRunTimeoutMs));
+    QVERIFY(finished.at(0).at(1).toBool());   // stopped
+    QVERIFY(!finished.at(0).at(2).toBool());  // not failed
+    const QString stopped_dir = w.currentRunDir();
+    QVERIFY(stopped_dir != dir);
+    QVERIFY(lineCount(stopped_dir + "/metrics.jsonl") < 1000);
+    QVERIFY(QFile::exists(stopped_dir + "/final/model.safetensors"));
   }
 
   void pauseSaveCheckpointStopResume() {
