@@ -83,6 +83,10 @@ int launch_local_ranks(int nproc, double timeout_seconds, double grace_seconds) 
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
+  // Whoever started the launcher (a shell, the studio) going away stops the run as Ctrl+C would.
+  auto previous_int = std::signal(SIGINT, on_launcher_interrupt);
+  auto previous_term = std::signal(SIGTERM, on_launcher_interrupt);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   std::vector<Child> children(static_cast<size_t>(nproc));
   std::cout << "starting " << nproc << " processes on this machine (rank 0 reports)\n" << std::flush;
   for (int r = 0; r < nproc; ++r) {
@@ -117,8 +121,6 @@ int launch_local_ranks(int nproc, double timeout_seconds, double grace_seconds) 
     }
   }
 
-  auto previous_int = std::signal(SIGINT, on_launcher_interrupt);
-  auto previous_term = std::signal(SIGTERM, on_launcher_interrupt);
   bool forwarded = false;
   std::optional<size_t> first_failure;
   std::chrono::steady_clock::time_point failed_at;

@@ -37,16 +37,18 @@ GradientSync::GradientSync(std::shared_ptr<Communicator> communicator, std::vect
     auto accumulator = torch::autograd::impl::grad_accumulator(parameters_[k]);
     if (!accumulator)
       throw std::logic_error("GradientSync: parameter " + std::to_string(k) + " is not a leaf");
-    accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+    hook_keys_.push_back(accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
         [this, k](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
           on_gradient(k);
           return outputs;
-        }));
+        })));
     accumulators_.push_back(std::move(accumulator));
   }
 }
 
-GradientSync::~GradientSync() = default;
+GradientSync::~GradientSync() {
+  for (size_t k = 0; k < accumulators_.size(); ++k) accumulators_[k]->del_post_hook(hook_keys_[k]);
+}
 
 std::vector<int64_t> GradientSync::bucket_bytes() const {
   std::vector<int64_t> out;

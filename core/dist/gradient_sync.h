@@ -62,6 +62,7 @@ class GradientSync {
   std::shared_ptr<Communicator> communicator_;
   std::vector<torch::Tensor> parameters_;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // kept alive: the hooks live on them
+  std::vector<uintptr_t> hook_keys_;  // removed again by the destructor: the model may outlive this
   std::vector<size_t> bucket_of_;
   std::vector<Bucket> buckets_;
   size_t next_launch_ = 0;
