@@ -21,7 +21,11 @@ demo_model_files();  // resources/demo/model/*; empty before make-demo made it
 // folder's name carries a hash of the bytes) and returns it; "" when no model is embedded. A folder
 // already there is used only if it holds exactly the embedded files, byte for byte; otherwise it is
 // replaced. Throws dpo::ModelError when the folder cannot be written.
+// The package's copy (share/dpo-studio/demo/model beside the binaries: /usr/share/dpo-studio/...) is
+// used in place, nothing unpacked, when it too holds exactly the embedded files; the second form
+// names that folder ("" for none).
 std::string unpack_demo_model(const std::string& parent);
+std::string unpack_demo_model(const std::string& parent, const std::string& installed);
 
 // Demo settings shared by the CLI, the studio and the tests.
 inline constexpr unsigned long long kDemoSeed = 20261123;

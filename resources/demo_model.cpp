@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "core/runtime/error.h"
+#include "core/runtime/runtime.h"
 #include "resources/demo_assets.h"
 
 namespace dpo::resources {
@@ -42,8 +43,13 @@ bool holds_exactly(const fs::path& dir, const std::vector<EmbeddedFile>& files) 
 }  // namespace
 
 std::string unpack_demo_model(const std::string& parent) {
+  return unpack_demo_model(parent, (fs::path(installed_data_dir()) / "demo" / "model").string());
+}
+
+std::string unpack_demo_model(const std::string& parent, const std::string& installed) {
   const auto& files = demo_model_files();
   if (files.empty()) return {};
+  if (!installed.empty() && holds_exactly(installed, files)) return installed;
   uint64_t hash = 1469598103934665603ULL;  // FNV-1a over names and bytes
   for (const auto& f : files)
     for (auto part : {f.name, f.bytes})

@@ -6,6 +6,7 @@
 
 #include "app/cli/bench_command.h"
 #include "app/cli/commands.h"
+#include "app/cli/completion_command.h"
 #include "app/cli/data_command.h"
 #include "app/cli/eval_command.h"
 #include "app/cli/flag_checks.h"
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   dpo::cli::add_sweep_command(cli);
   dpo::cli::add_loop_command(cli);
   dpo::cli::add_pairs_command(cli);
+  dpo::cli::add_completion_command(cli);
   dpo::cli::check_numbers(cli);
   cli.footer(
       "Exit codes: 0 done; 1 the command failed on its input (data, model, run folder, settings); "
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
     if (dpo::cli::sweep_command_chosen()) return dpo::cli::run_sweep_command();
     if (dpo::cli::loop_command_chosen()) return dpo::cli::run_loop_command();
     if (dpo::cli::pairs_command_chosen()) return dpo::cli::run_pairs_command();
+    if (dpo::cli::completion_command_chosen()) return dpo::cli::run_completion_command(cli);
     std::cout << cli.help();
     return 0;
   } catch (const std::exception& e) {  // dpo::Error, and I/O or library failures

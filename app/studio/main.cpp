@@ -27,6 +27,7 @@
 #include "app/studio/training_plots.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
+#include "widgets/app_icon.h"
 #include "widgets/beta_explorer_view.h"
 #include "widgets/dataset_panel.h"
 #include "widgets/metric_plot.h"
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName("dpo-studio");  // QSettings: ~/.config/dpo-studio/dpo-studio.conf
   QApplication::setApplicationName("dpo-studio");
   QApplication::setApplicationDisplayName("DPO Studio");
+  // The installed desktop entry (installer/): Wayland shells match the window to it by this name.
+  QGuiApplication::setDesktopFileName(DPO_APP_ID);
+  QApplication::setWindowIcon(dpo::widgets::appIcon());
   QString version = QString::fromStdString(dpo::version_string());  // "dpo-studio 0.1.0, libtorch …"
   if (version.startsWith("dpo-studio ")) version.remove(0, 11);
   QApplication::setApplicationVersion(version);

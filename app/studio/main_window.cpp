@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "app/session/run_records.h"
+#include "app/studio/about_dialog.h"
 #include "app/studio/dataset_preview.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/lesson_controller.h"
@@ -131,6 +132,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   new LessonController(this);  // the Lessons menu and dock (issue 8); a child of the window
   new SetupActions(this);      // File ▸ Open/Save setup…, Run ▸ Copy run setup (issue 18)
   new Presentation(this);      // View ▸ Presentation and the zoom keys (issue 18)
+  addHelpMenu(this);           // last in the menu bar
   setRunConfig({});            // RunOptions' defaults: the studio and `dpo train` start from the same place
   updateControls();
   showState();

@@ -1,5 +1,7 @@
 #include "core/runtime/runtime.h"
 
+#include "core/runtime/build_info.h"
+
 #include <dlfcn.h>
 #include <torch/torch.h>
 
@@ -42,7 +44,7 @@ std::string blas_description() {
 }
 
 std::string version_string() {
-  std::string text = "dpo-studio 0.1.0, libtorch ";
+  std::string text = "dpo-studio " DPO_VERSION ", libtorch ";
   text += TORCH_VERSION;
   return text;
 }
@@ -51,6 +53,14 @@ std::string executable_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string(".") : exe.parent_path().string();
+}
+
+std::string installed_library_dir() {
+  return (std::filesystem::path(executable_dir()) / DPO_RELATIVE_PKGLIBDIR).lexically_normal().string();
+}
+
+std::string installed_data_dir() {
+  return (std::filesystem::path(executable_dir()) / DPO_RELATIVE_PKGDATADIR).lexically_normal().string();
 }
 
 }  // namespace dpo

@@ -70,7 +70,11 @@ std::optional<int> optional_id(int id) { return id < 0 ? std::nullopt : std::opt
 
 std::string sentencepiece_shim_path() {
   if (const char* env = std::getenv("DPO_SPM_SHIM"); env != nullptr && *env != '\0') return env;
-  return (std::filesystem::path(executable_dir()) / "libdpo_spm_shim.so").string();
+  // Beside the binary in a build tree; in the package's library folder once installed.
+  const auto beside = std::filesystem::path(executable_dir()) / "libdpo_spm_shim.so";
+  std::error_code ec;
+  if (std::filesystem::exists(beside, ec)) return beside.string();
+  return (std::filesystem::path(installed_library_dir()) / "libdpo_spm_shim.so").string();
 }
 
 struct SentencePieceTokenizer::Impl {

@@ -31,7 +31,8 @@ class SentencePieceTokenizer final : public Tokenizer {
 // Trains a sentencepiece model with trainer arguments ("--input=a.txt --model_prefix=m ...").
 void train_sentencepiece(const std::string& args);
 
-// Where the shim is looked for: $DPO_SPM_SHIM, else next to the executable.
+// Where the shim is looked for: $DPO_SPM_SHIM, else next to the executable (a build tree), else in
+// installed_library_dir() (the package: /usr/lib/x86_64-linux-gnu/dpo-studio).
 std::string sentencepiece_shim_path();
 
 }  // namespace dpo

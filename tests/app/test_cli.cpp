@@ -30,6 +30,8 @@ fs::path fresh_dir(const std::string& name) {
 TEST(Cli, VersionNamesTheBlas) {
   auto r = run("--version");
   EXPECT_EQ(r.code, 0);
+  // The version is CMake's project(VERSION), the one place it is written.
+  EXPECT_EQ(r.output.rfind("dpo-studio " DPO_PROJECT_VERSION ", libtorch ", 0), 0u) << r.output;
   EXPECT_NE(r.output.find("libtorch 1."), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("BLAS: OpenBLAS"), std::string::npos) << r.output;
   EXPECT_NE(run("--threads 1 --version").output.find("threads: 1"), std::string::npos);

@@ -127,6 +127,33 @@ TEST(Integrity, DemoModelIsVerifiedAndPlantedFilesAreReplaced) {
   EXPECT_EQ(slurp(dir / "model.safetensors"), embedded);
 }
 
+// The package's copy in /usr/share/dpo-studio/demo/model is used in place when it matches, so an
+// installed studio writes no model into the user's cache; a copy that differs is passed over.
+TEST(Integrity, InstalledDemoModelIsUsedInPlaceOnlyWhenItMatches) {
+  const auto& files = dpo::resources::demo_model_files();
+  if (files.empty()) GTEST_SKIP() << "no embedded demo model";
+  const auto installed = fresh_dir("share") / "demo" / "model";
+  fs::create_directories(installed);
+  std::string config;
+  for (const auto& f : files) {
+    write(installed / std::string(f.name), std::string(f.bytes));
+    if (f.name == "config.json") config = std::string(f.bytes);
+  }
+  ASSERT_FALSE(config.empty());
+  const auto cache = fresh_dir("installed-cache");
+  EXPECT_EQ(dpo::resources::unpack_demo_model(cache.string(), installed.string()), installed.string());
+  EXPECT_TRUE(fs::is_empty(cache));
+
+  write(installed / "config.json", config + " ");  // one byte more: no longer the embedded model
+  const fs::path used = dpo::resources::unpack_demo_model(cache.string(), installed.string());
+  EXPECT_EQ(used.parent_path(), cache);
+  EXPECT_EQ(slurp(used / "config.json"), config);
+
+  // No share folder at all (a build tree): the cache, as before.
+  EXPECT_EQ(fs::path(dpo::resources::unpack_demo_model(cache.string(), (installed / "absent").string())),
+            used);
+}
+
 TEST(Integrity, DemoModelUnpackFailureIsAnErrorNotARandomModel) {
   if (dpo::resources::demo_model_files().empty()) GTEST_SKIP() << "no embedded demo model";
   const auto parent = fresh_dir("blocked");

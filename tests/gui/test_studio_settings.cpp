@@ -8,6 +8,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
@@ -19,6 +20,7 @@
 
 #include <cmath>
 
+#include "app/studio/about_dialog.h"
 #include "app/studio/diagnostics_feed.h"
 #include "app/studio/main_window.h"
 #include "app/studio/run_panel.h"
@@ -67,6 +69,21 @@ class StudioSettingsTest : public QObject {
     Q_EMIT data->activated(data->currentIndex());
     QCOMPARE(w.runConfig().run.data_path, std::string("demo:noisy"));
     QVERIFY(w.runConfig().run.model_dir.empty());
+  }
+
+  // Help is the last menu; its About box gives CMake's project version and where user data lives.
+  void aboutNamesTheVersionAndTheUserFolders() {
+    MainWindow w;
+    const QList<QAction*> menus = w.menuBar()->actions();
+    QVERIFY(!menus.isEmpty());
+    QCOMPARE(menus.last()->text(), QString("&Help"));
+    QVERIFY(w.findChild<QAction*>("aboutAction"));
+    dpo::studio::AboutDialog about(&w);
+    const QString text = about.text();
+    QVERIFY2(text.contains("DPO Studio " DPO_PROJECT_VERSION "<"), qPrintable(text));
+    QVERIFY2(text.contains("libtorch 1."), qPrintable(text));
+    QVERIFY2(text.contains(QSettings().fileName().toHtmlEscaped()), qPrintable(text));
+    QVERIFY2(text.contains(qEnvironmentVariable("DPO_STUDIO_RUNS").toHtmlEscaped()), qPrintable(text));
   }
 
   // demo:noisy trains: 60 of its 240 labels are flipped, so it differs from the clean demo.
