@@ -32,7 +32,7 @@ AboutDialog::AboutDialog(QWidget* parent) : QDialog(parent) {
   };
   text_ = tr("<h3>DPO Studio %1</h3>"
              "<p>Direct Preference Optimization, watched as it learns.</p>"
-             "<p>%2<br>%3</p>")
+             "<p>%2<br>BLAS: %3</p>")
               .arg(version.toHtmlEscaped(), torch.toHtmlEscaped(),
                    QString::fromStdString(blas_description()).toHtmlEscaped()) +
           QStringLiteral("<table>") + row(tr("Runs"), defaultRunsRoot()) +
