@@ -31,12 +31,7 @@ std::string offers(const std::string& words) {
             "'\\n' ' '";
   const fs::path driver = script_file().string() + ".driver";
   std::ofstream(driver) << script.str();
-  FILE* pipe = popen(("bash " + driver.string() + " 2>&1").c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  pclose(pipe);
-  return out;
+  return shell("bash " + driver.string() + " 2>&1").output;
 }
 
 }  // namespace

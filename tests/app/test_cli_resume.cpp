@@ -259,13 +259,9 @@ TEST(CliResume, FullDiskDuringCheckpointIsOneLine) {
                               " --threads 2 train --steps 3 --checkpoint-every 2 --quiet --no-cache "
                               "--out " +
                               dir.string() + " 2>&1 >/dev/null\"";
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  const auto [code, output] = shell(command);
+  ASSERT_NE(code, -1) << "killed by a signal";  // shell(): -1 unless it exited
+  EXPECT_EQ(code, 1) << output;
   EXPECT_EQ(output, "error: " + (dir / "checkpoints" / "step-000002").string() +
                         ": cannot write checkpoint: File too large\n");
   EXPECT_FALSE(fs::exists(dir / "checkpoints" / "step-000002"));
