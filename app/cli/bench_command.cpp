@@ -422,10 +422,9 @@ std::string last_line(const std::string& text) {
 std::string find_baseline(const std::string& given) {
   namespace fs = std::filesystem;
   if (!given.empty()) return given;
-  for (const fs::path& candidate : {fs::path(executable_dir()) / "../../../bench/baseline/dpo_step.py",
-                                    fs::path(DPO_SOURCE_DIR) / "bench/baseline/dpo_step.py"}) {
-    if (fs::exists(candidate)) return fs::weakly_canonical(candidate).string();
-  }
+  // Only a build tree (build/<preset>/bin) has the baseline beside it; an installed dpo names no source path.
+  const fs::path candidate = fs::path(executable_dir()) / "../../../bench/baseline/dpo_step.py";
+  if (fs::exists(candidate)) return fs::weakly_canonical(candidate).string();
   throw ConfigError("bench compare: bench/baseline/dpo_step.py not found (give --baseline PATH)");
 }
 

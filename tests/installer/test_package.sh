@@ -81,6 +81,11 @@ ls -d "$home"/.cache/dpo-studio/demo-model-* 2> /dev/null && fail "the demo mode
 ls "$home"/.local/share/dpo-studio/runs/* > /dev/null 2>&1 || fail "the studio's run is not under ~/.local/share/dpo-studio/runs"
 ls "$home"/.cache/dpo-studio/reference/* > /dev/null 2>&1 || fail "no reference log-probs cached under ~/.cache/dpo-studio"
 strings /usr/bin/dpo /usr/bin/dpo-studio | grep -F "$DPO_ROOT" && fail "an installed binary names the source tree"
+# A path under 16 bytes is built from immediates and never shows in strings: also no object outside
+# a tests/ or bench/ folder may be compiled with a macro naming the source tree.
+awk -v root="$DPO_ROOT" '/"command":/ { cmd = $0 }
+  /"file":/ && $0 !~ "\"" root "/([^\"]*/)?(tests|bench)/" && index(cmd, "\\\"" root) { print $0; bad = 1 }
+  END { exit bad }' "$out_of_reach/compile_commands.json" || fail "a compile definition names the source tree"
 if [ -f /usr/share/man/man1/dpo.1.gz ] && command -v man > /dev/null; then
   MANPAGER=cat man dpo-train 2> /dev/null | grep -q -- "--beta" || fail "man dpo-train does not show --beta"
 fi
