@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -102,6 +104,7 @@ int launch_local_ranks(int nproc, double timeout_seconds, double grace_seconds) 
       ::setenv("RANK", std::to_string(r).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
       ::setenv("MASTER_ADDR", "127.0.0.1", 1);
       ::setenv("DPO_RENDEZVOUS_FILE", store_file.c_str(), 1);
       ::setenv("DPO_DIST_TIMEOUT", std::to_string(static_cast<int64_t>(timeout_seconds)).c_str(), 1);
@@ -211,6 +214,20 @@ int launch_local_ranks(int nproc, double timeout_seconds, double grace_seconds) 
   if (first_failure) return kExitFailed;
   const int rank0 = *children.front().status;
   return WIFEXITED(rank0) ? WEXITSTATUS(rank0) : kExitFailed;
+}
+
+std::optional<int> local_rank_threads() {
+  const char* value = std::getenv("LOCAL_WORLD_SIZE");
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const long ranks = std::strtol(value, &end, 10);
+  if (errno != 0 || *end != '\0' || ranks < 1 || ranks > 4096)
+    throw ConfigError(
+        std::string("environment: LOCAL_WORLD_SIZE: expected a whole number from 1 to 4096, got \"") + value +
+        "\"");
+  const long cores = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::max(1L, cores / ranks));
 }
 
 }  // namespace dpo::cli

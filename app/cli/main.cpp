@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return dpo::cli::kExitUsage;
   }
-  const int used_threads = dpo::configure_threads(threads);
   try {
+    const int used_threads = dpo::configure_threads(threads ? threads : dpo::cli::local_rank_threads());
     if (version) {
       std::cout << dpo::version_string() << "\nBLAS: " << dpo::blas_description()
                 << "\nthreads: " << used_threads << "\n";

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -175,4 +176,23 @@ TEST(CliDistributed, BadSettingsAreOneLine) {
   EXPECT_NE(r.output.find("error: --nproc 3 disagrees with WORLD_SIZE=2 in the environment"),
             std::string::npos)
       << r.output;
+}
+
+TEST(CliDistributed, EachLocalRankTakesItsShareOfTheCores) {
+  // --nproc sets LOCAL_WORLD_SIZE for its ranks, as torchrun does; without --threads a rank takes
+  // hardware threads / LOCAL_WORLD_SIZE (at least 1), so N ranks never spin on N times the cores.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto threads_line = [](int n) { return "threads: " + std::to_string(n) + "\n"; };
+  EXPECT_NE(run("--version").output.find(threads_line(cores)), std::string::npos);
+  ::setenv("LOCAL_WORLD_SIZE", "2", 1);
+  EXPECT_NE(run("--version").output.find(threads_line(std::max(1, cores / 2))), std::string::npos);
+  ::setenv("LOCAL_WORLD_SIZE", "64", 1);
+  EXPECT_NE(run("--version").output.find(threads_line(std::max(1, cores / 64))), std::string::npos);
+  EXPECT_NE(run("--threads 3 --version").output.find(threads_line(3)), std::string::npos);  // given wins
+  ::setenv("LOCAL_WORLD_SIZE", "two", 1);
+  const auto bad = run("--version");
+  ::unsetenv("LOCAL_WORLD_SIZE");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.output,
+            "error: environment: LOCAL_WORLD_SIZE: expected a whole number from 1 to 4096, got \"two\"\n");
 }
