@@ -1,10 +1,30 @@
-# One function per kind of test. Each registers a GoogleTest executable's cases with ctest under
-# the kind's label, so scripts and CI can filter with ctest -L.
+# One function per kind of test. Each registers a GoogleTest executable with ctest under the kind's
+# label, so scripts and CI can filter with ctest -L.
 
 # Every test's environment. ctest runs one test per core and most tests use two torch threads, so
 # the cores are oversubscribed: libgomp's default spin-wait then burns the core a peer's worker needs
 # (a training test alone 4.6 s, two at once 38 s each; passive: 5.5 s alone, 6 s each two at once).
 set(DPO_TEST_ENVIRONMENT "OMP_WAIT_POLICY=PASSIVE")
+
+# One ctest test per executable, running all its cases (a failure's output names the case). Starting
+# a process that links libtorch costs 0.8 s here, so one process per case (gtest_discover_tests) spent
+# ~400 of the suite's ~950 CPU seconds starting ~500 processes, plus a listing run of every executable
+# at build time. DPO_CTEST_PER_CASE=ON registers each case on its own (ctest -R CASE) instead.
+option(DPO_CTEST_PER_CASE "Register each GoogleTest case as its own ctest test" OFF)
+function(dpo_add_gtest name label)
+  if(DPO_CTEST_PER_CASE)
+    gtest_discover_tests(${name} PROPERTIES LABELS ${label} ENVIRONMENT ${DPO_TEST_ENVIRONMENT}
+                         DISCOVERY_TIMEOUT 60)
+  else()
+    add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
+    # A clean clone has no measured costs: start the end-to-end executables (up to a minute) first.
+    set(cost 1)
+    if(label STREQUAL "e2e")
+      set(cost 10)
+    endif()
+    set_tests_properties(${name} PROPERTIES LABELS ${label} ENVIRONMENT ${DPO_TEST_ENVIRONMENT} COST ${cost})
+  endif()
+endfunction()
 
 # Builds every unit-labelled core test and nothing else, and lists them in core_unit_tests.txt: what CI
 # runs under ASan (scripts/test-asan --core-unit), one process per executable instead of one per case.
@@ -21,7 +41,7 @@ function(dpo_core_test name label)
   target_link_libraries(${name} PRIVATE dpo_core dpo_resources GTest::gtest GTest::gtest_main dpo_warnings)
   target_precompile_headers(${name} REUSE_FROM dpo_core)
   target_compile_definitions(${name} PRIVATE DPO_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
-  gtest_discover_tests(${name} PROPERTIES LABELS ${label} ENVIRONMENT ${DPO_TEST_ENVIRONMENT} DISCOVERY_TIMEOUT 60)
+  dpo_add_gtest(${name} ${label})
 endfunction()
 
 # An end-to-end test of the app, labelled e2e.
@@ -44,7 +64,7 @@ function(dpo_app_test name)
   if(arg_SHARED_DATA)
     target_compile_definitions(${name} PRIVATE DPO_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS e2e ENVIRONMENT ${DPO_TEST_ENVIRONMENT} DISCOVERY_TIMEOUT 60)
+  dpo_add_gtest(${name} e2e)
 endfunction()
 
 # A QTest of the studio or a widget on the offscreen platform, labelled gui.
