@@ -14,6 +14,7 @@
 #include "app/session/run_setup.h"
 #include "app/studio/run_catalog.h"
 #include "core/runtime/runtime.h"
+#include "core/runtime/version.h"
 #include "widgets/app_icon.h"
 
 namespace dpo::studio {
@@ -21,10 +22,8 @@ namespace dpo::studio {
 AboutDialog::AboutDialog(QWidget* parent) : QDialog(parent) {
   setObjectName("aboutDialog");
   setWindowTitle(tr("About DPO Studio"));
-  // "dpo-studio 0.1.0, libtorch 1.13.1" -> "0.1.0" and "libtorch 1.13.1"
-  const QString version_line = QString::fromStdString(version_string());
-  QString version = version_line.section(',', 0, 0).section(' ', 1);
-  const QString torch = version_line.section(',', 1).trimmed();
+  QString version = QString::fromLatin1(dpo::version());
+  const QString torch = QStringLiteral("libtorch ") + QString::fromLatin1(torch_version());
   const QString data_dir = QString::fromStdString(installed_data_dir());
   const auto row = [](const QString& what, const QString& where) {
     return QStringLiteral("<tr><td>%1&nbsp;</td><td><code>%2</code></td></tr>")

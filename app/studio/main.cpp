@@ -27,6 +27,7 @@
 #include "app/studio/training_plots.h"
 #include "core/runtime/error.h"
 #include "core/runtime/runtime.h"
+#include "core/runtime/version.h"
 #include "widgets/app_icon.h"
 #include "widgets/beta_explorer_view.h"
 #include "widgets/dataset_panel.h"
@@ -76,9 +77,8 @@ int main(int argc, char** argv) {
   // The installed desktop entry (installer/): Wayland shells match the window to it by this name.
   QGuiApplication::setDesktopFileName(DPO_APP_ID);
   QApplication::setWindowIcon(dpo::widgets::appIcon());
-  QString version = QString::fromStdString(dpo::version_string());  // "dpo-studio 0.1.0, libtorch …"
-  if (version.startsWith("dpo-studio ")) version.remove(0, 11);
-  QApplication::setApplicationVersion(version);
+  QApplication::setApplicationVersion(QString::fromLatin1(dpo::version()) + ", libtorch " +
+                                      dpo::torch_version());
   QApplication::setStyle("Fusion");
 
   QCommandLineParser parser;

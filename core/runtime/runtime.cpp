@@ -1,6 +1,7 @@
 #include "core/runtime/runtime.h"
 
 #include "core/runtime/build_info.h"
+#include "core/runtime/version.h"
 
 #include <dlfcn.h>
 #include <torch/torch.h>
@@ -43,10 +44,12 @@ std::string blas_description() {
   return path.empty() ? name : name + " " + path;
 }
 
+const char* version() { return DPO_VERSION; }
+
+const char* torch_version() { return TORCH_VERSION; }
+
 std::string version_string() {
-  std::string text = "dpo-studio " DPO_VERSION ", libtorch ";
-  text += TORCH_VERSION;
-  return text;
+  return std::string("dpo-studio ") + version() + ", libtorch " + torch_version();
 }
 
 std::string executable_dir() {
