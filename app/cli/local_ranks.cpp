@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "app/cli/flag_checks.h"
+#include "core/dist/communicator.h"
 #include "core/runtime/error.h"
 
 namespace dpo::cli {
@@ -217,17 +217,10 @@ int launch_local_ranks(int nproc, double timeout_seconds, double grace_seconds) 
 }
 
 std::optional<int> local_rank_threads() {
-  const char* value = std::getenv("LOCAL_WORLD_SIZE");
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  const long ranks = std::strtol(value, &end, 10);
-  if (errno != 0 || *end != '\0' || ranks < 1 || ranks > 4096)
-    throw ConfigError(
-        std::string("environment: LOCAL_WORLD_SIZE: expected a whole number from 1 to 4096, got \"") + value +
-        "\"");
-  const long cores = std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<int>(std::max(1L, cores / ranks));
+  const int64_t ranks = dist::environment_int("LOCAL_WORLD_SIZE", 0, 1, 4096);  // 0: not set
+  if (ranks == 0) return std::nullopt;
+  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::max<int64_t>(1, cores / ranks));
 }
 
 }  // namespace dpo::cli

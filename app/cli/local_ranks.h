@@ -23,7 +23,8 @@ int launch_local_ranks(int nproc, double timeout_seconds, double grace_seconds =
 // The intra-op threads a rank takes when --threads is not given: its share of this machine's cores,
 // hardware threads / LOCAL_WORLD_SIZE (set by our launcher and by torchrun), at least 1. Ranks that
 // each took every core would spin against each other in OpenMP's barriers, several times slower.
-// nullopt when LOCAL_WORLD_SIZE is not set (a single process takes every core).
+// nullopt when LOCAL_WORLD_SIZE is not set (a single process takes every core); a malformed value
+// throws ConfigError (dist::environment_int).
 std::optional<int> local_rank_threads();
 
 }  // namespace dpo::cli

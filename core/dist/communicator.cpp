@@ -34,7 +34,13 @@ std::optional<std::string> env(const char* name) {
   return std::string(v);
 }
 
-int64_t env_int(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1";
+}
+
+}  // namespace
+
+int64_t environment_int(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   const auto v = env(name);
   if (!v) return fallback;
   size_t used = 0;
@@ -50,25 +56,19 @@ int64_t env_int(const char* name, int64_t fallback, int64_t lo, int64_t hi) {
   return value;
 }
 
-bool is_loopback(const std::string& address) {
-  return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1";
-}
-
-}  // namespace
-
 std::optional<DistConfig> config_from_environment() {
   if (!env("WORLD_SIZE")) return std::nullopt;
   DistConfig c;
-  c.world_size = static_cast<int>(env_int("WORLD_SIZE", 1, 1, 4096));
+  c.world_size = static_cast<int>(environment_int("WORLD_SIZE", 1, 1, 4096));
   if (c.world_size > 1 && !env("RANK")) throw ConfigError("environment: WORLD_SIZE is set but RANK is not");
-  c.rank = static_cast<int>(env_int("RANK", 0, 0, c.world_size - 1));
-  c.local_rank = static_cast<int>(env_int("LOCAL_RANK", c.rank, 0, 4095));
+  c.rank = static_cast<int>(environment_int("RANK", 0, 0, c.world_size - 1));
+  c.local_rank = static_cast<int>(environment_int("LOCAL_RANK", c.rank, 0, 4095));
   c.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
-  c.master_port = static_cast<int>(env_int("MASTER_PORT", 29500, 1, 65535));
-  c.timeout_seconds = static_cast<double>(env_int("DPO_DIST_TIMEOUT", 300, 1, 86400));
+  c.master_port = static_cast<int>(environment_int("MASTER_PORT", 29500, 1, 65535));
+  c.timeout_seconds = static_cast<double>(environment_int("DPO_DIST_TIMEOUT", 300, 1, 86400));
   c.backend = env("DPO_DIST_BACKEND").value_or("auto");
   c.store_file = env("DPO_RENDEZVOUS_FILE").value_or("");
-  c.bucket_mb = static_cast<double>(env_int("DPO_BUCKET_MB", 25, 1, 4096));
+  c.bucket_mb = static_cast<double>(environment_int("DPO_BUCKET_MB", 25, 1, 4096));
   if (c.backend != "auto" && c.backend != "gloo" && c.backend != "nccl")
     throw ConfigError("environment: DPO_DIST_BACKEND='" + c.backend + "': expected gloo, nccl or auto");
   return c;

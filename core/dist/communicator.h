@@ -35,6 +35,10 @@ struct DistConfig {
 // unset. A malformed value throws ConfigError naming it.
 std::optional<DistConfig> config_from_environment();
 
+// One whole number of that environment (a launcher's RANK, LOCAL_WORLD_SIZE, ...): `fallback` when
+// unset or empty, else the value if it lies in [lo, hi]; anything else throws ConfigError naming it.
+int64_t environment_int(const char* name, int64_t fallback, int64_t lo, int64_t hi);
+
 // Whether this build can use the NCCL backend (a CUDA libtorch with c10d's ProcessGroupNCCL).
 bool nccl_available();
 

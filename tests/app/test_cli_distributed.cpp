@@ -193,6 +193,5 @@ TEST(CliDistributed, EachLocalRankTakesItsShareOfTheCores) {
   const auto bad = run("--version");
   ::unsetenv("LOCAL_WORLD_SIZE");
   EXPECT_EQ(bad.code, 1);
-  EXPECT_EQ(bad.output,
-            "error: environment: LOCAL_WORLD_SIZE: expected a whole number from 1 to 4096, got \"two\"\n");
+  EXPECT_EQ(bad.output, "error: environment: LOCAL_WORLD_SIZE='two': expected an integer in [1, 4096]\n");
 }
